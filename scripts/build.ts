@@ -1,0 +1,65 @@
+// Builds dist/drover: the sources bundled into one CommonJS file by esbuild, made into a
+// blob by Node's single-executable support, and injected into a copy of the Node 24 that runs
+// this script (the one from node_modules: the blob must come from the same binary).
+// Everything is local: nothing is downloaded.
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { build } from 'esbuild';
+import { EXECUTOR_ASSETS } from '../src/worker-pool/files.ts';
+
+const root = resolve(import.meta.dirname, '..');
+const dist = join(root, 'dist');
+const bundle = join(dist, 'drover.cjs');
+const blob = join(dist, 'sea-prep.blob');
+const exe = join(dist, 'drover');
+const executorDir = join(dist, 'executor');
+
+rmSync(dist, { recursive: true, force: true });
+mkdirSync(dist, { recursive: true });
+
+await build({
+  entryPoints: [join(root, 'src/main.ts')],
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node24',
+  outfile: bundle,
+  logLevel: 'warning',
+  legalComments: 'none',
+  // Only the source tree reads import.meta.dirname (to find the executor files); in the
+  // binary those files come from the assets below.
+  define: { 'import.meta.dirname': '__dirname' },
+});
+
+// Executor threads load files, and piscina starts each thread from the worker.js beside its
+// index.js, so these are bundled apart, embedded as assets and written out by the child at
+// start (src/worker-pool/files.ts). Their asset keys are their paths under dist/executor.
+const separate = { bundle: true, platform: 'node', target: 'node24', logLevel: 'warning', legalComments: 'none' } as const;
+const piscina = join(root, 'node_modules/piscina/dist');
+await Promise.all([
+  // @napi-rs/nice is piscina's optional native module (niceIncrement), which we do not use.
+  build({ ...separate, format: 'cjs', entryPoints: [join(piscina, 'main.js')], outfile: join(executorDir, 'piscina/index.js'), external: ['@napi-rs/nice'] }),
+  build({ ...separate, format: 'cjs', entryPoints: [join(piscina, 'worker.js')], outfile: join(executorDir, 'piscina/worker.js'), external: ['@napi-rs/nice'] }),
+  build({ ...separate, format: 'cjs', entryPoints: [join(root, 'src/worker-pool/executor.ts')], outfile: join(executorDir, 'executor.cjs') }),
+  build({ ...separate, format: 'esm', entryPoints: [join(root, 'examples/agent.ts')], outfile: join(executorDir, 'agent.mjs') }),
+]);
+
+const seaConfig = join(dist, 'sea-config.json');
+writeFileSync(seaConfig, JSON.stringify({
+  main: bundle,
+  output: blob,
+  disableExperimentalSEAWarning: true,
+  useSnapshot: false,
+  useCodeCache: true,
+  assets: Object.fromEntries(EXECUTOR_ASSETS.map((key) => [key, join(executorDir, key)])),
+}, null, 2));
+execFileSync(process.execPath, ['--experimental-sea-config', seaConfig], { stdio: 'inherit' });
+
+copyFileSync(process.execPath, exe);
+chmodSync(exe, 0o755);
+execFileSync(join(root, 'node_modules/.bin/postject'), [
+  exe, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2',
+], { stdio: 'inherit' });
+rmSync(blob);
+console.log(`built ${exe}`);

@@ -1,0 +1,19 @@
+import cluster from 'node:cluster';
+import { runChild } from './http/child.ts';
+import { main } from './cli/main.ts';
+
+// One entry for every role: the cluster primary runs the CLI (and, for `start`, the
+// supervisor); a forked child serves HTTP. The single binary starts here too, bundled as
+// CommonJS, so there is no top-level await.
+if (cluster.isWorker) {
+  process.title = `drover: child ${process.env.DROVER_CHILD_ID ?? ''}`.trim();
+  runChild().catch((err: unknown) => {
+    process.stderr.write(`drover child: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  });
+} else {
+  if (process.argv.slice(2).includes('start')) process.title = 'drover: supervisor';
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}
