@@ -1,0 +1,169 @@
+// The whole configuration, declared once. Types, defaults and validation all come from this
+// schema; config.example.toml documents the same keys. Durations are seconds, sizes say their
+// unit in the key name. A key left out takes the default shown here.
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+
+const Seconds = (def: number, opts: { minimum?: number; maximum?: number; description: string }) =>
+  Type.Number({ default: def, minimum: opts.minimum ?? 0, maximum: opts.maximum, description: opts.description, unit: 'seconds' });
+
+const Int = (def: number, minimum: number, maximum: number, description: string) =>
+  Type.Integer({ default: def, minimum, maximum, description });
+
+const AutoOr = <T extends TSchema>(inner: T, description: string) =>
+  Type.Union([Type.Literal('auto'), inner], { default: 'auto', description });
+
+const Section = <T extends Record<string, TSchema>>(props: T) =>
+  Type.Object(props, { default: {}, additionalProperties: false });
+
+export const ServerSchema = Section({
+  host: Type.String({ default: '127.0.0.1', description: 'address the public API listens on' }),
+  port: Int(8080, 0, 65535, 'port the public API listens on (0 = any free port)'),
+  backlog: Int(511, 1, 65535, 'listen backlog of the public socket'),
+  body_limit_bytes: Int(1_048_576, 1024, 1_073_741_824, 'largest request body accepted (413 above)'),
+  header_timeout: Seconds(10, { minimum: 1, description: 'time a client has to send the request headers' }),
+  request_timeout: Seconds(360, { minimum: 1, description: 'time a client has to send a whole request and get its answer' }),
+  keep_alive_timeout: Seconds(5, { minimum: 0, description: 'idle time before a keep-alive connection is closed' }),
+  max_requests_per_connection: Int(1000, 0, 1_000_000, 'requests served on one keep-alive connection before it is closed, so pooled connections get rebalanced (0 = no limit)'),
+});
+
+export const SupervisorSchema = Section({
+  children: AutoOr(Type.Integer({ minimum: 1, maximum: 256 }), 'number of HTTP children; auto = the CPU share from the cgroup quota'),
+  ready_timeout: Seconds(30, { minimum: 1, description: 'time a new child has to report ready' }),
+  shutdown_timeout: Seconds(330, { minimum: 0, description: 'on stop, time children get to finish in-flight requests and tasks before they are killed' }),
+  kill_timeout: Seconds(5, { minimum: 0, description: 'time between SIGTERM and SIGKILL for a child that must die now (hung, over memory)' }),
+  restart_delay: Seconds(0.5, { minimum: 0, description: 'first delay before restarting a crashed child; doubles on each crash' }),
+  restart_delay_max: Seconds(30, { minimum: 0, description: 'longest delay between restarts' }),
+  healthy_after: Seconds(30, { minimum: 0, description: 'a child up this long resets the restart delay' }),
+  max_boot_failures: Int(5, 1, 1000, 'children in a row that exit before ready before drover stops retrying (crash-loop breaker)'),
+  max_rss_mb: Int(2048, 0, 1_048_576, 'a child above this resident memory is replaced gracefully (0 = off)'),
+  hang_timeout: Seconds(30, { minimum: 1, description: 'a child whose event loop is silent this long is replaced' }),
+  heartbeat_interval: Seconds(1, { minimum: 0.05, maximum: 60, description: 'how often children report load and liveness' }),
+  runtime_dir: Type.String({ default: '', description: 'control socket directory; empty = $RUNTIME_DIRECTORY, else $XDG_RUNTIME_DIR/drover, else /tmp/drover-<uid>' }),
+  state_dir: Type.String({ default: '', description: 'durable state (embedded store); empty = $STATE_DIRECTORY, else ./.drover' }),
+});
+
+export const BalancerSchema = Section({
+  strategy: Type.Union([Type.Literal('least-load'), Type.Literal('round-robin')], { default: 'least-load', description: 'how connections are handed to children' }),
+  child_target: Int(256, 1, 1_000_000, 'load (open connections + in-flight requests) at which a child takes no new connection; above it connections wait in the supervisor'),
+  queue_limit: Int(4096, 0, 1_000_000, 'connections that may wait in the supervisor while every child is at its target; more are refused'),
+  queue_timeout: Seconds(30, { minimum: 0.1, description: 'longest a connection waits in the supervisor before it is closed' }),
+});
+
+export const AdminSchema = Section({
+  host: Type.String({ default: '127.0.0.1', description: 'admin HTTP (/metrics, /status) address; loopback unless allow_remote' }),
+  port: Int(9090, 0, 65535, 'admin HTTP port (0 = any free port)'),
+  enabled: Type.Boolean({ default: true, description: 'serve the admin HTTP endpoint' }),
+  allow_remote: Type.Boolean({ default: false, description: 'allow a non-loopback admin address (needs token)' }),
+  token: Type.String({ default: '', description: 'bearer token required on the admin endpoint when allow_remote is set' }),
+});
+
+export const AutoscaleSchema = Section({
+  enabled: Type.Boolean({ default: true, description: 'let drover choose the number of children' }),
+  min_children: Int(1, 1, 256, 'fewest children (the floor)'),
+  max_children: AutoOr(Type.Integer({ minimum: 1, maximum: 256 }), 'most children (the cost ceiling); auto = 2 × the CPU share'),
+  interval: Seconds(5, { minimum: 0.2, description: 'seconds between decisions' }),
+  tolerance: Type.Number({ default: 0.1, minimum: 0, maximum: 1, description: 'no change while every metric is within this fraction of its target' }),
+  target_slot_utilization: Type.Number({ default: 0.7, exclusiveMinimum: 0, maximum: 1, description: 'running tasks / task slots to aim for' }),
+  target_queue_wait: Seconds(5, { minimum: 0, description: 'p95 queue wait to aim for (0 = ignore)' }),
+  target_http_p95: Seconds(0, { minimum: 0, description: 'p95 HTTP latency to aim for (0 = ignore)' }),
+  max_event_loop_lag: Seconds(0.2, { minimum: 0, description: 'event-loop lag (p99) to aim for (0 = ignore)' }),
+  scale_up_window: Seconds(0, { minimum: 0, description: 'scale-up stabilisation window' }),
+  scale_down_window: Seconds(300, { minimum: 0, description: 'scale-down stabilisation window; the highest recommendation within it wins' }),
+  scale_up_max_children: Int(4, 1, 256, 'at most this many children added per scale_up_period'),
+  scale_up_max_percent: Type.Number({ default: 100, minimum: 0, description: 'or at most this percentage added per scale_up_period, whichever allows more' }),
+  scale_up_period: Seconds(15, { minimum: 0.1, description: 'period of the scale-up policy' }),
+  scale_down_max_children: Int(1, 1, 256, 'at most this many children removed per scale_down_period'),
+  scale_down_period: Seconds(60, { minimum: 0.1, description: 'period of the scale-down policy' }),
+  memory_reserve_mb: Int(512, 0, 1_048_576, 'never scale up while free memory is below this'),
+  drain_timeout: Seconds(330, { minimum: 0, description: 'a child being removed gets this long to finish its requests and tasks; what is left goes back to the queue' }),
+});
+
+export const ExecutorSchema = Section({
+  agent: Type.String({ default: '', description: 'module whose default export is run(input, ctx); empty = the built-in example agent' }),
+  threads: AutoOr(Type.Integer({ minimum: 1, maximum: 256 }), 'executor threads per child; auto = from CPU per task and the arrival rate'),
+  tasks_per_thread: AutoOr(Type.Integer({ minimum: 1, maximum: 100_000 }), 'concurrent tasks per thread; auto = Little\'s law capped by memory and provider limits'),
+  expected_task_seconds: Seconds(60, { minimum: 0.001, description: 'mean time a task takes, mostly waiting on I/O' }),
+  expected_arrival_rate: Type.Number({ default: 10, exclusiveMinimum: 0, description: 'tasks per second this node should absorb' }),
+  cpu_ms_per_task: Type.Number({ default: 20, minimum: 0, description: 'CPU time one task uses (milliseconds)' }),
+  target_cpu_utilization: Type.Number({ default: 0.5, exclusiveMinimum: 0, maximum: 1, description: 'share of a thread\'s CPU to plan for' }),
+  memory_per_task_mb: Type.Number({ default: 0.5, exclusiveMinimum: 0, description: 'memory one in-flight task needs' }),
+  memory_budget_mb: AutoOr(Type.Integer({ minimum: 16 }), 'memory for in-flight tasks per child; auto = a share of the cgroup / machine memory'),
+  headroom: Type.Number({ default: 1.5, minimum: 1, description: 'multiplier over Little\'s law for bursts' }),
+  task_timeout: Seconds(300, { minimum: 0.001, description: 'default time limit of one task attempt' }),
+  max_attempts: Int(3, 1, 100, 'default attempts before a task is dead-lettered'),
+  lease: Seconds(30, { minimum: 0.1, description: 'a running task\'s lease; renewed every lease/3; an expired lease returns the task to the queue' }),
+  retry_delay: Seconds(1, { minimum: 0, description: 'first retry delay (doubles per attempt, with jitter)' }),
+  retry_delay_max: Seconds(60, { minimum: 0, description: 'longest retry delay' }),
+  poll_interval: Seconds(0.25, { minimum: 0.01, description: 'how often an idle child looks for queued tasks' }),
+});
+
+export const StoreSchema = Section({
+  backend: Type.Union([Type.Literal('sqlite')], { default: 'sqlite', description: 'where tasks, sessions and limits live' }),
+  path: Type.String({ default: '', description: 'SQLite file; empty = <state_dir>/drover.db' }),
+  queue_limit: Int(100_000, 1, 100_000_000, 'queued tasks per node before submissions get 503'),
+  result_ttl: Seconds(86_400, { minimum: 1, description: 'how long finished tasks and their events are kept' }),
+  session_ttl: Seconds(86_400, { minimum: 1, description: 'how long an idle session\'s history is kept' }),
+  cleanup_interval: Seconds(60, { minimum: 1, description: 'how often expired data is removed' }),
+});
+
+export const ApiKeySchema = Type.Object({
+  sha256: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'hex SHA-256 of the API key' }),
+  tenant: Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._-]+$', description: 'tenant the key belongs to' }),
+}, { additionalProperties: false });
+
+export const AuthSchema = Section({
+  allow_anonymous: Type.Boolean({ default: false, description: 'with no keys, serve one anonymous tenant even on a non-loopback address' }),
+  keys: Type.Array(ApiKeySchema, { default: [], description: 'API keys ([[auth.keys]] tables)' }),
+});
+
+export const LimitsSchema = Section({
+  rate_per_second: Type.Number({ default: 20, exclusiveMinimum: 0, description: 'requests per second per tenant (token bucket refill)' }),
+  burst: Int(40, 1, 1_000_000, 'token bucket size per tenant'),
+  max_wait: Seconds(300, { minimum: 0, description: 'longest ?wait= a client may ask for' }),
+  max_task_timeout: Seconds(3600, { minimum: 0.001, description: 'largest timeout_s a client may set on a task or turn' }),
+  queue_full_retry_after: Seconds(5, { minimum: 0, description: 'Retry-After sent with 503 QUEUE_FULL when the task queue is at store.queue_limit' }),
+  sse_heartbeat: Seconds(15, { minimum: 0.01, maximum: 3600, description: 'interval of the `: ping` comment on an idle event stream; keep it below the proxy\'s idle timeouts (HAProxy timeout server/client)' }),
+});
+
+export const ProviderSchema = Type.Object({
+  base_url: Type.String({ default: '', description: 'OpenAI-compatible base URL; empty on the mock provider = start the built-in mock' }),
+  api_key_env: Type.String({ default: '', description: 'environment variable holding the API key' }),
+  model: Type.String({ default: 'mock-1', description: 'model name sent to the provider' }),
+  connections: Int(64, 1, 100_000, 'HTTP connections to the provider per child'),
+  max_concurrency: Int(256, 1, 1_000_000, 'concurrent requests per child'),
+  tokens_per_minute: Int(0, 0, 1_000_000_000, 'token budget per child (0 = no limit)'),
+  timeout: Seconds(120, { minimum: 0.1, description: 'one request\'s time limit' }),
+  max_retries: Int(4, 0, 100, 'retries on 429, 5xx and connection errors'),
+  breaker_failures: Int(5, 1, 10_000, 'consecutive failures that open the circuit breaker'),
+  breaker_cooldown: Seconds(10, { minimum: 0.1, description: 'time the breaker stays open' }),
+  mock_latency_ms: Int(200, 0, 600_000, 'mock provider: time to answer'),
+  mock_failure_rate: Type.Number({ default: 0, minimum: 0, maximum: 1, description: 'mock provider: share of requests answered 503' }),
+}, { additionalProperties: false });
+
+export const LlmSchema = Section({
+  default_provider: Type.String({ default: 'mock', description: 'provider ctx.llm uses when none is named' }),
+  providers: Type.Record(Type.String(), ProviderSchema, { default: { mock: {} }, description: 'providers by name ([llm.providers.<name>] tables)' }),
+});
+
+export const LogSchema = Section({
+  level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info', description: 'log level' }),
+});
+
+export const ConfigSchema = Type.Object({
+  server: ServerSchema,
+  supervisor: SupervisorSchema,
+  balancer: BalancerSchema,
+  admin: AdminSchema,
+  autoscale: AutoscaleSchema,
+  executor: ExecutorSchema,
+  store: StoreSchema,
+  auth: AuthSchema,
+  limits: LimitsSchema,
+  llm: LlmSchema,
+  log: LogSchema,
+}, { additionalProperties: false });
+
+export type Config = Static<typeof ConfigSchema>;
+export type ProviderConfig = Static<typeof ProviderSchema>;
+export type AutoscaleConfig = Config['autoscale'];
+export type ExecutorConfig = Config['executor'];
