@@ -1,0 +1,29 @@
+// Store errors carry a stable `code` that callers switch on (the HTTP layer maps QUEUE_FULL
+// to 503, STALE_FENCE aborts a turn that lost its claim).
+export type StoreErrorCode =
+  /** queue_limit tasks are queued already. */
+  | 'QUEUE_FULL'
+  /** A write carried a fence that is no longer the current claim. */
+  | 'STALE_FENCE'
+  /** A request the store cannot accept (bad priority, turn without session, …). */
+  | 'INVALID_ARGUMENT'
+  /** The store stayed locked by other processes past its busy timeout. */
+  | 'STORE_BUSY'
+  | 'STORE_CLOSED'
+  /** The file was written by a newer drover (schema version above ours). */
+  | 'SCHEMA_TOO_NEW'
+  | 'UNKNOWN_BACKEND';
+
+export class StoreError extends Error {
+  readonly code: StoreErrorCode;
+
+  constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreError';
+    this.code = code;
+  }
+}
+
+export function isStoreError(err: unknown, code?: StoreErrorCode): err is StoreError {
+  return err instanceof StoreError && (code === undefined || err.code === code);
+}

@@ -1,0 +1,131 @@
+// The queue: enqueue (idempotent, capped), claim (priority then FIFO, one turn per session,
+// under a lease), the reaper for expired leases, reads and stats.
+import { StoreError } from '../errors.ts';
+import { newTaskId } from '../ids.ts';
+import type { ClaimedTask, ClaimRequest, EnqueueRequest, ListOptions, StoreStats, Task } from '../types.ts';
+import { validateClaim, validateEnqueue, validateList } from '../validate.ts';
+import { ACTIVE, toClaimedTask, toJson, toTask, type Ctx, type TaskRow } from './context.ts';
+import { toCancelled, toDead, toQueued, toRunning } from './transitions.ts';
+
+export function enqueue(ctx: Ctx, req: EnqueueRequest): { task: Task; created: boolean } {
+  const { priority, kind } = validateEnqueue(req);
+  const now = ctx.clock();
+  return ctx.db.write(() => {
+    if (req.idempotencyKey !== undefined) {
+      const existing = ctx.db.get<TaskRow>('SELECT * FROM tasks WHERE tenant = :tenant AND idempotency_key = :key', {
+        tenant: req.tenant, key: req.idempotencyKey,
+      });
+      if (existing) return { task: toTask(existing), created: false };
+    }
+    const queued = ctx.db.get<{ n: number | null }>(`SELECT SUM(n) AS n FROM task_counts WHERE status = 'queued'`)?.n ?? 0;
+    if (queued >= ctx.opts.queueLimit) {
+      throw new StoreError('QUEUE_FULL', `queue full: ${queued} tasks queued (store.queue_limit = ${ctx.opts.queueLimit})`);
+    }
+    const row = ctx.db.get<TaskRow>(
+      `INSERT INTO tasks (id, tenant, kind, session_id, status, priority, input, max_attempts, timeout_ms,
+         idempotency_key, created_at, updated_at, run_at)
+       VALUES (:id, :tenant, :kind, :sessionId, 'queued', :priority, :input, :maxAttempts, :timeoutMs,
+         :idempotencyKey, :now, :now, :now)
+       RETURNING *`,
+      {
+        id: newTaskId(now), tenant: req.tenant, kind, sessionId: req.sessionId ?? null, priority,
+        input: toJson(req.input), maxAttempts: req.maxAttempts, timeoutMs: req.timeoutMs,
+        idempotencyKey: req.idempotencyKey ?? null, now,
+      },
+    );
+    if (!row) throw new Error('INSERT … RETURNING gave no row');
+    return { task: toTask(row), created: true };
+  });
+}
+
+// A turn may run only when no other turn of its session is running and no earlier one is
+// still queued: turns run one at a time, in the order they were sent.
+const CLAIMABLE = `
+  SELECT t.id FROM tasks t
+  WHERE t.status = 'queued' AND t.run_at <= :now
+    AND (t.session_id IS NULL OR NOT EXISTS (
+      SELECT 1 FROM tasks o
+      WHERE o.tenant = t.tenant AND o.session_id = t.session_id AND o.seq <> t.seq
+        AND (o.status IN ('running', 'cancelling') OR (o.status = 'queued' AND o.seq < t.seq))))
+  ORDER BY t.priority DESC, t.seq
+  LIMIT :n`;
+
+export function claim(ctx: Ctx, req: ClaimRequest): ClaimedTask[] {
+  validateClaim(req);
+  if (req.n === 0) return [];
+  const now = ctx.clock();
+  return ctx.db.write(() => {
+    reapInside(ctx, now);
+    return ctx.db
+      .all<{ id: string }>(CLAIMABLE, { now, n: req.n })
+      .map(({ id }) => toClaimedTask(toRunning(ctx, now, id, req.worker, now + req.leaseMs)));
+  });
+}
+
+export function reapExpired(ctx: Ctx, now: number): number {
+  return ctx.db.write(() => reapInside(ctx, now));
+}
+
+function reapInside(ctx: Ctx, now: number): number {
+  const expired = ctx.db.all<{ id: string; status: string; attempt: number; max_attempts: number }>(
+    `SELECT id, status, attempt, max_attempts FROM tasks WHERE ${ACTIVE} AND lease_until < :now`,
+    { now },
+  );
+  for (const task of expired) {
+    const error = { code: 'LEASE_EXPIRED', message: `attempt ${task.attempt} stopped renewing its lease` };
+    if (task.status === 'cancelling') toCancelled(ctx, now, task.id);
+    else if (task.attempt < task.max_attempts) toQueued(ctx, now, task.id, { runAt: now, error, countAttempt: true });
+    else toDead(ctx, now, task.id, error);
+  }
+  return expired.length;
+}
+
+export function get(ctx: Ctx, tenant: string, id: string): Task | null {
+  const row = ctx.db.get<TaskRow>('SELECT * FROM tasks WHERE id = :id AND tenant = :tenant', { id, tenant });
+  return row ? toTask(row) : null;
+}
+
+export function list(ctx: Ctx, tenant: string, opts: ListOptions): Task[] {
+  validateList(opts);
+  const where = ['tenant = :tenant'];
+  if (opts.status !== undefined) where.push('status = :status');
+  if (opts.before !== undefined) where.push('id < :before');
+  return ctx.db
+    .all<TaskRow>(`SELECT * FROM tasks WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT :limit`, {
+      tenant, limit: opts.limit,
+      ...(opts.status !== undefined && { status: opts.status }),
+      ...(opts.before !== undefined && { before: opts.before }),
+    })
+    .map(toTask);
+}
+
+// Reads counters and the few delayed tasks, never the whole queue: the autoscaler asks often.
+export function stats(ctx: Ctx): StoreStats {
+  const now = ctx.clock();
+  const counts = ctx.db.all<{ status: string; priority: number; n: number }>('SELECT status, priority, n FROM task_counts WHERE n > 0');
+  const delayedByPriority = ctx.db.all<{ priority: number; n: number }>(
+    `SELECT priority, COUNT(*) AS n FROM tasks INDEXED BY tasks_by_run_at
+     WHERE status = 'queued' AND run_at > :now GROUP BY priority`,
+    { now },
+  );
+  const oldest = ctx.db.get<{ runAt: number | null }>(
+    `SELECT MIN(run_at) AS runAt FROM tasks INDEXED BY tasks_by_run_at WHERE status = 'queued'`,
+  )?.runAt;
+  const result: StoreStats = { depthByPriority: {}, queued: 0, delayed: 0, oldestWaitMs: 0, running: 0, dead: 0 };
+  for (const { status, priority, n } of counts) {
+    if (status === 'queued') {
+      result.queued += n;
+      result.depthByPriority[priority] = n;
+    } else if (status === 'running' || status === 'cancelling') result.running += n;
+    else if (status === 'dead') result.dead += n;
+  }
+  for (const { priority, n } of delayedByPriority) {
+    result.delayed += n;
+    const ready = (result.depthByPriority[priority] ?? 0) - n;
+    if (ready > 0) result.depthByPriority[priority] = ready;
+    else delete result.depthByPriority[priority];
+  }
+  // The earliest run_at is the oldest ready task's, unless even it is still delayed.
+  if (oldest != null && oldest <= now) result.oldestWaitMs = now - oldest;
+  return result;
+}

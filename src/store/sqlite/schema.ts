@@ -1,0 +1,120 @@
+// The schema, as an ordered list of migrations. PRAGMA user_version records how many ran;
+// opening runs the missing ones inside one write transaction, so when several children open
+// the same file at once exactly one of them migrates and the others see the result.
+import { StoreError } from '../errors.ts';
+import type { Db } from './db.ts';
+
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE tasks (
+    seq INTEGER PRIMARY KEY,            -- FIFO order within a priority
+    id TEXT NOT NULL UNIQUE,
+    tenant TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    session_id TEXT,
+    status TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    input TEXT NOT NULL,
+    result TEXT,
+    error TEXT,
+    attempt INTEGER NOT NULL DEFAULT 0,
+    max_attempts INTEGER NOT NULL,
+    timeout_ms INTEGER NOT NULL,
+    idempotency_key TEXT,
+    worker TEXT,
+    fence INTEGER NOT NULL DEFAULT 0,
+    lease_until INTEGER,
+    event_seq INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    run_at INTEGER NOT NULL,
+    started_at INTEGER,
+    finished_at INTEGER
+  );
+  -- claim order, queue depth and counts by status
+  CREATE INDEX tasks_by_status ON tasks (status, priority DESC, seq);
+  CREATE INDEX tasks_by_lease ON tasks (lease_until) WHERE status IN ('running', 'cancelling');
+  CREATE INDEX tasks_by_tenant ON tasks (tenant, id);
+  CREATE INDEX tasks_by_session ON tasks (tenant, session_id, seq) WHERE session_id IS NOT NULL;
+  CREATE INDEX tasks_by_finish ON tasks (finished_at) WHERE finished_at IS NOT NULL;
+  CREATE UNIQUE INDEX tasks_by_idempotency_key ON tasks (tenant, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+  CREATE INDEX tasks_by_run_at ON tasks (run_at) WHERE status = 'queued';
+
+  -- Counts by status and priority, kept by triggers so that every path that changes a
+  -- status keeps them right: the queue cap and stats read them instead of counting rows.
+  CREATE TABLE task_counts (
+    status TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (status, priority)
+  ) WITHOUT ROWID;
+  CREATE TRIGGER tasks_counted_on_insert AFTER INSERT ON tasks BEGIN
+    INSERT INTO task_counts (status, priority, n) VALUES (new.status, new.priority, 1)
+      ON CONFLICT (status, priority) DO UPDATE SET n = n + 1;
+  END;
+  CREATE TRIGGER tasks_counted_on_update AFTER UPDATE OF status ON tasks WHEN old.status <> new.status BEGIN
+    UPDATE task_counts SET n = n - 1 WHERE status = old.status AND priority = old.priority;
+    INSERT INTO task_counts (status, priority, n) VALUES (new.status, new.priority, 1)
+      ON CONFLICT (status, priority) DO UPDATE SET n = n + 1;
+  END;
+  CREATE TRIGGER tasks_counted_on_delete AFTER DELETE ON tasks BEGIN
+    UPDATE task_counts SET n = n - 1 WHERE status = old.status AND priority = old.priority;
+  END;
+
+  CREATE TABLE events (
+    id INTEGER PRIMARY KEY,             -- commit order across tasks: what pollers follow
+    task_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    final INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    UNIQUE (task_id, seq)
+  );
+
+  CREATE TABLE sessions (
+    tenant TEXT NOT NULL,
+    id TEXT NOT NULL,
+    next_index INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant, id)
+  ) WITHOUT ROWID;
+  CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+  CREATE TABLE session_messages (
+    tenant TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (tenant, session_id, idx)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE rate_limits (
+    key TEXT PRIMARY KEY,
+    tat REAL NOT NULL                   -- GCRA theoretical arrival time
+  ) WITHOUT ROWID;
+
+  CREATE TABLE tool_results (
+    task_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    state TEXT NOT NULL,                -- pending | done
+    result TEXT,
+    lease_until INTEGER NOT NULL,
+    PRIMARY KEY (task_id, key)
+  ) WITHOUT ROWID;
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export function migrate(db: Db): void {
+  db.write(() => {
+    const version = db.get<{ user_version: number }>('PRAGMA user_version')?.user_version ?? 0;
+    if (version > SCHEMA_VERSION) {
+      throw new StoreError('SCHEMA_TOO_NEW', `store schema version ${version} is newer than this drover's (${SCHEMA_VERSION})`);
+    }
+    for (let v = version; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v] ?? '');
+    if (version !== SCHEMA_VERSION) db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+  });
+}

@@ -1,0 +1,244 @@
+// The Store contract: everything drover keeps durably (tasks, progress events, session
+// history, rate-limit state, the tool-result cache). Backend-neutral on purpose: the SQLite
+// backend (one VM) and the Redis backend (several VMs) implement it and pass the same
+// conformance suite (test/conformance/store.ts). Every method returns a Promise even where
+// the backend is synchronous. Times are milliseconds since the epoch; payloads (input,
+// result, events, messages, tool results) are JSON values.
+
+/** `queued` also covers a task waiting for its retry time (`runAt` in the future). */
+export type TaskStatus = 'queued' | 'running' | 'cancelling' | 'succeeded' | 'dead' | 'cancelled';
+
+export const TERMINAL_STATUSES: readonly TaskStatus[] = ['succeeded', 'dead', 'cancelled'];
+
+export function isTerminal(status: TaskStatus): boolean {
+  return TERMINAL_STATUSES.includes(status);
+}
+
+export type TaskKind = 'task' | 'turn';
+
+export interface TaskError {
+  code: string;
+  message: string;
+}
+
+export interface Task {
+  /** Opaque; ids of one store sort by creation time. */
+  id: string;
+  tenant: string;
+  kind: TaskKind;
+  sessionId: string | null;
+  status: TaskStatus;
+  /** Higher runs first. */
+  priority: number;
+  input: unknown;
+  result: unknown;
+  /** The last failure; a later successful attempt leaves it for inspection. */
+  error: TaskError | null;
+  /** Number of the current or last run; 0 before the first claim. */
+  attempt: number;
+  maxAttempts: number;
+  timeoutMs: number;
+  idempotencyKey: string | null;
+  /** The worker holding (or last holding) the lease. */
+  worker: string | null;
+  leaseUntil: number | null;
+  createdAt: number;
+  updatedAt: number;
+  /** Earliest time a queued task may be claimed (now, or after a retry backoff). */
+  runAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+}
+
+/** A task handed to a worker. `fence` grows on every claim of the task; every write the
+ * worker makes for it (renew, complete, fail, release, session append) carries it, and a
+ * write whose fence is no longer current changes nothing. */
+export interface ClaimedTask extends Task {
+  fence: number;
+}
+
+export interface EnqueueRequest {
+  tenant: string;
+  input: unknown;
+  priority?: number;
+  /** Same (tenant, key) within the result TTL returns the existing task. */
+  idempotencyKey?: string;
+  maxAttempts: number;
+  timeoutMs: number;
+  sessionId?: string;
+  /** `turn` = one message of a session; requires sessionId. */
+  kind?: TaskKind;
+}
+
+export interface ClaimRequest {
+  worker: string;
+  n: number;
+  leaseMs: number;
+}
+
+/** `cancelling`: the lease is renewed, but the task was cancelled and the worker should abort. */
+export type RenewResult = 'renewed' | 'cancelling' | 'lost';
+
+export interface FailOptions {
+  retryable: boolean;
+  /** Delay before the retry may be claimed (ignored when the task is dead-lettered). */
+  retryDelayMs: number;
+}
+
+/** `cancelled`: the task was being cancelled, so the failure ends it without a retry. */
+export type FailResult = 'retrying' | 'dead' | 'cancelled' | 'stale';
+
+export interface ListOptions {
+  status?: TaskStatus;
+  limit: number;
+  /** A task id: only tasks created before it (the next page of a newest-first listing). */
+  before?: string;
+}
+
+/** One progress event. `final` marks the event the store publishes itself when the task
+ * reaches a terminal status; nothing follows it. */
+export interface TaskEvent {
+  seq: number;
+  event: unknown;
+  final: boolean;
+}
+
+/** What the store publishes itself on every status change after enqueue: `running` on a
+ * claim, `cancelling`, `queued` when the task will run again (after a failure, an expired
+ * lease or a release), and one final event with the terminal status. */
+export interface StatusEvent {
+  type: 'status';
+  status: TaskStatus;
+  attempt: number;
+  /** On `succeeded`. */
+  result?: unknown;
+  /** The failure that caused this change, if one did. */
+  error?: TaskError;
+  /** On `queued`: when it may run again. */
+  runAt?: number;
+}
+
+export type Unsubscribe = () => void;
+
+export interface Session {
+  tenant: string;
+  id: string;
+  messages: unknown[];
+  createdAt: number;
+  updatedAt: number;
+  /** Refreshed by every append. */
+  expiresAt: number;
+}
+
+/** The turn appending to a session: its task id and fence. */
+export interface SessionWriter {
+  taskId: string;
+  fence: number;
+}
+
+export interface RateLimit {
+  ratePerSec: number;
+  burst: number;
+}
+
+export interface RateLimitResult {
+  allowed: boolean;
+  /** Requests still allowed right now. */
+  remaining: number;
+  /** 0 when allowed; else the wait before a request would be allowed. */
+  retryAfterMs: number;
+  /** Time until the bucket is full again. */
+  resetMs: number;
+}
+
+export type ToolClaim =
+  | { state: 'done'; result: unknown }
+  | { state: 'claimed' }
+  /** Another owner runs it; ask again after a while (at most leaseRemainingMs). */
+  | { state: 'pending'; leaseRemainingMs: number };
+
+export interface StoreStats {
+  /** Queued tasks that may run now, by priority. */
+  depthByPriority: Record<number, number>;
+  /** All queued tasks, including those waiting for a retry time. */
+  queued: number;
+  /** Queued tasks waiting for a retry time. */
+  delayed: number;
+  /** Longest wait among tasks that may run now (0 when none). */
+  oldestWaitMs: number;
+  /** Running and cancelling tasks. */
+  running: number;
+  dead: number;
+}
+
+export interface CleanupResult {
+  tasks: number;
+  sessions: number;
+}
+
+export interface Store {
+  /** Throws StoreError QUEUE_FULL when queueLimit tasks are queued already. */
+  enqueue(req: EnqueueRequest): Promise<{ task: Task; created: boolean }>;
+  /** Reaps expired leases first, then claims up to n tasks that may run now, highest
+   * priority first, then oldest. Tasks of one session run one at a time, in order. */
+  claim(req: ClaimRequest): Promise<ClaimedTask[]>;
+  /** Extends the lease to now + leaseMs. A lease that ran out but was not reaped yet is
+   * still the holder's; once reaped or claimed again, the answer is `lost`. */
+  renew(taskId: string, fence: number, leaseMs: number): Promise<RenewResult>;
+  complete(taskId: string, fence: number, result: unknown): Promise<boolean>;
+  fail(taskId: string, fence: number, error: TaskError, opts: FailOptions): Promise<FailResult>;
+  /** Gives a running task back to the queue at once without counting the attempt (drain). */
+  release(taskId: string, fence: number): Promise<boolean>;
+  /** queued → cancelled; running → cancelling (the worker learns it through renew or the
+   * `cancelling` status event). Returns the task as it is now, or null if not found. */
+  cancel(tenant: string, id: string): Promise<Task | null>;
+  /** Expired leases: back to the queue (the attempt counts), or dead after maxAttempts,
+   * or cancelled when cancelling. Returns how many tasks changed. */
+  reapExpired(now?: number): Promise<number>;
+
+  get(tenant: string, id: string): Promise<Task | null>;
+  /** Newest first. */
+  list(tenant: string, opts: ListOptions): Promise<Task[]>;
+
+  /** Appends a progress event; returns its seq (1, 2, … per task), or null when the task
+   * is unknown or already finished (the event is dropped). */
+  publish(taskId: string, event: unknown): Promise<number | null>;
+  /** Stored events after afterSeq in order, at most limit (default 1000). */
+  events(taskId: string, afterSeq: number, limit?: number): Promise<TaskEvent[]>;
+  /** Delivers the events after afterSeq in order, stored ones first, then new ones from any
+   * process. Delivery is never synchronous within this call, and ends after the final event. */
+  subscribe(taskId: string, afterSeq: number, onEvent: (event: TaskEvent) => void): Unsubscribe;
+
+  /** null when the session does not exist or has expired. */
+  sessionGet(tenant: string, id: string): Promise<Session | null>;
+  /** Creates the session if needed. With a writer, throws StoreError STALE_FENCE unless that
+   * turn of this session still holds its claim. */
+  sessionAppend(tenant: string, id: string, messages: unknown[], writer?: SessionWriter): Promise<Session>;
+  sessionDelete(tenant: string, id: string): Promise<boolean>;
+
+  /** Takes one request from the key's bucket (GCRA), atomically across processes. */
+  rateLimitTake(key: string, limit: RateLimit, now?: number): Promise<RateLimitResult>;
+
+  /** First caller for (taskId, key) gets `claimed` and must toolPut; the same owner claiming
+   * again, or anyone after the owner's lease expired, gets `claimed` too. */
+  toolClaim(taskId: string, key: string, owner: string, leaseMs: number): Promise<ToolClaim>;
+  /** Records the result; false (nothing written) unless owner holds the claim. */
+  toolPut(taskId: string, key: string, owner: string, result: unknown): Promise<boolean>;
+  toolGet(taskId: string, key: string): Promise<{ result: unknown } | null>;
+
+  stats(): Promise<StoreStats>;
+  /** Removes finished tasks (with their events and tool results) older than resultTtlMs,
+   * expired sessions and idle rate-limit state. */
+  cleanup(now?: number): Promise<CleanupResult>;
+  close(): Promise<void>;
+}
+
+export type Clock = () => number;
+
+/** What every backend is opened with, beside its own connection settings. */
+export interface StoreOptions {
+  queueLimit: number;
+  resultTtlMs: number;
+  sessionTtlMs: number;
+  clock?: Clock;
+}

@@ -1,0 +1,122 @@
+// Progress events: numbering, resume after a seq, the store's own status events, and
+// subscriptions within one handle and across handles.
+import { describe, expect, it } from 'vitest';
+import type { Store, TaskEvent } from '../../../src/store/types.ts';
+import { eventually, req, type Setup } from './harness.ts';
+
+function collect(store: Store, taskId: string, afterSeq = 0): { got: TaskEvent[]; stop: () => void } {
+  const got: TaskEvent[] = [];
+  const stop = store.subscribe(taskId, afterSeq, (e) => got.push(e));
+  return { got, stop };
+}
+
+const statuses = (events: TaskEvent[]) => events.map((e) => (e.event as { status?: string }).status ?? 'progress');
+
+export function eventTests(setup: Setup): void {
+  describe('progress events', () => {
+    it('numbers events per task and resumes after a seq', async () => {
+      const { store } = await setup();
+      const { task } = await store.enqueue(req());
+      const other = (await store.enqueue(req())).task;
+      expect(await store.publish(task.id, { step: 'a' })).toBe(1);
+      expect(await store.publish(other.id, { step: 'x' })).toBe(1);
+      expect(await store.publish(task.id, { step: 'b' })).toBe(2);
+      expect(await store.publish(task.id, { step: 'c' })).toBe(3);
+      expect(await store.events(task.id, 1)).toEqual([
+        { seq: 2, event: { step: 'b' }, final: false },
+        { seq: 3, event: { step: 'c' }, final: false },
+      ]);
+      expect(await store.events(task.id, 0, 1)).toHaveLength(1);
+      expect(await store.publish('no-such-task', {})).toBeNull();
+    });
+
+    it('publishes every status change and ends with one final event', async () => {
+      const { store } = await setup();
+      const { task } = await store.enqueue(req());
+      const [first] = await store.claim({ worker: 'w1', n: 1, leaseMs: 1000 });
+      await store.publish(task.id, { step: 1 });
+      await store.fail(task.id, first?.fence ?? 0, { code: 'E', message: 'm' }, { retryable: true, retryDelayMs: 0 });
+      const [second] = await store.claim({ worker: 'w1', n: 1, leaseMs: 1000 });
+      await store.complete(task.id, second?.fence ?? 0, { answer: 1 });
+      expect(await store.publish(task.id, { late: true })).toBeNull();
+      const events = await store.events(task.id, 0);
+      expect(statuses(events)).toEqual(['running', 'progress', 'queued', 'running', 'succeeded']);
+      expect(events.map((e) => e.final)).toEqual([false, false, false, false, true]);
+      expect(events[2]?.event).toMatchObject({ type: 'status', status: 'queued', attempt: 1, error: { code: 'E' } });
+      expect(events[4]?.event).toEqual({ type: 'status', status: 'succeeded', attempt: 2, result: { answer: 1 } });
+    });
+
+    it('publishes a final event for a cancelled and for a dead task', async () => {
+      const { store } = await setup();
+      const queued = (await store.enqueue(req())).task;
+      await store.cancel('acme', queued.id);
+      expect((await store.events(queued.id, 0)).at(-1)).toMatchObject({ final: true, event: { status: 'cancelled' } });
+      const doomed = (await store.enqueue(req())).task;
+      const [claimed] = await store.claim({ worker: 'w1', n: 1, leaseMs: 1000 });
+      await store.fail(doomed.id, claimed?.fence ?? 0, { code: 'E', message: 'm' }, { retryable: false, retryDelayMs: 0 });
+      expect((await store.events(doomed.id, 0)).at(-1)).toMatchObject({ final: true, event: { status: 'dead', error: { code: 'E' } } });
+    });
+  });
+
+  describe('subscribe', () => {
+    it('delivers stored then new events in order, never inside the subscribe call, and stops after the final one', async () => {
+      const { store } = await setup();
+      const { task } = await store.enqueue(req());
+      await store.publish(task.id, { n: 1 });
+      await store.publish(task.id, { n: 2 });
+      const { got } = collect(store, task.id, 1);
+      expect(got).toEqual([]);
+      const [claimed] = await store.claim({ worker: 'w1', n: 1, leaseMs: 1000 });
+      await store.publish(task.id, { n: 3 });
+      await store.complete(task.id, claimed?.fence ?? 0, 'ok');
+      await eventually(() => expect(got.map((e) => e.seq)).toEqual([2, 3, 4, 5]));
+      expect(got.at(-1)?.final).toBe(true);
+      expect(got[2]?.event).toEqual({ n: 3 });
+    });
+
+    it('stops delivering once unsubscribed', async () => {
+      const { store } = await setup();
+      const { task } = await store.enqueue(req());
+      const { got, stop } = collect(store, task.id);
+      await store.publish(task.id, { n: 1 });
+      await eventually(() => expect(got).toHaveLength(1));
+      stop();
+      await store.publish(task.id, { n: 2 });
+      await new Promise((r) => setTimeout(r, 200));
+      expect(got).toHaveLength(1);
+    });
+
+    it('delivers events written through another handle, in order, to the end', async () => {
+      const { store, peer } = await setup();
+      const worker = await peer();
+      const { task } = await store.enqueue(req());
+      const { got } = collect(store, task.id);
+      const [claimed] = await worker.claim({ worker: 'w1', n: 1, leaseMs: 1000 });
+      for (let i = 0; i < 5; i++) await worker.publish(task.id, { i });
+      // A status event written here between the other handle's events must not reorder them.
+      await store.cancel('acme', task.id);
+      await worker.publish(task.id, { i: 5 });
+      await worker.fail(task.id, claimed?.fence ?? 0, { code: 'CANCELLED', message: 'aborted' }, { retryable: false, retryDelayMs: 0 });
+      await eventually(() => expect(got.at(-1)?.final).toBe(true));
+      expect(got.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      expect(statuses(got)).toEqual([
+        'running', 'progress', 'progress', 'progress', 'progress', 'progress', 'cancelling', 'progress', 'cancelled',
+      ]);
+    });
+
+    it('lets two subscribers of one task each get every event', async () => {
+      const { store, peer } = await setup();
+      const other = await peer();
+      const { task } = await store.enqueue(req());
+      const a = collect(store, task.id);
+      const b = collect(other, task.id);
+      await store.publish(task.id, 'x');
+      await other.publish(task.id, 'y');
+      await store.cancel('acme', task.id);
+      await eventually(() => {
+        expect(a.got.map((e) => e.event)).toEqual(['x', 'y', expect.objectContaining({ status: 'cancelled' })]);
+        expect(b.got.map((e) => e.event)).toEqual(['x', 'y', expect.objectContaining({ status: 'cancelled' })]);
+      });
+    });
+  });
+}

@@ -1,0 +1,141 @@
+// Leases, fencing, retries with backoff, dead letters, release on drain, cancel.
+import { describe, expect, it } from 'vitest';
+import type { ClaimedTask, Store } from '../../../src/store/types.ts';
+import { req, type Setup } from './harness.ts';
+
+async function claimOne(store: Store, worker = 'w1', leaseMs = 1000): Promise<ClaimedTask> {
+  const [task] = await store.claim({ worker, n: 1, leaseMs });
+  if (!task) throw new Error('nothing to claim');
+  return task;
+}
+
+const boom = { code: 'BOOM', message: 'the agent threw' };
+
+export function lifecycleTests(setup: Setup): void {
+  describe('leases and fencing', () => {
+    it('requeues a task whose lease expired with the attempt counted, and fences out the old owner', async () => {
+      const { store, clock } = await setup();
+      const { task } = await store.enqueue(req());
+      const zombie = await claimOne(store, 'w1', 1000);
+      clock.advance(1001);
+      const fresh = await claimOne(store, 'w2', 1000);
+      expect(fresh).toMatchObject({ id: task.id, attempt: 2, worker: 'w2' });
+      expect(fresh.error?.code).toBe('LEASE_EXPIRED');
+      expect(fresh.fence).toBeGreaterThan(zombie.fence);
+      expect(await store.renew(task.id, zombie.fence, 1000)).toBe('lost');
+      expect(await store.complete(task.id, zombie.fence, 'stale')).toBe(false);
+      expect(await store.fail(task.id, zombie.fence, boom, { retryable: true, retryDelayMs: 0 })).toBe('stale');
+      expect(await store.release(task.id, zombie.fence)).toBe(false);
+      expect(await store.complete(task.id, fresh.fence, { answer: 42 })).toBe(true);
+      expect(await store.get('acme', task.id)).toMatchObject({ status: 'succeeded', result: { answer: 42 }, finishedAt: clock.now });
+      expect(await store.complete(task.id, fresh.fence, 'twice')).toBe(false);
+    });
+
+    it('keeps a renewed lease alive past its first deadline', async () => {
+      const { store, clock } = await setup();
+      const { task } = await store.enqueue(req());
+      const claimed = await claimOne(store, 'w1', 1000);
+      clock.advance(900);
+      expect(await store.renew(task.id, claimed.fence, 1000)).toBe('renewed');
+      clock.advance(900);
+      expect(await store.reapExpired()).toBe(0);
+      expect(await store.claim({ worker: 'w2', n: 1, leaseMs: 1000 })).toEqual([]);
+      expect((await store.get('acme', task.id))?.leaseUntil).toBe(clock.now + 100);
+    });
+
+    it('dead-letters a task whose lease expired on its last attempt', async () => {
+      const { store, clock } = await setup();
+      const { task } = await store.enqueue(req({ maxAttempts: 2 }));
+      await claimOne(store);
+      clock.advance(1001);
+      await claimOne(store);
+      clock.advance(1001);
+      expect(await store.reapExpired()).toBe(1);
+      expect(await store.get('acme', task.id)).toMatchObject({ status: 'dead', attempt: 2, error: { code: 'LEASE_EXPIRED' } });
+      expect(await store.claim({ worker: 'w1', n: 1, leaseMs: 1000 })).toEqual([]);
+      expect((await store.stats()).dead).toBe(1);
+    });
+  });
+
+  describe('failure and retry', () => {
+    it('retries a retryable failure after its delay, then dead-letters on the last attempt', async () => {
+      const { store, clock } = await setup();
+      const { task } = await store.enqueue(req({ maxAttempts: 2 }));
+      const first = await claimOne(store);
+      expect(await store.fail(task.id, first.fence, boom, { retryable: true, retryDelayMs: 5000 })).toBe('retrying');
+      expect(await store.get('acme', task.id)).toMatchObject({ status: 'queued', attempt: 1, runAt: clock.now + 5000, error: boom });
+      clock.advance(4999);
+      expect(await store.claim({ worker: 'w1', n: 1, leaseMs: 1000 })).toEqual([]);
+      clock.advance(1);
+      const second = await claimOne(store);
+      expect(second.attempt).toBe(2);
+      expect(await store.fail(task.id, second.fence, boom, { retryable: true, retryDelayMs: 5000 })).toBe('dead');
+      expect(await store.get('acme', task.id)).toMatchObject({ status: 'dead', error: boom, finishedAt: clock.now });
+    });
+
+    it('dead-letters a non-retryable failure at once', async () => {
+      const { store } = await setup();
+      const { task } = await store.enqueue(req({ maxAttempts: 5 }));
+      const claimed = await claimOne(store);
+      expect(await store.fail(task.id, claimed.fence, boom, { retryable: false, retryDelayMs: 0 })).toBe('dead');
+      expect((await store.get('acme', task.id))?.status).toBe('dead');
+    });
+
+    it('releases a running task back to the queue without spending an attempt', async () => {
+      const { store } = await setup();
+      const { task } = await store.enqueue(req({ maxAttempts: 1 }));
+      const claimed = await claimOne(store);
+      expect(await store.release(task.id, claimed.fence)).toBe(true);
+      expect(await store.get('acme', task.id)).toMatchObject({ status: 'queued', attempt: 0, leaseUntil: null });
+      expect((await store.events(task.id, 0)).map((e) => e.event)).toEqual([
+        { type: 'status', status: 'running', attempt: 1 },
+        { type: 'status', status: 'queued', attempt: 0, runAt: claimed.startedAt },
+      ]);
+      const again = await claimOne(store, 'w2');
+      expect(again.attempt).toBe(1);
+      expect(await store.release(task.id, claimed.fence)).toBe(false);
+    });
+  });
+
+  describe('cancel', () => {
+    it('cancels a queued task so that it never runs', async () => {
+      const { store, clock } = await setup();
+      const { task } = await store.enqueue(req());
+      expect(await store.cancel('acme', task.id)).toMatchObject({ id: task.id, status: 'cancelled', finishedAt: clock.now });
+      expect(await store.claim({ worker: 'w1', n: 1, leaseMs: 1000 })).toEqual([]);
+      expect(await store.cancel('acme', 'no-such-task')).toBeNull();
+    });
+
+    it('tells the worker of a running task through renew, and its failure ends the task cancelled', async () => {
+      const { store } = await setup();
+      const { task } = await store.enqueue(req());
+      const claimed = await claimOne(store);
+      expect((await store.cancel('acme', task.id))?.status).toBe('cancelling');
+      expect(await store.renew(task.id, claimed.fence, 1000)).toBe('cancelling');
+      const aborted = { code: 'CANCELLED', message: 'aborted' };
+      expect(await store.fail(task.id, claimed.fence, aborted, { retryable: true, retryDelayMs: 0 })).toBe('cancelled');
+      expect(await store.get('acme', task.id)).toMatchObject({ status: 'cancelled', error: aborted });
+      expect((await store.cancel('acme', task.id))?.status).toBe('cancelled');
+    });
+
+    it('ends a cancelling task whose worker vanished as cancelled, not retried', async () => {
+      const { store, clock } = await setup();
+      const { task } = await store.enqueue(req());
+      await claimOne(store);
+      await store.cancel('acme', task.id);
+      clock.advance(1001);
+      expect(await store.reapExpired()).toBe(1);
+      expect((await store.get('acme', task.id))?.status).toBe('cancelled');
+      expect(await store.claim({ worker: 'w1', n: 1, leaseMs: 1000 })).toEqual([]);
+    });
+
+    it('lets a result that arrives after the cancel request win, and leaves finished tasks alone', async () => {
+      const { store } = await setup();
+      const { task } = await store.enqueue(req());
+      const claimed = await claimOne(store);
+      await store.cancel('acme', task.id);
+      expect(await store.complete(task.id, claimed.fence, 'done anyway')).toBe(true);
+      expect(await store.cancel('acme', task.id)).toMatchObject({ status: 'succeeded', result: 'done anyway' });
+    });
+  });
+}

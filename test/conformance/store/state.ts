@@ -1,0 +1,114 @@
+// Rate limits, the tool-result cache, stats, cleanup and close.
+import { describe, expect, it } from 'vitest';
+import { isStoreError } from '../../../src/store/errors.ts';
+import { req, type Setup } from './harness.ts';
+
+export function stateTests(setup: Setup): void {
+  describe('rate limits', () => {
+    it('allows a burst, then refuses with the wait until the next request fits', async () => {
+      const { store, clock } = await setup();
+      const limit = { ratePerSec: 1, burst: 3 };
+      const now = clock.now;
+      const taken = [];
+      for (let i = 0; i < 4; i++) taken.push(await store.rateLimitTake('tenant:acme', limit, now));
+      expect(taken.map((t) => [t.allowed, t.remaining, t.retryAfterMs])).toEqual([[true, 2, 0], [true, 1, 0], [true, 0, 0], [false, 0, 1000]]);
+      expect(taken[2]?.resetMs).toBe(3000);
+      expect((await store.rateLimitTake('tenant:globex', limit, now)).allowed).toBe(true);
+      expect((await store.rateLimitTake('tenant:acme', limit, now + 999)).allowed).toBe(false);
+      expect(await store.rateLimitTake('tenant:acme', limit, now + 1000)).toMatchObject({ allowed: true, remaining: 0 });
+      expect(await store.rateLimitTake('tenant:acme', limit, now + 10_000)).toMatchObject({ allowed: true, remaining: 2 });
+    });
+
+    it('shares one bucket between handles and rejects a bad limit', async () => {
+      const { store, peer, clock } = await setup();
+      const other = await peer();
+      const limit = { ratePerSec: 10, burst: 5 };
+      const results = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? store : other).rateLimitTake('k', limit, clock.now)));
+      expect(results.filter((r) => r.allowed)).toHaveLength(5);
+      await expect(store.rateLimitTake('k', { ratePerSec: 0, burst: 1 })).rejects.toSatisfy((e) => isStoreError(e, 'INVALID_ARGUMENT'));
+    });
+  });
+
+  describe('tool cache', () => {
+    it('lets one owner run a tool while a duplicate waits, then serves the result', async () => {
+      const { store } = await setup();
+      expect(await store.toolClaim('t1', 'search:abc', 'run-1', 5000)).toEqual({ state: 'claimed' });
+      expect(await store.toolClaim('t1', 'search:abc', 'run-2', 5000)).toEqual({ state: 'pending', leaseRemainingMs: 5000 });
+      expect(await store.toolClaim('t1', 'search:abc', 'run-1', 5000)).toEqual({ state: 'claimed' });
+      expect(await store.toolGet('t1', 'search:abc')).toBeNull();
+      expect(await store.toolPut('t1', 'search:abc', 'run-2', 'not mine')).toBe(false);
+      expect(await store.toolPut('t1', 'search:abc', 'run-1', { hits: 3 })).toBe(true);
+      expect(await store.toolClaim('t1', 'search:abc', 'run-2', 5000)).toEqual({ state: 'done', result: { hits: 3 } });
+      expect(await store.toolGet('t1', 'search:abc')).toEqual({ result: { hits: 3 } });
+      expect(await store.toolClaim('t2', 'search:abc', 'run-2', 5000)).toEqual({ state: 'claimed' });
+    });
+
+    it('hands the claim over once the owner lease expired, fencing out the old owner', async () => {
+      const { store, clock } = await setup();
+      await store.toolClaim('t1', 'send-mail', 'run-1', 5000);
+      clock.advance(4000);
+      expect(await store.toolClaim('t1', 'send-mail', 'run-2', 5000)).toEqual({ state: 'pending', leaseRemainingMs: 1000 });
+      clock.advance(1000);
+      expect(await store.toolClaim('t1', 'send-mail', 'run-2', 5000)).toEqual({ state: 'claimed' });
+      expect(await store.toolPut('t1', 'send-mail', 'run-1', 'late')).toBe(false);
+      expect(await store.toolPut('t1', 'send-mail', 'run-2', null)).toBe(true);
+      expect(await store.toolGet('t1', 'send-mail')).toEqual({ result: null });
+    });
+  });
+
+  describe('stats, cleanup, close', () => {
+    it('reports depth by priority, delayed, oldest wait, running and dead', async () => {
+      const { store, clock } = await setup();
+      expect(await store.stats()).toEqual({ depthByPriority: {}, queued: 0, delayed: 0, oldestWaitMs: 0, running: 0, dead: 0 });
+      await store.enqueue(req({ priority: 0 }));
+      clock.advance(1000);
+      await store.enqueue(req({ priority: 0 }));
+      await store.enqueue(req({ priority: 5 }));
+      await store.enqueue(req({ priority: 9, maxAttempts: 1 }));
+      const [top] = await store.claim({ worker: 'w1', n: 1, leaseMs: 60_000 });
+      await store.fail(top?.id ?? '', top?.fence ?? 0, { code: 'E', message: 'm' }, { retryable: false, retryDelayMs: 0 });
+      const [next] = await store.claim({ worker: 'w1', n: 1, leaseMs: 60_000 });
+      await store.enqueue(req({ priority: 1 }));
+      const [again] = await store.claim({ worker: 'w1', n: 1, leaseMs: 60_000 });
+      await store.fail(again?.id ?? '', again?.fence ?? 0, { code: 'E', message: 'm' }, { retryable: true, retryDelayMs: 10_000 });
+      clock.advance(500);
+      expect(next?.priority).toBe(5);
+      expect(await store.stats()).toEqual({ depthByPriority: { 0: 2 }, queued: 3, delayed: 1, oldestWaitMs: 1500, running: 1, dead: 1 });
+    });
+
+    it('removes finished tasks with their events and tool results after the result TTL, and expired sessions', async () => {
+      const { store, clock } = await setup({ resultTtlMs: 60_000, sessionTtlMs: 30_000 });
+      const done = (await store.enqueue(req({ idempotencyKey: 'once' }))).task;
+      const [claimed] = await store.claim({ worker: 'w1', n: 1, leaseMs: 120_000 });
+      await store.publish(done.id, 'progress');
+      await store.toolClaim(done.id, 'k', 'o', 1000);
+      await store.toolPut(done.id, 'k', 'o', 'r');
+      await store.complete(done.id, claimed?.fence ?? 0, 'result');
+      const doomed = (await store.enqueue(req())).task;
+      const [last] = await store.claim({ worker: 'w1', n: 1, leaseMs: 120_000 });
+      await store.fail(doomed.id, last?.fence ?? 0, { code: 'E', message: 'm' }, { retryable: false, retryDelayMs: 0 });
+      const waiting = (await store.enqueue(req())).task;
+      await store.sessionAppend('acme', 'old', ['x']);
+      clock.advance(59_999);
+      await store.sessionAppend('acme', 'fresh', ['y']);
+      expect(await store.cleanup()).toEqual({ tasks: 0, sessions: 1 });
+      expect(await store.get('acme', done.id)).not.toBeNull();
+      clock.advance(2);
+      expect(await store.cleanup()).toEqual({ tasks: 2, sessions: 0 });
+      expect(await store.get('acme', done.id)).toBeNull();
+      expect(await store.get('acme', doomed.id)).toBeNull();
+      expect(await store.stats()).toMatchObject({ queued: 1, running: 0, dead: 0 });
+      expect(await store.events(done.id, 0)).toEqual([]);
+      expect(await store.toolGet(done.id, 'k')).toBeNull();
+      expect((await store.get('acme', waiting.id))?.status).toBe('queued');
+      expect((await store.sessionGet('acme', 'fresh'))?.messages).toEqual(['y']);
+      expect((await store.enqueue(req({ idempotencyKey: 'once' }))).created).toBe(true);
+    });
+
+    it('rejects calls after close with STORE_CLOSED', async () => {
+      const { store } = await setup();
+      await store.close();
+      await expect(store.enqueue(req())).rejects.toSatisfy((e) => isStoreError(e, 'STORE_CLOSED'));
+    });
+  });
+}

@@ -1,0 +1,102 @@
+import { fork } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openStore } from '../../../src/store/index.ts';
+import { isStoreError } from '../../../src/store/errors.ts';
+import { openSqliteStore } from '../../../src/store/sqlite/index.ts';
+import { runStoreConformance } from '../../conformance/store.ts';
+import { defaultConfig } from '../../../src/config/defaults.ts';
+
+runStoreConformance('sqlite', async (opts) => {
+  const dir = mkdtempSync(join(tmpdir(), 'drover-store-'));
+  const path = join(dir, 'drover.db');
+  return {
+    store: await openSqliteStore({ ...opts, path }),
+    openPeer: () => openSqliteStore({ ...opts, path }),
+    destroy: async () => rmSync(dir, { recursive: true, force: true }),
+  };
+});
+
+describe('sqlite store', () => {
+  const dirs: string[] = [];
+  const tempDir = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'drover-store-'));
+    dirs.push(dir);
+    return dir;
+  };
+  afterEach(() => {
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('hands each task to exactly one of several processes claiming from one file', async () => {
+    const path = join(tempDir(), 'drover.db');
+    const store = await openSqliteStore({ path, queueLimit: 100_000, resultTtlMs: 60_000, sessionTtlMs: 60_000 });
+    const ids = new Set<string>();
+    for (let i = 0; i < 300; i++) ids.add((await store.enqueue({ tenant: 'acme', input: i, maxAttempts: 3, timeoutMs: 1000 })).task.id);
+
+    const script = join(import.meta.dirname, 'fixtures', 'claimer.ts');
+    const children = ['w1', 'w2', 'w3'].map((w) => fork(script, [path, w], { execPath: process.execPath, stdio: 'inherit' }));
+    try {
+      const messages = children.map(
+        (child) => (type: string) =>
+          new Promise<{ ids?: string[] }>((resolve, reject) => {
+            const onMessage = (m: { type: string; ids?: string[] }) => {
+              if (m.type !== type) return;
+              child.off('message', onMessage);
+              resolve(m);
+            };
+            child.on('message', onMessage);
+            child.once('exit', (code) => reject(new Error(`claimer exited with ${code} before ${type}`)));
+          }),
+      );
+      const done = children.map((_, i) => messages[i]?.('done'));
+      await Promise.all(children.map((_, i) => messages[i]?.('ready')));
+      for (const child of children) child.send('go');
+      const reports = await Promise.all(done);
+
+      const claimed = reports.flatMap((r) => r?.ids ?? []);
+      expect(claimed).toHaveLength(300);
+      expect(new Set(claimed)).toEqual(ids);
+      expect(reports.filter((r) => (r?.ids?.length ?? 0) > 0).length).toBeGreaterThan(1);
+      const finished = await store.list('acme', { limit: 1000, status: 'succeeded' });
+      expect(finished).toHaveLength(300);
+      expect(finished.every((t) => t.attempt === 1)).toBe(true);
+    } finally {
+      for (const child of children) child.kill();
+      await store.close();
+    }
+  });
+
+  it('migrates a new file to the current schema once and reopens it', async () => {
+    const path = join(tempDir(), 'drover.db');
+    const first = await openSqliteStore({ path, queueLimit: 10, resultTtlMs: 1000, sessionTtlMs: 1000 });
+    const { task } = await first.enqueue({ tenant: 'acme', input: 'kept', maxAttempts: 1, timeoutMs: 1000 });
+    await first.close();
+    const again = await openSqliteStore({ path, queueLimit: 10, resultTtlMs: 1000, sessionTtlMs: 1000 });
+    expect((await again.get('acme', task.id))?.input).toBe('kept');
+    await again.close();
+  });
+
+  it('refuses a file written by a newer schema', async () => {
+    const path = join(tempDir(), 'drover.db');
+    const { DatabaseSync } = await import('node:sqlite');
+    const db = new DatabaseSync(path);
+    db.exec('PRAGMA user_version = 999');
+    db.close();
+    await expect(openSqliteStore({ path, queueLimit: 10, resultTtlMs: 1000, sessionTtlMs: 1000 })).rejects.toSatisfy((e) =>
+      isStoreError(e, 'SCHEMA_TOO_NEW'),
+    );
+  });
+
+  it('opens <state_dir>/drover.db from the config when no path is set', async () => {
+    const stateDir = join(tempDir(), 'state');
+    const store = await openStore({ ...defaultConfig().store, stateDir });
+    const { task } = await store.enqueue({ tenant: 'acme', input: 1, maxAttempts: 1, timeoutMs: 1000 });
+    await store.close();
+    const reopened = await openSqliteStore({ path: join(stateDir, 'drover.db'), queueLimit: 10, resultTtlMs: 1000, sessionTtlMs: 1000 });
+    expect(await reopened.get('acme', task.id)).not.toBeNull();
+    await reopened.close();
+  });
+});
