@@ -1,0 +1,112 @@
+// The resilience policies of one provider, built with cockatiel, and the mapping of whatever a
+// request can throw (undici, cockatiel, JSON) onto our stable LlmError codes.
+import {
+  BrokenCircuitError,
+  ConsecutiveBreaker,
+  DelegateBackoff,
+  TaskCancelledError,
+  TimeoutStrategy,
+  circuitBreaker,
+  handleWhen,
+  retry,
+  timeout,
+  type CircuitBreakerPolicy,
+  type IRetryBackoffContext,
+  type RetryPolicy,
+  type TimeoutPolicy,
+} from 'cockatiel';
+import type { ProviderConfig } from '../../config/schema.ts';
+import { LlmError, isLlmError } from '../errors.ts';
+import { retryDelayMs, type BackoffOptions } from './backoff.ts';
+
+export interface PolicyOptions {
+  backoff: BackoffOptions;
+  /** A Retry-After longer than this is not waited out: the call fails with the 429/503 and its retryAfterMs. */
+  maxRetryAfterMs: number;
+  random: () => number;
+}
+
+export interface Policies {
+  retry: RetryPolicy;
+  breaker: CircuitBreakerPolicy;
+  /** Bounds a whole attempt: status, headers and body. */
+  chatTimeout: TimeoutPolicy;
+  /**
+   * Bounds a stream attempt until its headers arrive. It must not abort on return, or the body
+   * would be cut off; the stream's body has its own deadline (see provider.ts).
+   */
+  streamTimeout: TimeoutPolicy;
+}
+
+export function buildPolicies(cfg: ProviderConfig, opts: PolicyOptions): Policies {
+  const retryable = (e: unknown) =>
+    isLlmError(e) && e.transient && (e.retryAfterMs === undefined || e.retryAfterMs <= opts.maxRetryAfterMs);
+  const backoff = new DelegateBackoff((ctx: IRetryBackoffContext<unknown>) => {
+    const err = 'error' in ctx.result ? ctx.result.error : undefined;
+    return retryDelayMs(ctx.attempt, opts.backoff, opts.random(), isLlmError(err) ? err.retryAfterMs : undefined);
+  });
+  const ms = cfg.timeout * 1000;
+  return {
+    // Unref'd: a retry delay abandoned by an aborted caller must not keep a process alive.
+    retry: retry(handleWhen(retryable), { maxAttempts: cfg.max_retries, backoff }).dangerouslyUnref(),
+    breaker: circuitBreaker(handleWhen((e) => isLlmError(e) && e.providerFault), {
+      halfOpenAfter: cfg.breaker_cooldown * 1000,
+      breaker: new ConsecutiveBreaker(cfg.breaker_failures),
+    }),
+    chatTimeout: timeout(ms, TimeoutStrategy.Aggressive),
+    streamTimeout: timeout(ms, { strategy: TimeoutStrategy.Aggressive, abortOnReturn: false }),
+  };
+}
+
+/**
+ * Names a failure. `caller` is the agent's signal: once it fired, whatever broke is LLM_ABORTED.
+ * `timedOut` says our own deadline fired (the stream body's), which undici reports as a plain abort.
+ */
+export function classify(err: unknown, provider: string, caller: AbortSignal | undefined, timedOut = false): LlmError {
+  if (isLlmError(err)) return err;
+  if (caller?.aborted) {
+    return new LlmError('LLM_ABORTED', `call to provider ${provider} aborted`, { provider, cause: caller.reason });
+  }
+  if (err instanceof BrokenCircuitError) {
+    return new LlmError('LLM_BREAKER_OPEN', `provider ${provider} is failing; circuit breaker open`, { provider, cause: err });
+  }
+  const code = (err as { code?: unknown } | null)?.code;
+  if (timedOut || err instanceof TaskCancelledError || code === 'UND_ERR_HEADERS_TIMEOUT' ||
+      code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
+    return new LlmError('LLM_TIMEOUT', `provider ${provider} did not answer in time`, { provider, cause: err });
+  }
+  if (err instanceof SyntaxError) {
+    return new LlmError('LLM_BAD_RESPONSE', `provider ${provider}: body is not JSON`, { provider, cause: err });
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new LlmError('LLM_CONNECTION', `provider ${provider}: ${message}`, { provider, cause: err });
+}
+
+/**
+ * Settles with `work`, or rejects with LLM_ABORTED as soon as `signal` fires. cockatiel's retry
+ * delay does not listen to the signal, so without this a caller would sit out a Retry-After
+ * after its task was cancelled. A result that arrives after the abort goes to `onLate`.
+ */
+export function abortable<T>(work: Promise<T>, signal: AbortSignal | undefined, provider: string, onLate: (v: T) => void): Promise<T> {
+  if (!signal) return work;
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    const onAbort = () => {
+      settled = true;
+      reject(classify(undefined, provider, signal));
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        if (settled) onLate(v);
+        else resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        if (!settled) reject(e);
+      },
+    );
+  });
+}

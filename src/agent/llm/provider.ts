@@ -1,0 +1,248 @@
+// One configured provider: one undici Pool (keep-alive connections, capped), its budget and its
+// policies. A call goes: retry → budget (slot + tokens) → breaker → timeout → HTTP.
+// The budget sits outside the breaker so that callers queued for a slot look at the breaker
+// only when their turn comes, and fail fast then instead of piling onto a failing provider.
+import { Pool, type Dispatcher } from 'undici';
+import { CircuitState, type TimeoutPolicy } from 'cockatiel';
+import type { ProviderConfig } from '../../config/schema.ts';
+import { LlmError, httpError } from '../errors.ts';
+import type { ChatRequest, ChatResponse, ChatStream, Usage } from '../types.ts';
+import { parseRetryAfter } from './backoff.ts';
+import { Budget, type Lease } from './budget.ts';
+import { abortable, buildPolicies, classify, type PolicyOptions, type Policies } from './policies.ts';
+import { sseData } from './sse.ts';
+import { bad, errorDetail, estimateTokens, estimatedUsage, readChunk, readCompletion, requestBody } from './wire.ts';
+
+/** Counters an owner turns into metrics. `requests` is keyed by outcome: 'ok' or an error code. */
+export interface ProviderStats {
+  requests: Record<string, number>;
+  retries: number;
+  tokensIn: number;
+  tokensOut: number;
+  breakerOpens: number;
+  breakerState: 'closed' | 'open' | 'half-open' | 'isolated';
+  /** Requests holding a concurrency slot. */
+  inFlight: number;
+  /** Calls waiting for a slot or for token budget. */
+  waiting: number;
+}
+
+/** One finished call (all its attempts), for latency histograms. */
+export interface LlmRequestEvent {
+  provider: string;
+  model: string;
+  outcome: string;
+  durationMs: number;
+  tokensIn: number;
+  tokensOut: number;
+}
+
+export interface ProviderOptions extends PolicyOptions {
+  apiKey: string | undefined;
+  onRequest: ((e: LlmRequestEvent) => void) | undefined;
+}
+
+interface OpenStream {
+  body: Dispatcher.ResponseData['body'];
+  lease: Lease;
+  deadline: AbortController;
+  timer: NodeJS.Timeout;
+}
+
+const breakerStates = {
+  [CircuitState.Closed]: 'closed',
+  [CircuitState.Open]: 'open',
+  [CircuitState.HalfOpen]: 'half-open',
+  [CircuitState.Isolated]: 'isolated',
+} as const;
+
+export class Provider {
+  readonly name: string;
+  private readonly config: ProviderConfig;
+  private readonly pool: Pool;
+  private readonly path: string;
+  private readonly headers: Record<string, string>;
+  private readonly budget: Budget;
+  private readonly policies: Policies;
+  private readonly onRequest: ProviderOptions['onRequest'];
+  private readonly counters = { requests: {} as Record<string, number>, retries: 0, tokensIn: 0, tokensOut: 0, breakerOpens: 0 };
+
+  constructor(name: string, config: ProviderConfig, opts: ProviderOptions) {
+    this.name = name;
+    this.config = config;
+    const url = new URL(config.base_url);
+    this.path = `${url.pathname.replace(/\/+$/, '')}/chat/completions`;
+    this.pool = new Pool(url.origin, { connections: config.connections, keepAliveTimeout: 10_000 });
+    this.headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+    if (opts.apiKey) this.headers.authorization = `Bearer ${opts.apiKey}`;
+    this.budget = new Budget(config.max_concurrency, config.tokens_per_minute);
+    this.policies = buildPolicies(config, opts);
+    this.policies.retry.onRetry(() => this.counters.retries++);
+    this.policies.breaker.onBreak(() => this.counters.breakerOpens++);
+    this.onRequest = opts.onRequest;
+  }
+
+  async chat(req: ChatRequest, caller: AbortSignal | undefined): Promise<ChatResponse> {
+    const started = performance.now();
+    const model = req.model ?? this.config.model;
+    const body = requestBody(req, this.config.model, false);
+    try {
+      const res = await this.execute(caller, estimateTokens(req.messages), this.policies.chatTimeout, async (signal, lease) => {
+        const r = await this.post(body, signal);
+        const out = readCompletion(await r.body.json(), this.name, req, model);
+        lease.release(out.usage.totalTokens);
+        return out;
+      }, () => {});
+      this.record('ok', started, res.model, res.usage);
+      return res;
+    } catch (err) {
+      const e = classify(err, this.name, caller);
+      this.record(e.code, started, model);
+      throw e;
+    }
+  }
+
+  stream(req: ChatRequest, caller: AbortSignal | undefined): ChatStream {
+    const done = Promise.withResolvers<ChatResponse>();
+    done.promise.catch(() => {}); // an agent that only iterates must not get an unhandled rejection
+    const chunks = this.chunks(req, caller, done);
+    return { [Symbol.asyncIterator]: () => chunks, done: done.promise };
+  }
+
+  stats(): ProviderStats {
+    const c = this.counters;
+    return {
+      requests: { ...c.requests },
+      retries: c.retries,
+      tokensIn: c.tokensIn,
+      tokensOut: c.tokensOut,
+      breakerOpens: c.breakerOpens,
+      breakerState: breakerStates[this.policies.breaker.state],
+      inFlight: this.budget.inFlight,
+      waiting: this.budget.waiting,
+    };
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+
+  private async *chunks(req: ChatRequest, caller: AbortSignal | undefined, done: PromiseWithResolvers<ChatResponse>): AsyncGenerator<string> {
+    const started = performance.now();
+    let model = req.model ?? this.config.model;
+    const body = requestBody(req, this.config.model, true);
+    let open: OpenStream | undefined;
+    let content = '';
+    let usage: Usage | undefined;
+    let finishReason: string | null = null;
+    let settled = false;
+    try {
+      open = await this.execute(caller, estimateTokens(req.messages), this.policies.streamTimeout,
+        (signal, lease) => this.openStream(body, signal, caller, lease), (late) => this.closeStream(late, 0));
+      let sawDone = false;
+      for await (const data of sseData(open.body)) {
+        // Read to the end after [DONE] so the connection goes back to the pool for reuse.
+        if (sawDone) continue;
+        if (data === '[DONE]') {
+          sawDone = true;
+          continue;
+        }
+        const chunk = readChunk(data, this.name);
+        model = chunk.model ?? model;
+        usage = chunk.usage ?? usage;
+        finishReason = chunk.finishReason ?? finishReason;
+        if (chunk.content) {
+          content += chunk.content;
+          yield chunk.content;
+        }
+      }
+      if (!sawDone) throw bad(this.name, 'stream ended before [DONE]');
+      usage ??= estimatedUsage(req.messages, content);
+      settled = true;
+      this.record('ok', started, model, usage);
+      done.resolve({ content, finishReason, model, provider: this.name, usage });
+    } catch (err) {
+      settled = true;
+      const e = classify(err, this.name, caller, open?.deadline.signal.aborted);
+      this.record(e.code, started, model);
+      done.reject(e);
+      throw e;
+    } finally {
+      if (!settled) {
+        // The agent left the loop early: the rest of the answer is not wanted.
+        const e = new LlmError('LLM_ABORTED', 'stream closed by its reader before the end', { provider: this.name });
+        this.record(e.code, started, model);
+        done.reject(e);
+      }
+      if (open) this.closeStream(open, usage?.totalTokens ?? estimatedUsage(req.messages, content).totalTokens);
+    }
+  }
+
+  private async openStream(body: string, attempt: AbortSignal, caller: AbortSignal | undefined, lease: Lease): Promise<OpenStream> {
+    // The attempt's signal stops firing once the headers are in; this deadline covers the body.
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), this.config.timeout * 1000);
+    try {
+      const signals = caller ? [attempt, deadline.signal, caller] : [attempt, deadline.signal];
+      const res = await this.post(body, AbortSignal.any(signals));
+      const type = String(res.headers['content-type'] ?? '');
+      if (!type.startsWith('text/event-stream')) {
+        await res.body.dump();
+        throw bad(this.name, `stream answered with content-type ${type || 'none'}`);
+      }
+      return { body: res.body, lease, deadline, timer };
+    } catch (err) {
+      clearTimeout(timer);
+      throw classify(err, this.name, caller, deadline.signal.aborted);
+    }
+  }
+
+  private closeStream(open: OpenStream, usedTokens: number): void {
+    clearTimeout(open.timer);
+    if (!open.body.readableEnded) open.body.destroy();
+    open.lease.release(usedTokens);
+  }
+
+  private async post(body: string, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
+    const ms = this.config.timeout * 1000;
+    const res = await this.pool.request({
+      method: 'POST', path: this.path, headers: this.headers, body, signal, headersTimeout: ms, bodyTimeout: ms,
+    });
+    if (res.statusCode >= 200 && res.statusCode < 300) return res;
+    const text = await res.body.text();
+    throw httpError(this.name, res.statusCode, errorDetail(text), parseRetryAfter(res.headers));
+  }
+
+  /**
+   * Runs `send` under the provider's policies and budget. `send` gets the attempt's signal and
+   * the budget lease; on success it releases the lease itself (a stream holds it to the end),
+   * on failure the lease is released here with nothing charged.
+   */
+  private execute<T>(caller: AbortSignal | undefined, estimate: number, timeout: TimeoutPolicy,
+    send: (signal: AbortSignal, lease: Lease) => Promise<T>, onLate: (v: T) => void): Promise<T> {
+    const { retry, breaker } = this.policies;
+    const work = retry.execute(async () => {
+      const lease = await this.budget.acquire(estimate, caller);
+      try {
+        return await breaker.execute(() =>
+          timeout.execute((_ctx, signal) => send(signal, lease), caller).catch((err: unknown) => {
+            throw classify(err, this.name, caller);
+          }));
+      } catch (err) {
+        lease.release(0);
+        throw classify(err, this.name, caller);
+      }
+    }, caller);
+    return abortable(work, caller, this.name, onLate);
+  }
+
+  private record(outcome: string, started: number, model: string, usage?: Usage): void {
+    const c = this.counters;
+    c.requests[outcome] = (c.requests[outcome] ?? 0) + 1;
+    const tokensIn = usage?.promptTokens ?? 0;
+    const tokensOut = usage?.completionTokens ?? 0;
+    c.tokensIn += tokensIn;
+    c.tokensOut += tokensOut;
+    this.onRequest?.({ provider: this.name, model, outcome, durationMs: performance.now() - started, tokensIn, tokensOut });
+  }
+}
