@@ -1,0 +1,132 @@
+import type { Socket } from 'node:net';
+import type { Strategy, Target } from './strategy.ts';
+
+export interface BalancerStats {
+  queued: number;
+  /** Connections refused because the queue was full or the balancer was closing. */
+  refused: number;
+  /** Connections closed after waiting longer than the queue timeout. */
+  timedOut: number;
+  /** Connections that could not be written to a child's channel. */
+  handoffFailed: number;
+  /** Connections handed over, by child id. */
+  handed: Map<number, number>;
+}
+
+interface Waiting {
+  socket: Socket;
+  since: number;
+}
+
+// Said to a client the supervisor cannot place: a real HTTP answer beats a reset connection.
+function unavailable(code: string, message: string): string {
+  const body = `${JSON.stringify({ error: { code, message } })}\n`;
+  return `HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+}
+const OVERLOADED = unavailable('OVERLOADED', 'all children are at capacity');
+const DRAINING = unavailable('DRAINING', 'this node is draining');
+
+/**
+ * Places each connection on a child chosen by the strategy. It binds late: when no child has
+ * room, the connection waits here, still paused, and goes to the first child that frees up
+ * (assigning on arrival queues light requests behind heavy ones inside a busy child).
+ */
+export class Balancer {
+  readonly stats: BalancerStats = { queued: 0, refused: 0, timedOut: 0, handoffFailed: 0, handed: new Map() };
+  private queue: Waiting[] = [];
+  private head = 0;
+  private closed = false;
+  /** While set, every new connection is answered 503 DRAINING (the node is being emptied). */
+  draining = false;
+  private readonly sweeper: NodeJS.Timeout;
+
+  private readonly strategy: Strategy;
+  private readonly targets: () => readonly Target[];
+  private readonly opts: { queueLimit: number; queueTimeoutMs: number };
+
+  constructor(strategy: Strategy, targets: () => readonly Target[], opts: { queueLimit: number; queueTimeoutMs: number }) {
+    this.strategy = strategy;
+    this.targets = targets;
+    this.opts = opts;
+    this.sweeper = setInterval(() => this.expire(), Math.min(1000, opts.queueTimeoutMs / 2));
+    this.sweeper.unref();
+  }
+
+  get strategyName(): string {
+    return this.strategy.name;
+  }
+
+  get waiting(): number {
+    return this.queue.length - this.head;
+  }
+
+  /** A new connection from the listening socket. */
+  accept = (socket: Socket): void => {
+    socket.on('error', () => {});
+    if (this.closed) return this.refuse(socket);
+    if (this.draining) return this.refuse(socket, DRAINING);
+    if (this.waiting === 0) {
+      const t = this.strategy.pick(this.targets());
+      if (t) return this.send(t, socket);
+    }
+    if (this.waiting >= this.opts.queueLimit) return this.refuse(socket);
+    this.queue.push({ socket, since: Date.now() });
+    this.stats.queued = this.waiting;
+  };
+
+  /** Called when a child may have room: on ready, and on every load report. */
+  dispatch(): void {
+    while (this.waiting > 0) {
+      const t = this.strategy.pick(this.targets());
+      if (!t) break;
+      const w = this.queue[this.head]!;
+      this.queue[this.head++] = undefined as unknown as Waiting;
+      if (!w.socket.destroyed) this.send(t, w.socket);
+    }
+    this.compact();
+  }
+
+  /** Refuses whatever waits and everything that still arrives. */
+  close(): void {
+    this.closed = true;
+    clearInterval(this.sweeper);
+    while (this.waiting > 0) this.refuse(this.queue[this.head++]!.socket);
+    this.compact();
+  }
+
+  private send(t: Target, socket: Socket): void {
+    this.stats.handed.set(t.id, (this.stats.handed.get(t.id) ?? 0) + 1);
+    t.handoff(socket, (err) => {
+      if (!err) return;
+      this.stats.handoffFailed++;
+      // The channel closed before the handle was written: the socket is still ours to place.
+      if (!socket.destroyed) this.accept(socket);
+    });
+  }
+
+  private refuse(socket: Socket, answer = OVERLOADED): void {
+    this.stats.refused++;
+    socket.end(answer);
+  }
+
+  private expire(): void {
+    const limit = Date.now() - this.opts.queueTimeoutMs;
+    while (this.waiting > 0 && this.queue[this.head]!.since < limit) {
+      this.stats.timedOut++;
+      this.queue[this.head++]!.socket.end(OVERLOADED);
+    }
+    this.compact();
+  }
+
+  private compact(): void {
+    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    if (this.waiting === 0) {
+      this.queue = [];
+      this.head = 0;
+    }
+    this.stats.queued = this.waiting;
+  }
+}

@@ -1,0 +1,13 @@
+import { leastLoad } from './least-load.ts';
+import { roundRobin } from './round-robin.ts';
+import type { Strategy } from './strategy.ts';
+
+export type StrategyName = 'least-load' | 'round-robin';
+
+export function createStrategy(name: StrategyName): Strategy {
+  return name === 'round-robin' ? roundRobin() : leastLoad();
+}
+
+export { Balancer, type BalancerStats } from './balancer.ts';
+export { openListener, ListenError, type Listener } from './listen.ts';
+export type { Strategy, Target } from './strategy.ts';

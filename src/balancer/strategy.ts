@@ -1,0 +1,28 @@
+import type { Socket } from 'node:net';
+
+/** A child as the balancer sees it. The supervisor's ChildHandle implements it. */
+export interface Target {
+  readonly id: number;
+  /** Load at which the child takes no new connection. */
+  readonly target: number;
+  /** Estimated load: open connections + in-flight requests as last reported, plus handoffs since. */
+  load(): number;
+  /** Ready and not draining. */
+  accepts(): boolean;
+  /** Sends the socket; `done(err)` when it was written to the channel or could not be. */
+  handoff(socket: Socket, done: (err: Error | null) => void): void;
+}
+
+/**
+ * Chooses the child for the next connection among those that accept and are under their
+ * target, or none (the connection then waits in the supervisor). Like node:cluster's
+ * round_robin_handle / shared_handle: one small surface, chosen by config.
+ */
+export interface Strategy {
+  readonly name: string;
+  pick(targets: readonly Target[]): Target | undefined;
+}
+
+export function hasRoom(t: Target): boolean {
+  return t.accepts() && t.load() < t.target;
+}

@@ -1,0 +1,164 @@
+import { EventEmitter } from 'node:events';
+import type { Worker } from 'node:cluster';
+import type { Socket } from 'node:net';
+import type { Target } from '../balancer/strategy.ts';
+import { isChildMessage, type LoadReport, type SupervisorMessage } from './protocol.ts';
+
+export type ChildState = 'starting' | 'ready' | 'draining' | 'exited';
+
+const STDERR_LINES = 20;
+
+/**
+ * The supervisor's view of one child process: its state, its last load report, and what was
+ * sent to it since. Emits 'ready', 'report', 'boot-failed' (message) and 'exit' (code, signal).
+ */
+export class ChildHandle extends EventEmitter implements Target {
+  state: ChildState = 'starting';
+  readonly startedAt = Date.now();
+  readyAt?: number;
+  lastSeen = Date.now();
+  report?: LoadReport;
+  /** Connections sent; the report's `received` tells how many arrived. */
+  sent = 0;
+  drainReason?: string;
+  /** Forked to replace another child; not counted as live until the replacement is done. */
+  isReplacement = false;
+  replacingForMemory = false;
+  exitCode?: number | null;
+  exitSignal?: string | null;
+  bootError?: string;
+  private readonly stderrTail: string[] = [];
+  private killTimer?: NodeJS.Timeout;
+
+  readonly id: number;
+  readonly slot: number;
+  readonly generation: number;
+  readonly worker: Worker;
+  readonly target: number;
+
+  constructor(id: number, slot: number, generation: number, worker: Worker, target: number) {
+    super();
+    this.id = id;
+    this.slot = slot;
+    this.generation = generation;
+    this.worker = worker;
+    this.target = target;
+    worker.on('message', (msg: unknown) => this.onMessage(msg));
+    worker.on('exit', (code: number | null, signal: string | null) => {
+      this.state = 'exited';
+      this.exitCode = code;
+      this.exitSignal = signal;
+      clearTimeout(this.killTimer);
+      this.emit('exit', code, signal);
+    });
+    // Workers that die while a message is being written make the channel emit EPIPE.
+    worker.on('error', () => {});
+    worker.process.stderr?.setEncoding('utf8');
+    worker.process.stderr?.on('data', (chunk: string) => {
+      process.stderr.write(chunk);
+      for (const line of chunk.split('\n')) if (line.trim()) this.stderrTail.push(line);
+      this.stderrTail.splice(0, Math.max(0, this.stderrTail.length - STDERR_LINES));
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.worker.process.pid;
+  }
+
+  get stderr(): string[] {
+    return [...this.stderrTail];
+  }
+
+  load(): number {
+    const r = this.report;
+    const inTransit = this.sent - (r?.received ?? 0);
+    return (r ? r.connections + r.inflight : 0) + inTransit;
+  }
+
+  accepts(): boolean {
+    return this.state === 'ready';
+  }
+
+  handoff(socket: Socket, done: (err: Error | null) => void): void {
+    this.sent++;
+    try {
+      this.worker.send({ t: 'conn' } satisfies SupervisorMessage, socket, done);
+    } catch (err) {
+      done(err as Error);
+    }
+  }
+
+  /** Stop sending it work; it finishes in-flight requests and exits. Killed if still alive after the deadline. */
+  drain(deadlineMs: number, killAfterMs: number, reason: string): void {
+    if (this.state === 'exited' || this.state === 'draining') return;
+    this.state = 'draining';
+    this.drainReason = reason;
+    this.send({ t: 'drain', deadlineMs, reason });
+    this.killTimer = setTimeout(() => this.kill('SIGKILL'), deadlineMs + killAfterMs);
+    this.killTimer.unref();
+  }
+
+  /** SIGTERM now, SIGKILL after `graceMs` if it is still there (a hung loop ignores SIGTERM). */
+  terminate(graceMs: number, reason: string): void {
+    if (this.state === 'exited') return;
+    this.state = 'draining';
+    this.drainReason = reason;
+    this.kill('SIGTERM');
+    clearTimeout(this.killTimer);
+    this.killTimer = setTimeout(() => this.kill('SIGKILL'), graceMs);
+    this.killTimer.unref();
+  }
+
+  kill(signal: NodeJS.Signals): void {
+    if (this.state !== 'exited') this.worker.process.kill(signal);
+  }
+
+  send(msg: SupervisorMessage): void {
+    if (this.worker.isConnected()) this.worker.send(msg, undefined, () => {});
+  }
+
+  /** The child's metrics registry as prom-client JSON, or undefined after `timeoutMs`. */
+  scrape(id: number, timeoutMs: number): Promise<unknown[] | undefined> {
+    return new Promise((resolve) => {
+      const onMetrics = (got: number, metrics: unknown[]) => {
+        if (got !== id) return;
+        clearTimeout(timer);
+        this.off('metrics', onMetrics);
+        resolve(metrics);
+      };
+      const timer = setTimeout(() => {
+        this.off('metrics', onMetrics);
+        resolve(undefined);
+      }, timeoutMs);
+      this.on('metrics', onMetrics);
+      this.send({ t: 'metrics', id });
+    });
+  }
+
+  private onMessage(msg: unknown): void {
+    if (!isChildMessage(msg)) return;
+    this.lastSeen = Date.now();
+    switch (msg.t) {
+      case 'ready':
+        if (this.state === 'starting') {
+          this.state = 'ready';
+          this.readyAt = Date.now();
+          this.emit('ready');
+        }
+        return;
+      case 'load': {
+        const { t: _t, ...report } = msg;
+        this.report = report;
+        this.emit('report');
+        return;
+      }
+      case 'boot-failed':
+        this.bootError = msg.message;
+        this.emit('boot-failed', msg.message);
+        return;
+      case 'metrics':
+        this.emit('metrics', msg.id, msg.metrics);
+        return;
+    }
+  }
+}

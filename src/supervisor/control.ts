@@ -1,0 +1,139 @@
+import net from 'node:net';
+import { chmodSync, mkdirSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../log.ts';
+import { snapshot } from './status.ts';
+import type { Supervisor } from './supervisor.ts';
+
+export const CONTROL_SOCKET = 'drover.sock';
+
+/** What the CLI asks the running supervisor, one JSON line per connection. */
+export type ControlRequest =
+  | { cmd: 'status' }
+  | { cmd: 'reload' }
+  | { cmd: 'scale'; to: number | 'auto'; relative?: boolean }
+  | { cmd: 'drain' }
+  | { cmd: 'stop' };
+
+/** What it answers: progress lines as things happen, then one result line. */
+export type ControlReply =
+  | { type: 'progress'; message: string; [k: string]: unknown }
+  | { type: 'result'; ok: boolean; error?: string; [k: string]: unknown };
+
+export function controlSocketPath(runtimeDir: string): string {
+  return join(runtimeDir, CONTROL_SOCKET);
+}
+
+/** Refuses to start a second supervisor on the same runtime directory; removes a stale socket. */
+async function claimPath(path: string): Promise<void> {
+  const alive = await new Promise<boolean>((resolve) => {
+    const c = net.connect(path, () => (c.destroy(), resolve(true)));
+    c.on('error', () => resolve(false));
+  });
+  if (alive) throw Object.assign(new Error(`another drover is running (control socket ${path} answers)`), { code: 'ALREADY_RUNNING' });
+  try {
+    unlinkSync(path);
+  } catch {
+    // nothing to remove
+  }
+}
+
+export class ControlServer {
+  private readonly server: net.Server;
+  private readonly open = new Set<net.Socket>();
+  readonly path: string;
+
+  private constructor(server: net.Server, path: string) {
+    this.server = server;
+    this.path = path;
+  }
+
+  static async start(sup: Supervisor, runtimeDir: string, log: Logger, onStop: () => Promise<number>): Promise<ControlServer> {
+    mkdirSync(runtimeDir, { recursive: true, mode: 0o700 });
+    const path = controlSocketPath(runtimeDir);
+    await claimPath(path);
+    const server = net.createServer((socket) => {
+      control.open.add(socket);
+      socket.on('close', () => control.open.delete(socket)).on('error', () => {});
+      let buf = '';
+      socket.setEncoding('utf8').on('data', (chunk: string) => {
+        buf += chunk;
+        const nl = buf.indexOf('\n');
+        if (nl < 0) return;
+        socket.removeAllListeners('data');
+        void handle(sup, buf.slice(0, nl), (reply) => socket.write(`${JSON.stringify(reply)}\n`), onStop, log).finally(() => socket.end());
+      });
+    });
+    const control = new ControlServer(server, path);
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(path, resolve));
+    chmodSync(path, 0o600);
+    log.info({ path }, 'control socket listening');
+    return control;
+  }
+
+  /** Stops listening; waits briefly for answers still being written. */
+  async close(): Promise<void> {
+    this.server.close();
+    const deadline = Date.now() + 2000;
+    while (this.open.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    try {
+      unlinkSync(this.path);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+async function handle(sup: Supervisor, line: string, reply: (r: ControlReply) => void, onStop: () => Promise<number>, log: Logger): Promise<void> {
+  let req: ControlRequest;
+  try {
+    req = JSON.parse(line) as ControlRequest;
+  } catch {
+    return reply({ type: 'result', ok: false, error: 'bad request: not JSON' });
+  }
+  log.info({ cmd: req.cmd }, 'control command');
+  const progress = (message: string, extra: Record<string, unknown> = {}) => reply({ type: 'progress', message, ...extra });
+  switch (req.cmd) {
+    case 'status':
+      return reply({ type: 'result', ok: true, status: snapshot(sup) });
+    case 'reload': {
+      const onStep = (s: { step: number; total: number; oldPid?: number; newPid?: number }) =>
+        progress(`child ${s.step}/${s.total}: pid ${s.oldPid} replaced by pid ${s.newPid}`, s);
+      sup.on('reload-step', onStep);
+      try {
+        const r = await sup.reload();
+        return reply({ type: 'result', ...r });
+      } finally {
+        sup.off('reload-step', onStep);
+      }
+    }
+    case 'scale': {
+      if (req.to === 'auto') {
+        sup.resumeAutoscale();
+        return reply({ type: 'result', ok: true, desired: sup.desired, autoscale: true });
+      }
+      const n = req.relative ? sup.desired + req.to : req.to;
+      if (!Number.isInteger(n) || n < 0 || n > 256) return reply({ type: 'result', ok: false, error: `cannot scale to ${n}: expected 0..256 children` });
+      sup.pin(n);
+      return reply({ type: 'result', ok: true, desired: sup.desired, autoscale: false });
+    }
+    case 'drain': {
+      const onExit = (c: { id: number; pid?: number; left: number }) => progress(`child ${c.id} (pid ${c.pid}) drained; ${c.left} left`, c);
+      sup.on('child-drained', onExit);
+      try {
+        await sup.drain();
+        return reply({ type: 'result', ok: true });
+      } finally {
+        sup.off('child-drained', onExit);
+      }
+    }
+    case 'stop': {
+      const onExit = (c: { id: number; pid?: number; left: number }) => progress(`child ${c.id} (pid ${c.pid}) stopped; ${c.left} left`, c);
+      sup.on('child-drained', onExit);
+      const code = await onStop();
+      return reply({ type: 'result', ok: code === 0, code });
+    }
+    default:
+      return reply({ type: 'result', ok: false, error: `unknown command ${JSON.stringify((req as { cmd: unknown }).cmd)}` });
+  }
+}

@@ -1,0 +1,53 @@
+// Every message between the supervisor and a child, in one place, so the whole protocol can
+// be read at a glance. Each carries one discriminating field, `t`. Handles travel only with
+// `conn`. prom-client's own metrics messages share the channel; isChildMessage() tells ours apart.
+
+/** What a child reports about itself, on every heartbeat and whenever it frees a full slot. */
+export interface LoadReport {
+  /** Connections handed to this child so far; the supervisor compares it with what it sent. */
+  received: number;
+  /** Open connections. */
+  connections: number;
+  /** HTTP requests being served. */
+  inflight: number;
+  /** Agent tasks running in the executor pool. */
+  runningTasks: number;
+  /** Task slots of the executor pool (threads × tasks per thread). */
+  taskSlots: number;
+  /** Requests finished since the child started. */
+  requests: number;
+  /** Resident set size in bytes. */
+  rss: number;
+  /** Event-loop delay p99 over the last interval, in seconds. */
+  eventLoopLag: number;
+  /** HTTP request duration p95 over the last interval, in seconds (undefined with no requests). */
+  httpP95?: number;
+  /** Queue wait p95 of the tasks this child claimed over the last interval, in seconds (0 when none). */
+  queueWaitP95?: number;
+  /** True once the child stopped claiming tasks and is finishing what it has. */
+  draining: boolean;
+}
+
+export type ChildMessage =
+  | { t: 'ready' }
+  | ({ t: 'load' } & LoadReport)
+  /** The child cannot start (bad agent module, bad config): the reason, before it exits. */
+  | { t: 'boot-failed'; message: string }
+  /** Answer to `metrics`: the child's registry as prom-client JSON (getMetricsAsJSON). */
+  | { t: 'metrics'; id: number; metrics: unknown[] };
+
+export type SupervisorMessage =
+  /** A connection: the socket travels as the handle. */
+  | { t: 'conn' }
+  /** Take no new work, finish in-flight requests and tasks by the deadline, then exit 0. */
+  | { t: 'drain'; deadlineMs: number; reason: string }
+  /** Send your metrics (a scrape of /metrics on the admin port). */
+  | { t: 'metrics'; id: number };
+
+export function isChildMessage(m: unknown): m is ChildMessage {
+  return typeof m === 'object' && m !== null && typeof (m as { t?: unknown }).t === 'string';
+}
+
+export function isSupervisorMessage(m: unknown): m is SupervisorMessage {
+  return isChildMessage(m);
+}

@@ -1,0 +1,92 @@
+import pkg from '../../package.json' with { type: 'json' };
+import type { Supervisor } from './supervisor.ts';
+
+export interface ChildStatus {
+  id: number;
+  slot: number;
+  pid?: number;
+  generation: number;
+  state: string;
+  uptimeS: number;
+  connections: number;
+  inflight: number;
+  runningTasks: number;
+  taskSlots: number;
+  rss: number;
+  eventLoopLagS: number;
+  handed: number;
+  restarts: number;
+}
+
+export interface Status {
+  pid: number;
+  version: string;
+  node: string;
+  uptimeS: number;
+  listening?: string;
+  strategy: string;
+  generation: number;
+  desired: number;
+  draining: boolean;
+  autoscale: Record<string, unknown>;
+  children: ChildStatus[];
+  totals: { children: number; ready: number; connections: number; inflight: number; runningTasks: number; taskSlots: number; rss: number; waiting: number };
+  restarts: Record<string, number>;
+  reloads: { ok: number; failed: number };
+  balancer: { waiting: number; refused: number; timedOut: number; handoffFailed: number };
+}
+
+const startedAt = Date.now();
+
+/** What `drover status` and the admin /status endpoint show. */
+export function snapshot(sup: Supervisor): Status {
+  const now = Date.now();
+  const children: ChildStatus[] = [...sup.children.values()].sort((a, b) => a.slot - b.slot || a.id - b.id).map((c) => ({
+    id: c.id,
+    slot: c.slot,
+    pid: c.pid,
+    generation: c.generation,
+    state: c.state,
+    uptimeS: Math.round((now - c.startedAt) / 1000),
+    connections: c.report?.connections ?? 0,
+    inflight: c.report?.inflight ?? 0,
+    runningTasks: c.report?.runningTasks ?? 0,
+    taskSlots: c.report?.taskSlots ?? 0,
+    rss: c.report?.rss ?? 0,
+    eventLoopLagS: c.report?.eventLoopLag ?? 0,
+    handed: sup.balancer.stats.handed.get(c.id) ?? 0,
+    restarts: sup.slotRestarts.get(c.slot) ?? 0,
+  }));
+  const sum = (k: 'connections' | 'inflight' | 'runningTasks' | 'taskSlots' | 'rss') => children.reduce((n, c) => n + c[k], 0);
+  return {
+    pid: process.pid,
+    version: pkg.version,
+    node: process.version,
+    uptimeS: Math.round((now - startedAt) / 1000),
+    listening: sup.listener?.where,
+    strategy: sup.balancer.strategyName,
+    generation: sup.generation,
+    desired: sup.desired,
+    draining: sup.draining,
+    autoscale: sup.autoscaleStatus(),
+    children,
+    totals: {
+      children: children.length,
+      ready: sup.readyCount(),
+      connections: sum('connections'),
+      inflight: sum('inflight'),
+      runningTasks: sum('runningTasks'),
+      taskSlots: sum('taskSlots'),
+      rss: sum('rss'),
+      waiting: sup.balancer.waiting,
+    },
+    restarts: Object.fromEntries(sup.restarts),
+    reloads: { ...sup.reloads },
+    balancer: {
+      waiting: sup.balancer.waiting,
+      refused: sup.balancer.stats.refused,
+      timedOut: sup.balancer.stats.timedOut,
+      handoffFailed: sup.balancer.stats.handoffFailed,
+    },
+  };
+}

@@ -1,0 +1,442 @@
+import cluster from 'node:cluster';
+import { EventEmitter } from 'node:events';
+import type { Config } from '../config/schema.ts';
+import type { Logger } from '../log.ts';
+import { Balancer, createStrategy, openListener, type Listener } from '../balancer/index.ts';
+import { CHILD_CONFIG_ENV, CHILD_ID_ENV } from '../http/child.ts';
+import { pickVictim, type AutoscaleLoop } from '../autoscaler/index.ts';
+import { restartDelay } from './backoff.ts';
+import { ChildHandle } from './child.ts';
+import { setupFork, SUPERVISOR_ONLY_ENV } from './fork.ts';
+import { Notifier } from './systemd.ts';
+
+export type RestartReason = 'crash' | 'boot_failure' | 'hang' | 'memory' | 'ready_timeout';
+
+export interface ReloadResult {
+  ok: boolean;
+  replaced: number;
+  total: number;
+  error?: string;
+}
+
+/**
+ * The cluster primary. One class owns the state of every child; the verbs a user types
+ * (reload, scale, stop) are the names of the methods that do them, and signals map onto them
+ * (HUP → reload, TERM/INT → stop, TTIN/TTOU → scale ±1). It never runs user code and never
+ * reads request bytes.
+ */
+export class Supervisor extends EventEmitter {
+  readonly children = new Map<number, ChildHandle>();
+  readonly restarts = new Map<RestartReason, number>();
+  readonly balancer: Balancer;
+  listener?: Listener;
+  desired: number;
+  generation = 1;
+  readonly slotRestarts = new Map<number, number>();
+  reloads = { ok: 0, failed: 0 };
+  /** `drover drain`: no new connections, children finish their work and exit; reload or scale resumes. */
+  draining = false;
+  /** `drover scale N` pins the count and suspends the autoscaler until `drover scale auto`. */
+  pinned = false;
+  autoscaler?: AutoscaleLoop;
+  /** Autoscale decisions that changed the count, by "direction|metric". */
+  readonly autoscaleCounts = new Map<string, number>();
+  /** Re-reads the configuration for a reload; throws when the new one is invalid. */
+  reloadConfig?: () => Config;
+  scaleEvents = { up: 0, down: 0 };
+  private nextId = 1;
+  private crashes = 0;
+  private bootFailures = 0;
+  private nextSpawnAt = 0;
+  private spawnTimer?: NodeJS.Timeout;
+  private tickTimer?: NodeJS.Timeout;
+  private replacing = 0;
+  private exclusive: Promise<unknown> = Promise.resolve();
+  private stopping?: Promise<number>;
+  private fatalError?: string;
+  readonly notifier: Notifier;
+
+  config: Config;
+  readonly log: Logger;
+
+  constructor(config: Config, log: Logger, children: number) {
+    super();
+    this.config = config;
+    this.log = log;
+    this.desired = children;
+    this.notifier = new Notifier(log);
+    const b = config.balancer;
+    this.balancer = new Balancer(createStrategy(b.strategy), () => this.targets(), {
+      queueLimit: b.queue_limit,
+      queueTimeoutMs: b.queue_timeout * 1000,
+    });
+  }
+
+  /** Listens, forks the first generation and resolves once it is ready; rejects if no child can start. */
+  async start(): Promise<void> {
+    const s = this.config.server;
+    this.listener = await openListener({ host: s.host, port: s.port, backlog: s.backlog }, this.balancer.accept);
+    this.log.info({ where: this.listener.where, port: this.listener.port, strategy: this.balancer.strategyName }, 'listening');
+    setupFork();
+    this.maintain();
+    this.tickTimer = setInterval(() => this.tick(), 1000);
+    await new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (this.fatalError) return reject(new Error(this.fatalError));
+        if (this.readyCount() >= Math.min(1, this.desired) && this.countLive('starting') === 0) return resolve();
+        this.once('changed', check);
+      };
+      check();
+    });
+    this.notifier.ready(this.statusLine());
+    this.notifier.startWatchdog(() => !this.stopping && this.readyCount() > 0);
+    this.log.info({ children: this.readyCount() }, 'started');
+  }
+
+  /** Replaces every child, one at a time: fork, wait until ready, then drain the old one. */
+  reload(): Promise<ReloadResult> {
+    return this.exclusively(async () => {
+      this.notifier.reloading();
+      const refused = this.applyNewConfig();
+      if (refused) {
+        this.reloads.failed++;
+        this.notifier.ready(this.statusLine());
+        return { ok: false, replaced: 0, total: 0, error: refused };
+      }
+      this.generation++;
+      if (this.draining) {
+        this.draining = this.balancer.draining = false;
+        this.log.info('reload ends the drain');
+        this.maintain();
+      }
+      const olds = [...this.children.values()].filter((c) => c.state === 'ready' || c.state === 'starting');
+      this.log.info({ generation: this.generation, children: olds.length }, 'reload started');
+      let replaced = 0;
+      for (const old of olds) {
+        if (old.state === 'exited' || old.state === 'draining') continue;
+        const r = await this.replace(old, 'reload');
+        if (!r.ok) {
+          this.reloads.failed++;
+          this.log.error({ replaced, total: olds.length, error: r.error }, 'reload failed; the remaining old children keep serving');
+          this.notifier.ready(this.statusLine());
+          return { ok: false, replaced, total: olds.length, error: r.error };
+        }
+        replaced++;
+        this.log.info({ step: replaced, total: olds.length, oldPid: old.pid, newPid: r.pid }, 'reload step done');
+        this.emit('reload-step', { step: replaced, total: olds.length, oldPid: old.pid, newPid: r.pid });
+      }
+      this.reloads.ok++;
+      this.log.info({ replaced }, 'reload done');
+      this.notifier.ready(this.statusLine());
+      return { ok: true, replaced, total: olds.length };
+    });
+  }
+
+  /** Sets the number of children; removed children are drained, never killed mid-request. */
+  scale(n: number, reason = 'manual'): void {
+    const desired = Math.max(0, Math.min(256, Math.round(n)));
+    if (desired === this.desired) return;
+    this.scaleEvents[desired > this.desired ? 'up' : 'down']++;
+    this.log.info({ from: this.desired, desired, reason }, 'scale');
+    this.desired = desired;
+    this.maintain();
+  }
+
+  /** `drover scale N`: sets the count and suspends the autoscaler. */
+  pin(n: number): void {
+    this.pinned = true;
+    this.undrain();
+    this.scale(n, 'manual');
+  }
+
+  /** `drover scale auto`: the autoscaler decides again. */
+  resumeAutoscale(): void {
+    this.pinned = false;
+    this.autoscaler?.seed(this.desired);
+    this.undrain();
+    this.log.info('autoscaling resumed');
+  }
+
+  autoscaleStatus(): Record<string, unknown> {
+    const a = this.autoscaler;
+    return {
+      enabled: Boolean(a),
+      pinned: this.pinned,
+      desired: this.desired,
+      actual: this.readyCount(),
+      ...(a && { min: a.policy.min_children, max: a.policy.max_children, signals: a.lastSignals, decisions: a.decisions }),
+    };
+  }
+
+  /** A reload, replacement or stop is under way: not the time for the autoscaler to decide. */
+  busy(): boolean {
+    return this.replacing > 0 || Boolean(this.stopping);
+  }
+
+  /**
+   * `drover drain`: the node takes no new connection (503 DRAINING, so a load balancer's
+   * health check fails fast), every child finishes its requests and tasks and exits. The
+   * supervisor stays up; `drover reload` or `drover scale` brings children back.
+   */
+  async drain(): Promise<void> {
+    const sup = this.config.supervisor;
+    this.draining = this.balancer.draining = true;
+    this.log.info({ children: this.children.size }, 'draining the node');
+    this.notifier.status('draining');
+    const exits = [...this.children.values()].map((c) => new Promise((r) => (c.state === 'exited' ? r(null) : c.once('exit', r))));
+    for (const c of this.children.values()) {
+      if (c.state === 'starting') c.terminate(sup.kill_timeout * 1000, 'drain');
+      else c.drain(sup.shutdown_timeout * 1000, sup.kill_timeout * 1000, 'drain');
+    }
+    await Promise.all(exits);
+    this.log.info('node drained');
+    this.notifier.status('drained');
+  }
+
+  private undrain(): void {
+    if (!this.draining) return;
+    this.draining = this.balancer.draining = false;
+    this.log.info('drain ended');
+    this.maintain();
+  }
+
+  /** Takes the re-read config for a reload; returns why it was refused, or undefined. */
+  private applyNewConfig(): string | undefined {
+    if (!this.reloadConfig) return undefined;
+    let next: Config;
+    try {
+      next = this.reloadConfig();
+    } catch (err) {
+      this.log.error({ error: (err as Error).message }, 'reload refused: invalid config; the running config stays');
+      return `invalid config: ${(err as Error).message}`;
+    }
+    const needRestart = (['host', 'port', 'backlog'] as const).filter((k) => next.server[k] !== this.config.server[k]).map((k) => `server.${k}`);
+    if (next.balancer.strategy !== this.config.balancer.strategy) needRestart.push('balancer.strategy');
+    if (needRestart.length) this.log.warn({ keys: needRestart }, 'these settings take effect at the next restart, not on reload');
+    this.config = next;
+    this.log.info('config reloaded');
+    return undefined;
+  }
+
+  /** Graceful stop: no new connections; children finish in-flight work up to shutdown_timeout. */
+  stop(reason: string, code = 0): Promise<number> {
+    if (this.stopping) {
+      this.log.warn({ reason }, 'already stopping; killing what is left');
+      for (const c of this.children.values()) c.kill('SIGKILL');
+      return this.stopping;
+    }
+    this.stopping = (async () => {
+      const sup = this.config.supervisor;
+      // Stop accepting first: once "stopping" is logged, no new connection gets in.
+      this.listener?.server.close();
+      this.balancer.close();
+      this.log.info({ reason, children: this.children.size }, 'stopping');
+      this.notifier.stopping(`stopping: ${reason}`);
+      this.notifier.stopWatchdog();
+      clearInterval(this.tickTimer);
+      clearTimeout(this.spawnTimer);
+      const exits = [...this.children.values()].map((c) => new Promise((r) => (c.state === 'exited' ? r(null) : c.once('exit', r))));
+      for (const c of this.children.values()) {
+        if (c.state === 'starting') c.terminate(sup.kill_timeout * 1000, 'shutdown');
+        else c.drain(sup.shutdown_timeout * 1000, sup.kill_timeout * 1000, 'shutdown');
+      }
+      await Promise.all(exits);
+      this.log.info({ code }, 'stopped');
+      return code;
+    })();
+    return this.stopping;
+  }
+
+  readyCount(): number {
+    return this.countLive('ready');
+  }
+
+  private countLive(state: 'ready' | 'starting'): number {
+    let n = 0;
+    for (const c of this.children.values()) if (c.state === state) n++;
+    return n;
+  }
+
+  private targets(): ChildHandle[] {
+    return [...this.children.values()];
+  }
+
+  private exclusively<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.exclusive.then(fn, fn);
+    this.exclusive = run.catch(() => {});
+    return run;
+  }
+
+  private spawn(slot: number, replacement: boolean): ChildHandle {
+    const id = this.nextId++;
+    const env: Record<string, string | undefined> = {
+      [CHILD_CONFIG_ENV]: JSON.stringify(this.config),
+      [CHILD_ID_ENV]: String(id),
+    };
+    for (const k of SUPERVISOR_ONLY_ENV) env[k] = undefined;
+    const child = new ChildHandle(id, slot, this.generation, cluster.fork(env), this.config.balancer.child_target);
+    child.isReplacement = replacement;
+    this.children.set(id, child);
+    this.log.info({ child: id, slot, childPid: child.pid, generation: this.generation, replacement }, 'fork');
+    child.on('ready', () => {
+      this.log.info({ child: id, childPid: child.pid, bootMs: Date.now() - child.startedAt }, 'child ready');
+      this.balancer.dispatch();
+      this.emit('changed');
+    });
+    child.on('report', () => {
+      this.balancer.dispatch();
+      this.emit('report', child);
+    });
+    child.on('exit', (code, signal) => this.onExit(child, code, signal));
+    return child;
+  }
+
+  /** Forks a replacement for `old`, waits until it is ready, then drains `old`. */
+  private async replace(old: ChildHandle, reason: 'reload' | 'memory'): Promise<{ ok: boolean; error?: string; pid?: number }> {
+    this.replacing++;
+    try {
+      const fresh = this.spawn(old.slot, true);
+      const r = await this.waitReady(fresh);
+      if (!r.ok) {
+        fresh.terminate(this.config.supervisor.kill_timeout * 1000, 'replacement failed');
+        return r;
+      }
+      fresh.isReplacement = false;
+      const sup = this.config.supervisor;
+      this.log.info({ child: old.id, childPid: old.pid, by: fresh.id, reason }, 'draining replaced child');
+      old.drain(sup.shutdown_timeout * 1000, sup.kill_timeout * 1000, reason);
+      return { ok: true, pid: fresh.pid };
+    } finally {
+      this.replacing--;
+      this.maintain();
+    }
+  }
+
+  private waitReady(child: ChildHandle): Promise<{ ok: boolean; error?: string }> {
+    const timeoutS = this.config.supervisor.ready_timeout;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => done({ ok: false, error: `child ${child.id} not ready after ${timeoutS}s` }), timeoutS * 1000);
+      const onReady = () => done({ ok: true });
+      const onExit = (code: number | null, signal: string | null) =>
+        done({ ok: false, error: `child ${child.id} exited (${signal ?? `code ${code}`}) before ready: ${child.bootError ?? child.stderr.slice(-3).join(' | ')}` });
+      const done = (r: { ok: boolean; error?: string }) => {
+        clearTimeout(timer);
+        child.off('ready', onReady).off('exit', onExit);
+        resolve(r);
+      };
+      child.once('ready', onReady).once('exit', onExit);
+    });
+  }
+
+  private onExit(child: ChildHandle, code: number | null, signal: string | null): void {
+    this.children.delete(child.id);
+    const planned = child.drainReason !== undefined && child.drainReason !== 'ready_timeout';
+    this.log.info({ child: child.id, childPid: child.pid, code, signal, planned, reason: child.drainReason }, 'child exit');
+    this.emit('changed');
+    if (planned) this.emit('child-drained', { id: child.id, pid: child.pid, left: this.children.size });
+    if (this.stopping || child.isReplacement) return;
+    if (!planned) this.onUnplannedExit(child);
+    this.balancer.dispatch();
+    this.maintain();
+  }
+
+  private onUnplannedExit(child: ChildHandle): void {
+    const sup = this.config.supervisor;
+    const now = Date.now();
+    if (child.readyAt === undefined) {
+      this.bootFailures++;
+      this.count(child.drainReason === 'ready_timeout' ? 'ready_timeout' : 'boot_failure', child.slot);
+      if (this.bootFailures >= sup.max_boot_failures) {
+        const tail = child.stderr.slice(-10);
+        if (this.readyCount() === 0) {
+          this.fatalError = `no child could start (${this.bootFailures} attempts); last child stderr:\n${tail.join('\n')}`;
+          this.log.fatal({ attempts: this.bootFailures, stderr: tail }, 'no child can start');
+          this.emit('changed');
+          void this.stop('no child can start', 1);
+          return;
+        }
+        this.log.error({ attempts: this.bootFailures, stderr: tail }, 'children keep failing to start; retrying slowly while the others serve');
+        this.nextSpawnAt = now + sup.restart_delay_max * 1000;
+        return;
+      }
+      this.nextSpawnAt = now + restartDelay(this.bootFailures, sup.restart_delay, sup.restart_delay_max) * 1000;
+      return;
+    }
+    this.bootFailures = 0;
+    if (now - child.readyAt >= sup.healthy_after * 1000) this.crashes = 0;
+    this.crashes++;
+    this.count('crash', child.slot);
+    const delay = restartDelay(this.crashes, sup.restart_delay, sup.restart_delay_max);
+    this.nextSpawnAt = now + delay * 1000;
+    this.log.warn({ child: child.id, crashes: this.crashes, restartInS: delay }, 'child crashed; restarting');
+  }
+
+  private count(reason: RestartReason, slot?: number): void {
+    this.restarts.set(reason, (this.restarts.get(reason) ?? 0) + 1);
+    if (slot !== undefined) this.slotRestarts.set(slot, (this.slotRestarts.get(slot) ?? 0) + 1);
+  }
+
+  /** Brings the number of live children to `desired`: forks after the backoff, drains extras. */
+  private maintain(): void {
+    if (this.stopping || this.fatalError || this.draining) return;
+    const live = [...this.children.values()].filter((c) => (c.state === 'ready' || c.state === 'starting') && !c.isReplacement);
+    if (live.length < this.desired) {
+      const wait = this.nextSpawnAt - Date.now();
+      if (wait > 0) {
+        clearTimeout(this.spawnTimer);
+        this.spawnTimer = setTimeout(() => this.maintain(), wait);
+        return;
+      }
+      const used = new Set(live.map((c) => c.slot));
+      for (let slot = 0, n = live.length; n < this.desired; slot++) {
+        if (used.has(slot)) continue;
+        this.spawn(slot, false);
+        n++;
+      }
+    } else if (live.length > this.desired && this.replacing === 0) {
+      const now = Date.now();
+      const candidates = live.map((c) => ({
+        id: c,
+        runningTasks: c.report?.runningTasks ?? 0,
+        inflightRequests: c.report?.inflight ?? 0,
+        connections: c.report?.connections ?? 0,
+        ageS: (now - c.startedAt) / 1000,
+        draining: false,
+      }));
+      for (let n = live.length - this.desired; n > 0; n--) {
+        const pick = pickVictim(candidates.filter((x) => x.id.state !== 'draining'));
+        if (!pick) break;
+        const v = pick.id;
+        this.log.info({ child: v.id, childPid: v.pid, why: pick.why }, 'scale down: draining a child');
+        // Its in-flight requests and tasks get drain_timeout; tasks still running then go back to the queue.
+        v.drain(this.config.autoscale.drain_timeout * 1000, this.config.supervisor.kill_timeout * 1000, 'scale-down');
+      }
+    }
+  }
+
+  /** Once a second: children that stopped heartbeating, outgrew their memory, or never became ready. */
+  private tick(): void {
+    const sup = this.config.supervisor;
+    const now = Date.now();
+    for (const c of this.children.values()) {
+      if (c.state === 'starting' && now - c.startedAt > sup.ready_timeout * 1000 && !c.isReplacement) {
+        this.log.warn({ child: c.id, childPid: c.pid }, 'child not ready in time; replacing');
+        c.terminate(sup.kill_timeout * 1000, 'ready_timeout');
+      } else if (c.state === 'ready' && now - c.lastSeen > sup.hang_timeout * 1000) {
+        this.log.warn({ child: c.id, childPid: c.pid, silentS: Math.round((now - c.lastSeen) / 1000) }, 'child hung; replacing');
+        this.count('hang', c.slot);
+        c.terminate(sup.kill_timeout * 1000, 'hang');
+        this.maintain();
+      } else if (c.state === 'ready' && sup.max_rss_mb > 0 && (c.report?.rss ?? 0) > sup.max_rss_mb * 2 ** 20 && !c.replacingForMemory) {
+        this.log.warn({ child: c.id, childPid: c.pid, rss: c.report?.rss, limitMb: sup.max_rss_mb }, 'child over memory limit; replacing');
+        c.replacingForMemory = true;
+        this.count('memory', c.slot);
+        void this.exclusively(() => this.replace(c, 'memory')).finally(() => (c.replacingForMemory = false));
+      }
+    }
+  }
+
+  statusLine(): string {
+    return `${this.readyCount()} children ready, generation ${this.generation}`;
+  }
+}

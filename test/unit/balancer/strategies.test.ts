@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import type { Socket } from 'node:net';
+import { leastLoad } from '../../../src/balancer/least-load.ts';
+import { roundRobin } from '../../../src/balancer/round-robin.ts';
+import type { Target } from '../../../src/balancer/strategy.ts';
+
+function target(id: number, load: number, opts: { target?: number; accepts?: boolean } = {}): Target & { current: number } {
+  return {
+    id,
+    target: opts.target ?? 10,
+    current: load,
+    load() {
+      return this.current;
+    },
+    accepts: () => opts.accepts ?? true,
+    handoff(_s: Socket, done: (e: Error | null) => void) {
+      this.current++;
+      done(null);
+    },
+  };
+}
+
+describe('least-load', () => {
+  it('picks the child with the least load', () => {
+    const s = leastLoad();
+    expect(s.pick([target(1, 5), target(2, 1), target(3, 3)])?.id).toBe(2);
+  });
+
+  it('skips children that do not accept or are at their target', () => {
+    const s = leastLoad();
+    expect(s.pick([target(1, 0, { accepts: false }), target(2, 4, { target: 4 }), target(3, 7)])?.id).toBe(3);
+    expect(s.pick([target(1, 0, { accepts: false }), target(2, 4, { target: 4 })])).toBeUndefined();
+  });
+
+  it('shares a burst evenly between equal children', () => {
+    const s = leastLoad();
+    const ts = [target(1, 0), target(2, 0), target(3, 0)];
+    const picks = Array.from({ length: 9 }, () => {
+      const t = s.pick(ts)!;
+      t.handoff({} as Socket, () => {});
+      return t.id;
+    });
+    expect(picks.filter((i) => i === 1)).toHaveLength(3);
+    expect(picks.filter((i) => i === 2)).toHaveLength(3);
+  });
+});
+
+describe('round-robin', () => {
+  it('takes each child in turn whatever its load', () => {
+    const s = roundRobin();
+    const ts = [target(1, 9), target(2, 0)];
+    expect([1, 2, 3, 4].map(() => s.pick(ts)!.id)).toEqual([1, 2, 1, 2]);
+  });
+
+  it('skips a full child', () => {
+    const s = roundRobin();
+    const ts = [target(1, 10), target(2, 0)];
+    expect([1, 2].map(() => s.pick(ts)!.id)).toEqual([2, 2]);
+  });
+});
