@@ -1,0 +1,57 @@
+// The public task and session API, as one encapsulated fastify plugin: its validator, its
+// content types and its auth and rate-limit hooks apply to its routes only, so /healthz,
+// /readyz and /v1/ping stay open to load balancers.
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../../config/schema.ts';
+import type { Store } from '../../store/index.ts';
+import type { ChildState } from '../app.ts';
+import { Authenticator } from './auth.ts';
+import type { ApiContext } from './context.ts';
+import { RateLimiter } from './rate-limit.ts';
+import { buildSchemas } from './schemas.ts';
+import { registerSessionRoutes } from './sessions.ts';
+import { registerTaskRoutes } from './tasks.ts';
+import { typeboxValidator } from './validator.ts';
+
+export { checkAuthBind } from './auth.ts';
+
+const DRAIN_CHECK_MS = 250;
+
+export interface ApiDeps {
+  config: Config;
+  store: Store;
+  state: ChildState;
+}
+
+export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
+  const { config, store, state } = deps;
+  const auth = new Authenticator(config.auth.keys);
+  const limiter = new RateLimiter(store, config.limits);
+
+  // Draining is a flag the child flips; long polls and event streams must learn of it soon,
+  // so the child's last connections close and clients reconnect elsewhere.
+  const stopping = new AbortController();
+  const watch = setInterval(() => {
+    if (!state.draining) return;
+    stopping.abort();
+    clearInterval(watch);
+  }, DRAIN_CHECK_MS);
+  watch.unref();
+
+  const ctx: ApiContext = { config, store, schemas: buildSchemas(config), stop: stopping.signal };
+
+  app.register(async (api) => {
+    api.setValidatorCompiler(typeboxValidator);
+    // JSON only: fastify's default text/plain parser would hand a string to the schema and
+    // turn a wrong Content-Type into a confusing 400 instead of a 415.
+    api.removeContentTypeParser('text/plain');
+    api.decorateRequest('tenant', '');
+    api.addHook('onRequest', async (request, reply) => {
+      request.tenant = auth.tenant(request.headers);
+      await limiter.take(request.tenant, reply);
+    });
+    api.addHook('onClose', async () => clearInterval(watch));
+    registerTaskRoutes(api, ctx);
+    registerSessionRoutes(api, ctx);
+  });
+}

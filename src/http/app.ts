@@ -1,0 +1,77 @@
+import http from 'node:http';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { Config } from '../config/schema.ts';
+import type { Logger } from '../log.ts';
+import { ApiError, errorHandler, sendError } from './errors.ts';
+import type { ChildMetrics } from './metrics.ts';
+import { path } from './routes.ts';
+import { registerDebugRoutes, DEBUG_ROUTES_ENV } from './debug-routes.ts';
+
+export interface ChildState {
+  id: number;
+  /** Ready for traffic: false while starting and once draining. */
+  ready: boolean;
+  draining: boolean;
+}
+
+/**
+ * The child's HTTP application. Its server never listens: the supervisor hands it accepted
+ * sockets. Because Node arms header and request timeouts only on 'listening', the server is
+ * created here with a short check interval and told it is listening.
+ */
+export function buildApp(config: Config, state: ChildState, log: Logger, metrics?: ChildMetrics): { app: FastifyInstance; server: http.Server } {
+  const s = config.server;
+  let server!: http.Server;
+  // Fastify's instance type is parameterised by the logger; pino's Logger and fastify's
+  // FastifyBaseLogger differ only in typing, so the plain instance type is used throughout.
+  const app = Fastify({
+    loggerInstance: log,
+    // One log line per request would flood journald at agent-service rates; metrics count them.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: s.body_limit_bytes,
+    keepAliveTimeout: s.keep_alive_timeout * 1000,
+    requestTimeout: s.request_timeout * 1000,
+    maxRequestsPerSocket: s.max_requests_per_connection || undefined,
+    return503OnClosing: false,
+    serverFactory: (handler) => {
+      server = http.createServer({
+        connectionsCheckingInterval: Math.min(1000, s.header_timeout * 250),
+        headersTimeout: s.header_timeout * 1000,
+        requestTimeout: s.request_timeout * 1000,
+        keepAliveTimeout: s.keep_alive_timeout * 1000,
+      }, handler);
+      server.maxRequestsPerSocket = s.max_requests_per_connection || null;
+      return server;
+    },
+  }) as unknown as FastifyInstance;
+  server.emit('listening');
+
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, new ApiError(404, 'NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]}`)));
+
+  // Callback-style hooks: they run on every request, and an async hook costs a promise each.
+  if (metrics) {
+    app.addHook('onResponse', (request, reply, done) => {
+      metrics.observeRequest(request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+      done();
+    });
+  }
+
+  // While draining, every response asks the client to close, so keep-alive connections end
+  // after their current request instead of holding the old child open.
+  app.addHook('onSend', (_req, reply, payload, done) => {
+    if (state.draining) reply.header('connection', 'close');
+    done(null, payload);
+  });
+
+  path(app, '/healthz', [{ method: 'GET', handler: async () => ({ status: 'ok' }) }]);
+  path(app, '/readyz', [{ method: 'GET', handler: async (_req, reply) => {
+    if (state.ready) return { status: 'ready' };
+    return sendError(reply, new ApiError(503, state.draining ? 'DRAINING' : 'STARTING', state.draining ? 'draining' : 'starting'));
+  } }]);
+  path(app, '/v1/ping', [{ method: 'GET', handler: async () => ({ pong: true, child: state.id, pid: process.pid }) }]);
+
+  if (process.env[DEBUG_ROUTES_ENV] === '1') registerDebugRoutes(app, state.id);
+  return { app, server };
+}

@@ -1,0 +1,136 @@
+import type { Socket } from 'node:net';
+import type { Config } from '../config/schema.ts';
+import { createLogger } from '../log.ts';
+import { isSupervisorMessage, type ChildMessage, type LoadReport } from '../supervisor/protocol.ts';
+import { loadAgentModule } from '../worker-pool/agent-module.ts';
+import { startExecutor, type Executor } from '../worker-pool/index.ts';
+import { computeSizing, readMachine } from '../config/sizing.ts';
+import { openStore, type Store } from '../store/index.ts';
+import { buildApp, type ChildState } from './app.ts';
+import { registerApi } from './api/index.ts';
+import { LoadTracker } from './load.ts';
+import { ChildMetrics } from './metrics.ts';
+
+export const CHILD_CONFIG_ENV = 'DROVER_CHILD_CONFIG';
+export const CHILD_ID_ENV = 'DROVER_CHILD_ID';
+const REPORT_DELAY_MS = 5;
+
+function send(msg: ChildMessage): void {
+  if (process.connected) process.send!(msg);
+}
+
+/** A child: serves the HTTP API on sockets the supervisor hands over, reports its load, drains on request. */
+export async function runChild(): Promise<void> {
+  const config = JSON.parse(process.env[CHILD_CONFIG_ENV] ?? '{}') as Config;
+  const state: ChildState = { id: Number(process.env[CHILD_ID_ENV] ?? 0), ready: false, draining: false };
+  const log = createLogger({ role: 'child', child: state.id }, config.log.level);
+
+  // The supervisor coordinates shutdown and reload: a terminal's Ctrl-C (or a HUP sent to the
+  // whole group) reaches every process, and a child must not die before the supervisor has
+  // moved its traffic away.
+  process.on('SIGINT', () => {});
+  process.on('SIGHUP', () => {});
+  process.on('SIGTERM', () => drain(config.supervisor.shutdown_timeout * 1000, 'SIGTERM'));
+  process.on('disconnect', () => drain(config.supervisor.shutdown_timeout * 1000, 'supervisor gone'));
+
+  // A change is reported within REPORT_DELAY_MS (coalesced, so a busy child sends at most a
+  // few hundred small messages a second); freeing a full child is reported at once.
+  let scheduled: NodeJS.Timeout | undefined;
+  const onChange = (urgent: boolean) => {
+    if (urgent) return report();
+    scheduled ??= setTimeout(report, REPORT_DELAY_MS);
+  };
+  const tracker = new LoadTracker(config.balancer.child_target, onChange);
+  const metrics = new ChildMetrics(state.id);
+  const { app, server } = buildApp(config, state, log, metrics);
+  tracker.attach(server);
+
+  let store: Store | undefined;
+  let executor: Executor | undefined;
+  try {
+    if (config.executor.agent) await loadAgentModule(config.executor.agent);
+    store = await openStore({ ...config.store, stateDir: config.supervisor.state_dir });
+    registerApi(app, { config, store, state });
+    const { threads, tasksPerThread } = computeSizing(config, readMachine());
+    executor = await startExecutor({ config, store, log, threads, tasksPerThread, childId: state.id, onChange });
+    await app.ready();
+  } catch (err) {
+    const message = (err as Error).message;
+    process.stderr.write(`drover child ${state.id}: ${message}\n`);
+    send({ t: 'boot-failed', message });
+    process.exit(1);
+  }
+
+  let interval = tracker.takeInterval();
+  let rss = process.memoryUsage.rss();
+  let queueWaitP95 = 0;
+  function heartbeat(): void {
+    interval = tracker.takeInterval();
+    rss = process.memoryUsage.rss();
+    queueWaitP95 = executor?.takeQueueWaitP95() ?? 0;
+    report();
+  }
+
+  function report(): void {
+    clearTimeout(scheduled);
+    scheduled = undefined;
+    const report: LoadReport = {
+      received: tracker.received,
+      connections: tracker.connections,
+      inflight: tracker.inflight,
+      runningTasks: executor?.running ?? 0,
+      taskSlots: executor?.slots ?? 0,
+      requests: tracker.requests,
+      rss,
+      queueWaitP95,
+      ...interval,
+      draining: state.draining,
+    };
+    send({ t: 'load', ...report });
+  }
+
+  let draining: Promise<never> | undefined;
+  function drain(deadlineMs: number, reason: string): Promise<never> {
+    draining ??= (async () => {
+      state.ready = false;
+      state.draining = true;
+      log.info({ reason, deadlineMs }, 'draining');
+      const deadline = Date.now() + deadlineMs;
+      // Running tasks finish (or go back to the queue at the deadline) while requests finish.
+      const tasks = executor?.drain(deadlineMs);
+      while (tracker.load > 0 && Date.now() < deadline) {
+        tracker.closeIdleKeepAlive();
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await tasks;
+      log.info({ left: tracker.load }, tracker.load ? 'drain deadline passed' : 'drained');
+      await store?.close();
+      process.exit(0);
+    })();
+    return draining;
+  }
+
+  process.on('message', (msg: unknown, handle?: Socket) => {
+    if (!isSupervisorMessage(msg)) return;
+    switch (msg.t) {
+      case 'conn':
+        tracker.received++;
+        // The socket can close while it travels; then no handle arrives.
+        if (!handle) return onChange(false);
+        server.emit('connection', handle);
+        handle.resume();
+        return;
+      case 'drain':
+        void drain(msg.deadlineMs, msg.reason);
+        return;
+      case 'metrics':
+        void metrics.registry.getMetricsAsJSON().then((m) => send({ t: 'metrics', id: msg.id, metrics: m }));
+        return;
+    }
+  });
+
+  setInterval(heartbeat, config.supervisor.heartbeat_interval * 1000);
+  state.ready = true;
+  send({ t: 'ready' });
+  report();
+}

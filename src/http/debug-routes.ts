@@ -1,0 +1,38 @@
+import type { FastifyInstance } from 'fastify';
+import { path } from './routes.ts';
+
+// Routes that let tests and benchmarks make a child slow, busy, hung, fat or dead on purpose.
+// They exist only when DROVER_DEBUG_ROUTES=1 is in the environment: never on by config.
+export const DEBUG_ROUTES_ENV = 'DROVER_DEBUG_ROUTES';
+
+const held: Buffer[] = [];
+
+function spin(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end);
+}
+
+export function registerDebugRoutes(app: FastifyInstance, childId: number): void {
+  const ms = (q: unknown, key = 'ms') => Math.max(0, Number((q as Record<string, string>)[key] ?? 0) || 0);
+  path(app, '/debug/hold', [{ method: 'GET', handler: async (req) => {
+    await new Promise((r) => setTimeout(r, ms(req.query)));
+    return { child: childId, pid: process.pid };
+  } }]);
+  path(app, '/debug/spin', [{ method: 'GET', handler: async (req) => {
+    spin(ms(req.query));
+    return { child: childId, pid: process.pid };
+  } }]);
+  path(app, '/debug/hang', [{ method: 'POST', handler: async () => {
+    setImmediate(() => { for (;;) spin(1000); });
+    return { child: childId, pid: process.pid, hanging: true };
+  } }]);
+  path(app, '/debug/alloc', [{ method: 'POST', handler: async (req) => {
+    const mb = ms(req.query, 'mb');
+    for (let i = 0; i < mb; i++) held.push(Buffer.alloc(1 << 20, 1));
+    return { child: childId, pid: process.pid, rss: process.memoryUsage.rss() };
+  } }]);
+  path(app, '/debug/exit', [{ method: 'POST', handler: async (req) => {
+    setImmediate(() => process.exit(ms(req.query, 'code')));
+    return { child: childId, pid: process.pid };
+  } }]);
+}
