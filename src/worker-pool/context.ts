@@ -1,0 +1,112 @@
+// The `ctx` an agent's run(input, ctx) gets, built in the executor thread for one attempt.
+// ctx.tool and ctx.progress reach the store through the main thread (thread-rpc.ts).
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import type { AgentContext, AgentLogger, AgentSession, LlmClient, LogFn } from '../agent/types.ts';
+import type { ToolClaim } from '../store/types.ts';
+import { assertJson } from './errors.ts';
+import type { Job } from './protocol.ts';
+import type { ThreadRpc } from './thread-rpc.ts';
+
+export interface ContextDeps {
+  job: Job;
+  signal: AbortSignal;
+  llm: LlmClient;
+  rpc: ThreadRpc;
+  log: Logger;
+  toolLeaseMs: number;
+}
+
+/** Waits between looks at a tool result another attempt is still producing. */
+const TOOL_WAIT_FIRST_MS = 50;
+const TOOL_WAIT_MAX_MS = 1000;
+
+export interface AttemptContext {
+  ctx: AgentContext;
+  /** Resolves once every progress event published so far is stored (before the result is). */
+  flush(): Promise<void>;
+}
+
+export function createContext(deps: ContextDeps): AttemptContext {
+  const { job, signal, rpc } = deps;
+  const publishing = new Set<Promise<unknown>>();
+  // Two calls with one key inside one attempt share the run instead of both claiming it.
+  const toolRuns = new Map<string, Promise<unknown>>();
+  let log: AgentLogger | undefined;
+
+  const ctx: AgentContext = {
+    taskId: job.taskId,
+    attempt: job.attempt,
+    tenant: job.tenant,
+    signal,
+    llm: deps.llm,
+    tool<T>(key: string, fn: () => Promise<T>): Promise<T> {
+      if (typeof key !== 'string' || key === '') return Promise.reject(new TypeError('ctx.tool needs a non-empty string key'));
+      let run = toolRuns.get(key);
+      if (!run) {
+        run = runTool(deps, key, fn);
+        toolRuns.set(key, run);
+        const forget = () => toolRuns.delete(key);
+        run.then(forget, forget);
+      }
+      return run as Promise<T>;
+    },
+    progress(event: unknown): void {
+      assertJson(event, 'PROGRESS_NOT_JSON', 'a progress event');
+      const p = rpc.call({ op: 'publish', args: [job.taskId, event] }).catch((err: unknown) => {
+        ctx.log.warn({ err }, 'progress event not stored');
+      });
+      publishing.add(p);
+      void p.finally(() => publishing.delete(p));
+    },
+    get log(): AgentLogger {
+      // Most tasks never log: the child logger is made on first use.
+      log ??= adapt(deps.log.child({ taskId: job.taskId, attempt: job.attempt }));
+      return log;
+    },
+  };
+  if (job.session) {
+    const session: AgentSession = Object.freeze({ id: job.session.id, history: Object.freeze(job.session.history) });
+    Object.defineProperty(ctx, 'session', { value: session, enumerable: true });
+  }
+  return { ctx, flush: async () => void (await Promise.all([...publishing])) };
+}
+
+// Two-phase: claim (key, task) under this attempt's owner, run, store the result. A result
+// stored by an earlier attempt is returned as it is; a claim held by another live attempt is
+// waited out. The claim's lease is renewed while fn runs, so only a dead owner loses it.
+async function runTool<T>(deps: ContextDeps, key: string, fn: () => Promise<T>): Promise<T> {
+  const { job, rpc, signal, toolLeaseMs } = deps;
+  const claim = () => rpc.call({ op: 'toolClaim', args: [job.taskId, key, job.owner, toolLeaseMs] }) as Promise<ToolClaim>;
+  let wait = TOOL_WAIT_FIRST_MS;
+  for (;;) {
+    signal.throwIfAborted();
+    const c = await claim();
+    if (c.state === 'done') return (c.result as { value: T }).value;
+    if (c.state === 'claimed') break;
+    await sleep(Math.max(1, Math.min(wait, c.leaseRemainingMs)), undefined, { signal });
+    wait = Math.min(wait * 2, TOOL_WAIT_MAX_MS);
+  }
+  const renew = setInterval(() => void claim().catch(() => {}), Math.max(1, Math.floor(toolLeaseMs / 3)));
+  let value: T;
+  try {
+    value = await fn();
+  } finally {
+    clearInterval(renew);
+  }
+  assertJson(value, 'TOOL_RESULT_NOT_JSON', `the result of tool ${JSON.stringify(key)}`);
+  // The first run hands back what a replay would: the value as JSON stores it.
+  const json = JSON.stringify(value);
+  const stored = json === undefined ? undefined : (JSON.parse(json) as T);
+  const kept = await rpc.call({ op: 'toolPut', args: [job.taskId, key, job.owner, { value: stored }] });
+  if (!kept) deps.log.warn({ taskId: job.taskId, key }, 'tool result not stored: another attempt holds the claim');
+  return stored as T;
+}
+
+function adapt(logger: Logger): AgentLogger {
+  const fn = (level: 'debug' | 'info' | 'warn' | 'error'): LogFn => (objOrMsg, msg) => {
+    if (typeof objOrMsg === 'string') logger[level](objOrMsg);
+    else logger[level](objOrMsg, msg);
+  };
+  return { debug: fn('debug'), info: fn('info'), warn: fn('warn'), error: fn('error') };
+}

@@ -1,0 +1,66 @@
+// What crosses between a child's main thread and its executor threads, in one place. Tasks go
+// out through piscina and their outcomes come back the same way. Everything else is small
+// messages: a thread asks the main thread to use the store (tool cache, progress) with a
+// request on its parentPort (piscina re-emits those as the pool's 'message' event) and gets
+// the answer on a BroadcastChannel named after its threadId; cancellations go to every thread
+// on one BroadcastChannel, and the thread running that task aborts it.
+import type { ChatMessage } from '../agent/types.ts';
+import type { ProviderConfig } from '../config/schema.ts';
+import type { TaskError } from '../store/types.ts';
+
+/** Given to every thread once (piscina `workerData`). */
+export interface ThreadConfig {
+  /** Absolute path of the agent module. */
+  agentFile: string;
+  /** Providers with every base_url filled in (the child's mock included) and limits per thread. */
+  providers: Record<string, ProviderConfig>;
+  defaultProvider: string;
+  /** Lease of a tool-cache claim; the running tool renews it every third. */
+  toolLeaseMs: number;
+  logLevel: string;
+  childId: number;
+}
+
+/** One attempt of one task, handed to a thread. */
+export interface Job {
+  taskId: string;
+  attempt: number;
+  tenant: string;
+  /** Owner of this attempt's tool-cache claims: changes with every claim of the task. */
+  owner: string;
+  input: unknown;
+  timeoutMs: number;
+  session?: { id: string; history: ChatMessage[] };
+}
+
+export type Outcome =
+  | { ok: true; result: unknown }
+  | { ok: false; error: TaskError; retryable: boolean; retryAfterMs?: number };
+
+/** Why the main thread aborts a running task. */
+export type AbortReason = 'cancel' | 'lost' | 'drain';
+
+export interface CancelMessage {
+  /** The attempt's owner (Job.owner): unlike the task id, it names one attempt. */
+  owner: string;
+  reason: AbortReason;
+}
+
+export const CANCEL_CHANNEL = 'drover:executor:cancel';
+export const replyChannel = (threadId: number): string => `drover:executor:reply:${threadId}`;
+
+/** The store operations a thread may ask for. */
+export type RpcCall =
+  | { op: 'toolClaim'; args: [taskId: string, key: string, owner: string, leaseMs: number] }
+  | { op: 'toolPut'; args: [taskId: string, key: string, owner: string, result: unknown] }
+  | { op: 'publish'; args: [taskId: string, event: unknown] };
+
+export type RpcRequest = RpcCall & { rpc: 'drover'; id: number; thread: number };
+
+export type RpcReply =
+  | { id: number; ok: true; value: unknown }
+  | { id: number; ok: false; error: TaskError };
+
+export function isRpcRequest(m: unknown): m is RpcRequest {
+  return typeof m === 'object' && m !== null && (m as { rpc?: unknown }).rpc === 'drover';
+}

@@ -1,0 +1,284 @@
+// The child's side of the queue: claim tasks only while the pool has free slots, hold each
+// claim by renewing its lease, write the outcome with the claim's fence, and give back on
+// drain what cannot finish in time. A crashed child holds nothing for long: its leases run
+// out and any child's reaper puts the tasks back in the queue.
+import type { Logger } from 'pino';
+import { retryDelayMs } from '../agent/llm/backoff.ts';
+import type { ExecutorConfig } from '../config/schema.ts';
+import { isStoreError } from '../store/errors.ts';
+import type { ClaimedTask, Store } from '../store/types.ts';
+import { failureOutcome } from './errors.ts';
+import type { AbortReason, Job, Outcome } from './protocol.ts';
+import { assistantMessage, historyOf, userMessage } from './session.ts';
+
+/** What the loop needs of the pool (pool.ts), so tests can look at the loop alone. */
+export interface TaskRunner {
+  readonly slots: number;
+  run(job: Job): Promise<Outcome>;
+  abort(owner: string, reason: AbortReason): void;
+}
+
+export interface PullLoopOptions {
+  store: Store;
+  pool: TaskRunner;
+  /** This child's name in the store (tasks' `worker`). */
+  worker: string;
+  config: Pick<ExecutorConfig, 'lease' | 'poll_interval' | 'retry_delay' | 'retry_delay_max'>;
+  log: Logger;
+  /** Called when the number of running tasks changes; `urgent` when a full pool got a free slot. */
+  onChange?: (urgent: boolean) => void;
+  random?: () => number;
+  /** How long after its timeout an agent that ignores its aborted signal is recorded as timed out. */
+  abandonGraceMs?: number;
+}
+
+interface Attempt {
+  task: ClaimedTask;
+  /** Names this claim: the tool cache's owner and the key of cancel messages. */
+  owner: string;
+  /** Once set, nothing more is written for this claim (outcome written, lease lost, released). */
+  closed: boolean;
+  cancelling: boolean;
+  renewTimer?: NodeJS.Timeout;
+  backstop?: NodeJS.Timeout;
+}
+
+/** Tasks asked for in one claim, so one transaction never holds the store's lock for long. */
+const CLAIM_BATCH = 256;
+/** After a task ends, claim after this pause, so completions close together share one claim. */
+const REFILL_DELAY_MS = 5;
+/** Node fires longer timers at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Time an agent gets to return after its signal fired on the timeout. */
+const ABANDON_GRACE_MS = 5_000;
+
+export class PullLoop {
+  private readonly o: PullLoopOptions;
+  private readonly leaseMs: number;
+  private readonly attempts = new Map<string, Attempt>();
+  /** Queue waits (s) of the tasks claimed in the current interval, sampled to at most 1024. */
+  private waits: number[] = [];
+  private readonly writes = new Set<Promise<void>>();
+  private stopped = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  private wakeUp: (() => void) | undefined;
+  /** A task ended since the last claim started: claim again instead of sleeping. */
+  private kicked = false;
+  private refill: NodeJS.Timeout | undefined;
+  private reaper: NodeJS.Timeout | undefined;
+  private onEnd: (() => void)[] = [];
+
+  constructor(opts: PullLoopOptions) {
+    this.o = opts;
+    this.leaseMs = Math.max(1, Math.round(opts.config.lease * 1000));
+  }
+
+  /** Tasks claimed and not yet ended (an attempt whose agent ignores its abort keeps its slot). */
+  get running(): number {
+    return this.attempts.size;
+  }
+
+  /** Seconds the tasks claimed since the last call waited in the queue, p95 (0 when none); starts a new interval. */
+  takeQueueWaitP95(): number {
+    const w = this.waits.sort((a, b) => a - b);
+    this.waits = [];
+    return w.length ? w[Math.min(w.length - 1, Math.floor(w.length * 0.95))]! : 0;
+  }
+
+  start(): void {
+    this.loopDone = this.loop();
+    // claim() reaps too, but a child whose slots are all busy does not claim.
+    this.reaper = setInterval(() => {
+      this.o.store.reapExpired().catch((err: unknown) => this.o.log.warn({ err }, 'reaping expired leases failed'));
+    }, Math.max(100, Math.floor(this.leaseMs / 2)));
+    this.reaper.unref();
+  }
+
+  /**
+   * Stops claiming, lets running tasks finish until the deadline, then aborts what is left and
+   * gives it back to the queue (not counted as an attempt). Resolves when the store is no longer
+   * being written for this child.
+   */
+  async drain(deadlineMs: number): Promise<void> {
+    const deadline = Date.now() + deadlineMs;
+    this.stopped = true;
+    clearInterval(this.reaper);
+    this.wakeUp?.();
+    await this.loopDone;
+    while (this.attempts.size > 0 && Date.now() < deadline) await this.nextEnd(deadline - Date.now());
+    const left = [...this.attempts.values()].filter((a) => !a.closed);
+    if (left.length > 0) this.o.log.info({ tasks: left.length }, 'drain deadline passed; returning running tasks to the queue');
+    await Promise.all(left.map((a) => this.release(a)));
+    await Promise.all([...this.writes]);
+  }
+
+  private async loop(): Promise<void> {
+    const { store, pool, worker } = this.o;
+    while (!this.stopped) {
+      this.kicked = false;
+      const asked = Math.min(pool.slots - this.attempts.size, CLAIM_BATCH);
+      let got = 0;
+      if (asked > 0) {
+        try {
+          const tasks = await store.claim({ worker, n: asked, leaseMs: this.leaseMs });
+          got = tasks.length;
+          const now = Date.now();
+          for (const task of tasks) {
+            const waited = (now - Math.max(task.createdAt, task.runAt)) / 1000;
+            if (this.waits.length < 1024) this.waits.push(waited);
+            else this.waits[Math.floor(Math.random() * 1024)] = waited;
+            this.begin(task);
+          }
+        } catch (err) {
+          this.o.log.warn({ err }, 'claiming tasks failed');
+        }
+      }
+      // A full batch means more may be waiting: ask again at once.
+      if ((got === 0 || got < asked) && !this.kicked) await this.sleep(this.o.config.poll_interval * 1000);
+    }
+  }
+
+  private begin(task: ClaimedTask): void {
+    const a: Attempt = { task, owner: `${this.o.worker}/${task.id}/${task.fence}`, closed: false, cancelling: false };
+    this.attempts.set(a.owner, a);
+    this.scheduleRenew(a);
+    a.backstop = setTimeout(() => {
+      if (a.closed) return;
+      this.o.log.warn({ taskId: task.id, attempt: task.attempt }, 'agent ignored its aborted signal; recording the timeout');
+      this.finish(a, failureOutcome(null, 'timeout'));
+    }, Math.min(MAX_TIMER_MS, task.timeoutMs + (this.o.abandonGraceMs ?? ABANDON_GRACE_MS)));
+    this.o.onChange?.(false);
+    void this.execute(a);
+  }
+
+  private async execute(a: Attempt): Promise<void> {
+    const { task } = a;
+    try {
+      const job: Job = { taskId: task.id, attempt: task.attempt, tenant: task.tenant, owner: a.owner, input: task.input, timeoutMs: task.timeoutMs };
+      if (task.kind === 'turn' && task.sessionId) {
+        const session = await this.o.store.sessionGet(task.tenant, task.sessionId);
+        job.session = { id: task.sessionId, history: historyOf(session?.messages ?? []) };
+      }
+      const outcome = await this.o.pool.run(job);
+      if (!a.closed) this.finish(a, outcome);
+    } catch (err) {
+      // Only the session read can throw here; the attempt is retried like any failed one.
+      if (!a.closed) this.finish(a, failureOutcome(err));
+    } finally {
+      clearTimeout(a.renewTimer);
+      clearTimeout(a.backstop);
+      a.closed = true;
+      const wasFull = this.attempts.size >= this.o.pool.slots;
+      this.attempts.delete(a.owner);
+      this.o.onChange?.(wasFull);
+      for (const f of this.onEnd.splice(0)) f();
+      this.scheduleRefill();
+    }
+  }
+
+  /** Writes the outcome under the claim's fence; tracked so drain() can wait for it. */
+  private finish(a: Attempt, outcome: Outcome): void {
+    a.closed = true;
+    clearTimeout(a.renewTimer);
+    const write = this.write(a.task, outcome).catch((err: unknown) => {
+      // The lease will run out and the task come back; nothing is lost.
+      this.o.log.error({ err, taskId: a.task.id }, 'writing a task outcome failed');
+    });
+    this.writes.add(write);
+    void write.finally(() => this.writes.delete(write));
+  }
+
+  private async write(task: ClaimedTask, outcome: Outcome): Promise<void> {
+    const { store, log } = this.o;
+    const fields = { taskId: task.id, attempt: task.attempt };
+    if (outcome.ok) {
+      if (task.kind === 'turn' && task.sessionId) {
+        const turn = [userMessage(task.input), assistantMessage(outcome.result)];
+        try {
+          await store.sessionAppend(task.tenant, task.sessionId, turn, { taskId: task.id, fence: task.fence });
+        } catch (err) {
+          if (!isStoreError(err, 'STALE_FENCE')) throw err;
+          log.warn(fields, 'turn lost its claim before its reply was saved; the result is dropped');
+          return;
+        }
+      }
+      if (!(await store.complete(task.id, task.fence, outcome.result))) log.warn(fields, 'task lost its claim; the result is dropped');
+      return;
+    }
+    const { retry_delay, retry_delay_max } = this.o.config;
+    const delay = retryDelayMs(task.attempt, { baseMs: retry_delay * 1000, maxMs: retry_delay_max * 1000 }, (this.o.random ?? Math.random)(), outcome.retryAfterMs);
+    const result = await store.fail(task.id, task.fence, outcome.error, { retryable: outcome.retryable, retryDelayMs: delay });
+    log.info({ ...fields, code: outcome.error.code, result, ...(result === 'retrying' && { retryInMs: delay }) }, 'task attempt failed');
+  }
+
+  private scheduleRenew(a: Attempt): void {
+    a.renewTimer = setTimeout(() => void this.renew(a), Math.max(1, Math.floor(this.leaseMs / 3)));
+  }
+
+  private async renew(a: Attempt): Promise<void> {
+    if (a.closed) return;
+    let result;
+    try {
+      result = await this.o.store.renew(a.task.id, a.task.fence, this.leaseMs);
+    } catch (err) {
+      this.o.log.warn({ err, taskId: a.task.id }, 'renewing a lease failed');
+      if (!a.closed) this.scheduleRenew(a);
+      return;
+    }
+    if (a.closed) return;
+    if (result === 'lost') {
+      a.closed = true;
+      this.o.log.warn({ taskId: a.task.id, attempt: a.task.attempt }, 'task lease lost; aborting the attempt');
+      this.o.pool.abort(a.owner, 'lost');
+      return;
+    }
+    if (result === 'cancelling' && !a.cancelling) {
+      a.cancelling = true;
+      this.o.pool.abort(a.owner, 'cancel');
+    }
+    this.scheduleRenew(a);
+  }
+
+  private async release(a: Attempt): Promise<void> {
+    a.closed = true;
+    clearTimeout(a.renewTimer);
+    this.o.pool.abort(a.owner, 'drain');
+    try {
+      await this.o.store.release(a.task.id, a.task.fence);
+    } catch (err) {
+      this.o.log.error({ err, taskId: a.task.id }, 'returning a task to the queue failed; its lease will run out');
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      const self = this;
+      function done(): void {
+        clearTimeout(timer);
+        if (self.wakeUp === done) self.wakeUp = undefined;
+        resolve();
+      }
+      this.wakeUp = done;
+    });
+  }
+
+  private scheduleRefill(): void {
+    if (this.stopped || this.refill) return;
+    this.refill = setTimeout(() => {
+      this.refill = undefined;
+      this.kicked = true;
+      this.wakeUp?.();
+    }, REFILL_DELAY_MS);
+  }
+
+  private nextEnd(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.onEnd.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}

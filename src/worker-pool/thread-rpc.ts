@@ -1,0 +1,42 @@
+// The thread's side of the store RPC: a request goes up the parentPort (piscina hands it to
+// the pool as a 'message' event) and its answer comes back on this thread's own
+// BroadcastChannel. The channel is opened before the first request, so no answer can be missed.
+import { BroadcastChannel, parentPort, threadId } from 'node:worker_threads';
+import { ExecutorError } from './errors.ts';
+import { replyChannel, type RpcCall, type RpcReply, type RpcRequest } from './protocol.ts';
+
+interface Waiter {
+  resolve: (value: unknown) => void;
+  reject: (err: Error) => void;
+}
+
+export class ThreadRpc {
+  private readonly channel = new BroadcastChannel(replyChannel(threadId));
+  private readonly waiting = new Map<number, Waiter>();
+  private next = 0;
+
+  constructor() {
+    // Pending answers must not keep a thread alive; piscina's own port does that while it works.
+    this.channel.unref();
+    this.channel.onmessage = (e: MessageEvent) => this.answer(e.data as RpcReply);
+  }
+
+  call(call: RpcCall): Promise<unknown> {
+    if (!parentPort) return Promise.reject(new Error('ThreadRpc runs only in a worker thread'));
+    const id = this.next++;
+    const request: RpcRequest = { ...call, rpc: 'drover', id, thread: threadId };
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      parentPort!.postMessage(request);
+    });
+  }
+
+  private answer(reply: RpcReply): void {
+    const waiter = this.waiting.get(reply.id);
+    if (!waiter) return;
+    this.waiting.delete(reply.id);
+    if (reply.ok) waiter.resolve(reply.value);
+    // A store failure is worth another attempt: the store may be busy, not broken.
+    else waiter.reject(new ExecutorError(reply.error.code, reply.error.message, true));
+  }
+}

@@ -1,0 +1,196 @@
+// The pull loop against a real SQLite store, with a runner the test finishes by hand: what
+// the loop claims, renews, writes and gives back.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openSqliteStore } from '../../../src/store/sqlite/index.ts';
+import type { EnqueueRequest, Store, Task } from '../../../src/store/types.ts';
+import type { AbortReason, Job, Outcome } from '../../../src/worker-pool/protocol.ts';
+import { PullLoop, type PullLoopOptions, type TaskRunner } from '../../../src/worker-pool/pull-loop.ts';
+
+class HandRunner implements TaskRunner {
+  readonly slots: number;
+  readonly jobs: Job[] = [];
+  readonly aborts: { owner: string; reason: AbortReason }[] = [];
+  private readonly finishers = new Map<string, (o: Outcome) => void>();
+
+  constructor(slots: number) {
+    this.slots = slots;
+  }
+
+  run(job: Job): Promise<Outcome> {
+    this.jobs.push(job);
+    return new Promise((resolve) => this.finishers.set(job.owner, resolve));
+  }
+
+  abort(owner: string, reason: AbortReason): void {
+    this.aborts.push({ owner, reason });
+  }
+
+  finish(job: Job | undefined, outcome: Outcome): void {
+    this.finishers.get(job!.owner)!(outcome);
+  }
+}
+
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+});
+
+type Overrides = Partial<Omit<PullLoopOptions, 'config'>> & { config?: Partial<PullLoopOptions['config']> };
+
+async function setup(slots: number, overrides: Overrides = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'drover-loop-'));
+  const store = await openSqliteStore({ path: join(dir, 'drover.db'), queueLimit: 10_000, resultTtlMs: 60_000, sessionTtlMs: 60_000 });
+  const runner = new HandRunner(slots);
+  const loop = new PullLoop({
+    store, pool: runner, worker: 'w1', log: pino({ level: 'silent' }), random: () => 0.5,
+    ...overrides,
+    config: { lease: 0.3, poll_interval: 10, retry_delay: 1, retry_delay_max: 60, ...overrides.config },
+  });
+  cleanup.push(async () => {
+    await loop.drain(0);
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const enqueue = async (input: unknown, req: Partial<EnqueueRequest> = {}) =>
+    (await store.enqueue({ tenant: 't', input, maxAttempts: 3, timeoutMs: 60_000, ...req })).task;
+  const get = async (task: Task) => (await store.get('t', task.id))!;
+  return { store, runner, loop, enqueue, get };
+}
+
+async function until(what: string, pred: () => boolean | Promise<boolean>, timeoutMs = 3000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await pred())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const ok = (result: unknown): Outcome => ({ ok: true, result });
+
+describe('pull loop', () => {
+  it('claims only as many tasks as it has free slots, and claims again as soon as one ends', async () => {
+    const { runner, loop, enqueue, get, store } = await setup(2);
+    const tasks = [];
+    for (let i = 0; i < 5; i++) tasks.push(await enqueue(i));
+    loop.start();
+    await until('two tasks run', () => runner.jobs.length === 2);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(runner.jobs).toHaveLength(2);
+    expect((await store.stats()).running).toBe(2);
+    expect(loop.running).toBe(2);
+
+    // The poll interval is 10 s: the third task can only come from the refill after a completion.
+    runner.finish(runner.jobs[0], ok({ answer: 0 }));
+    await until('a third task runs', () => runner.jobs.length === 3, 500);
+    expect(await get(tasks[0]!)).toMatchObject({ status: 'succeeded', result: { answer: 0 }, attempt: 1 });
+  });
+
+  it('retries a retryable failure after a jittered backoff and dead-letters one that is not', async () => {
+    const { runner, loop, enqueue, get } = await setup(2);
+    const retried = await enqueue('a');
+    const fatal = await enqueue('b');
+    loop.start();
+    await until('both run', () => runner.jobs.length === 2);
+    const failedAt = Date.now();
+    runner.finish(runner.jobs.find((j) => j.taskId === retried.id), { ok: false, error: { code: 'FLAKY', message: 'try again' }, retryable: true });
+    runner.finish(runner.jobs.find((j) => j.taskId === fatal.id), { ok: false, error: { code: 'BAD_INPUT', message: 'no' }, retryable: false });
+    await until('both are written', async () => (await get(retried)).status === 'queued' && (await get(fatal)).status === 'dead');
+    const r = await get(retried);
+    expect(r.error).toEqual({ code: 'FLAKY', message: 'try again' });
+    // retry_delay 1 s, first retry, random 0.5: equal jitter gives 500 + 250 ms.
+    expect(r.runAt - failedAt).toBeGreaterThanOrEqual(700);
+    expect(r.runAt - failedAt).toBeLessThanOrEqual(800);
+    expect((await get(fatal)).error).toEqual({ code: 'BAD_INPUT', message: 'no' });
+  });
+
+  it('renews the lease while the task runs and aborts the attempt when the task is cancelled', async () => {
+    const { runner, loop, enqueue, get, store } = await setup(1);
+    const task = await enqueue('long');
+    loop.start();
+    await until('it runs', () => runner.jobs.length === 1);
+    // Three leases long: only renewals keep the claim.
+    await new Promise((r) => setTimeout(r, 900));
+    expect(await get(task)).toMatchObject({ status: 'running', attempt: 1 });
+    await store.cancel('t', task.id);
+    await until('the attempt is aborted', () => runner.aborts.length === 1, 1000);
+    expect(runner.aborts[0]).toEqual({ owner: runner.jobs[0]!.owner, reason: 'cancel' });
+    runner.finish(runner.jobs[0], { ok: false, error: { code: 'TASK_CANCELLED', message: 'cancelled' }, retryable: false });
+    await until('it is cancelled', async () => (await get(task)).status === 'cancelled');
+  });
+
+  it('aborts an attempt that lost its lease and never writes its result', async () => {
+    const { runner, loop, enqueue, get, store } = await setup(1);
+    const task = await enqueue('x');
+    loop.start();
+    await until('it runs', () => runner.jobs.length === 1);
+    // As if this child had stalled past its lease: the reaper gives the task back to the queue.
+    await store.reapExpired(Date.now() + 60_000);
+    await until('the attempt is aborted', () => runner.aborts.length === 1, 1000);
+    expect(runner.aborts[0]!.reason).toBe('lost');
+    runner.finish(runner.jobs[0], ok('too late'));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await get(task)).toMatchObject({ status: 'queued', result: null, error: { code: 'LEASE_EXPIRED' } });
+  });
+
+  it('on drain, lets tasks finish until the deadline, then gives the rest back without counting the attempt', async () => {
+    const { runner, loop, enqueue, get } = await setup(2, { config: { poll_interval: 0.02 } });
+    const quick = await enqueue('quick');
+    const slow = await enqueue('slow');
+    loop.start();
+    await until('both run', () => runner.jobs.length === 2);
+    const later = await enqueue('later');
+    const started = Date.now();
+    const drained = loop.drain(300);
+    setTimeout(() => runner.finish(runner.jobs.find((j) => j.taskId === quick.id), ok('done')), 50);
+    await drained;
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    expect(await get(quick)).toMatchObject({ status: 'succeeded', result: 'done' });
+    expect(await get(slow)).toMatchObject({ status: 'queued', attempt: 0, error: null });
+    expect(runner.aborts).toEqual([{ owner: runner.jobs.find((j) => j.taskId === slow.id)!.owner, reason: 'drain' }]);
+    expect(await get(later)).toMatchObject({ status: 'queued', attempt: 0 });
+  });
+
+  it('gives a chat turn its history and appends the exchange when the turn succeeds', async () => {
+    const { runner, loop, enqueue, store } = await setup(2);
+    await enqueue({ content: 'question 1' }, { kind: 'turn', sessionId: 's1' });
+    await enqueue({ content: 'question 2' }, { kind: 'turn', sessionId: 's1' });
+    loop.start();
+    await until('the first turn runs', () => runner.jobs.length === 1);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(runner.jobs).toHaveLength(1);
+    expect(runner.jobs[0]!.session).toEqual({ id: 's1', history: [] });
+    runner.finish(runner.jobs[0], ok({ content: 'answer 1' }));
+    await until('the second turn runs', () => runner.jobs.length === 2);
+    const exchange = [{ role: 'user', content: 'question 1' }, { role: 'assistant', content: 'answer 1' }];
+    expect(runner.jobs[1]!.session).toEqual({ id: 's1', history: exchange });
+    expect((await store.sessionGet('t', 's1'))!.messages).toEqual(exchange);
+  });
+
+  it('records a timeout for an agent that ignores its aborted signal, but keeps its slot until it returns', async () => {
+    const { runner, loop, enqueue, get } = await setup(1, { abandonGraceMs: 100 });
+    const task = await enqueue('stubborn', { timeoutMs: 100 });
+    loop.start();
+    await until('it runs', () => runner.jobs.length === 1);
+    await until('the timeout is recorded', async () => (await get(task)).status === 'queued', 1000);
+    expect((await get(task)).error).toMatchObject({ code: 'TASK_TIMEOUT' });
+    expect(loop.running).toBe(1);
+    runner.finish(runner.jobs[0], ok('finally'));
+    await until('the slot is free', () => loop.running === 0);
+    expect((await get(task)).result).toBeNull();
+  });
+
+  it("runs a task whose worker died, once that worker's lease ran out", async () => {
+    const { runner, loop, enqueue, get, store } = await setup(1, { config: { poll_interval: 0.02 } });
+    const task = await enqueue('orphan');
+    await store.claim({ worker: 'dead-child', n: 1, leaseMs: 200 });
+    loop.start();
+    await until('it runs here', () => runner.jobs.length === 1, 2000);
+    expect(runner.jobs[0]).toMatchObject({ taskId: task.id, attempt: 2 });
+    runner.finish(runner.jobs[0], ok('rescued'));
+    await until('it succeeds', async () => (await get(task)).status === 'succeeded');
+  });
+});

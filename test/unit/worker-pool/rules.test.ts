@@ -1,0 +1,60 @@
+// The executor's small rules: how a failure is recorded, what a turn adds to its session, and
+// how a provider's per-child limits are shared between threads.
+import { describe, expect, it } from 'vitest';
+import { LlmError, httpError } from '../../../src/agent/errors.ts';
+import { defaultConfig } from '../../../src/config/defaults.ts';
+import { failureOutcome } from '../../../src/worker-pool/errors.ts';
+import { perThread } from '../../../src/worker-pool/index.ts';
+import { assistantMessage, historyOf, userMessage } from '../../../src/worker-pool/session.ts';
+
+describe('failureOutcome', () => {
+  it('retries transient LLM failures, carrying Retry-After, and not the others', () => {
+    expect(failureOutcome(httpError('openai', 429, 'slow down', 3000))).toEqual({
+      ok: false, retryable: true, retryAfterMs: 3000, error: { code: 'LLM_HTTP_429', message: 'provider openai answered 429: slow down' },
+    });
+    expect(failureOutcome(httpError('openai', 400, 'bad'))).toMatchObject({ retryable: false, error: { code: 'LLM_HTTP_400' } });
+    expect(failureOutcome(new LlmError('LLM_TIMEOUT', 'slow'))).toMatchObject({ retryable: true, error: { code: 'LLM_TIMEOUT' } });
+  });
+
+  it("keeps an agent's own code, retries unless it says retryable: false", () => {
+    const coded = Object.assign(new Error('card declined'), { code: 'PAYMENT_DECLINED', retryable: false });
+    expect(failureOutcome(coded)).toEqual({ ok: false, retryable: false, error: { code: 'PAYMENT_DECLINED', message: 'card declined' } });
+    expect(failureOutcome(new TypeError('x is undefined'))).toEqual({ ok: false, retryable: true, error: { code: 'AGENT_ERROR', message: 'x is undefined' } });
+    expect(failureOutcome('a string')).toMatchObject({ retryable: true, error: { code: 'AGENT_ERROR', message: 'agent threw "a string"' } });
+  });
+
+  it('names the abort rather than whatever the agent threw when its signal fired', () => {
+    const thrown = new DOMException('aborted', 'AbortError');
+    expect(failureOutcome(thrown, 'timeout')).toMatchObject({ retryable: true, error: { code: 'TASK_TIMEOUT' } });
+    expect(failureOutcome(thrown, 'cancel')).toMatchObject({ retryable: false, error: { code: 'TASK_CANCELLED' } });
+    expect(failureOutcome(thrown, 'drain')).toMatchObject({ error: { code: 'TASK_ABORTED' } });
+  });
+
+  it('clips very long messages', () => {
+    const out = failureOutcome(new Error('x'.repeat(10_000)));
+    expect(!out.ok && out.error.message.length).toBeLessThan(2100);
+  });
+});
+
+describe('session messages', () => {
+  it('takes the user message from a string or a content field, and the reply likewise', () => {
+    expect(userMessage('hi')).toEqual({ role: 'user', content: 'hi' });
+    expect(userMessage({ content: 'hi', extra: 1 })).toEqual({ role: 'user', content: 'hi' });
+    expect(userMessage({ message: 'hi' })).toEqual({ role: 'user', content: 'hi' });
+    expect(userMessage({ role: 'user', content: 'hi', name: 'ann' })).toEqual({ role: 'user', content: 'hi', name: 'ann' });
+    expect(assistantMessage({ content: 'hello', tokens: 3 })).toEqual({ role: 'assistant', content: 'hello' });
+    expect(assistantMessage({ answer: 42 })).toEqual({ role: 'assistant', content: '{"answer":42}' });
+  });
+
+  it('shows the agent only well-formed messages', () => {
+    expect(historyOf([{ role: 'user', content: 'a' }, 'junk', { role: 'assistant' }, null])).toEqual([{ role: 'user', content: 'a' }]);
+  });
+});
+
+describe('perThread', () => {
+  it("divides a provider's per-child limits between the threads, at least one each", () => {
+    const mock = { ...defaultConfig().llm.providers.mock!, connections: 64, max_concurrency: 256, tokens_per_minute: 90_000 };
+    expect(perThread({ mock }, 3).mock).toMatchObject({ connections: 21, max_concurrency: 85, tokens_per_minute: 30_000 });
+    expect(perThread({ mock: { ...mock, connections: 2, tokens_per_minute: 0 } }, 4).mock).toMatchObject({ connections: 1, tokens_per_minute: 0 });
+  });
+});
