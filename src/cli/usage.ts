@@ -1,0 +1,28 @@
+export const USAGE = `usage: drover <command> [options]
+
+commands:
+  start                 run the supervisor in the foreground (what systemd runs)
+  status [--json]       children, load and totals of the running supervisor
+  reload                rolling reload: re-read the config, replace children one at a time
+  scale <N|+N|-N|auto>  pin the number of children (suspends autoscaling), or hand it back
+  drain                 take no new work, let children finish and exit (reload/scale resumes)
+  stop                  graceful stop: finish in-flight work, then exit
+  check-config          validate the config; print it (secrets redacted) and the sizing
+  version               print the version
+  help                  print this help
+
+options:
+  -c, --config FILE     TOML config (default: $DROVER_CONFIG, ./drover.toml, /etc/drover/drover.toml)
+  --json                machine-readable output (status, check-config)
+  --host HOST           start: public API address (server.host)
+  --port PORT           start: public API port (server.port)
+  --children N|auto     start: number of HTTP children (supervisor.children)
+  --strategy NAME       start: least-load | round-robin (balancer.strategy)
+
+exit codes: 0 ok, 1 the operation failed, 2 usage error, 3 invalid configuration,
+            4 no supervisor is running (control socket unreachable)`;
+
+export const EXIT = { ok: 0, failure: 1, usage: 2, config: 3, notRunning: 4 } as const;
+
+/** A mistake in how drover was called: one line, the usage, exit 2. */
+export class UsageError extends Error {}
