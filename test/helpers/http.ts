@@ -1,0 +1,62 @@
+import http from 'node:http';
+
+export interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  json: <T = Record<string, unknown>>() => T;
+}
+
+/** One request on a new connection (no keep-alive), as a load balancer's health check would. */
+export function request(url: string, opts: { method?: string; body?: string | Buffer; headers?: Record<string, string>; agent?: http.Agent; timeoutMs?: number } = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: opts.method ?? 'GET', headers: opts.headers, agent: opts.agent ?? false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () =>
+        resolve({ status: res.statusCode!, headers: res.headers, body, json: <T>() => JSON.parse(body) as T }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.setTimeout(opts.timeoutMs ?? 30_000, () => req.destroy(new Error(`timeout after ${opts.timeoutMs ?? 30_000} ms: ${url}`)));
+    req.end(opts.body);
+  });
+}
+
+/**
+ * Sends requests from `concurrency` loops until stop() is called; counts what failed and which
+ * child pid answered each success. Bounded by `maxRequests` so a runaway test stays small.
+ */
+export function loadLoop(url: string, concurrency: number, maxRequests = 50_000) {
+  let running = true;
+  const byPid = new Map<number, number>();
+  const failures: string[] = [];
+  let sent = 0;
+  const loops = Array.from({ length: concurrency }, async () => {
+    while (running && sent < maxRequests) {
+      sent++;
+      try {
+        const r = await request(url, { timeoutMs: 10_000 });
+        if (r.status !== 200) failures.push(`status ${r.status}: ${r.body}`);
+        else {
+          const pid = r.json<{ pid: number }>().pid;
+          byPid.set(pid, (byPid.get(pid) ?? 0) + 1);
+        }
+      } catch (err) {
+        failures.push((err as Error).message);
+      }
+    }
+  });
+  return {
+    byPid,
+    failures,
+    get sent() {
+      return sent;
+    },
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+    },
+  };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,137 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stopAll } from '../../helpers/drover.ts';
+import { sleep } from '../../helpers/http.ts';
+import { ANONYMOUS_TENANT } from '../../../src/http/api/auth.ts';
+import { call, startApi, until, type Api } from './support.ts';
+
+interface TaskBody {
+  id: string;
+  status: string;
+  attempts: number;
+  result: unknown;
+  error: { code: string } | null;
+  input?: unknown;
+  links: { self: string; events: string; session?: string };
+}
+
+let api: Api;
+
+beforeAll(async () => {
+  api = await startApi();
+});
+afterAll(async () => {
+  await api?.close();
+  await stopAll();
+});
+
+const post = (body: unknown, query = '', headers: Record<string, string> = {}) => call(api.d, 'POST', `/v1/tasks${query}`, { body, headers });
+const get = (path: string, headers: Record<string, string> = {}) => call(api.d, 'GET', path, { headers });
+
+describe('POST /v1/tasks', () => {
+  it('accepts a task with 202, links and Location, and it runs to a result that GET shows', async () => {
+    const r = await post({ input: { steps: 1, result: { ok: 'yes' } }, priority: 5, max_attempts: 2, timeout_s: 30 });
+    expect(r.status).toBe(202);
+    const t = r.json<TaskBody>();
+    expect(t.status).toBe('queued');
+    expect(t.links).toEqual({ self: `/v1/tasks/${t.id}`, events: `/v1/tasks/${t.id}/events` });
+    expect(r.headers['location']).toBe(t.links.self);
+    expect(r.headers['ratelimit-limit']).toBe('40');
+
+    await until(await api.store(), ANONYMOUS_TENANT, t.id, (x) => x.status === 'succeeded');
+    const g = await get(t.links.self);
+    expect(g.status).toBe(200);
+    expect(g.json()).toMatchObject({ id: t.id, status: 'succeeded', attempts: 1, max_attempts: 2, timeout_s: 30, priority: 5, result: { ok: 'yes' }, input: { steps: 1, result: { ok: 'yes' } } });
+    expect(g.json()['finished_at']).toMatch(/^\d{4}-\d\d-\d\dT/);
+  });
+
+  it('?wait=N answers 200 with the result once the task finishes, 202 if it is still running after N s', async () => {
+    const done = await post({ input: { steps: 2, delay_ms: 100, result: 7 } }, '?wait=10');
+    expect(done.status).toBe(200);
+    expect(done.json<TaskBody>()).toMatchObject({ status: 'succeeded', result: 7 });
+
+    const t0 = Date.now();
+    const slow = await post({ input: { hold_ms: 5000 } }, '?wait=0.5');
+    expect(slow.status).toBe(202);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(450);
+    expect(['queued', 'running']).toContain(slow.json<TaskBody>().status);
+    expect((await call(api.d, 'DELETE', `/v1/tasks/${slow.json<TaskBody>().id}`)).status).toBe(202);
+  });
+
+  it('honours Prefer: wait=N, and GET /v1/tasks/:id?wait=N long-polls too', async () => {
+    const r = await post({ input: { steps: 1, delay_ms: 50, result: 'p' } }, '', { prefer: 'respond-async, wait=10' });
+    expect(r.status).toBe(200);
+    expect(r.json<TaskBody>().result).toBe('p');
+
+    const queued = await post({ input: { hold_ms: 300, result: 'later' } });
+    const polled = await get(`/v1/tasks/${queued.json<TaskBody>().id}?wait=10`);
+    expect(polled.status).toBe(200);
+    expect(polled.json<TaskBody>()).toMatchObject({ status: 'succeeded', result: 'later' });
+  });
+
+  it('the same idempotency key returns the same task: 202 with Idempotent-Replayed while it runs, 200 once finished', async () => {
+    const body = { input: { hold_ms: 400, result: 'once' }, idempotency_key: 'order-17' };
+    const first = await post(body);
+    const again = await post(body);
+    expect(first.status).toBe(202);
+    expect(first.headers['idempotent-replayed']).toBeUndefined();
+    expect(again.status).toBe(202);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.json<TaskBody>().id).toBe(first.json<TaskBody>().id);
+    // The header form of the key names the same task.
+    const header = await post({ input: 'ignored' }, '?wait=10', { 'idempotency-key': 'order-17' });
+    expect(header.status).toBe(200);
+    expect(header.json<TaskBody>()).toMatchObject({ id: first.json<TaskBody>().id, result: 'once' });
+    const list = (await get('/v1/tasks?limit=200')).json<{ tasks: TaskBody[] }>().tasks;
+    expect(list.filter((t) => t.id === first.json<TaskBody>().id)).toHaveLength(1);
+  });
+});
+
+describe('GET /v1/tasks', () => {
+  it('lists newest first, filters by status and pages with a cursor', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await post({ input: { result: i } }, '?wait=10')).json<TaskBody>().id);
+    const page1 = (await get('/v1/tasks?limit=3&status=succeeded')).json<{ tasks: TaskBody[]; next_cursor: string }>();
+    expect(page1.tasks.map((t) => t.id)).toEqual(ids.slice(2).reverse());
+    expect(page1.tasks.every((t) => t.status === 'succeeded' && t.input === undefined)).toBe(true);
+    const page2 = (await get(`/v1/tasks?limit=2&status=succeeded&cursor=${page1.next_cursor}`)).json<{ tasks: TaskBody[] }>();
+    expect(page2.tasks.map((t) => t.id)).toEqual(ids.slice(0, 2).reverse());
+    const none = (await get('/v1/tasks?status=dead')).json<{ tasks: TaskBody[]; next_cursor: string | null }>();
+    expect(none).toEqual({ tasks: [], next_cursor: null });
+  });
+});
+
+describe('DELETE /v1/tasks/:id', () => {
+  it('cancels a queued task, which then never runs', async () => {
+    // Turns of one session run one at a time: while the first holds the session, the second
+    // stays queued whatever the executor's capacity.
+    const blocker = await call(api.d, 'POST', '/v1/sessions/cancel-test/messages', { body: { message: 'hold 800' } });
+    const queued = await call(api.d, 'POST', '/v1/sessions/cancel-test/messages', { body: { message: 'never' } });
+    const id = queued.json<TaskBody>().id;
+    expect(queued.json<TaskBody>().status).toBe('queued');
+    const c = await call(api.d, 'DELETE', `/v1/tasks/${id}`);
+    expect(c.status).toBe(200);
+    expect(c.json<TaskBody>().status).toBe('cancelled');
+    expect((await call(api.d, 'DELETE', `/v1/tasks/${id}`)).status).toBe(200);
+
+    const b = await get(`/v1/tasks/${blocker.json<TaskBody>().id}?wait=10`);
+    expect(b.json<TaskBody>().status).toBe('succeeded');
+    await sleep(300);
+    const after = (await get(`/v1/tasks/${id}`)).json<TaskBody>();
+    expect(after).toMatchObject({ status: 'cancelled', attempts: 0, result: null });
+  });
+
+  it('cancels a running task (202 cancelling, then cancelled) and refuses a finished one with 409', async () => {
+    const running = (await post({ input: { hold_ms: 20_000 } })).json<TaskBody>();
+    await until(await api.store(), ANONYMOUS_TENANT, running.id, (t) => t.status === 'running');
+    const c = await call(api.d, 'DELETE', `/v1/tasks/${running.id}`);
+    expect(c.status).toBe(202);
+    expect(c.json<TaskBody>().status).toBe('cancelling');
+    expect((await get(`/v1/tasks/${running.id}?wait=10`)).json<TaskBody>().status).toBe('cancelled');
+
+    const finished = (await post({ input: {} }, '?wait=10')).json<TaskBody>();
+    const refused = await call(api.d, 'DELETE', `/v1/tasks/${finished.id}`);
+    expect(refused.status).toBe(409);
+    expect(refused.json()).toEqual({ error: { code: 'TASK_FINISHED', message: expect.any(String) } });
+    expect((await call(api.d, 'DELETE', '/v1/tasks/t_0000000000000000000000000000000')).status).toBe(404);
+  });
+});

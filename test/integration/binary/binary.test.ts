@@ -1,0 +1,64 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT, startDrover, stopAll, tempDir } from '../../helpers/drover.ts';
+import { request } from '../../helpers/http.ts';
+
+afterAll(stopAll);
+
+// The binary is built once here (esbuild + SEA + postject, about 5 s) and copied alone into
+// an empty directory, so nothing from the source tree or node_modules can help it.
+let bin = '';
+let dir = '';
+beforeAll(() => {
+  execFileSync(process.execPath, [join(ROOT, 'scripts/build.ts')], { cwd: ROOT, stdio: 'pipe' });
+  dir = tempDir('drover-bin-');
+  bin = join(dir, 'drover');
+  copyFileSync(join(ROOT, 'dist/drover'), bin);
+}, 120_000);
+
+describe('the single binary', () => {
+  it('prints its version alone in an empty directory', () => {
+    const pkg = JSON.parse(execFileSync(process.execPath, ['-p', 'JSON.stringify(require("./package.json"))'], { cwd: ROOT, encoding: 'utf8' })) as { version: string };
+    expect(readdirSync(dir)).toEqual(['drover']);
+    expect(execFileSync(bin, ['--version'], { cwd: dir, encoding: 'utf8' }).trim()).toBe(pkg.version);
+  });
+
+  it('starts, serves /v1/ping, reloads and stops', async () => {
+    const d = await startDrover({ bin, cwd: dir, args: ['start', '--port', '0', '--children', '2'] });
+    const before = d.childPids();
+    expect(before).toHaveLength(2);
+    const r = await request(d.url('/v1/ping'));
+    expect(r.status).toBe(200);
+    expect(before).toContain(r.json<{ pid: number }>().pid);
+    d.signal('SIGHUP');
+    await d.waitLog((l) => l.msg === 'reload done', 30_000, 'reload done');
+    const after = d.childPids();
+    expect(after).toHaveLength(2);
+    for (const p of after) expect(before).not.toContain(p);
+    expect((await request(d.url('/v1/ping'))).status).toBe(200);
+    expect(await d.stop()).toEqual({ code: 0, signal: null });
+  });
+
+  it('runs the built-in example agent end to end: a task and a chat turn', async () => {
+    const runtime = tempDir('drover-bin-run-');
+    const d = await startDrover({ bin, cwd: dir, args: ['start', '--port', '0', '--children', '2'], env: { DROVER_SUPERVISOR__RUNTIME_DIR: runtime } });
+    const post = (path: string, body: unknown) =>
+      request(d.url(path), { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+
+    const task = await post('/v1/tasks?wait=10', { input: 'what is drover?' });
+    expect(task.status).toBe(200);
+    // The agent ran in an executor thread, used its tool, and asked the child's own mock LLM.
+    expect(task.json()).toMatchObject({ status: 'succeeded', attempts: 1, result: { content: 'echo: what is drover?', words: 3, turn: 1 } });
+
+    expect((await post('/v1/sessions/s1/messages?wait=10', { message: 'hello' })).json()).toMatchObject({ result: { turn: 1 } });
+    expect((await post('/v1/sessions/s1/messages?wait=10', { message: 'again' })).json()).toMatchObject({ result: { content: 'echo: again', turn: 2 } });
+
+    // The executor's files came out of the binary into one private directory.
+    const extracted = readdirSync(runtime).filter((f) => f.startsWith('executor-'));
+    expect(extracted).toHaveLength(1);
+    expect(statSync(join(runtime, extracted[0]!)).mode & 0o777).toBe(0o700);
+    expect(await d.stop()).toEqual({ code: 0, signal: null });
+  });
+});

@@ -1,0 +1,89 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { startDrover, stopAll, type DroverProcess } from '../../helpers/drover.ts';
+import { request, sleep } from '../../helpers/http.ts';
+
+afterAll(stopAll);
+
+/**
+ * One child holds five long requests; a second child joins; then twenty new connections
+ * arrive one after another. Least-load sends them to the idle child; round robin alternates.
+ */
+async function spreadWithOneBusyChild(strategy: string): Promise<{ busy: number; idle: number; toIdle: number; total: number }> {
+  const d: DroverProcess = await startDrover({ args: ['start', '--port', '0', '--children', '1', '--strategy', strategy] });
+  const [busy] = d.childPids();
+  const holds = Array.from({ length: 5 }, () => request(d.url('/debug/hold?ms=6000')));
+  await sleep(300);
+  d.signal('SIGTTIN');
+  await d.nextLog((l) => l.msg === 'child ready', 15_000, 'second child');
+  const idle = d.childPids().find((p) => p !== busy)!;
+  await sleep(300);
+  let toIdle = 0;
+  const total = 20;
+  for (let i = 0; i < total; i++) {
+    const r = await request(d.url('/v1/ping'));
+    expect(r.status).toBe(200);
+    if (r.json<{ pid: number }>().pid === idle) toIdle++;
+  }
+  for (const h of await Promise.all(holds)) expect(h.status).toBe(200);
+  await d.stop();
+  return { busy: busy!, idle, toIdle, total };
+}
+
+describe('balancer strategies', () => {
+  it('least-load sends new connections to the child that is not busy', async () => {
+    const r = await spreadWithOneBusyChild('least-load');
+    expect(r.idle).not.toBe(r.busy);
+    expect(r.toIdle).toBe(r.total);
+  });
+
+  it('round-robin alternates whatever the load (the contrast)', async () => {
+    const r = await spreadWithOneBusyChild('round-robin');
+    expect(r.toIdle).toBeGreaterThanOrEqual(6);
+    expect(r.toIdle).toBeLessThanOrEqual(14);
+  });
+
+  it('spreads long-lived connections evenly across children', async () => {
+    const d = await startDrover({ args: ['start', '--port', '0', '--children', '2'] });
+    const holds = Array.from({ length: 40 }, () => request(d.url('/debug/hold?ms=1500')));
+    const pids = (await Promise.all(holds)).map((r) => r.json<{ pid: number }>().pid);
+    const counts = [...new Set(pids)].map((p) => pids.filter((x) => x === p).length);
+    expect(counts).toHaveLength(2);
+    // ±10% of an even split of 40 is 18..22.
+    for (const c of counts) expect(Math.abs(c - 20)).toBeLessThanOrEqual(2);
+    await d.stop();
+  });
+
+  it('a connection waits in the supervisor while every child is at its target, then is served', async () => {
+    const d = await startDrover({
+      args: ['start', '--port', '0', '--children', '1'],
+      env: { DROVER_BALANCER__CHILD_TARGET: '2' },
+    });
+    const t0 = Date.now();
+    const slow = request(d.url('/debug/hold?ms=1000'));
+    await sleep(100);
+    const queued = await request(d.url('/v1/ping'));
+    expect(queued.status).toBe(200);
+    // It was not handed over while the child was full (connection + request = 2).
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
+    expect((await slow).status).toBe(200);
+    await d.stop();
+  });
+
+  it('refuses with 503 OVERLOADED when the wait queue is full', async () => {
+    const d = await startDrover({
+      args: ['start', '--port', '0', '--children', '1'],
+      env: { DROVER_BALANCER__CHILD_TARGET: '2', DROVER_BALANCER__QUEUE_LIMIT: '1' },
+    });
+    const slow = request(d.url('/debug/hold?ms=1500'));
+    await sleep(100);
+    const waiting = request(d.url('/v1/ping'));
+    await sleep(100);
+    const refused = await request(d.url('/v1/ping'));
+    expect(refused.status).toBe(503);
+    expect(refused.json<{ error: { code: string } }>().error.code).toBe('OVERLOADED');
+    expect(refused.headers['retry-after']).toBe('1');
+    expect((await waiting).status).toBe(200);
+    expect((await slow).status).toBe(200);
+    await d.stop();
+  });
+});
