@@ -117,6 +117,9 @@ export async function runChild(): Promise<void> {
         tracker.received++;
         // The socket can close while it travels; then no handle arrives.
         if (!handle) return onChange(false);
+        // net.Server sets TCP_NODELAY on sockets it accepts (http.Server defaults noDelay to true);
+        // a socket that arrives over IPC was accepted by the supervisor and must get it here.
+        handle.setNoDelay(true);
         server.emit('connection', handle);
         handle.resume();
         return;
