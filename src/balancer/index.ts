@@ -9,5 +9,5 @@ export function createStrategy(name: StrategyName): Strategy {
 }
 
 export { Balancer, type BalancerStats } from './balancer.ts';
-export { openListener, ListenError, type Listener } from './listen.ts';
+export { PublicSocket, ListenError, type ClientHandle, type ListenHandle } from './listen.ts';
 export type { Strategy, Target } from './strategy.ts';

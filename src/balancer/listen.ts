@@ -11,12 +11,21 @@ export class ListenError extends Error {
   }
 }
 
-export interface Listener {
-  server: net.Server;
-  /** "host:port" or "fd 3 (systemd)". */
-  where: string;
-  port?: number;
-  activated: boolean;
+/**
+ * A listening socket as libuv hands it to JavaScript (node's TCPWrap): the part drover uses.
+ * It is what node:cluster passes around in SCHED_NONE mode; a handle sent over IPC arrives as
+ * a copy of the same kernel socket in the child.
+ */
+export interface ListenHandle {
+  onconnection: ((status: number, client?: ClientHandle) => void) | null;
+  listen(backlog: number): number;
+  close(cb?: () => void): void;
+}
+
+/** An accepted connection before any net.Socket wraps it. */
+export interface ClientHandle {
+  setNoDelay?(on: boolean): number;
+  close(cb?: () => void): void;
 }
 
 /** The fd systemd handed us, if the variables are meant for this process; they are then cleared so children never see them. */
@@ -36,29 +45,104 @@ const reasons: Record<string, string> = {
   EADDRNOTAVAIL: 'address not available on this machine',
 };
 
+function listenError(code: string, where: string, fallback = code): ListenError {
+  return new ListenError(code, `cannot listen on ${where}: ${reasons[code] ?? fallback}`);
+}
+
 /**
- * Opens the public socket. Connections arrive paused: the supervisor never reads a byte, it
- * only hands the socket to a child, which resumes it.
+ * The public socket. Two ways to take connections from it:
+ *  - the supervisor accepts (`acceptingHere`): every connection arrives here paused and is
+ *    handed to a child over IPC. That is how it starts, how round robin works, and how a
+ *    draining node answers 503 itself;
+ *  - children accept directly: each ready child listens on its own copy of the socket
+ *    (`sharedHandle`, sent over IPC; what node:cluster calls SCHED_NONE, and what gunicorn's
+ *    workers do) and the supervisor steers them by load. A process that polls a listening
+ *    socket competes for every connection, and Node cannot stop polling one without closing
+ *    it; so the supervisor steps aside (`withdraw`) by taking a copy back from a child that
+ *    listens and closing its own. The socket never stops listening, whoever holds it: the
+ *    kernel queues connections while nobody accepts.
  */
-export function openListener(
-  opts: { host: string; port: number; backlog: number },
-  onConnection: (socket: net.Socket) => void,
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<Listener> {
-  const fd = takeActivatedFd(env);
-  const server = net.createServer({ pauseOnConnect: true }, onConnection);
-  const where = fd !== undefined ? `fd ${fd} (systemd)` : `${opts.host}:${opts.port}`;
-  return new Promise((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => {
-      const why = reasons[err.code ?? ''] ?? err.message;
-      reject(new ListenError(err.code ?? 'LISTEN_FAILED', `cannot listen on ${where}: ${why}`));
+export class PublicSocket {
+  readonly where: string;
+  readonly activated: boolean;
+  port?: number;
+  private handle?: ListenHandle;
+  private server?: net.Server;
+  private readonly onConnection: (socket: net.Socket) => void;
+  private readonly backlog: number;
+
+  private constructor(where: string, activated: boolean, backlog: number, onConnection: (socket: net.Socket) => void) {
+    this.where = where;
+    this.activated = activated;
+    this.backlog = backlog;
+    this.onConnection = onConnection;
+  }
+
+  /** Listens (or takes systemd's socket); the supervisor accepts every connection until it withdraws. */
+  static async open(
+    opts: { host: string; port: number; backlog: number },
+    onConnection: (socket: net.Socket) => void,
+    env: NodeJS.ProcessEnv = process.env,
+  ): Promise<PublicSocket> {
+    const fd = takeActivatedFd(env);
+    const s = new PublicSocket(fd !== undefined ? `fd ${fd} (systemd)` : `${opts.host}:${opts.port}`, fd !== undefined, opts.backlog, onConnection);
+    await s.listen(fd !== undefined ? { fd, backlog: opts.backlog } : { host: opts.host, port: opts.port, backlog: opts.backlog });
+    return s;
+  }
+
+  get acceptingHere(): boolean {
+    return this.server !== undefined;
+  }
+
+  /** "host:port" as bound (the real port when 0 was asked), or the systemd fd. */
+  get address(): string {
+    return this.activated ? this.where : this.where.replace(/:\d+$/, `:${this.port}`);
+  }
+
+  /** The socket to send to a child (sending copies it; this process keeps its own). */
+  sharedHandle(): ListenHandle | undefined {
+    return this.handle;
+  }
+
+  /** The supervisor accepts every connection again (a draining node answers them itself). */
+  acceptHere(): Promise<void> {
+    if (this.server || !this.handle) return Promise.resolve();
+    return this.listen({ handle: this.handle, backlog: this.backlog });
+  }
+
+  /**
+   * Stops accepting here: `copy` (a child's copy of the socket) becomes the one the supervisor
+   * keeps, unpolled, and its own listening handle closes. Connections it already accepted live on.
+   */
+  withdraw(copy: ListenHandle): void {
+    const server = this.server;
+    if (!server) {
+      copy.close();
+      return;
+    }
+    this.server = undefined;
+    this.handle = copy;
+    server.close();
+  }
+
+  close(): void {
+    if (this.server) this.server.close();
+    else this.handle?.close();
+    this.server = undefined;
+    this.handle = undefined;
+  }
+
+  private listen(options: { host?: string; port?: number; fd?: number; handle?: ListenHandle; backlog: number }): Promise<void> {
+    const server = net.createServer({ pauseOnConnect: true }, this.onConnection);
+    return new Promise((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err.code ?? 'LISTEN_FAILED', this.where, err.message)));
+      server.listen(options as unknown as net.ListenOptions, () => {
+        const addr = server.address();
+        if (typeof addr === 'object' && addr) this.port = addr.port;
+        this.server = server;
+        this.handle = (server as unknown as { _handle: ListenHandle })._handle;
+        resolve();
+      });
     });
-    const done = () => {
-      const addr = server.address();
-      const port = typeof addr === 'object' && addr ? addr.port : undefined;
-      resolve({ server, where: fd !== undefined ? where : `${opts.host}:${port}`, port, activated: fd !== undefined });
-    };
-    if (fd !== undefined) server.listen({ fd }, done);
-    else server.listen({ host: opts.host, port: opts.port, backlog: opts.backlog }, done);
-  });
+  }
 }

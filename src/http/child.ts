@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import type { ClientHandle, ListenHandle } from '../balancer/listen.ts';
 import type { Config } from '../config/schema.ts';
 import { createLogger } from '../log.ts';
 import { isSupervisorMessage, type ChildMessage, type LoadReport } from '../supervisor/protocol.ts';
@@ -8,12 +9,15 @@ import { computeSizing, readMachine } from '../config/sizing.ts';
 import { openStore, type Store } from '../store/index.ts';
 import { buildApp, type ChildState } from './app.ts';
 import { registerApi } from './api/index.ts';
+import { DirectAccept } from './direct-accept.ts';
 import { LoadTracker } from './load.ts';
 import { ChildMetrics } from './metrics.ts';
 
 export const CHILD_CONFIG_ENV = 'DROVER_CHILD_CONFIG';
 export const CHILD_ID_ENV = 'DROVER_CHILD_ID';
 const REPORT_DELAY_MS = 5;
+/** How long a booting child waits for the supervisor's answer about the shared socket. */
+const LISTEN_ANSWER_MS = 5000;
 
 function send(msg: ChildMessage): void {
   if (process.connected) process.send!(msg);
@@ -37,13 +41,26 @@ export async function runChild(): Promise<void> {
   // few hundred small messages a second); freeing a full child is reported at once.
   let scheduled: NodeJS.Timeout | undefined;
   const onChange = (urgent: boolean) => {
+    direct.loadChanged();
     if (urgent) return report();
     scheduled ??= setTimeout(report, REPORT_DELAY_MS);
   };
   const tracker = new LoadTracker(config.balancer.child_target, onChange);
-  const metrics = new ChildMetrics(state.id);
+  const metrics = new ChildMetrics(state.id, () => direct);
   const { app, server } = buildApp(config, state, log, metrics);
   tracker.attach(server);
+  const direct = new DirectAccept(config.balancer.child_target, {
+    backlog: config.server.backlog,
+    load: () => tracker.load,
+    serve: (socket) => server.emit('connection', socket),
+    forward: (client) => {
+      if (!process.connected) return client.close();
+      // The handle is copied into the message; this child's copy closes once it is written.
+      process.send!({ t: 'back' } satisfies ChildMessage, client as unknown as Socket, {}, () => client.close());
+    },
+    askListen: () => send({ t: 'want-listen' }),
+  });
+  let listenAnswered: (() => void) | undefined;
 
   let store: Store | undefined;
   let executor: Executor | undefined;
@@ -81,6 +98,7 @@ export async function runChild(): Promise<void> {
       runningTasks: executor?.running ?? 0,
       taskSlots: executor?.slots ?? 0,
       requests: tracker.requests,
+      listening: direct.listening,
       rss,
       queueWaitP95,
       ...interval,
@@ -94,6 +112,10 @@ export async function runChild(): Promise<void> {
     draining ??= (async () => {
       state.ready = false;
       state.draining = true;
+      direct.stop();
+      // From now on every response asks the client to close, so keep-alive connections end
+      // after their current request instead of holding the old child open.
+      tracker.keepAlive = false;
       log.info({ reason, deadlineMs }, 'draining');
       const deadline = Date.now() + deadlineMs;
       // Running tasks finish (or go back to the queue at the deadline) while requests finish.
@@ -110,18 +132,35 @@ export async function runChild(): Promise<void> {
     return draining;
   }
 
-  process.on('message', (msg: unknown, handle?: Socket) => {
+  process.on('message', (msg: unknown, handle?: unknown) => {
     if (!isSupervisorMessage(msg)) return;
     switch (msg.t) {
-      case 'conn':
+      case 'conn': {
         tracker.received++;
+        const socket = handle as Socket | undefined;
         // The socket can close while it travels; then no handle arrives.
-        if (!handle) return onChange(false);
+        if (!socket) return onChange(false);
         // net.Server sets TCP_NODELAY on sockets it accepts (http.Server defaults noDelay to true);
         // a socket that arrives over IPC was accepted by the supervisor and must get it here.
-        handle.setNoDelay(true);
-        server.emit('connection', handle);
-        handle.resume();
+        socket.setNoDelay(true);
+        server.emit('connection', socket);
+        socket.resume();
+        return;
+      }
+      case 'listen':
+        direct.listen(handle as ListenHandle | undefined, msg.limit);
+        listenAnswered?.();
+        return;
+      case 'limit':
+        direct.setLimit(msg.limit);
+        return;
+      case 'lend':
+        // Copied into the message: this child keeps listening on its own.
+        process.send!({ t: 'lent' } satisfies ChildMessage, direct.handle as unknown as Socket, { keepOpen: true }, () => {});
+        return;
+      case 'unlisten':
+        direct.stop();
+        send({ t: 'unlistened' });
         return;
       case 'drain':
         void drain(msg.deadlineMs, msg.reason);
@@ -130,6 +169,18 @@ export async function runChild(): Promise<void> {
         void metrics.registry.getMetricsAsJSON().then((m) => send({ t: 'metrics', id: msg.id, metrics: m }));
         return;
     }
+  });
+
+  // Ready means accepting: the shared socket (when the supervisor lets children accept) is
+  // listened on before the supervisor hears "ready".
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, LISTEN_ANSWER_MS);
+    listenAnswered = () => {
+      clearTimeout(timer);
+      listenAnswered = undefined;
+      resolve();
+    };
+    send({ t: 'want-listen' });
   });
 
   setInterval(heartbeat, config.supervisor.heartbeat_interval * 1000);

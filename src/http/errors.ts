@@ -51,6 +51,6 @@ export function sendError(reply: FastifyReply, err: ApiError): FastifyReply {
 
 export function errorHandler(this: unknown, err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const api = toApiError(err);
-  if (api.status >= 500) request.log.error({ err }, 'request failed');
+  if (api.status >= 500) request.log.error({ err, reqId: request.id }, 'request failed');
   return sendError(reply, api);
 }

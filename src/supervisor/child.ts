@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Worker } from 'node:cluster';
 import type { Socket } from 'node:net';
+import type { ClientHandle, ListenHandle } from '../balancer/listen.ts';
 import type { Target } from '../balancer/strategy.ts';
 import { isChildMessage, type LoadReport, type SupervisorMessage } from './protocol.ts';
 
@@ -10,7 +11,8 @@ const STDERR_LINES = 20;
 
 /**
  * The supervisor's view of one child process: its state, its last load report, and what was
- * sent to it since. Emits 'ready', 'report', 'boot-failed' (message) and 'exit' (code, signal).
+ * sent to it since. Emits 'ready', 'report', 'boot-failed' (message), 'want-listen',
+ * 'back' (client handle) and 'exit' (code, signal).
  */
 export class ChildHandle extends EventEmitter implements Target {
   state: ChildState = 'starting';
@@ -20,6 +22,8 @@ export class ChildHandle extends EventEmitter implements Target {
   report?: LoadReport;
   /** Connections sent; the report's `received` tells how many arrived. */
   sent = 0;
+  /** The accept limit last sent (see DirectAccept). */
+  limit?: number;
   drainReason?: string;
   /** Forked to replace another child; not counted as live until the replacement is done. */
   isReplacement = false;
@@ -43,8 +47,10 @@ export class ChildHandle extends EventEmitter implements Target {
     this.generation = generation;
     this.worker = worker;
     this.target = target;
-    worker.on('message', (msg: unknown) => this.onMessage(msg));
+    worker.on('message', (msg: unknown, handle?: unknown) => this.onMessage(msg, handle));
     worker.on('exit', (code: number | null, signal: string | null) => {
+      // A copy of the socket asked for and never sent: whoever waits for it stops waiting.
+      this.emit('lent', undefined);
       this.state = 'exited';
       this.exitCode = code;
       this.exitSignal = signal;
@@ -86,6 +92,34 @@ export class ChildHandle extends EventEmitter implements Target {
     } catch (err) {
       done(err as Error);
     }
+  }
+
+  /** Answers `want-listen`: the shared socket (or none) and the limit. */
+  giveListen(handle: ListenHandle | undefined, limit: number): void {
+    if (!this.worker.isConnected()) return;
+    this.limit = limit;
+    this.worker.send({ t: 'listen', limit } satisfies SupervisorMessage, handle as unknown as Socket, {}, () => {});
+  }
+
+  setLimit(limit: number): void {
+    if (limit === this.limit) return;
+    this.limit = limit;
+    this.send({ t: 'limit', limit });
+  }
+
+  /** Tells it to stop accepting from the shared socket; resolves when it says it has, or after `timeoutMs`. */
+  unlisten(timeoutMs: number): Promise<void> {
+    if (this.state === 'exited' || !this.worker.isConnected()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.off('unlistened', done).off('exit', done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.once('unlistened', done).once('exit', done);
+      this.send({ t: 'unlisten' });
+    });
   }
 
   /** Stop sending it work; it finishes in-flight requests and exits. Killed if still alive after the deadline. */
@@ -135,7 +169,7 @@ export class ChildHandle extends EventEmitter implements Target {
     });
   }
 
-  private onMessage(msg: unknown): void {
+  private onMessage(msg: unknown, handle?: unknown): void {
     if (!isChildMessage(msg)) return;
     this.lastSeen = Date.now();
     switch (msg.t) {
@@ -158,6 +192,18 @@ export class ChildHandle extends EventEmitter implements Target {
         return;
       case 'metrics':
         this.emit('metrics', msg.id, msg.metrics);
+        return;
+      case 'want-listen':
+        this.emit('want-listen');
+        return;
+      case 'back':
+        if (handle) this.emit('back', handle as ClientHandle);
+        return;
+      case 'unlistened':
+        this.emit('unlistened');
+        return;
+      case 'lent':
+        this.emit('lent', handle as ListenHandle | undefined);
         return;
     }
   }

@@ -1,6 +1,6 @@
 // Every message between the supervisor and a child, in one place, so the whole protocol can
 // be read at a glance. Each carries one discriminating field, `t`. Handles travel only with
-// `conn`. prom-client's own metrics messages share the channel; isChildMessage() tells ours apart.
+// `conn`, `listen`, `back` and `lent`. prom-client's own metrics messages share the channel; isChildMessage() tells ours apart.
 
 /** What a child reports about itself, on every heartbeat and whenever it frees a full slot. */
 export interface LoadReport {
@@ -16,6 +16,8 @@ export interface LoadReport {
   taskSlots: number;
   /** Requests finished since the child started. */
   requests: number;
+  /** True while this child accepts from the shared socket. */
+  listening?: boolean;
   /** Resident set size in bytes. */
   rss: number;
   /** Event-loop delay p99 over the last interval, in seconds. */
@@ -33,12 +35,31 @@ export type ChildMessage =
   | ({ t: 'load' } & LoadReport)
   /** The child cannot start (bad agent module, bad config): the reason, before it exits. */
   | { t: 'boot-failed'; message: string }
+  /** Asks for the shared listening socket: at boot, and when the load is back under the limit. */
+  | { t: 'want-listen' }
+  /** A connection this child accepted and will not serve (at its limit, or stopping): the raw handle travels. */
+  | { t: 'back' }
+  /** Answer to `unlisten`: this child no longer accepts from the shared socket. */
+  | { t: 'unlistened' }
+  /** Answer to `lend`: a copy of the listening socket travels as the handle (none if this child has none). */
+  | { t: 'lent' }
   /** Answer to `metrics`: the child's registry as prom-client JSON (getMetricsAsJSON). */
   | { t: 'metrics'; id: number; metrics: unknown[] };
 
 export type SupervisorMessage =
   /** A connection: the socket travels as the handle. */
   | { t: 'conn' }
+  /**
+   * Answer to `want-listen`: the shared listening socket travels as the handle, or none while
+   * the supervisor accepts every connection itself. The child accepts while its load < limit.
+   */
+  | { t: 'listen'; limit: number }
+  /** A new limit (the supervisor steering connections toward less-loaded children). */
+  | { t: 'limit'; limit: number }
+  /** Stop accepting from the shared socket now, and say so (the supervisor is stopping). */
+  | { t: 'unlisten' }
+  /** Send a copy of your listening socket (the supervisor keeps it and stops accepting itself). */
+  | { t: 'lend' }
   /** Take no new work, finish in-flight requests and tasks by the deadline, then exit 0. */
   | { t: 'drain'; deadlineMs: number; reason: string }
   /** Send your metrics (a scrape of /metrics on the admin port). */

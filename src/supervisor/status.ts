@@ -24,6 +24,8 @@ export interface Status {
   node: string;
   uptimeS: number;
   listening?: string;
+  /** Who accepts connections: the children from the shared socket, or the supervisor. */
+  accept: 'children' | 'supervisor';
   strategy: string;
   generation: number;
   desired: number;
@@ -63,7 +65,8 @@ export function snapshot(sup: Supervisor): Status {
     version: pkg.version,
     node: process.version,
     uptimeS: Math.round((now - startedAt) / 1000),
-    listening: sup.listener?.where,
+    listening: sup.listener?.address,
+    accept: sup.direct ? 'children' : 'supervisor',
     strategy: sup.balancer.strategyName,
     generation: sup.generation,
     desired: sup.desired,

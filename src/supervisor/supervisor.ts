@@ -1,14 +1,26 @@
 import cluster from 'node:cluster';
 import { EventEmitter } from 'node:events';
+import net from 'node:net';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
-import { Balancer, createStrategy, openListener, type Listener } from '../balancer/index.ts';
+import { Balancer, PublicSocket, createStrategy, type ClientHandle, type ListenHandle } from '../balancer/index.ts';
 import { CHILD_CONFIG_ENV, CHILD_ID_ENV } from '../http/child.ts';
 import { pickVictim, type AutoscaleLoop } from '../autoscaler/index.ts';
 import { restartDelay } from './backoff.ts';
 import { ChildHandle } from './child.ts';
 import { setupFork, SUPERVISOR_ONLY_ENV } from './fork.ts';
 import { Notifier } from './systemd.ts';
+
+/** How long a stop waits for each child to close its copy of the listening socket. */
+const UNLISTEN_WAIT_MS = 1000;
+/** Load above the least-loaded child that a child may reach before it stops accepting (see acceptLimit). */
+const SPREAD_SLACK_MIN = 2;
+const SPREAD_SLACK_SHARE = 0.1;
+
+/** A connection a child sent back, as the balancer takes it: a socket that has read nothing. */
+function pausedSocket(client: ClientHandle): net.Socket {
+  return new net.Socket({ handle: client, pauseOnCreate: true, readable: true, writable: true } as unknown as net.SocketConstructorOpts);
+}
 
 export type RestartReason = 'crash' | 'boot_failure' | 'hang' | 'memory' | 'ready_timeout';
 
@@ -29,7 +41,9 @@ export class Supervisor extends EventEmitter {
   readonly children = new Map<number, ChildHandle>();
   readonly restarts = new Map<RestartReason, number>();
   readonly balancer: Balancer;
-  listener?: Listener;
+  listener?: PublicSocket;
+  /** Children accept from the shared socket (least-load with balancer.accept = "children"). */
+  direct: boolean;
   desired: number;
   generation = 1;
   readonly slotRestarts = new Map<number, number>();
@@ -52,6 +66,8 @@ export class Supervisor extends EventEmitter {
   private tickTimer?: NodeJS.Timeout;
   private replacing = 0;
   private exclusive: Promise<unknown> = Promise.resolve();
+  /** A child was asked for a copy of the socket, so that the supervisor can stop accepting. */
+  private borrowing = false;
   private stopping?: Promise<number>;
   private fatalError?: string;
   readonly notifier: Notifier;
@@ -66,6 +82,7 @@ export class Supervisor extends EventEmitter {
     this.desired = children;
     this.notifier = new Notifier(log);
     const b = config.balancer;
+    this.direct = b.strategy === 'least-load' && b.accept === 'children';
     this.balancer = new Balancer(createStrategy(b.strategy), () => this.targets(), {
       queueLimit: b.queue_limit,
       queueTimeoutMs: b.queue_timeout * 1000,
@@ -75,8 +92,8 @@ export class Supervisor extends EventEmitter {
   /** Listens, forks the first generation and resolves once it is ready; rejects if no child can start. */
   async start(): Promise<void> {
     const s = this.config.server;
-    this.listener = await openListener({ host: s.host, port: s.port, backlog: s.backlog }, this.balancer.accept);
-    this.log.info({ where: this.listener.where, port: this.listener.port, strategy: this.balancer.strategyName }, 'listening');
+    this.listener = await PublicSocket.open({ host: s.host, port: s.port, backlog: s.backlog }, this.balancer.accept);
+    this.log.info({ where: this.listener.address, port: this.listener.port, strategy: this.balancer.strategyName, accept: this.direct ? 'children' : 'supervisor' }, 'listening');
     setupFork();
     this.maintain();
     this.tickTimer = setInterval(() => this.tick(), 1000);
@@ -181,6 +198,9 @@ export class Supervisor extends EventEmitter {
   async drain(): Promise<void> {
     const sup = this.config.supervisor;
     this.draining = this.balancer.draining = true;
+    // Children stop accepting as they drain; from here on the supervisor answers new
+    // connections itself (503 DRAINING).
+    await this.listener?.acceptHere();
     this.log.info({ children: this.children.size }, 'draining the node');
     this.notifier.status('draining');
     const exits = [...this.children.values()].map((c) => new Promise((r) => (c.state === 'exited' ? r(null) : c.once('exit', r))));
@@ -200,6 +220,13 @@ export class Supervisor extends EventEmitter {
     this.maintain();
   }
 
+  /** A child asks for the shared socket: it gets it (or, when the supervisor accepts itself, none) and the limit. */
+  private answerListen(child: ChildHandle): void {
+    if (child.state === 'exited') return;
+    const handle = this.direct && child.state !== 'draining' ? this.listener?.sharedHandle() : undefined;
+    child.giveListen(handle, this.acceptLimit());
+  }
+
   /** Takes the re-read config for a reload; returns why it was refused, or undefined. */
   private applyNewConfig(): string | undefined {
     if (!this.reloadConfig) return undefined;
@@ -211,7 +238,7 @@ export class Supervisor extends EventEmitter {
       return `invalid config: ${(err as Error).message}`;
     }
     const needRestart = (['host', 'port', 'backlog'] as const).filter((k) => next.server[k] !== this.config.server[k]).map((k) => `server.${k}`);
-    if (next.balancer.strategy !== this.config.balancer.strategy) needRestart.push('balancer.strategy');
+    for (const k of ['strategy', 'accept'] as const) if (next.balancer[k] !== this.config.balancer[k]) needRestart.push(`balancer.${k}`);
     if (needRestart.length) this.log.warn({ keys: needRestart }, 'these settings take effect at the next restart, not on reload');
     this.config = next;
     this.log.info('config reloaded');
@@ -228,8 +255,9 @@ export class Supervisor extends EventEmitter {
     this.stopping = (async () => {
       const sup = this.config.supervisor;
       // Stop accepting first: once "stopping" is logged, no new connection gets in.
-      this.listener?.server.close();
+      this.listener?.close();
       this.balancer.close();
+      await Promise.all([...this.children.values()].map((c) => c.unlisten(UNLISTEN_WAIT_MS)));
       this.log.info({ reason, children: this.children.size }, 'stopping');
       this.notifier.stopping(`stopping: ${reason}`);
       this.notifier.stopWatchdog();
@@ -245,6 +273,36 @@ export class Supervisor extends EventEmitter {
       return code;
     })();
     return this.stopping;
+  }
+
+  /**
+   * Least load across children that accept directly: each may take connections while its load
+   * is under the lowest load of any ready child plus a slack, so the kernel's choice is kept
+   * when children are even and overridden when one is busier.
+   */
+  private acceptLimit(): number {
+    const target = this.config.balancer.child_target;
+    let floor = Infinity;
+    for (const c of this.children.values()) if (c.state === 'ready') floor = Math.min(floor, c.load());
+    if (floor === Infinity) return target;
+    return Math.min(target, floor + Math.max(SPREAD_SLACK_MIN, Math.ceil(floor * SPREAD_SLACK_SHARE)));
+  }
+
+  private shouldStepAside(): boolean {
+    return this.direct && !this.draining && !this.stopping && this.listener?.acceptingHere === true;
+  }
+
+  /** Once a child accepts from the shared socket, the supervisor stops accepting (see PublicSocket). */
+  private stepAside(child: ChildHandle): void {
+    if (this.borrowing || child.state !== 'ready' || !child.report?.listening || !this.shouldStepAside()) return;
+    this.borrowing = true;
+    child.send({ t: 'lend' });
+  }
+
+  private steer(): void {
+    if (!this.direct) return;
+    const limit = this.acceptLimit();
+    for (const c of this.children.values()) if (c.state === 'ready') c.setLimit(limit);
   }
 
   readyCount(): number {
@@ -284,9 +342,21 @@ export class Supervisor extends EventEmitter {
       this.emit('changed');
     });
     child.on('report', () => {
+      this.stepAside(child);
+      this.steer();
       this.balancer.dispatch();
       this.emit('report', child);
     });
+    child.on('want-listen', () => this.answerListen(child));
+    child.on('lent', (copy?: ListenHandle) => {
+      this.borrowing = false;
+      if (!copy) return;
+      if (this.shouldStepAside()) {
+        this.listener!.withdraw(copy);
+        this.log.info({ child: id }, 'children accept from the shared socket');
+      } else copy.close();
+    });
+    child.on('back', (client: ClientHandle) => this.balancer.accept(pausedSocket(client)));
     child.on('exit', (code, signal) => this.onExit(child, code, signal));
     return child;
   }

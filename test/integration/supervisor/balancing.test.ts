@@ -8,8 +8,11 @@ afterAll(stopAll);
  * One child holds five long requests; a second child joins; then twenty new connections
  * arrive one after another. Least-load sends them to the idle child; round robin alternates.
  */
-async function spreadWithOneBusyChild(strategy: string): Promise<{ busy: number; idle: number; toIdle: number; total: number }> {
-  const d: DroverProcess = await startDrover({ args: ['start', '--port', '0', '--children', '1', '--strategy', strategy] });
+async function spreadWithOneBusyChild(strategy: string, accept = 'children'): Promise<{ busy: number; idle: number; toIdle: number; total: number }> {
+  const d: DroverProcess = await startDrover({
+    args: ['start', '--port', '0', '--children', '1', '--strategy', strategy],
+    env: { DROVER_BALANCER__ACCEPT: accept },
+  });
   const [busy] = d.childPids();
   const holds = Array.from({ length: 5 }, () => request(d.url('/debug/hold?ms=6000')));
   await sleep(300);
@@ -30,8 +33,10 @@ async function spreadWithOneBusyChild(strategy: string): Promise<{ busy: number;
 }
 
 describe('balancer strategies', () => {
-  it('least-load sends new connections to the child that is not busy', async () => {
-    const r = await spreadWithOneBusyChild('least-load');
+  // Children accepting from the shared socket are steered by a limit: the busy child stops
+  // accepting. With accept = "supervisor" the supervisor picks the child for each connection.
+  it.each(['children', 'supervisor'])('least-load sends new connections to the child that is not busy (accept = %s)', async (accept) => {
+    const r = await spreadWithOneBusyChild('least-load', accept);
     expect(r.idle).not.toBe(r.busy);
     expect(r.toIdle).toBe(r.total);
   });

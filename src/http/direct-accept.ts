@@ -1,0 +1,116 @@
+import net from 'node:net';
+import type { ClientHandle, ListenHandle } from '../balancer/listen.ts';
+
+export interface DirectAcceptOptions {
+  backlog: number;
+  /** The child's load now (open connections + in-flight requests). */
+  load(): number;
+  /** Serves a connection this child keeps. */
+  serve(socket: net.Socket): void;
+  /** Sends a connection this child will not serve back to the supervisor. */
+  forward(client: ClientHandle): void;
+  /** Asks the supervisor for the listening socket again. */
+  askListen(): void;
+}
+
+/**
+ * A child accepting straight from the public socket, which every ready child shares: the
+ * kernel gives each connection to whichever child calls accept() first, so a child whose event
+ * loop is busy takes none, and no process sits between client and child (the supervisor's
+ * handoff costs a round trip per connection).
+ *
+ * The supervisor steers by load with one number, the limit: a child takes connections while
+ * its load is under it. At the limit the child sends the connection it just took back to the
+ * supervisor, which places it on the least-loaded child or queues it; below its target it also
+ * closes its copy of the socket, so the kernel gives the next connections to the others, and
+ * asks for the socket again once its load is back under the limit.
+ */
+export class DirectAccept {
+  /** Connections accepted here, and those sent back to the supervisor. */
+  accepted = 0;
+  forwarded = 0;
+  private listener?: ListenHandle;
+  private asked = false;
+  private stopped = false;
+  private limit: number;
+  private readonly target: number;
+  private readonly opts: DirectAcceptOptions;
+
+  constructor(target: number, opts: DirectAcceptOptions) {
+    this.target = target;
+    this.limit = target;
+    this.opts = opts;
+  }
+
+  get listening(): boolean {
+    return this.listener !== undefined;
+  }
+
+  /** This child's copy of the listening socket, if it has one. */
+  get handle(): ListenHandle | undefined {
+    return this.listener;
+  }
+
+  /** The supervisor's answer to askListen(): the socket (none while it accepts itself) and the limit. */
+  listen(handle: ListenHandle | undefined, limit: number): void {
+    this.asked = false;
+    this.limit = limit;
+    if (!handle) return;
+    if (this.stopped || this.listener) {
+      handle.close();
+      return;
+    }
+    handle.onconnection = (status, client) => this.onConnection(status, client);
+    const err = handle.listen(this.opts.backlog);
+    if (err !== 0) {
+      handle.close();
+      return;
+    }
+    this.listener = handle;
+  }
+
+  setLimit(limit: number): void {
+    this.limit = limit;
+    this.loadChanged();
+  }
+
+  /** Called when the load may have dropped: back under the limit, a closed child asks for the socket. */
+  loadChanged(): void {
+    if (this.stopped || this.listener || this.asked) return;
+    if (this.opts.load() < this.limit) {
+      this.asked = true;
+      this.opts.askListen();
+    }
+  }
+
+  /** Closes this child's copy of the socket for good (draining, stopping). */
+  stop(): void {
+    this.stopped = true;
+    this.close();
+  }
+
+  private close(): void {
+    const l = this.listener;
+    this.listener = undefined;
+    if (l) {
+      l.onconnection = null;
+      l.close();
+    }
+  }
+
+  private onConnection(status: number, client?: ClientHandle): void {
+    if (status !== 0 || !client) return;
+    this.accepted++;
+    if (this.stopped || this.opts.load() >= this.limit) {
+      this.forwarded++;
+      // At the target the socket stays open: the overflow goes to the supervisor's queue
+      // through this child. Under the target the limit is the supervisor steering away.
+      if (this.stopped || this.limit < this.target) this.close();
+      this.opts.forward(client);
+      return;
+    }
+    // What net.Server does with a connection it accepts (http.Server defaults noDelay to true).
+    client.setNoDelay?.(true);
+    this.opts.serve(new net.Socket({ handle: client, readable: true, writable: true } as unknown as net.SocketConstructorOpts));
+  }
+}
