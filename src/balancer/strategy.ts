@@ -5,7 +5,7 @@ export interface Target {
   readonly id: number;
   /** Load at which the child takes no new connection. */
   readonly target: number;
-  /** Estimated load: open connections + in-flight requests as last reported, plus handoffs since. */
+  /** Estimated load: open connections + in-flight requests as last reported, plus two for each handoff since (a connection and its request). */
   load(): number;
   /** Ready and not draining. */
   accepts(): boolean;

@@ -1,9 +1,9 @@
 import http from 'node:http';
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
-import { ApiError, errorHandler, sendError } from './errors.ts';
-import type { ChildMetrics } from './metrics.ts';
+import { ApiError, errorHandlerFor, sendError } from './errors.ts';
+import { labelRoutes } from './route-label.ts';
 import { path } from './routes.ts';
 import { registerDebugRoutes, DEBUG_ROUTES_ENV } from './debug-routes.ts';
 
@@ -19,18 +19,16 @@ export interface ChildState {
  * sockets. Because Node arms header and request timeouts only on 'listening', the server is
  * created here with a short check interval and told it is listening.
  */
-export function buildApp(config: Config, state: ChildState, log: Logger, metrics?: ChildMetrics): { app: FastifyInstance; server: http.Server } {
+export function buildApp(config: Config, state: ChildState, log: Logger): { app: FastifyInstance; server: http.Server } {
   const s = config.server;
   let server!: http.Server;
   // Fastify's instance type is parameterised by the logger; pino's Logger and fastify's
   // FastifyBaseLogger differ only in typing, so the plain instance type is used throughout.
   const app = Fastify({
-    loggerInstance: log,
-    // Fastify would make a pino child logger for every request, about 1 µs each; the few
-    // request-scoped lines (errors.ts) carry the request id themselves.
-    childLoggerFactory: (logger) => logger,
-    // One log line per request would flood journald at agent-service rates; metrics count them.
-    logController: new LogController({ disableRequestLogging: true }),
+    // No logger for fastify: with one it makes a child logger and response listeners for every
+    // request even with request logging off. One line per request would flood journald anyway;
+    // metrics count requests, and errors.ts logs failures with drover's logger.
+    logger: false,
     bodyLimit: s.body_limit_bytes,
     keepAliveTimeout: s.keep_alive_timeout * 1000,
     requestTimeout: s.request_timeout * 1000,
@@ -49,17 +47,10 @@ export function buildApp(config: Config, state: ChildState, log: Logger, metrics
   }) as unknown as FastifyInstance;
   server.emit('listening');
 
-  app.setErrorHandler(errorHandler);
+  labelRoutes(app);
+  app.setErrorHandler(errorHandlerFor(log));
   app.setNotFoundHandler((request, reply) =>
     sendError(reply, new ApiError(404, 'NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]}`)));
-
-  // Callback-style hooks: they run on every request, and an async hook costs a promise each.
-  if (metrics) {
-    app.addHook('onResponse', (request, reply, done) => {
-      metrics.observeRequest(request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
-      done();
-    });
-  }
 
   path(app, '/healthz', [{ method: 'GET', handler: async () => ({ status: 'ok' }) }]);
   path(app, '/readyz', [{ method: 'GET', handler: async (_req, reply) => {

@@ -11,6 +11,7 @@ import { buildApp, type ChildState } from './app.ts';
 import { registerApi } from './api/index.ts';
 import { DirectAccept } from './direct-accept.ts';
 import { LoadTracker } from './load.ts';
+import { routeOf } from './route-label.ts';
 import { ChildMetrics } from './metrics.ts';
 
 export const CHILD_CONFIG_ENV = 'DROVER_CHILD_CONFIG';
@@ -45,9 +46,11 @@ export async function runChild(): Promise<void> {
     if (urgent) return report();
     scheduled ??= setTimeout(report, REPORT_DELAY_MS);
   };
-  const tracker = new LoadTracker(config.balancer.child_target, onChange);
   const metrics = new ChildMetrics(state.id, () => direct);
-  const { app, server } = buildApp(config, state, log, metrics);
+  const tracker = new LoadTracker(config.balancer.child_target, onChange, (res, seconds) =>
+    // A client that left before any answer: nginx's 499 (client closed request).
+    metrics.observeRequest(routeOf(res), res.headersSent ? res.statusCode : 499, seconds));
+  const { app, server } = buildApp(config, state, log);
   tracker.attach(server);
   const direct = new DirectAccept(config.balancer.child_target, {
     backlog: config.server.backlog,
@@ -105,6 +108,7 @@ export async function runChild(): Promise<void> {
       draining: state.draining,
     };
     send({ t: 'load', ...report });
+    direct.reported(tracker.load);
   }
 
   let draining: Promise<never> | undefined;
@@ -148,11 +152,11 @@ export async function runChild(): Promise<void> {
         return;
       }
       case 'listen':
-        direct.listen(handle as ListenHandle | undefined, msg.limit);
+        direct.listen(handle as ListenHandle | undefined, msg.limit, msg.spread);
         listenAnswered?.();
         return;
       case 'limit':
-        direct.setLimit(msg.limit);
+        direct.setLimit(msg.limit, msg.spread);
         return;
       case 'lend':
         // Copied into the message: this child keeps listening on its own.

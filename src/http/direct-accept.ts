@@ -24,7 +24,15 @@ export interface DirectAcceptOptions {
  * supervisor, which places it on the least-loaded child or queues it; below its target it also
  * closes its copy of the socket, so the kernel gives the next connections to the others, and
  * asks for the socket again once its load is back under the limit.
+ *
+ * A burst of connections lands on whichever child wakes first, faster than any report reaches
+ * the supervisor. So while other children accept too (`spread`), a child lets its load grow by
+ * at most BURST_SHARE of it (at least BURST_MIN) between two of its reports, and sends the rest
+ * back to be placed by load. Churning short connections do not grow the load, and keep-alive
+ * clients open few; neither is sent back.
  */
+const BURST_MIN = 2;
+const BURST_SHARE = 0.1;
 export class DirectAccept {
   /** Connections accepted here, and those sent back to the supervisor. */
   accepted = 0;
@@ -33,6 +41,10 @@ export class DirectAccept {
   private asked = false;
   private stopped = false;
   private limit: number;
+  private spread = false;
+  /** Load at the last report, and how much it may grow before the next. */
+  private reportedLoad = 0;
+  private growth = BURST_MIN;
   private readonly target: number;
   private readonly opts: DirectAcceptOptions;
 
@@ -52,9 +64,10 @@ export class DirectAccept {
   }
 
   /** The supervisor's answer to askListen(): the socket (none while it accepts itself) and the limit. */
-  listen(handle: ListenHandle | undefined, limit: number): void {
+  listen(handle: ListenHandle | undefined, limit: number, spread: boolean): void {
     this.asked = false;
     this.limit = limit;
+    this.spread = spread;
     if (!handle) return;
     if (this.stopped || this.listener) {
       handle.close();
@@ -69,9 +82,16 @@ export class DirectAccept {
     this.listener = handle;
   }
 
-  setLimit(limit: number): void {
+  setLimit(limit: number, spread: boolean): void {
     this.limit = limit;
+    this.spread = spread;
     this.loadChanged();
+  }
+
+  /** The child just reported `load` to the supervisor. */
+  reported(load: number): void {
+    this.reportedLoad = load;
+    this.growth = Math.max(BURST_MIN, Math.ceil(load * BURST_SHARE));
   }
 
   /** Called when the load may have dropped: back under the limit, a closed child asks for the socket. */
@@ -101,7 +121,13 @@ export class DirectAccept {
   private onConnection(status: number, client?: ClientHandle): void {
     if (status !== 0 || !client) return;
     this.accepted++;
-    if (this.stopped || this.opts.load() >= this.limit) {
+    const load = this.opts.load();
+    if (this.spread && load - this.reportedLoad >= this.growth) {
+      this.forwarded++;
+      this.opts.forward(client);
+      return;
+    }
+    if (this.stopped || load >= this.limit) {
       this.forwarded++;
       // At the target the socket stays open: the overflow goes to the supervisor's queue
       // through this child. Under the target the limit is the supervisor steering away.

@@ -1,5 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from '../log.ts';
 import { StoreError, type StoreErrorCode } from '../store/errors.ts';
+import { labelReply } from './route-label.ts';
 
 /** An error the API answers with `{error:{code,message}}`; `code` is stable, clients switch on it. */
 export class ApiError extends Error {
@@ -46,11 +48,15 @@ export function toApiError(err: FastifyError | ApiError | Error): ApiError {
 }
 
 export function sendError(reply: FastifyReply, err: ApiError): FastifyReply {
+  labelReply(reply);
   return reply.code(err.status).headers(err.headers).send({ error: { code: err.code, message: err.message } });
 }
 
-export function errorHandler(this: unknown, err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const api = toApiError(err);
-  if (api.status >= 500) request.log.error({ err, reqId: request.id }, 'request failed');
-  return sendError(reply, api);
+/** Fastify runs without a logger of its own (it would cost every request); failures are logged here. */
+export function errorHandlerFor(log: Logger) {
+  return function errorHandler(this: unknown, err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+    const api = toApiError(err);
+    if (api.status >= 500) log.error({ err, reqId: request.id, method: request.method, url: request.url }, 'request failed');
+    return sendError(reply, api);
+  };
 }

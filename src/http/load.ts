@@ -33,10 +33,13 @@ export class LoadTracker {
 
   private readonly target: number;
   private readonly onChange: (urgent: boolean) => void;
+  private readonly onFinish?: (res: ServerResponse, seconds: number) => void;
 
-  constructor(target: number, onChange: (urgent: boolean) => void) {
+  /** `onFinish` hears every response that closed (answered or aborted) and how long it took. */
+  constructor(target: number, onChange: (urgent: boolean) => void, onFinish?: (res: ServerResponse, seconds: number) => void) {
     this.target = target;
     this.onChange = onChange;
+    this.onFinish = onFinish;
     this.loopDelay = monitorEventLoopDelay({ resolution: 10 });
     this.loopDelay.enable();
   }
@@ -81,7 +84,9 @@ export class LoadTracker {
       use.served++;
     }
     this.requests++;
-    this.sample((performance.now() - res[START]!) / 1000);
+    const seconds = (performance.now() - res[START]!) / 1000;
+    this.sample(seconds);
+    this.onFinish?.(res, seconds);
     const wasFull = this.load >= this.target;
     this.inflight--;
     this.onChange(wasFull);

@@ -22,8 +22,9 @@ export class ChildHandle extends EventEmitter implements Target {
   report?: LoadReport;
   /** Connections sent; the report's `received` tells how many arrived. */
   sent = 0;
-  /** The accept limit last sent (see DirectAccept). */
+  /** The accept limit and spread flag last sent (see DirectAccept). */
   limit?: number;
+  spread?: boolean;
   drainReason?: string;
   /** Forked to replace another child; not counted as live until the replacement is done. */
   isReplacement = false;
@@ -77,8 +78,10 @@ export class ChildHandle extends EventEmitter implements Target {
 
   load(): number {
     const r = this.report;
+    // A connection handed over counts as it will once reported: a connection and the request
+    // it brings. Counting 1 would make a child that has not reported yet look half as loaded.
     const inTransit = this.sent - (r?.received ?? 0);
-    return (r ? r.connections + r.inflight : 0) + inTransit;
+    return (r ? r.connections + r.inflight : 0) + 2 * inTransit;
   }
 
   accepts(): boolean {
@@ -95,16 +98,23 @@ export class ChildHandle extends EventEmitter implements Target {
   }
 
   /** Answers `want-listen`: the shared socket (or none) and the limit. */
-  giveListen(handle: ListenHandle | undefined, limit: number): void {
+  giveListen(handle: ListenHandle | undefined, limit: number, spread: boolean): void {
     if (!this.worker.isConnected()) return;
     this.limit = limit;
-    this.worker.send({ t: 'listen', limit } satisfies SupervisorMessage, handle as unknown as Socket, {}, () => {});
+    this.spread = spread;
+    this.worker.send({ t: 'listen', limit, spread } satisfies SupervisorMessage, handle as unknown as Socket, {}, () => {});
   }
 
-  setLimit(limit: number): void {
-    if (limit === this.limit) return;
+  /** Sends a new limit when it changed by `minChange` or more, or went back to the target, or `spread` changed. */
+  setLimit(limit: number, minChange: number, spread: boolean): void {
+    const last = this.limit ?? this.target;
+    if (spread === this.spread) {
+      if (limit === last) return;
+      if (limit !== this.target && Math.abs(limit - last) < minChange) return;
+    }
     this.limit = limit;
-    this.send({ t: 'limit', limit });
+    this.spread = spread;
+    this.send({ t: 'limit', limit, spread });
   }
 
   /** Tells it to stop accepting from the shared socket; resolves when it says it has, or after `timeoutMs`. */

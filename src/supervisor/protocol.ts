@@ -51,11 +51,12 @@ export type SupervisorMessage =
   | { t: 'conn' }
   /**
    * Answer to `want-listen`: the shared listening socket travels as the handle, or none while
-   * the supervisor accepts every connection itself. The child accepts while its load < limit.
+   * the supervisor accepts every connection itself. The child accepts while its load < limit;
+   * `spread` says other children accept too (so it caps what it takes in one turn).
    */
-  | { t: 'listen'; limit: number }
+  | { t: 'listen'; limit: number; spread: boolean }
   /** A new limit (the supervisor steering connections toward less-loaded children). */
-  | { t: 'limit'; limit: number }
+  | { t: 'limit'; limit: number; spread: boolean }
   /** Stop accepting from the shared socket now, and say so (the supervisor is stopping). */
   | { t: 'unlisten' }
   /** Send a copy of your listening socket (the supervisor keeps it and stops accepting itself). */

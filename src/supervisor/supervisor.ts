@@ -13,7 +13,11 @@ import { Notifier } from './systemd.ts';
 
 /** How long a stop waits for each child to close its copy of the listening socket. */
 const UNLISTEN_WAIT_MS = 1000;
-/** Load above the least-loaded child that a child may reach before it stops accepting (see acceptLimit). */
+/**
+ * Load above the least-loaded child that a child may reach before it stops accepting (see
+ * acceptLimit). Limits move only by at least this much: every IPC message costs the busy
+ * child measurable time (bench/RESULTS.md).
+ */
 const SPREAD_SLACK_MIN = 2;
 const SPREAD_SLACK_SHARE = 0.1;
 
@@ -224,7 +228,8 @@ export class Supervisor extends EventEmitter {
   private answerListen(child: ChildHandle): void {
     if (child.state === 'exited') return;
     const handle = this.direct && child.state !== 'draining' ? this.listener?.sharedHandle() : undefined;
-    child.giveListen(handle, this.acceptLimit());
+    const { limit, spread } = this.acceptLimit();
+    child.giveListen(handle, limit, spread);
   }
 
   /** Takes the re-read config for a reload; returns why it was refused, or undefined. */
@@ -276,16 +281,34 @@ export class Supervisor extends EventEmitter {
   }
 
   /**
-   * Least load across children that accept directly: each may take connections while its load
-   * is under the lowest load of any ready child plus a slack, so the kernel's choice is kept
-   * when children are even and overridden when one is busier.
+   * Least load across children that accept directly. While their loads are within a slack of
+   * each other the kernel's choice stands (whichever child accepts first: a busy event loop
+   * takes none) and the limit is the target. When one pulls ahead, every child may take
+   * connections only up to the lowest load plus the slack, so the busier ones stop accepting.
    */
-  private acceptLimit(): number {
+  private acceptLimit(): { limit: number; slack: number; spread: boolean } {
     const target = this.config.balancer.child_target;
     let floor = Infinity;
-    for (const c of this.children.values()) if (c.state === 'ready') floor = Math.min(floor, c.load());
-    if (floor === Infinity) return target;
-    return Math.min(target, floor + Math.max(SPREAD_SLACK_MIN, Math.ceil(floor * SPREAD_SLACK_SHARE)));
+    let top = 0;
+    let ready = 0;
+    for (const c of this.children.values()) {
+      if (c.state !== 'ready') continue;
+      ready++;
+      const load = c.load();
+      floor = Math.min(floor, load);
+      top = Math.max(top, load);
+    }
+    // A child still starting will accept soon: it counts for the spread.
+    const spread = ready + this.countLive('starting') > 1;
+    if (floor === Infinity) return { limit: target, slack: SPREAD_SLACK_MIN, spread };
+    const slack = Math.max(SPREAD_SLACK_MIN, Math.ceil(floor * SPREAD_SLACK_SHARE));
+    return { limit: top - floor <= slack ? target : Math.min(target, floor + slack), slack, spread };
+  }
+
+  private steer(): void {
+    if (!this.direct) return;
+    const { limit, slack, spread } = this.acceptLimit();
+    for (const c of this.children.values()) if (c.state === 'ready') c.setLimit(limit, slack, spread);
   }
 
   private shouldStepAside(): boolean {
@@ -297,12 +320,6 @@ export class Supervisor extends EventEmitter {
     if (this.borrowing || child.state !== 'ready' || !child.report?.listening || !this.shouldStepAside()) return;
     this.borrowing = true;
     child.send({ t: 'lend' });
-  }
-
-  private steer(): void {
-    if (!this.direct) return;
-    const limit = this.acceptLimit();
-    for (const c of this.children.values()) if (c.state === 'ready') c.setLimit(limit);
   }
 
   readyCount(): number {
@@ -338,6 +355,7 @@ export class Supervisor extends EventEmitter {
     this.log.info({ child: id, slot, childPid: child.pid, generation: this.generation, replacement }, 'fork');
     child.on('ready', () => {
       this.log.info({ child: id, childPid: child.pid, bootMs: Date.now() - child.startedAt }, 'child ready');
+      this.steer();
       this.balancer.dispatch();
       this.emit('changed');
     });
@@ -405,6 +423,7 @@ export class Supervisor extends EventEmitter {
     this.emit('changed');
     if (planned) this.emit('child-drained', { id: child.id, pid: child.pid, left: this.children.size });
     if (this.stopping || child.isReplacement) return;
+    this.steer();
     if (!planned) this.onUnplannedExit(child);
     this.balancer.dispatch();
     this.maintain();

@@ -104,8 +104,15 @@ describe('admin endpoint and metrics', () => {
     const port = await adminPort(d);
     const sent = 57;
     for (let i = 0; i < sent; i++) expect((await request(d.url('/v1/ping'))).status).toBe(200);
+    expect((await request(d.url('/no/such/path'))).status).toBe(404);
+    expect((await request(d.url('/v1/ping'), { method: 'DELETE' })).status).toBe(405);
     const metrics = (await request(`http://127.0.0.1:${port}/metrics`)).body;
-    const series = [...metrics.matchAll(/^drover_http_requests_total\{([^}]*)\} (\d+)$/gm)].filter((m) => m[1]!.includes('route="/v1/ping"'));
+    const count = (route: string, cls: string) =>
+      [...metrics.matchAll(new RegExp(`^drover_http_requests_total\\{child="\\d+",route="${route}",status_class="${cls}"\\} (\\d+)$`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
+    // Replies sent without a route handler are counted too: not found under "unmatched", 405 under its path.
+    expect(count('unmatched', '4xx')).toBe(1);
+    expect(count('/v1/ping', '4xx')).toBe(1);
+    const series = [...metrics.matchAll(/^drover_http_requests_total\{([^}]*)\} (\d+)$/gm)].filter((m) => m[1]!.includes('route="/v1/ping",status_class="2xx"'));
     const children = new Set(series.map((m) => /child="(\d+)"/.exec(m[1]!)![1]));
     expect(children.size).toBe(2);
     expect(series.reduce((n, m) => n + Number(m[2]), 0)).toBe(sent);
