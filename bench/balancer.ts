@@ -66,7 +66,6 @@ const variants: Variant[] = pick(args.only, VARIANTS.map((v) => v.key)).map((k) 
 const workloads = pick(args.workloads, WORKLOADS);
 
 function applies(v: Variant, w: WorkloadKey): boolean {
-  if (v.openLoopOnly && (w === 'ka' || w === 'close')) return false;
   // One process has no spread to show.
   return !(v.children < 2 && w === 'mixed-hold');
 }

@@ -1,4 +1,5 @@
-// The contestants: drover (least-load, round-robin, least-load with a tiny child_target) and
+// The contestants: drover (least-load with children accepting, least-load with the supervisor
+// accepting, round-robin) and
 // its peers running the same fastify app (bench/peers/server.cjs) under node:cluster SCHED_RR,
 // SCHED_NONE, PM2 cluster mode, and alone. Each start() returns a server that is ready and warm
 // enough to answer from every child; stop() ends it and everything it started.
@@ -18,7 +19,7 @@ const PEER = join(ROOT, 'bench/peers/server.cjs');
 const CLUSTER = join(ROOT, 'bench/peers/cluster.cjs');
 const CHILDREN = 2;
 
-export type VariantKey = 'drover-ll' | 'drover-rr' | 'drover-ll-t2' | 'node-rr' | 'node-none' | 'pm2' | 'single';
+export type VariantKey = 'drover-ll' | 'drover-ll-sup' | 'drover-rr' | 'node-rr' | 'node-none' | 'pm2' | 'single';
 
 export interface Running {
   port: number;
@@ -35,8 +36,6 @@ export interface Variant {
   key: VariantKey;
   label: string;
   children: number;
-  /** Left out of the wrk runs (it exists for the tail-latency question only). */
-  openLoopOnly?: boolean;
   start(): Promise<Running>;
 }
 
@@ -120,7 +119,6 @@ function drover(key: VariantKey, label: string, strategy: string, extraEnv: Reco
     key,
     label,
     children: CHILDREN,
-    openLoopOnly: key === 'drover-ll-t2',
     async start() {
       // Its own working directory, so no drover.toml of the checkout is used.
       const cwd = mkdtempSync(join(tmpdir(), 'drover-bench-'));
@@ -252,8 +250,9 @@ function single(): Variant {
 
 export const VARIANTS: readonly Variant[] = [
   drover('drover-ll', 'drover least-load', 'least-load', {}),
+  // The same strategy with the supervisor accepting every connection and handing it over.
+  drover('drover-ll-sup', 'drover least-load, supervisor accepts', 'least-load', { DROVER_BALANCER__ACCEPT: 'supervisor' }),
   drover('drover-rr', 'drover round-robin', 'round-robin', {}),
-  drover('drover-ll-t2', 'drover least-load, child_target 2', 'least-load', { DROVER_BALANCER__CHILD_TARGET: '2' }),
   nodeCluster('node-rr', 'node:cluster SCHED_RR', 'rr'),
   nodeCluster('node-none', 'node:cluster SCHED_NONE', 'none'),
   pm2(),
