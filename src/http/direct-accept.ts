@@ -1,6 +1,9 @@
 import net from 'node:net';
 import type { ClientHandle, ListenHandle } from '../balancer/listen.ts';
 
+const BURST_MIN = 2;
+const BURST_SHARE = 0.1;
+
 export interface DirectAcceptOptions {
   backlog: number;
   /** The child's load now (open connections + in-flight requests). */
@@ -31,8 +34,6 @@ export interface DirectAcceptOptions {
  * back to be placed by load. Churning short connections do not grow the load, and keep-alive
  * clients open few; neither is sent back.
  */
-const BURST_MIN = 2;
-const BURST_SHARE = 0.1;
 export class DirectAccept {
   /** Connections accepted here, and those sent back to the supervisor. */
   accepted = 0;
@@ -40,6 +41,8 @@ export class DirectAccept {
   private listener?: ListenHandle;
   private asked = false;
   private stopped = false;
+  /** The supervisor accepts every connection itself (balancer.accept = "supervisor", round robin). */
+  private unshared = false;
   private limit: number;
   private spread = false;
   /** Load at the last report, and how much it may grow before the next. */
@@ -68,7 +71,10 @@ export class DirectAccept {
     this.asked = false;
     this.limit = limit;
     this.spread = spread;
-    if (!handle) return;
+    if (!handle) {
+      this.unshared = true;
+      return;
+    }
     if (this.stopped || this.listener) {
       handle.close();
       return;
@@ -96,7 +102,7 @@ export class DirectAccept {
 
   /** Called when the load may have dropped: back under the limit, a closed child asks for the socket. */
   loadChanged(): void {
-    if (this.stopped || this.listener || this.asked) return;
+    if (this.stopped || this.unshared || this.listener || this.asked) return;
     if (this.opts.load() < this.limit) {
       this.asked = true;
       this.opts.askListen();
