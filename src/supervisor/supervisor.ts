@@ -17,11 +17,13 @@ const UNLISTEN_WAIT_MS = 1000;
  * Load above the least-loaded child that a child may reach before it stops accepting (see
  * acceptLimit). Limits move only by at least this much: every IPC message costs the busy
  * child measurable time. Tighter steering evens out connection counts but takes the kernel's
- * choice away when it matters most, when the less-loaded child is busy on the CPU: with 10%
- * the light-request p99 under 10% held connections was up to 2× round robin's (bench/RESULTS.md).
+ * choice away when it matters most: a child that holds more idle long requests is shut out
+ * while the other, busy on the CPU, takes every new connection. With 10% or 25% the
+ * light-request p99 under 10% held connections reached 2-3× round robin's; with 50% it is
+ * close to it, and the spread of held connections stays within a few percent (bench/RESULTS.md).
  */
 const SPREAD_SLACK_MIN = 4;
-const SPREAD_SLACK_SHARE = 0.25;
+const SPREAD_SLACK_SHARE = 0.5;
 
 /** A connection a child sent back, as the balancer takes it: a socket that has read nothing. */
 function pausedSocket(client: ClientHandle): net.Socket {

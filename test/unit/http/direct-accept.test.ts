@@ -1,0 +1,150 @@
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ClientHandle, ListenHandle } from '../../../src/balancer/listen.ts';
+import { DirectAccept } from '../../../src/http/direct-accept.ts';
+
+// Real sockets on loopback: the listening handle of a net.Server is what a child receives from
+// the supervisor (the same kernel socket), and DirectAccept takes it over.
+const servers: net.Server[] = [];
+const sockets: net.Socket[] = [];
+afterEach(() => {
+  for (const s of sockets.splice(0)) s.destroy();
+  for (const s of servers.splice(0)) s.close();
+});
+
+async function sharedSocket(): Promise<{ handle: ListenHandle; port: number }> {
+  const server = net.createServer();
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { handle: (server as unknown as { _handle: ListenHandle })._handle, port: (server.address() as net.AddressInfo).port };
+}
+
+function connect(port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1', () => resolve(s));
+    sockets.push(s);
+    s.on('error', reject);
+  });
+}
+
+const until = async (cond: () => boolean) => {
+  for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+  expect(cond()).toBe(true);
+};
+
+function harness(target: number) {
+  const h = { load: 0, served: [] as net.Socket[], forwarded: [] as ClientHandle[], asks: 0 };
+  const direct = new DirectAccept(target, {
+    backlog: 64,
+    load: () => h.load,
+    serve: (socket) => {
+      h.served.push(socket);
+      sockets.push(socket);
+      socket.end('served here\n');
+    },
+    forward: (client) => {
+      h.forwarded.push(client);
+      client.close();
+    },
+    askListen: () => h.asks++,
+  });
+  return { h, direct };
+}
+
+describe('DirectAccept', () => {
+  it('serves connections while its load is under the limit', async () => {
+    const { handle, port } = await sharedSocket();
+    const { h, direct } = harness(10);
+    direct.listen(handle, 10, false);
+    const client = await connect(port);
+    const answer = await new Promise<string>((r) => client.setEncoding('utf8').on('data', r));
+    expect(answer).toBe('served here\n');
+    expect(h.served).toHaveLength(1);
+    expect(direct.accepted).toBe(1);
+    expect(direct.forwarded).toBe(0);
+  });
+
+  it('at a limit under its target: sends the connection back, stops accepting, asks again once under the limit', async () => {
+    const { handle, port } = await sharedSocket();
+    const { h, direct } = harness(10);
+    direct.listen(handle, 3, false);
+    h.load = 3;
+    await connect(port);
+    await until(() => h.forwarded.length === 1);
+    expect(h.served).toHaveLength(0);
+    expect(direct.listening).toBe(false);
+    direct.loadChanged();
+    expect(h.asks).toBe(0);
+    h.load = 2;
+    direct.loadChanged();
+    direct.loadChanged();
+    expect(h.asks).toBe(1);
+  });
+
+  it('at its target: sends connections back to the supervisor queue but keeps accepting', async () => {
+    const { handle, port } = await sharedSocket();
+    const { h, direct } = harness(3);
+    direct.listen(handle, 3, false);
+    h.load = 3;
+    await connect(port);
+    await connect(port);
+    await until(() => h.forwarded.length === 2);
+    expect(direct.listening).toBe(true);
+    expect(h.asks).toBe(0);
+  });
+
+  it('with other children accepting, lets its load grow by at most the burst allowance between reports', async () => {
+    const { handle, port } = await sharedSocket();
+    const { h, direct } = harness(256);
+    direct.listen(handle, 256, true);
+    direct.reported(0);
+    // Each served connection brings a request: load + 2.
+    const grow = () => (h.load = h.served.length * 2);
+    for (let i = 0; i < 5; i++) {
+      await connect(port);
+      await until(() => h.served.length + h.forwarded.length === i + 1);
+      grow();
+    }
+    // Growth allowance at load 0 is 2: one connection (load 2) is kept, the rest go back.
+    expect(h.served).toHaveLength(1);
+    expect(h.forwarded).toHaveLength(4);
+    expect(direct.listening).toBe(true);
+    // After a report the allowance starts again from the reported load.
+    direct.reported(h.load);
+    await connect(port);
+    await until(() => h.served.length === 2);
+  });
+
+  it('alone (no spread), takes a whole burst', async () => {
+    const { handle, port } = await sharedSocket();
+    const { h, direct } = harness(256);
+    direct.listen(handle, 256, false);
+    direct.reported(0);
+    for (let i = 0; i < 5; i++) {
+      await connect(port);
+      await until(() => h.served.length === i + 1);
+      h.load = h.served.length * 2;
+    }
+    expect(h.forwarded).toHaveLength(0);
+  });
+
+  it('after stop(), takes nothing more and never asks for the socket', async () => {
+    const { handle } = await sharedSocket();
+    const { h, direct } = harness(10);
+    direct.listen(handle, 10, false);
+    direct.stop();
+    expect(direct.listening).toBe(false);
+    h.load = 0;
+    direct.loadChanged();
+    expect(h.asks).toBe(0);
+  });
+
+  it('answered without a socket (the supervisor accepts itself): does not ask again', () => {
+    const { h, direct } = harness(10);
+    direct.listen(undefined, 10, false);
+    direct.loadChanged();
+    direct.setLimit(10, false);
+    expect(h.asks).toBe(0);
+    expect(direct.listening).toBe(false);
+  });
+});
