@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { getSystemErrorName } from 'node:util';
 import type { ClientHandle, ListenHandle } from '../balancer/listen.ts';
 import type { Config } from '../config/schema.ts';
 import { createLogger } from '../log.ts';
@@ -62,6 +63,7 @@ export async function runChild(): Promise<void> {
       process.send!({ t: 'back' } satisfies ChildMessage, client as unknown as Socket, {}, () => client.close());
     },
     askListen: () => send({ t: 'want-listen' }),
+    listenFailed: (errno) => log.warn({ error: getSystemErrorName(errno) }, 'cannot accept from the shared socket; connections come through the supervisor'),
   });
   let listenAnswered: (() => void) | undefined;
 

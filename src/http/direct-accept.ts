@@ -14,6 +14,8 @@ export interface DirectAcceptOptions {
   forward(client: ClientHandle): void;
   /** Asks the supervisor for the listening socket again. */
   askListen(): void;
+  /** listen() on the copy failed (libuv's negative errno): the child takes connections only from the supervisor. */
+  listenFailed(errno: number): void;
 }
 
 /**
@@ -83,6 +85,7 @@ export class DirectAccept {
     const err = handle.listen(this.opts.backlog);
     if (err !== 0) {
       handle.close();
+      this.opts.listenFailed(err);
       return;
     }
     this.listener = handle;

@@ -11,6 +11,8 @@ import { ChildHandle } from './child.ts';
 import { setupFork, SUPERVISOR_ONLY_ENV } from './fork.ts';
 import { Notifier } from './systemd.ts';
 
+/** How long start waits for the first child's copy of the socket before saying "started" anyway. */
+const STEP_ASIDE_WAIT_MS = 2000;
 /** How long a stop waits for each child to close its copy of the listening socket. */
 const UNLISTEN_WAIT_MS = 1000;
 /**
@@ -113,6 +115,16 @@ export class Supervisor extends EventEmitter {
       };
       check();
     });
+    // Started means the children accept: the supervisor has stepped aside (or gives up waiting).
+    if (this.direct && this.listener.acceptingHere) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, STEP_ASIDE_WAIT_MS);
+        this.once('stepped-aside', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
     this.notifier.ready(this.statusLine());
     this.notifier.startWatchdog(() => !this.stopping && this.readyCount() > 0);
     this.log.info({ children: this.readyCount() }, 'started');
@@ -376,6 +388,7 @@ export class Supervisor extends EventEmitter {
       if (this.shouldStepAside()) {
         this.listener!.withdraw(copy);
         this.log.info({ child: id }, 'children accept from the shared socket');
+        this.emit('stepped-aside');
       } else copy.close();
     });
     child.on('back', (client: ClientHandle) => this.balancer.accept(pausedSocket(client)));

@@ -47,6 +47,9 @@ function harness(target: number) {
       client.close();
     },
     askListen: () => h.asks++,
+    listenFailed: (errno) => {
+      throw new Error(`listen failed: ${errno}`);
+    },
   });
   return { h, direct };
 }
