@@ -21,8 +21,13 @@ const REPORT_DELAY_MS = 5;
 /** How long a booting child waits for the supervisor's answer about the shared socket. */
 const LISTEN_ANSWER_MS = 5000;
 
-function send(msg: ChildMessage): void {
-  if (process.connected) process.send!(msg);
+/**
+ * To the supervisor, if it is still there. A handle travels as a copy; node closes ours once it
+ * is written unless `keepOpen`. `done` runs once the message is written or could not be.
+ */
+function send(msg: ChildMessage, handle?: ClientHandle | ListenHandle, opts: { keepOpen?: boolean; done?: () => void } = {}): void {
+  if (!process.connected) return opts.done?.();
+  process.send!(msg, handle as unknown as Socket, { keepOpen: opts.keepOpen ?? false }, opts.done);
 }
 
 /** A child: serves the HTTP API on sockets the supervisor hands over, reports its load, drains on request. */
@@ -57,11 +62,8 @@ export async function runChild(): Promise<void> {
     backlog: config.server.backlog,
     load: () => tracker.load,
     serve: (socket) => server.emit('connection', socket),
-    forward: (client) => {
-      if (!process.connected) return client.close();
-      // The handle is copied into the message; this child's copy closes once it is written.
-      process.send!({ t: 'back' } satisfies ChildMessage, client as unknown as Socket, {}, () => client.close());
-    },
+    // A raw handle is not closed by node after sending (only net.Socket is): close ours once written.
+    forward: (client) => send({ t: 'back' }, client, { done: () => client.close() }),
     askListen: () => send({ t: 'want-listen' }),
     listenFailed: (errno) => log.warn({ error: getSystemErrorName(errno) }, 'cannot accept from the shared socket; connections come through the supervisor'),
   });
@@ -162,7 +164,7 @@ export async function runChild(): Promise<void> {
         return;
       case 'lend':
         // Copied into the message: this child keeps listening on its own.
-        process.send!({ t: 'lent' } satisfies ChildMessage, direct.handle as unknown as Socket, { keepOpen: true }, () => {});
+        send({ t: 'lent' }, direct.handle, { keepOpen: true });
         return;
       case 'unlisten':
         direct.stop();

@@ -55,7 +55,7 @@ export class LoadTracker {
       this.onChange(false);
       socket.once('close', () => {
         this.sockets.delete(socket);
-        this.release(() => this.connections--);
+        this.drop('connections');
       });
     });
     // The per-request path runs tens of thousands of times a second: one shared close
@@ -87,9 +87,7 @@ export class LoadTracker {
     const seconds = (performance.now() - res[START]!) / 1000;
     this.sample(seconds);
     this.onFinish?.(res, seconds);
-    const wasFull = this.load >= this.target;
-    this.inflight--;
-    this.onChange(wasFull);
+    this.drop('inflight');
   }
 
   /**
@@ -116,9 +114,10 @@ export class LoadTracker {
     else this.durations[Math.floor(Math.random() * LATENCY_SAMPLES)] = seconds;
   }
 
-  private release(decrement: () => void): void {
+  /** Lowers a count; urgent when that frees a child that was at its target. */
+  private drop(count: 'connections' | 'inflight'): void {
     const wasFull = this.load >= this.target;
-    decrement();
+    this[count]--;
     this.onChange(wasFull);
   }
 }

@@ -42,27 +42,15 @@ export class ChildMetrics {
       },
     });
     this.registry.registerMetric(durationHistogram(routes));
-    new Counter({
-      name: 'drover_connections_accepted_total',
-      help: 'connections this child accepted from the shared socket and served itself',
-      labelNames: ['child'],
-      registers: [this.registry],
-      collect() {
-        const c = connections();
+    const connectionCounter = (name: string, help: string, read: () => number) =>
+      new Counter({ name, help, labelNames: ['child'], registers: [this.registry], collect() {
         this.reset();
-        this.inc({ child }, c.accepted - c.forwarded);
-      },
-    });
-    new Counter({
-      name: 'drover_connections_sent_back_total',
-      help: 'connections this child accepted and sent back to the supervisor (at its limit, or stopping)',
-      labelNames: ['child'],
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        this.inc({ child }, connections().forwarded);
-      },
-    });
+        this.inc({ child }, read());
+      } });
+    connectionCounter('drover_connections_accepted_total', 'connections this child accepted from the shared socket and served itself',
+      () => connections().accepted - connections().forwarded);
+    connectionCounter('drover_connections_sent_back_total', 'connections this child accepted and sent back to the supervisor (at its limit, or stopping)',
+      () => connections().forwarded);
   }
 
   observeRequest(route: string, status: number, seconds: number): void {

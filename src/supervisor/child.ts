@@ -12,7 +12,7 @@ const STDERR_LINES = 20;
 /**
  * The supervisor's view of one child process: its state, its last load report, and what was
  * sent to it since. Emits 'ready', 'report', 'boot-failed' (message), 'want-listen',
- * 'back' (client handle) and 'exit' (code, signal).
+ * 'back' (client handle), 'lent' (listening handle or none), 'unlistened' and 'exit' (code, signal).
  */
 export class ChildHandle extends EventEmitter implements Target {
   state: ChildState = 'starting';
@@ -99,10 +99,9 @@ export class ChildHandle extends EventEmitter implements Target {
 
   /** Answers `want-listen`: the shared socket (or none) and the limit. */
   giveListen(handle: ListenHandle | undefined, limit: number, spread: boolean): void {
-    if (!this.worker.isConnected()) return;
     this.limit = limit;
     this.spread = spread;
-    this.worker.send({ t: 'listen', limit, spread } satisfies SupervisorMessage, handle as unknown as Socket, {}, () => {});
+    this.send({ t: 'listen', limit, spread }, handle);
   }
 
   /** Sends a new limit when it changed by `minChange` or more, or went back to the target, or `spread` changed. */
@@ -157,8 +156,9 @@ export class ChildHandle extends EventEmitter implements Target {
     if (this.state !== 'exited') this.worker.process.kill(signal);
   }
 
-  send(msg: SupervisorMessage): void {
-    if (this.worker.isConnected()) this.worker.send(msg, undefined, () => {});
+  /** A message, with a handle that travels as a copy (the listening socket: the supervisor keeps its own). */
+  send(msg: SupervisorMessage, handle?: ListenHandle): void {
+    if (this.worker.isConnected()) this.worker.send(msg, handle as unknown as Socket, {}, () => {});
   }
 
   /** The child's metrics registry as prom-client JSON, or undefined after `timeoutMs`. */

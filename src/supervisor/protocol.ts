@@ -52,7 +52,7 @@ export type SupervisorMessage =
   /**
    * Answer to `want-listen`: the shared listening socket travels as the handle, or none while
    * the supervisor accepts every connection itself. The child accepts while its load < limit;
-   * `spread` says other children accept too (so it caps what it takes in one turn).
+   * `spread` says other children accept too (so it caps how fast its load may grow between reports).
    */
   | { t: 'listen'; limit: number; spread: boolean }
   /** A new limit (the supervisor steering connections toward less-loaded children). */

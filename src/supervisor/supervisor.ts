@@ -1,5 +1,5 @@
 import cluster from 'node:cluster';
-import { EventEmitter } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import net from 'node:net';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
@@ -117,13 +117,7 @@ export class Supervisor extends EventEmitter {
     });
     // Started means the children accept: the supervisor has stepped aside (or gives up waiting).
     if (this.direct && this.listener.acceptingHere) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, STEP_ASIDE_WAIT_MS);
-        this.once('stepped-aside', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+      await once(this, 'stepped-aside', { signal: AbortSignal.timeout(STEP_ASIDE_WAIT_MS) }).catch(() => {});
     }
     this.notifier.ready(this.statusLine());
     this.notifier.startWatchdog(() => !this.stopping && this.readyCount() > 0);
