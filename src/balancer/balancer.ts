@@ -16,6 +16,7 @@ export interface BalancerStats {
 interface Waiting {
   socket: Socket;
   since: number;
+  head?: Buffer;
 }
 
 // Said to a client the supervisor cannot place: a real HTTP answer beats a reset connection.
@@ -60,28 +61,31 @@ export class Balancer {
     return this.queue.length - this.head;
   }
 
-  /** A new connection from the listening socket. */
-  accept = (socket: Socket): void => {
+  /**
+   * A new connection from the listening socket, or a kept-alive one whose next request has
+   * begun (`head`: the bytes read from it so far, which travel with it).
+   */
+  accept = (socket: Socket, head?: Buffer): void => {
     socket.on('error', () => {});
     if (this.closed) return this.refuse(socket);
     if (this.draining) return this.refuse(socket, DRAINING);
     if (this.waiting === 0) {
-      const t = this.strategy.pick(this.targets());
-      if (t) return this.send(t, socket);
+      const t = this.pick(head);
+      if (t) return this.send(t, socket, head);
     }
     if (this.waiting >= this.opts.queueLimit) return this.refuse(socket);
-    this.queue.push({ socket, since: Date.now() });
+    this.queue.push({ socket, since: Date.now(), head });
     this.stats.queued = this.waiting;
   };
 
   /** Called when a child may have room: on ready, and on every load report. */
   dispatch(): void {
     while (this.waiting > 0) {
-      const t = this.strategy.pick(this.targets());
-      if (!t) break;
       const w = this.queue[this.head]!;
+      const t = this.pick(w.head);
+      if (!t) break;
       this.queue[this.head++] = undefined as unknown as Waiting;
-      if (!w.socket.destroyed) this.send(t, w.socket);
+      if (!w.socket.destroyed) this.send(t, w.socket, w.head);
     }
     this.compact();
   }
@@ -94,13 +98,24 @@ export class Balancer {
     this.compact();
   }
 
-  private send(t: Target, socket: Socket): void {
+  /**
+   * A request on a kept-alive connection (`head` read) goes only to a child that has taken
+   * everything handed to it so far. One that has not may be stuck in a long synchronous
+   * handler, and the request would wait behind it; it waits here instead and goes to whichever
+   * child reports first (what node:cluster's round robin gets by waiting for each handle's ack).
+   */
+  private pick(head: Buffer | undefined): Target | undefined {
+    const targets = this.targets();
+    return this.strategy.pick(head ? targets.filter((t) => t.settled()) : targets);
+  }
+
+  private send(t: Target, socket: Socket, head?: Buffer): void {
     this.stats.handed.set(t.id, (this.stats.handed.get(t.id) ?? 0) + 1);
-    t.handoff(socket, (err) => {
+    t.handoff(socket, head, (err) => {
       if (!err) return;
       this.stats.handoffFailed++;
       // The channel closed before the handle was written: the socket is still ours to place.
-      if (!socket.destroyed) this.accept(socket);
+      if (!socket.destroyed) this.accept(socket, head);
     });
   }
 

@@ -9,8 +9,10 @@ export interface Target {
   load(): number;
   /** Ready and not draining. */
   accepts(): boolean;
-  /** Sends the socket; `done(err)` when it was written to the channel or could not be. */
-  handoff(socket: Socket, done: (err: Error | null) => void): void;
+  /** Every connection handed over has been reported received: its event loop is not stuck. */
+  settled(): boolean;
+  /** Sends the socket (with the bytes already read from it, if any); `done(err)` when it was written to the channel or could not be. */
+  handoff(socket: Socket, head: Buffer | undefined, done: (err: Error | null) => void): void;
 }
 
 /**

@@ -30,7 +30,7 @@ export function renderStatus(s: Status): string {
   }
   const t = s.totals;
   rows.push(['total', '', `${t.children}`, '', String(t.connections), String(t.inflight), `${t.runningTasks}/${t.taskSlots}`, mb(t.rss), '', String(Object.values(s.restarts).reduce((a, b) => a + b, 0))]);
-  const tail = [`waiting in supervisor: ${s.balancer.waiting}, refused: ${s.balancer.refused}, timed out: ${s.balancer.timedOut}; reloads ok ${s.reloads.ok}, failed ${s.reloads.failed}`];
+  const tail = [`waiting in supervisor: ${s.balancer.waiting}, idle keep-alive there: ${s.balancer.idle}, refused: ${s.balancer.refused}, timed out: ${s.balancer.timedOut}; reloads ok ${s.reloads.ok}, failed ${s.reloads.failed}`];
   const decisions = s.autoscale.decisions as { at: string; desired: number; reason: string }[] | undefined;
   if (decisions?.length) tail.push('last autoscale decisions:', ...decisions.map((d) => `  ${d.at}  → ${d.desired}  ${d.reason}`));
   return [...head, '', table(rows), '', ...tail].join('\n');

@@ -11,6 +11,7 @@ import { openStore, type Store } from '../store/index.ts';
 import { buildApp, type ChildState } from './app.ts';
 import { registerApi } from './api/index.ts';
 import { DirectAccept } from './direct-accept.ts';
+import { IdleReturn } from './idle-return.ts';
 import { LoadTracker } from './load.ts';
 import { routeOf } from './route-label.ts';
 import { ChildMetrics } from './metrics.ts';
@@ -44,12 +45,16 @@ export async function runChild(): Promise<void> {
   process.on('SIGTERM', () => drain(config.supervisor.shutdown_timeout * 1000, 'SIGTERM'));
   process.on('disconnect', () => drain(config.supervisor.shutdown_timeout * 1000, 'supervisor gone'));
 
-  // A change is reported within REPORT_DELAY_MS (coalesced, so a busy child sends at most a
-  // few hundred small messages a second); freeing a full child is reported at once.
+  // A change is reported at once when nothing was reported for REPORT_DELAY_MS, else within
+  // REPORT_DELAY_MS (coalesced, so a busy child sends at most a few hundred small messages a
+  // second); freeing a full child is reported at once. Reporting at once matters when a request
+  // starts on an idle child: a handler that holds the event loop would delay a scheduled report
+  // until it is done, and meanwhile the supervisor would see an idle child.
   let scheduled: NodeJS.Timeout | undefined;
+  let reportedAt = 0;
   const onChange = (urgent: boolean) => {
     direct.loadChanged();
-    if (urgent) return report();
+    if (urgent || (!scheduled && performance.now() - reportedAt >= REPORT_DELAY_MS)) return report();
     scheduled ??= setTimeout(report, REPORT_DELAY_MS);
   };
   const metrics = new ChildMetrics(state.id, () => direct);
@@ -67,7 +72,17 @@ export async function runChild(): Promise<void> {
     askListen: () => send({ t: 'want-listen' }),
     listenFailed: (errno) => log.warn({ error: getSystemErrorName(errno) }, 'cannot accept from the shared socket; connections come through the supervisor'),
   });
+  // Least load only: round robin is there to compare with node:cluster, which keeps connections.
+  const idleReturn = new IdleReturn(
+    config.balancer.strategy === 'least-load' ? config.balancer.rebind_idle_after * 1000 : 0,
+    (before) => tracker.idleSince(before),
+    (client) => send({ t: 'idle' }, client, { done: () => client.close() }),
+  );
   let listenAnswered: (() => void) | undefined;
+  // Before anything can report: the executor reports as soon as it claims its first task.
+  let interval = tracker.takeInterval();
+  let rss = process.memoryUsage.rss();
+  let queueWaitP95 = 0;
 
   let store: Store | undefined;
   let executor: Executor | undefined;
@@ -85,9 +100,6 @@ export async function runChild(): Promise<void> {
     process.exit(1);
   }
 
-  let interval = tracker.takeInterval();
-  let rss = process.memoryUsage.rss();
-  let queueWaitP95 = 0;
   function heartbeat(): void {
     interval = tracker.takeInterval();
     rss = process.memoryUsage.rss();
@@ -98,6 +110,7 @@ export async function runChild(): Promise<void> {
   function report(): void {
     clearTimeout(scheduled);
     scheduled = undefined;
+    reportedAt = performance.now();
     const report: LoadReport = {
       received: tracker.received,
       connections: tracker.connections,
@@ -121,6 +134,7 @@ export async function runChild(): Promise<void> {
       state.ready = false;
       state.draining = true;
       direct.stop();
+      idleReturn.stop();
       // From now on every response asks the client to close, so keep-alive connections end
       // after their current request instead of holding the old child open.
       tracker.keepAlive = false;
@@ -144,14 +158,29 @@ export async function runChild(): Promise<void> {
     if (!isSupervisorMessage(msg)) return;
     switch (msg.t) {
       case 'conn': {
-        tracker.received++;
         const socket = handle as Socket | undefined;
         // The socket can close while it travels; then no handle arrives.
-        if (!socket) return onChange(false);
+        if (!socket) {
+          tracker.received++;
+          return onChange(false);
+        }
+        if (!msg.head) tracker.received++;
         // net.Server sets TCP_NODELAY on sockets it accepts (http.Server defaults noDelay to true);
         // a socket that arrives over IPC was accepted by the supervisor and must get it here.
         socket.setNoDelay(true);
         server.emit('connection', socket);
+        // The start of the next request on a connection that was idle, which the supervisor read
+        // to know a request had come: the parser gets it before anything else from the socket.
+        if (msg.head) {
+          socket.emit('data', Buffer.from(msg.head, 'base64'));
+          // Received, as far as the supervisor can tell, once the event loop turns after the
+          // request started: a handler that holds the loop delays it, and until then the
+          // supervisor sends this child no other request read from an idle connection.
+          setImmediate(() => {
+            tracker.received++;
+            report();
+          });
+        }
         socket.resume();
         return;
       }
@@ -193,6 +222,7 @@ export async function runChild(): Promise<void> {
 
   setInterval(heartbeat, config.supervisor.heartbeat_interval * 1000);
   state.ready = true;
+  idleReturn.start();
   send({ t: 'ready' });
   report();
 }

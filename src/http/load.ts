@@ -5,8 +5,12 @@ import type { Socket } from 'node:net';
 const LATENCY_SAMPLES = 2048;
 
 interface SocketUse {
+  readonly socket: Socket;
   active: number;
   served: number;
+  /** When the last request finished and none was left (performance.now()), and the bytes read by then. */
+  idleAt: number;
+  bytesAtIdle: number;
 }
 
 const START = Symbol('drover.requestStart');
@@ -51,7 +55,7 @@ export class LoadTracker {
   attach(server: Server): void {
     server.on('connection', (socket: Socket) => {
       this.connections++;
-      this.sockets.set(socket, { active: 0, served: 0 });
+      this.sockets.set(socket, { socket, active: 0, served: 0, idleAt: 0, bytesAtIdle: 0 });
       this.onChange(false);
       socket.once('close', () => {
         this.sockets.delete(socket);
@@ -79,12 +83,16 @@ export class LoadTracker {
 
   private finish(res: TrackedResponse): void {
     const use = res[USE];
+    const now = performance.now();
     if (use) {
-      use.active--;
       use.served++;
+      if (--use.active === 0) {
+        use.idleAt = now;
+        use.bytesAtIdle = use.socket.bytesRead;
+      }
     }
     this.requests++;
-    const seconds = (performance.now() - res[START]!) / 1000;
+    const seconds = (now - res[START]!) / 1000;
     this.sample(seconds);
     this.onFinish?.(res, seconds);
     this.drop('inflight');
@@ -97,6 +105,16 @@ export class LoadTracker {
    */
   closeIdleKeepAlive(): void {
     for (const [socket, use] of this.sockets) if (use.active === 0 && use.served > 0) socket.destroy();
+  }
+
+  /**
+   * Keep-alive connections that have sat between requests since `before` (performance.now()
+   * time) and have read nothing since their last answer: no next request has begun on them.
+   */
+  *idleSince(before: number): Generator<Socket> {
+    for (const use of this.sockets.values()) {
+      if (use.active === 0 && use.served > 0 && use.idleAt <= before && use.socket.bytesRead === use.bytesAtIdle) yield use.socket;
+    }
   }
 
   /** Latency p95 and event-loop lag since the last call, then starts a new interval. */

@@ -12,7 +12,7 @@ const STDERR_LINES = 20;
 /**
  * The supervisor's view of one child process: its state, its last load report, and what was
  * sent to it since. Emits 'ready', 'report', 'boot-failed' (message), 'want-listen',
- * 'back' (client handle), 'lent' (listening handle or none), 'unlistened' and 'exit' (code, signal).
+ * 'back' and 'idle' (client handle), 'lent' (listening handle or none), 'unlistened' and 'exit' (code, signal).
  */
 export class ChildHandle extends EventEmitter implements Target {
   state: ChildState = 'starting';
@@ -84,14 +84,19 @@ export class ChildHandle extends EventEmitter implements Target {
     return (r ? r.connections + r.inflight : 0) + 2 * inTransit;
   }
 
+  settled(): boolean {
+    return this.sent === (this.report?.received ?? 0);
+  }
+
   accepts(): boolean {
     return this.state === 'ready';
   }
 
-  handoff(socket: Socket, done: (err: Error | null) => void): void {
+  handoff(socket: Socket, head: Buffer | undefined, done: (err: Error | null) => void): void {
     this.sent++;
+    const msg: SupervisorMessage = head ? { t: 'conn', head: head.toString('base64') } : { t: 'conn' };
     try {
-      this.worker.send({ t: 'conn' } satisfies SupervisorMessage, socket, done);
+      this.worker.send(msg, socket, done);
     } catch (err) {
       done(err as Error);
     }
@@ -207,7 +212,8 @@ export class ChildHandle extends EventEmitter implements Target {
         this.emit('want-listen');
         return;
       case 'back':
-        if (handle) this.emit('back', handle as ClientHandle);
+      case 'idle':
+        if (handle) this.emit(msg.t, handle as ClientHandle);
         return;
       case 'unlistened':
         this.emit('unlistened');

@@ -1,6 +1,6 @@
 // Every message between the supervisor and a child, in one place, so the whole protocol can
 // be read at a glance. Each carries one discriminating field, `t`. Handles travel only with
-// `conn`, `listen`, `back` and `lent`. prom-client's own metrics messages share the channel; isChildMessage() tells ours apart.
+// `conn`, `listen`, `back`, `idle` and `lent`. prom-client's own metrics messages share the channel; isChildMessage() tells ours apart.
 
 /** What a child reports about itself, on every heartbeat and whenever it frees a full slot. */
 export interface LoadReport {
@@ -39,6 +39,11 @@ export type ChildMessage =
   | { t: 'want-listen' }
   /** A connection this child accepted and will not serve (at its limit, or stopping): the raw handle travels. */
   | { t: 'back' }
+  /**
+   * A keep-alive connection idle between requests (the raw handle travels): the supervisor waits
+   * for its next request and gives it to the least-loaded child.
+   */
+  | { t: 'idle' }
   /** Answer to `unlisten`: this child no longer accepts from the shared socket. */
   | { t: 'unlistened' }
   /** Answer to `lend`: a copy of the listening socket travels as the handle (none if this child has none). */
@@ -47,8 +52,11 @@ export type ChildMessage =
   | { t: 'metrics'; id: number; metrics: unknown[] };
 
 export type SupervisorMessage =
-  /** A connection: the socket travels as the handle. */
-  | { t: 'conn' }
+  /**
+   * A connection: the socket travels as the handle. `head` (base64) is what the supervisor read
+   * from it before handing it over: the start of the next request on a connection that was idle.
+   */
+  | { t: 'conn'; head?: string }
   /**
    * Answer to `want-listen`: the shared listening socket travels as the handle, or none while
    * the supervisor accepts every connection itself. The child accepts while its load < limit;

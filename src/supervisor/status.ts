@@ -35,7 +35,7 @@ export interface Status {
   totals: { children: number; ready: number; connections: number; inflight: number; runningTasks: number; taskSlots: number; rss: number; waiting: number };
   restarts: Record<string, number>;
   reloads: { ok: number; failed: number };
-  balancer: { waiting: number; refused: number; timedOut: number; handoffFailed: number };
+  balancer: { waiting: number; refused: number; timedOut: number; handoffFailed: number; idle: number; rebound: number };
 }
 
 const startedAt = Date.now();
@@ -90,6 +90,8 @@ export function snapshot(sup: Supervisor): Status {
       refused: sup.balancer.stats.refused,
       timedOut: sup.balancer.stats.timedOut,
       handoffFailed: sup.balancer.stats.handoffFailed,
+      idle: sup.idle.size,
+      rebound: sup.idle.rebound,
     },
   };
 }

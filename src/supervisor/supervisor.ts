@@ -3,7 +3,7 @@ import { EventEmitter, once } from 'node:events';
 import net from 'node:net';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
-import { Balancer, PublicSocket, createStrategy, type ClientHandle, type ListenHandle } from '../balancer/index.ts';
+import { Balancer, IdleConnections, PublicSocket, createStrategy, type ClientHandle, type ListenHandle } from '../balancer/index.ts';
 import { CHILD_CONFIG_ENV, CHILD_ID_ENV } from '../http/child.ts';
 import { pickVictim, type AutoscaleLoop } from '../autoscaler/index.ts';
 import { restartDelay } from './backoff.ts';
@@ -44,13 +44,16 @@ export interface ReloadResult {
 /**
  * The cluster primary. One class owns the state of every child; the verbs a user types
  * (reload, scale, stop) are the names of the methods that do them, and signals map onto them
- * (HUP → reload, TERM/INT → stop, TTIN/TTOU → scale ±1). It never runs user code and never
- * reads request bytes.
+ * (HUP → reload, TERM/INT → stop, TTIN/TTOU → scale ±1). It never runs user code; the only
+ * request bytes it reads are the first read of a request on an idle keep-alive connection a
+ * child gave back, which travel on to the child with the connection.
  */
 export class Supervisor extends EventEmitter {
   readonly children = new Map<number, ChildHandle>();
   readonly restarts = new Map<RestartReason, number>();
   readonly balancer: Balancer;
+  /** Keep-alive connections children gave back between requests (balancer.rebind_idle_after). */
+  readonly idle: IdleConnections;
   listener?: PublicSocket;
   /** Children accept from the shared socket (least-load with balancer.accept = "children"). */
   direct: boolean;
@@ -97,6 +100,7 @@ export class Supervisor extends EventEmitter {
       queueLimit: b.queue_limit,
       queueTimeoutMs: b.queue_timeout * 1000,
     });
+    this.idle = new IdleConnections(this.balancer.accept, { keepAliveTimeoutMs: config.server.keep_alive_timeout * 1000 });
   }
 
   /** Listens, forks the first generation and resolves once it is ready; rejects if no child can start. */
@@ -215,6 +219,7 @@ export class Supervisor extends EventEmitter {
     // Children stop accepting as they drain; from here on the supervisor answers new
     // connections itself (503 DRAINING).
     await this.listener?.acceptHere();
+    this.idle.closeAll();
     this.log.info({ children: this.children.size }, 'draining the node');
     this.notifier.status('draining');
     const exits = [...this.children.values()].map((c) => new Promise((r) => (c.state === 'exited' ? r(null) : c.once('exit', r))));
@@ -272,6 +277,7 @@ export class Supervisor extends EventEmitter {
       // Stop accepting first: once "stopping" is logged, no new connection gets in.
       this.listener?.close();
       this.balancer.close();
+      this.idle.closeAll();
       await Promise.all([...this.children.values()].map((c) => c.unlisten(UNLISTEN_WAIT_MS)));
       this.log.info({ reason, children: this.children.size }, 'stopping');
       this.notifier.stopping(`stopping: ${reason}`);
@@ -386,6 +392,11 @@ export class Supervisor extends EventEmitter {
       } else copy.close();
     });
     child.on('back', (client: ClientHandle) => this.balancer.accept(pausedSocket(client)));
+    child.on('idle', (client: ClientHandle) => {
+      // A stopping or draining node keeps no idle connection, as its children do not.
+      if (this.stopping || this.draining) client.close();
+      else this.idle.hold(client);
+    });
     child.on('exit', (code, signal) => this.onExit(child, code, signal));
     return child;
   }

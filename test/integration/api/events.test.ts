@@ -5,13 +5,13 @@ import { stopAll } from '../../helpers/drover.ts';
 import { json, openSse, type SseEvent } from '../../helpers/sse.ts';
 import { ANONYMOUS_TENANT } from '../../../src/http/api/auth.ts';
 import type { Store } from '../../../src/store/index.ts';
-import { call, connectionsByChild, startApi, until, type Api } from './support.ts';
+import { call, connectionsByChild, PINNED_CONNECTIONS, startApi, until, type Api } from './support.ts';
 
 let api: Api;
 let store: Store;
 
 beforeAll(async () => {
-  api = await startApi({ children: 2 });
+  api = await startApi({ children: 2, env: PINNED_CONNECTIONS });
   store = await api.store();
 });
 afterAll(async () => {

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { stopAll } from '../../helpers/drover.ts';
 import { request, sleep } from '../../helpers/http.ts';
-import { call, connectionsByChild, keysToml, startApi } from './support.ts';
+import { call, connectionsByChild, keysToml, PINNED_CONNECTIONS, startApi } from './support.ts';
 
 afterAll(stopAll);
 
@@ -13,7 +13,7 @@ describe('per-tenant rate limit', () => {
     const api = await startApi({
       children: 2,
       config: keysToml({ a: A, b: B }),
-      env: { DROVER_LIMITS__RATE_PER_SECOND: '1', DROVER_LIMITS__BURST: '3' },
+      env: { ...PINNED_CONNECTIONS, DROVER_LIMITS__RATE_PER_SECOND: '1', DROVER_LIMITS__BURST: '3' },
     });
     // One connection to each child: the bucket lives in the store, so both draw from it.
     const conns = [...(await connectionsByChild(api.d, 2)).values()];

@@ -77,6 +77,13 @@ export function call(d: DroverProcess, method: string, path: string, opts: CallO
  * on fresh connections until every child has one. The balancer hands over connections, not
  * requests, so everything sent on a pinned connection is served by that child.
  */
+/**
+ * Keep-alive connections stay on the child that accepted them (by default an idle one goes back
+ * to the supervisor, which gives its next request to any child): for tests that talk to a
+ * chosen child through connectionsByChild().
+ */
+export const PINNED_CONNECTIONS = { DROVER_BALANCER__REBIND_IDLE_AFTER: '0' };
+
 export async function connectionsByChild(d: DroverProcess, children: number): Promise<Map<number, http.Agent>> {
   const byPid = new Map<number, http.Agent>();
   for (let i = 0; i < 40 && byPid.size < children; i++) {

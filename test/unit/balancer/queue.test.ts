@@ -30,7 +30,8 @@ function child(id: number, cap: number) {
     done: 0,
     load: () => got.length - t.done,
     accepts: () => true,
-    handoff: (s, cb) => (got.push(s), cb(null)),
+    settled: () => true,
+    handoff: (s, _head, cb) => (got.push(s), cb(null)),
   };
   return t;
 }

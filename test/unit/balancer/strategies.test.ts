@@ -13,7 +13,8 @@ function target(id: number, load: number, opts: { target?: number; accepts?: boo
       return this.current;
     },
     accepts: () => opts.accepts ?? true,
-    handoff(_s: Socket, done: (e: Error | null) => void) {
+    settled: () => true,
+    handoff(_s: Socket, _head: Buffer | undefined, done: (e: Error | null) => void) {
       this.current++;
       done(null);
     },
@@ -37,7 +38,7 @@ describe('least-load', () => {
     const ts = [target(1, 0), target(2, 0), target(3, 0)];
     const picks = Array.from({ length: 9 }, () => {
       const t = s.pick(ts)!;
-      t.handoff({} as Socket, () => {});
+      t.handoff({} as Socket, undefined, () => {});
       return t.id;
     });
     expect(picks.filter((i) => i === 1)).toHaveLength(3);

@@ -1,0 +1,161 @@
+import http from 'node:http';
+import net from 'node:net';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startDrover, stopAll, type DroverProcess } from '../../helpers/drover.ts';
+import { request, sleep } from '../../helpers/http.ts';
+import { startApi } from '../api/support.ts';
+
+afterAll(stopAll);
+
+interface Answer {
+  status: number;
+  pid: number;
+  /** The client's port: the same for every request on one keep-alive connection. */
+  localPort: number;
+  ms: number;
+}
+
+/** One request through `agent` (keep-alive, one socket), with which connection carried it and how long it took. */
+function viaAgent(d: DroverProcess, agent: http.Agent, path: string): Promise<Answer> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = http.get(d.url(path), { agent }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({
+        status: res.statusCode!,
+        pid: (JSON.parse(body) as { pid: number }).pid,
+        localPort: req.socket!.localPort!,
+        ms: performance.now() - t0,
+      }));
+    });
+    req.on('error', reject);
+  });
+}
+
+async function balancerStatus(d: DroverProcess): Promise<{ idle: number; rebound: number }> {
+  const admin = (await d.waitLog((l) => l.msg === 'admin listening')).port as number;
+  return (await request(`http://127.0.0.1:${admin}/status`)).json<{ balancer: { idle: number; rebound: number } }>().balancer;
+}
+
+describe('idle keep-alive connections go back to the supervisor (balancer.rebind_idle_after)', () => {
+  it('a request after a pause goes to a child whose event loop is free, on the same connection', async () => {
+    const d = await startDrover({ args: ['start', '--port', '0', '--children', '2'] });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const first = await viaAgent(d, agent, '/v1/ping');
+    // Idle long enough to go back to the supervisor (a child stuck before that keeps it).
+    await sleep(100);
+    // One child burns its event loop for 1.5 s, on a connection of its own.
+    const spin = request(d.url('/debug/spin?ms=1500'));
+    await sleep(200);
+    const during: Answer[] = [];
+    for (let i = 0; i < 3; i++) {
+      await sleep(60);
+      during.push(await viaAgent(d, agent, '/v1/ping'));
+    }
+    const busy = (await spin).json<{ pid: number }>().pid;
+    for (const a of during) {
+      expect(a.status).toBe(200);
+      expect(a.pid).not.toBe(busy);
+      // Served while the other child was still spinning: it did not wait for it.
+      expect(a.ms).toBeLessThan(700);
+      expect(a.localPort).toBe(first.localPort);
+    }
+    expect((await balancerStatus(d)).rebound).toBeGreaterThanOrEqual(3);
+    agent.destroy();
+    await d.stop();
+  });
+
+  it('spreads the requests of one paused connection over the children; with 0 it stays on one child (the contrast)', async () => {
+    const pidsOverOneConnection = async (after: string) => {
+      const d = await startDrover({ args: ['start', '--port', '0', '--children', '2'], env: { DROVER_BALANCER__REBIND_IDLE_AFTER: after } });
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      const answers: Answer[] = [];
+      for (let i = 0; i < 8; i++) {
+        answers.push(await viaAgent(d, agent, '/v1/ping'));
+        await sleep(40);
+      }
+      agent.destroy();
+      await d.stop();
+      expect(new Set(answers.map((a) => a.localPort)).size).toBe(1);
+      return new Set(answers.map((a) => a.pid)).size;
+    };
+    expect(await pidsOverOneConnection('0.01')).toBe(2);
+    expect(await pidsOverOneConnection('0')).toBe(1);
+  });
+
+  it('a request body larger than one read arrives whole after its connection waited in the supervisor', async () => {
+    const api = await startApi({ children: 2 });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    await viaAgent(api.d, agent, '/v1/ping');
+    await sleep(100);
+    // 200 KB: the supervisor reads at most 64 KB before handing the connection over.
+    const input = { text: 'drover '.repeat(30_000) };
+    const submitted = await request(api.d.url('/v1/tasks'), {
+      method: 'POST', agent, body: JSON.stringify({ input }), headers: { 'content-type': 'application/json' },
+    });
+    expect(submitted.status).toBe(202);
+    await sleep(100);
+    const read = await request(api.d.url(`/v1/tasks/${submitted.json<{ id: string }>().id}`), { agent });
+    expect(read.status).toBe(200);
+    expect(read.json<{ input: unknown }>().input).toEqual(input);
+    expect((await balancerStatus(api.d)).rebound).toBeGreaterThanOrEqual(2);
+    agent.destroy();
+    await api.close();
+  });
+
+  it('closes a waiting connection at the keep-alive timeout, forgets one the client closed, and does not hold up a stop', async () => {
+    const d = await startDrover({ args: ['start', '--port', '0', '--children', '2'], env: { DROVER_SERVER__KEEP_ALIVE_TIMEOUT: '1' } });
+    // Raw clients: node's http.Agent closes an idle socket itself a second before the server's
+    // advertised keep-alive timeout (1 s here), and this is about what the server does.
+    const pinged = async () => {
+      const raw = net.connect(d.port, '127.0.0.1');
+      raw.setEncoding('latin1');
+      let got = '';
+      raw.on('data', (c: string) => (got += c));
+      const closed = new Promise<number>((r) => raw.once('close', () => r(Date.now())));
+      raw.write('GET /v1/ping HTTP/1.1\r\nHost: drover\r\n\r\n');
+      while (!got.includes('"pong":true')) await sleep(10);
+      return { raw, answeredAt: Date.now(), closed };
+    };
+    const timedOut = await pinged();
+    await sleep(100);
+    expect((await balancerStatus(d)).idle).toBe(1);
+    expect((await timedOut.closed) - timedOut.answeredAt).toBeGreaterThanOrEqual(900);
+    expect((await balancerStatus(d)).idle).toBe(0);
+
+    const leaving = await pinged();
+    await sleep(100);
+    expect((await balancerStatus(d)).idle).toBe(1);
+    leaving.raw.destroy();
+    await sleep(100);
+    expect((await balancerStatus(d)).idle).toBe(0);
+
+    const held = await pinged();
+    await sleep(100);
+    expect((await balancerStatus(d)).idle).toBe(1);
+    const t0 = Date.now();
+    expect(await d.stop()).toEqual({ code: 0, signal: null });
+    expect(Date.now() - t0).toBeLessThan(3000);
+    held.raw.destroy();
+  });
+
+  it('keeps a connection whose next request has begun: a request sent in pieces is answered whole', async () => {
+    const d = await startDrover({ args: ['start', '--port', '0', '--children', '2'] });
+    const raw = net.connect(d.port, '127.0.0.1');
+    raw.setEncoding('latin1');
+    let got = '';
+    raw.on('data', (c: string) => (got += c));
+    const answers = () => got.split('HTTP/1.1 200 OK').length - 1;
+    raw.write('GET /v1/ping HTTP/1.1\r\nHost: drover\r\n\r\n');
+    while (answers() < 1) await sleep(10);
+    // Half of the next request, then a pause far longer than rebind_idle_after.
+    raw.write('GET /v1/ping HTTP/1.1\r\nHo');
+    await sleep(150);
+    expect((await balancerStatus(d)).idle).toBe(0);
+    raw.write('st: drover\r\n\r\n');
+    while (answers() < 2) await sleep(10);
+    expect(got.match(/"pong":true/g)).toHaveLength(2);
+    raw.destroy();
+    await d.stop();
+  });
+});
