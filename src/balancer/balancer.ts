@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { ReboundQueue, routeKey } from './rebound-queue.ts';
 import type { Strategy, Target } from './strategy.ts';
 
 export interface BalancerStats {
@@ -16,7 +17,6 @@ export interface BalancerStats {
 interface Waiting {
   socket: Socket;
   since: number;
-  head?: Buffer;
 }
 
 // Said to a client the supervisor cannot place: a real HTTP answer beats a reset connection.
@@ -36,6 +36,8 @@ export class Balancer {
   readonly stats: BalancerStats = { queued: 0, refused: 0, timedOut: 0, handoffFailed: 0, handed: new Map() };
   private queue: Waiting[] = [];
   private head = 0;
+  /** Requests read from idle keep-alive connections, waiting for a free child (quick routes first). */
+  private readonly rebound = new ReboundQueue();
   private closed = false;
   /** While set, every new connection is answered 503 DRAINING (the node is being emptied). */
   draining = false;
@@ -58,7 +60,12 @@ export class Balancer {
   }
 
   get waiting(): number {
-    return this.queue.length - this.head;
+    return this.queue.length - this.head + this.rebound.size;
+  }
+
+  /** Expected event-loop hold of a route, in ms, as learnt from requests on idle keep-alive connections. */
+  expectedHold(route: string): number {
+    return this.rebound.expected(route);
   }
 
   /**
@@ -69,23 +76,44 @@ export class Balancer {
     socket.on('error', () => {});
     if (this.closed) return this.refuse(socket);
     if (this.draining) return this.refuse(socket, DRAINING);
+    if (head) return this.acceptRebound(socket, head);
     if (this.waiting === 0) {
-      const t = this.pick(head);
-      if (t) return this.send(t, socket, head);
+      const t = this.pick(false);
+      if (t) return this.send(t, socket);
     }
     if (this.waiting >= this.opts.queueLimit) return this.refuse(socket);
-    this.queue.push({ socket, since: Date.now(), head });
+    this.queue.push({ socket, since: Date.now() });
     this.stats.queued = this.waiting;
   };
 
+  private acceptRebound(socket: Socket, head: Buffer): void {
+    const now = performance.now();
+    const route = routeKey(head);
+    if (this.rebound.size === 0) {
+      const t = this.pick(true);
+      if (t) return this.send(t, socket, head, route, now);
+    }
+    if (this.waiting >= this.opts.queueLimit) return this.refuse(socket);
+    this.rebound.push({ socket, head, route, since: now });
+    this.stats.queued = this.waiting;
+  }
+
   /** Called when a child may have room: on ready, and on every load report. */
   dispatch(): void {
-    while (this.waiting > 0) {
-      const w = this.queue[this.head]!;
-      const t = this.pick(w.head);
+    const now = performance.now();
+    this.rebound.learn(now);
+    while (this.rebound.size > 0) {
+      const t = this.pick(true);
       if (!t) break;
+      const r = this.rebound.take(now)!;
+      if (!r.socket.destroyed) this.send(t, r.socket, r.head, r.route, now);
+    }
+    while (this.queue.length - this.head > 0) {
+      const t = this.pick(false);
+      if (!t) break;
+      const w = this.queue[this.head]!;
       this.queue[this.head++] = undefined as unknown as Waiting;
-      if (!w.socket.destroyed) this.send(t, w.socket, w.head);
+      if (!w.socket.destroyed) this.send(t, w.socket);
     }
     this.compact();
   }
@@ -94,23 +122,26 @@ export class Balancer {
   close(): void {
     this.closed = true;
     clearInterval(this.sweeper);
-    while (this.waiting > 0) this.refuse(this.queue[this.head++]!.socket);
+    for (const r of this.rebound.clear()) this.refuse(r.socket);
+    while (this.queue.length - this.head > 0) this.refuse(this.queue[this.head++]!.socket);
     this.compact();
   }
 
   /**
-   * A request on a kept-alive connection (`head` read) goes only to a child that has taken
-   * everything handed to it so far. One that has not may be stuck in a long synchronous
-   * handler, and the request would wait behind it; it waits here instead and goes to whichever
-   * child reports first (what node:cluster's round robin gets by waiting for each handle's ack).
+   * A request on a kept-alive connection (`rebound`: its start was read) goes only to a child
+   * that has taken everything handed to it so far. One that has not may be stuck in a long
+   * synchronous handler, and the request would wait behind it; it waits here instead and goes
+   * to whichever child reports first (what node:cluster's round robin gets by waiting for each
+   * handle's ack).
    */
-  private pick(head: Buffer | undefined): Target | undefined {
+  private pick(rebound: boolean): Target | undefined {
     const targets = this.targets();
-    return this.strategy.pick(head ? targets.filter((t) => t.settled()) : targets);
+    return this.strategy.pick(rebound ? targets.filter((t) => t.settled()) : targets);
   }
 
-  private send(t: Target, socket: Socket, head?: Buffer): void {
+  private send(t: Target, socket: Socket, head?: Buffer, route?: string, now?: number): void {
     this.stats.handed.set(t.id, (this.stats.handed.get(t.id) ?? 0) + 1);
+    if (route !== undefined) this.rebound.handedTo(t, route, now!);
     t.handoff(socket, head, (err) => {
       if (!err) return;
       this.stats.handoffFailed++;
@@ -125,8 +156,12 @@ export class Balancer {
   }
 
   private expire(): void {
+    for (const r of this.rebound.expire(performance.now() - this.opts.queueTimeoutMs)) {
+      this.stats.timedOut++;
+      r.socket.end(OVERLOADED);
+    }
     const limit = Date.now() - this.opts.queueTimeoutMs;
-    while (this.waiting > 0 && this.queue[this.head]!.since < limit) {
+    while (this.queue.length - this.head > 0 && this.queue[this.head]!.since < limit) {
       this.stats.timedOut++;
       this.queue[this.head++]!.socket.end(OVERLOADED);
     }
@@ -138,7 +173,7 @@ export class Balancer {
       this.queue = this.queue.slice(this.head);
       this.head = 0;
     }
-    if (this.waiting === 0) {
+    if (this.queue.length === this.head) {
       this.queue = [];
       this.head = 0;
     }

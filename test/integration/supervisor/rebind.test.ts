@@ -158,4 +158,32 @@ describe('idle keep-alive connections go back to the supervisor (balancer.rebind
     raw.destroy();
     await d.stop();
   });
+
+  it('while every child is busy, a request to a quick route goes before slow ones that came earlier', async () => {
+    const d = await startDrover({ args: ['start', '--port', '0', '--children', '1'] });
+    const [a, b, c, q] = Array.from({ length: 4 }, () => new http.Agent({ keepAlive: true, maxSockets: 1 }));
+    // Open the four connections, then let them go idle (back to the supervisor).
+    for (const agent of [a!, b!, c!, q!]) await viaAgent(d, agent, '/v1/ping');
+    await sleep(100);
+    // Requests on idle connections teach the supervisor how long each route holds the child.
+    await viaAgent(d, b!, '/debug/spin?ms=100');
+    await viaAgent(d, q!, '/v1/ping');
+    await sleep(100);
+    const finished: string[] = [];
+    const track = (name: string, p: Promise<Answer>) => p.then((r) => (finished.push(name), r));
+    const busy = track('busy', viaAgent(d, a!, '/debug/spin?ms=600'));
+    await sleep(100);
+    const slow1 = track('slow1', viaAgent(d, b!, '/debug/spin?ms=100'));
+    await sleep(20);
+    const slow2 = track('slow2', viaAgent(d, c!, '/debug/spin?ms=100'));
+    await sleep(20);
+    const quick = track('quick', viaAgent(d, q!, '/v1/ping'));
+    const answers = await Promise.all([busy, slow1, slow2, quick]);
+    for (const r of answers) expect(r.status).toBe(200);
+    expect(finished).toEqual(['busy', 'quick', 'slow1', 'slow2']);
+    // It waited for the request that held the child, not for the two slow ones queued before it.
+    expect(answers[3]!.ms).toBeLessThan(600);
+    for (const agent of [a!, b!, c!, q!]) agent.destroy();
+    await d.stop();
+  });
 });
