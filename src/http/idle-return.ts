@@ -7,9 +7,12 @@ interface Detachable {
   destroy(): void;
 }
 
+/** How long a child keeps giving idle connections back after its event loop was last held. */
+const HELD_MEMORY_MS = 30_000;
+
 /**
  * Gives keep-alive connections that sit idle back to the supervisor, which waits for the next
- * request on each and hands it, with the bytes read so far, to the least-loaded child.
+ * request on each and hands it, with the bytes read so far, to a free child.
  *
  * A connection stays with the child that accepted it, so a request arriving on it waits for
  * whatever that child is doing, even while another child is idle: with keep-alive clients and
@@ -18,12 +21,21 @@ interface Detachable {
  * new connection is; a busy client (back-to-back requests, as a benchmark or a saturated proxy
  * pool sends) never pauses that long and stays where it is, paying nothing.
  *
+ * A request that comes back this way costs the supervisor and the children about 0.3 ms of CPU
+ * more (bench/RESULTS.md). That buys nothing while no handler holds the event loop, which is
+ * how drover's own API behaves (agents run on executor threads): so connections go back only
+ * while this child's loop has been held longer than `afterMs` (a sweep that came that late)
+ * within the last HELD_MEMORY_MS.
+ *
  * Only a connection that read nothing since its last answer goes: its next request has not
  * begun, so no byte is left behind in this child's parser.
  */
 export class IdleReturn {
   returned = 0;
   private timer?: NodeJS.Timeout;
+  private interval = 0;
+  private sweptAt = 0;
+  private heldAt = -Infinity;
   private readonly afterMs: number;
   private readonly idle: (before: number) => Iterable<Socket>;
   private readonly give: (client: ClientHandle) => void;
@@ -37,7 +49,9 @@ export class IdleReturn {
   start(): void {
     if (this.afterMs <= 0 || this.timer) return;
     // Checked at half the threshold: a connection goes after between 1× and 1.5× afterMs idle.
-    this.timer = setInterval(() => this.sweep(), Math.max(1, this.afterMs / 2));
+    this.interval = Math.max(1, this.afterMs / 2);
+    this.sweptAt = performance.now();
+    this.timer = setInterval(() => this.sweep(), this.interval);
     this.timer.unref();
   }
 
@@ -46,8 +60,17 @@ export class IdleReturn {
     this.timer = undefined;
   }
 
+  /** True while connections go back: this child's event loop was held within HELD_MEMORY_MS. */
+  get active(): boolean {
+    return performance.now() - this.heldAt <= HELD_MEMORY_MS;
+  }
+
   sweep(): void {
-    const idle = [...this.idle(performance.now() - this.afterMs)];
+    const now = performance.now();
+    if (now - this.sweptAt > this.interval + this.afterMs) this.heldAt = now;
+    this.sweptAt = now;
+    if (now - this.heldAt > HELD_MEMORY_MS) return;
+    const idle = [...this.idle(now - this.afterMs)];
     for (const socket of idle) this.detach(socket as unknown as Detachable);
   }
 

@@ -44,9 +44,10 @@ export interface ReloadResult {
 /**
  * The cluster primary. One class owns the state of every child; the verbs a user types
  * (reload, scale, stop) are the names of the methods that do them, and signals map onto them
- * (HUP → reload, TERM/INT → stop, TTIN/TTOU → scale ±1). It never runs user code; the only
- * request bytes it reads are the first read of a request on an idle keep-alive connection a
- * child gave back, which travel on to the child with the connection.
+ * (HUP → reload, TERM/INT → stop, TTIN/TTOU → scale ±1). It never runs user code and never
+ * touches request bytes: the balancer reads the start of a request only on a connection a
+ * child gave back idle (balancer/idle.ts), and passes those bytes on to a child unparsed
+ * beyond the request line.
  */
 export class Supervisor extends EventEmitter {
   readonly children = new Map<number, ChildHandle>();
