@@ -63,11 +63,6 @@ export class Balancer {
     return this.queue.length - this.head + this.rebound.size;
   }
 
-  /** Expected event-loop hold of a route, in ms, as learnt from requests on idle keep-alive connections. */
-  expectedHold(route: string): number {
-    return this.rebound.expected(route);
-  }
-
   /**
    * A new connection from the listening socket, or a kept-alive one whose next request has
    * begun (`head`: the bytes read from it so far, which travel with it).

@@ -4,7 +4,11 @@
 
 /** What a child reports about itself, on every heartbeat and whenever it frees a full slot. */
 export interface LoadReport {
-  /** Connections handed to this child so far; the supervisor compares it with what it sent. */
+  /**
+   * Connections handed to this child so far; the supervisor compares it with what it sent. One
+   * that brought the start of a request (`conn` with `head`) counts once the child's event loop
+   * has turned after that request started.
+   */
   received: number;
   /** Open connections. */
   connections: number;
