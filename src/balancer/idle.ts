@@ -9,8 +9,7 @@ import type { ClientHandle } from './listen.ts';
  * closed here as the child would have closed it.
  */
 export class IdleConnections {
-  /** Connections given back by children, and those that brought a request since. */
-  received = 0;
+  /** Connections that brought a request and went on to a child. */
   rebound = 0;
   private readonly held = new Set<net.Socket>();
   // One read buffer for all: a read is copied out at once and the socket stops reading.
@@ -28,7 +27,6 @@ export class IdleConnections {
   }
 
   hold(client: ClientHandle): void {
-    this.received++;
     const socket: net.Socket = new net.Socket({
       handle: client,
       readable: true,

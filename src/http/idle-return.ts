@@ -60,11 +60,6 @@ export class IdleReturn {
     this.timer = undefined;
   }
 
-  /** True while connections go back: this child's event loop was held within HELD_MEMORY_MS. */
-  get active(): boolean {
-    return performance.now() - this.heldAt <= HELD_MEMORY_MS;
-  }
-
   sweep(): void {
     const now = performance.now();
     if (now - this.sweptAt > this.interval + this.afterMs) this.heldAt = now;
