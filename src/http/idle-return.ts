@@ -9,6 +9,21 @@ interface Detachable {
 
 /** How long a child keeps giving idle connections back after its event loop was last held. */
 const HELD_MEMORY_MS = 30_000;
+/**
+ * A sweep late by more than max(afterMs, HELD_MIN_MS), with this process on the CPU for
+ * HELD_CPU_SHARE of the wait or HELD_MIN_MS, whichever is less, means a handler held the loop.
+ * (On a busy machine a spinning handler is itself preempted, so the share is low; a process
+ * that merely was not scheduled used next to no CPU. The minimum keeps short one-off stalls,
+ * such as compiling a route on its first request, from counting.)
+ */
+const HELD_MIN_MS = 25;
+const HELD_CPU_SHARE = 0.3;
+
+/** CPU time this process has used, in ms. */
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
 
 /**
  * Gives keep-alive connections that sit idle back to the supervisor, which waits for the next
@@ -24,7 +39,7 @@ const HELD_MEMORY_MS = 30_000;
  * A request that comes back this way costs the supervisor and the children about 0.3 ms of CPU
  * more (bench/RESULTS.md). That buys nothing while no handler holds the event loop, which is
  * how drover's own API behaves (agents run on executor threads): so connections go back only
- * while this child's loop has been held longer than `afterMs` (a sweep that came that late)
+ * while this child's loop has been held (a sweep came late while the process was on the CPU)
  * within the last HELD_MEMORY_MS.
  *
  * Only a connection that read nothing since its last answer goes: its next request has not
@@ -35,6 +50,7 @@ export class IdleReturn {
   private timer?: NodeJS.Timeout;
   private interval = 0;
   private sweptAt = 0;
+  private cpuAt = 0;
   private heldAt = -Infinity;
   private readonly afterMs: number;
   private readonly idle: (before: number) => Iterable<Socket>;
@@ -48,9 +64,11 @@ export class IdleReturn {
 
   start(): void {
     if (this.afterMs <= 0 || this.timer) return;
-    // Checked at half the threshold: a connection goes after between 1× and 1.5× afterMs idle.
-    this.interval = Math.max(1, this.afterMs / 2);
+    // Checked every afterMs: a connection goes after between 1× and 2× afterMs idle. (The
+    // timer also runs in a child that gives nothing back, to see its loop held: ~100 wakeups/s.)
+    this.interval = Math.max(1, this.afterMs);
     this.sweptAt = performance.now();
+    this.cpuAt = cpuMs();
     this.timer = setInterval(() => this.sweep(), this.interval);
     this.timer.unref();
   }
@@ -62,8 +80,13 @@ export class IdleReturn {
 
   sweep(): void {
     const now = performance.now();
-    if (now - this.sweptAt > this.interval + this.afterMs) this.heldAt = now;
+    const cpu = cpuMs();
+    // Late, and on the CPU for most of the wait: a handler held the loop. Late without the CPU
+    // time is the kernel not running this process (a busy machine), which rebinding cannot fix.
+    const wall = now - this.sweptAt;
+    if (wall > this.interval + Math.max(this.afterMs, HELD_MIN_MS) && cpu - this.cpuAt >= Math.min(HELD_MIN_MS, HELD_CPU_SHARE * wall)) this.heldAt = now;
     this.sweptAt = now;
+    this.cpuAt = cpu;
     if (now - this.heldAt > HELD_MEMORY_MS) return;
     const idle = [...this.idle(now - this.afterMs)];
     for (const socket of idle) this.detach(socket as unknown as Detachable);

@@ -44,7 +44,7 @@ async function balancerStatus(d: DroverProcess): Promise<{ idle: number; rebound
 async function holdEveryChild(d: DroverProcess, children: number): Promise<void> {
   const spins: Promise<Reply>[] = [];
   for (let i = 0; i < children; i++) {
-    spins.push(request(d.url('/debug/spin?ms=150')));
+    spins.push(request(d.url('/debug/spin?ms=300')));
     await sleep(20);
   }
   const pids = (await Promise.all(spins)).map((r) => r.json<{ pid: number }>().pid);
