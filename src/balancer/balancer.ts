@@ -60,7 +60,12 @@ export class Balancer {
   }
 
   get waiting(): number {
-    return this.queue.length - this.head + this.rebound.size;
+    return this.queued + this.rebound.size;
+  }
+
+  /** Connections waiting in arrival order (not read from). */
+  private get queued(): number {
+    return this.queue.length - this.head;
   }
 
   /**
@@ -86,7 +91,7 @@ export class Balancer {
     const route = routeKey(head);
     if (this.rebound.size === 0) {
       const t = this.pick(true);
-      if (t) return this.send(t, socket, head, route, now);
+      if (t) return this.send(t, socket, { head, route });
     }
     if (this.waiting >= this.opts.queueLimit) return this.refuse(socket);
     this.rebound.push({ socket, head, route, since: now });
@@ -101,9 +106,9 @@ export class Balancer {
       const t = this.pick(true);
       if (!t) break;
       const r = this.rebound.take(now)!;
-      if (!r.socket.destroyed) this.send(t, r.socket, r.head, r.route, now);
+      if (!r.socket.destroyed) this.send(t, r.socket, r);
     }
-    while (this.queue.length - this.head > 0) {
+    while (this.queued > 0) {
       const t = this.pick(false);
       if (!t) break;
       const w = this.queue[this.head]!;
@@ -118,7 +123,7 @@ export class Balancer {
     this.closed = true;
     clearInterval(this.sweeper);
     for (const r of this.rebound.clear()) this.refuse(r.socket);
-    while (this.queue.length - this.head > 0) this.refuse(this.queue[this.head++]!.socket);
+    while (this.queued > 0) this.refuse(this.queue[this.head++]!.socket);
     this.compact();
   }
 
@@ -134,14 +139,15 @@ export class Balancer {
     return this.strategy.pick(rebound ? targets.filter((t) => t.settled()) : targets);
   }
 
-  private send(t: Target, socket: Socket, head?: Buffer, route?: string, now?: number): void {
+  /** `read`: the request the balancer read from the connection, which travels with it. */
+  private send(t: Target, socket: Socket, read?: { head: Buffer; route: string }): void {
     this.stats.handed.set(t.id, (this.stats.handed.get(t.id) ?? 0) + 1);
-    if (route !== undefined) this.rebound.handedTo(t, route, now!);
-    t.handoff(socket, head, (err) => {
+    if (read) this.rebound.handedTo(t, read.route, performance.now());
+    t.handoff(socket, read?.head, (err) => {
       if (!err) return;
       this.stats.handoffFailed++;
       // The channel closed before the handle was written: the socket is still ours to place.
-      if (!socket.destroyed) this.accept(socket, head);
+      if (!socket.destroyed) this.accept(socket, read?.head);
     });
   }
 
@@ -156,7 +162,7 @@ export class Balancer {
       r.socket.end(OVERLOADED);
     }
     const limit = Date.now() - this.opts.queueTimeoutMs;
-    while (this.queue.length - this.head > 0 && this.queue[this.head]!.since < limit) {
+    while (this.queued > 0 && this.queue[this.head]!.since < limit) {
       this.stats.timedOut++;
       this.queue[this.head++]!.socket.end(OVERLOADED);
     }

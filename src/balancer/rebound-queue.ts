@@ -72,8 +72,13 @@ export class ReboundQueue {
 
   /** Removes and returns what waited since before `limit`. */
   expire(limit: number): Rebound[] {
-    const old = this.waiting.filter((r) => r.since < limit);
-    if (old.length) this.waiting.splice(0, this.waiting.length, ...this.waiting.filter((r) => r.since >= limit));
+    const old: Rebound[] = [];
+    let kept = 0;
+    for (const r of this.waiting) {
+      if (r.since < limit) old.push(r);
+      else this.waiting[kept++] = r;
+    }
+    this.waiting.length = kept;
     return old;
   }
 
@@ -89,9 +94,13 @@ export class ReboundQueue {
   /** Learns from every child that has taken what it was handed. */
   learn(now: number): void {
     for (const [t, sent] of this.inTransit) {
-      if (!t.settled() && t.accepts()) continue;
+      // A child that went away teaches nothing; one that has not taken its request yet, later.
+      if (!t.accepts()) {
+        this.inTransit.delete(t);
+        continue;
+      }
+      if (!t.settled()) continue;
       this.inTransit.delete(t);
-      if (!t.accepts()) continue;
       const ms = now - sent.at;
       const old = this.hold.get(sent.route);
       if (old !== undefined) this.hold.set(sent.route, old + ALPHA * (ms - old));

@@ -164,6 +164,8 @@ export async function runChild(): Promise<void> {
           tracker.received++;
           return onChange(false);
         }
+        // Counted before the connection event, which reports it; one with a request read is
+        // counted later (below).
         if (!msg.head) tracker.received++;
         // net.Server sets TCP_NODELAY on sockets it accepts (http.Server defaults noDelay to true);
         // a socket that arrives over IPC was accepted by the supervisor and must get it here.

@@ -45,7 +45,7 @@ export type ChildMessage =
   | { t: 'back' }
   /**
    * A keep-alive connection idle between requests (the raw handle travels): the supervisor waits
-   * for its next request and gives it to the least-loaded child.
+   * for its next request and gives it to a free child, quick routes first.
    */
   | { t: 'idle' }
   /** Answer to `unlisten`: this child no longer accepts from the shared socket. */
