@@ -10,18 +10,20 @@ interface Detachable {
 /** How long a child keeps giving idle connections back after its event loop was last held. */
 const HELD_MEMORY_MS = 30_000;
 /**
- * A sweep late by more than max(afterMs, HELD_MIN_MS), with this process on the CPU for
- * HELD_CPU_SHARE of the wait or HELD_MIN_MS, whichever is less, means a handler held the loop.
- * (On a busy machine a spinning handler is itself preempted, so the share is low; a process
- * that merely was not scheduled used next to no CPU. The minimum keeps short one-off stalls,
- * such as compiling a route on its first request, from counting.)
+ * A sweep late by more than max(afterMs, HELD_MIN_MS), with the loop's thread on the CPU for at
+ * least HELD_MIN_MS of the wait, means a handler held the loop. Late without that much CPU time
+ * is the kernel not running this thread (a busy machine), which rebinding cannot fix; the
+ * minimum also keeps short one-off stalls, such as compiling a route on its first request, from
+ * counting, even when a busy machine stretches them (seen: 16 ms of CPU over 44 ms).
  */
 const HELD_MIN_MS = 25;
-const HELD_CPU_SHARE = 0.3;
 
-/** CPU time this process has used, in ms. */
+/**
+ * CPU time the event loop's thread has used, in ms. Only this thread: executor threads and the
+ * garbage collector's helpers run beside a free loop and must not make it look held.
+ */
 function cpuMs(): number {
-  const u = process.cpuUsage();
+  const u = process.threadCpuUsage();
   return (u.user + u.system) / 1000;
 }
 
@@ -39,7 +41,7 @@ function cpuMs(): number {
  * A request that comes back this way costs the supervisor and the children about 0.3 ms of CPU
  * more (bench/RESULTS.md). That buys nothing while no handler holds the event loop, which is
  * how drover's own API behaves (agents run on executor threads): so connections go back only
- * while this child's loop has been held (a sweep came late while the process was on the CPU)
+ * while this child's loop has been held (a sweep came late while its thread was on the CPU)
  * within the last HELD_MEMORY_MS.
  *
  * Only a connection that read nothing since its last answer goes: its next request has not
@@ -81,10 +83,8 @@ export class IdleReturn {
   sweep(): void {
     const now = performance.now();
     const cpu = cpuMs();
-    // Late, and on the CPU for most of the wait: a handler held the loop. Late without the CPU
-    // time is the kernel not running this process (a busy machine), which rebinding cannot fix.
     const wall = now - this.sweptAt;
-    if (wall > this.interval + Math.max(this.afterMs, HELD_MIN_MS) && cpu - this.cpuAt >= Math.min(HELD_MIN_MS, HELD_CPU_SHARE * wall)) this.heldAt = now;
+    if (wall > this.interval + Math.max(this.afterMs, HELD_MIN_MS) && cpu - this.cpuAt >= HELD_MIN_MS) this.heldAt = now;
     this.sweptAt = now;
     this.cpuAt = cpu;
     if (now - this.heldAt > HELD_MEMORY_MS) return;
