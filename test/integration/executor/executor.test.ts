@@ -145,7 +145,9 @@ describe('executor', () => {
   it('on reload, gives tasks that outlive the drain deadline back to the queue: they finish on the new children', async () => {
     const effects = file('effects');
     const tasks = [];
-    for (let i = 0; i < 10; i++) tasks.push(await submit({ op: 'effect', file: effects, ms: 4000 }));
+    // Long enough that no task can finish on an old child however slowly a busy machine reloads
+    // (a task one old child gives back may be claimed by the other old child until it drains too).
+    for (let i = 0; i < 10; i++) tasks.push(await submit({ op: 'effect', file: effects, ms: 8000 }));
     await reached(tasks, 'after-tool');
     const before = d.childPids();
     d.signal('SIGHUP');
