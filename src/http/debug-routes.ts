@@ -14,8 +14,17 @@ function spin(ms: number): void {
 
 export function registerDebugRoutes(app: FastifyInstance, childId: number): void {
   const ms = (q: unknown, key = 'ms') => Math.max(0, Number((q as Record<string, string>)[key] ?? 0) || 0);
-  path(app, '/debug/hold', [{ method: 'GET', handler: async (req) => {
-    await new Promise((r) => setTimeout(r, ms(req.query)));
+  // Ends early when the client goes away, so a test can hold a child busy exactly as long as it needs.
+  path(app, '/debug/hold', [{ method: 'GET', handler: async (req, reply) => {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms(req.query));
+      reply.raw.once('close', done);
+      function done(): void {
+        clearTimeout(timer);
+        reply.raw.off('close', done);
+        resolve();
+      }
+    });
     return { child: childId, pid: process.pid };
   } }]);
   path(app, '/debug/spin', [{ method: 'GET', handler: async (req) => {
