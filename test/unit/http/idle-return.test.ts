@@ -16,10 +16,10 @@ function stall(ms: number): void {
 let running: IdleReturn | undefined;
 afterEach(() => running?.stop());
 
-/** An IdleReturn sweeping every 10 ms that counts the sweeps that looked for idle connections. */
-function watch(): { looked: () => number } {
+/** An IdleReturn (rebind_idle_after 10 ms unless said) that counts the sweeps that looked for idle connections. */
+function watch(afterMs = 10): { looked: () => number } {
   let looked = 0;
-  running = new IdleReturn(10, () => {
+  running = new IdleReturn(afterMs, () => {
     looked++;
     return [];
   }, () => {});
@@ -28,27 +28,19 @@ function watch(): { looked: () => number } {
 }
 
 describe('IdleReturn: when a child gives idle connections back', () => {
-  it('not while nothing holds the event loop', async () => {
-    const w = watch();
-    await sleep(100);
-    expect(w.looked()).toBe(0);
-  });
-
-  it('not after the loop stood still without using the CPU (the kernel did not run it)', async () => {
-    const w = watch();
-    await sleep(20);
-    stall(80);
-    await sleep(50);
-    expect(w.looked()).toBe(0);
-  });
-
-  it('not after a short stall (under 25 ms of CPU) that a busy machine stretched, such as compiling a route once', async () => {
-    const w = watch();
-    await sleep(20);
+  it.each([
+    ['while nothing holds the event loop', () => {}],
+    ['after the loop stood still without using the CPU (the kernel did not run it)', () => stall(80)],
     // Seen in a child on a busy machine: 16 ms of CPU over a 44 ms gap.
-    stall(25);
-    spin(20);
-    await sleep(50);
+    ['after a short stall (under 25 ms of CPU) that a busy machine stretched, such as compiling a route once', () => {
+      stall(25);
+      spin(20);
+    }],
+  ])('not %s', async (_, block: () => void) => {
+    const w = watch();
+    await sleep(20);
+    block();
+    await sleep(80);
     expect(w.looked()).toBe(0);
   });
 
@@ -64,14 +56,9 @@ describe('IdleReturn: when a child gives idle connections back', () => {
   });
 
   it('never with rebind_idle_after = 0', async () => {
-    let looked = 0;
-    running = new IdleReturn(0, () => {
-      looked++;
-      return [];
-    }, () => {});
-    running.start();
+    const w = watch(0);
     spin(60);
     await sleep(50);
-    expect(looked).toBe(0);
+    expect(w.looked()).toBe(0);
   });
 });
