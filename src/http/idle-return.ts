@@ -17,6 +17,13 @@ const HELD_MEMORY_MS = 30_000;
  * counting, even when a busy machine stretches them (seen: 16 ms of CPU over 44 ms).
  */
 const HELD_MIN_MS = 25;
+/**
+ * Late sweeps in the first seconds after start do not count: a child that has just become
+ * ready compiles its request path and collects its boot garbage on the loop's thread, and those
+ * stalls showed 25–50 ms of CPU in one late gap 1–3 s after boot, in children that no handler
+ * held (seen while the test suite ran on 2 cores).
+ */
+export const WARMUP_MS = 3000;
 
 /**
  * CPU time the event loop's thread has used, in ms. Only this thread: executor threads and the
@@ -54,12 +61,15 @@ export class IdleReturn {
   private sweptAt = 0;
   private cpuAt = 0;
   private heldAt = -Infinity;
+  private countFrom = 0;
   private readonly afterMs: number;
+  private readonly warmupMs: number;
   private readonly idle: (before: number) => Iterable<Socket>;
   private readonly give: (client: ClientHandle) => void;
 
-  constructor(afterMs: number, idle: (before: number) => Iterable<Socket>, give: (client: ClientHandle) => void) {
+  constructor(afterMs: number, idle: (before: number) => Iterable<Socket>, give: (client: ClientHandle) => void, warmupMs = WARMUP_MS) {
     this.afterMs = afterMs;
+    this.warmupMs = warmupMs;
     this.idle = idle;
     this.give = give;
   }
@@ -70,6 +80,7 @@ export class IdleReturn {
     // timer also runs in a child that gives nothing back, to see its loop held: ~100 wakeups/s.)
     this.interval = Math.max(1, this.afterMs);
     this.sweptAt = performance.now();
+    this.countFrom = this.sweptAt + this.warmupMs;
     this.cpuAt = cpuMs();
     this.timer = setInterval(() => this.sweep(), this.interval);
     this.timer.unref();
@@ -84,7 +95,8 @@ export class IdleReturn {
     const now = performance.now();
     const cpu = cpuMs();
     const wall = now - this.sweptAt;
-    if (wall > this.interval + Math.max(this.afterMs, HELD_MIN_MS) && cpu - this.cpuAt >= HELD_MIN_MS) this.heldAt = now;
+    const late = wall > this.interval + Math.max(this.afterMs, HELD_MIN_MS);
+    if (late && cpu - this.cpuAt >= HELD_MIN_MS && now >= this.countFrom) this.heldAt = now;
     this.sweptAt = now;
     this.cpuAt = cpu;
     if (now - this.heldAt > HELD_MEMORY_MS) return;

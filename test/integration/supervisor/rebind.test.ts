@@ -4,6 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startDrover, stopAll, type DroverProcess } from '../../helpers/drover.ts';
 import { request, sleep, type Reply } from '../../helpers/http.ts';
 import { startApi } from '../api/support.ts';
+import { WARMUP_MS } from '../../../src/http/idle-return.ts';
 
 afterAll(stopAll);
 
@@ -44,6 +45,8 @@ async function balancerStatus(d: DroverProcess): Promise<{ idle: number; rebound
  * (a held loop counts for 30 s) until every child has spun.
  */
 async function holdEveryChild(d: DroverProcess, children: number): Promise<void> {
+  // A hold in a child's first seconds is taken for boot work and does not count.
+  await sleep(WARMUP_MS);
   const held = new Set<number>();
   for (let round = 0; round < 5 && held.size < children; round++) {
     const spins: Promise<Reply>[] = [];

@@ -27,13 +27,16 @@ function stall(ms: number): void {
 let running: IdleReturn | undefined;
 afterEach(() => running?.stop());
 
-/** An IdleReturn (rebind_idle_after 10 ms unless said) that counts the sweeps that looked for idle connections. */
-function watch(afterMs = 10): { looked: () => number } {
+/**
+ * An IdleReturn (rebind_idle_after 10 ms and no warm-up unless said) that counts the sweeps
+ * that looked for idle connections.
+ */
+function watch(afterMs = 10, warmupMs = 0): { looked: () => number } {
   let looked = 0;
   running = new IdleReturn(afterMs, () => {
     looked++;
     return [];
-  }, () => {});
+  }, () => {}, warmupMs);
   running.start();
   return { looked: () => looked };
 }
@@ -64,6 +67,18 @@ describe('IdleReturn: when a child gives idle connections back', () => {
     expect(first).toBeGreaterThanOrEqual(1);
     await sleep(50);
     expect(w.looked()).toBeGreaterThan(first);
+  });
+
+  it('not for a hold in its first seconds (a child that just booted), but for one after them', async () => {
+    const w = watch(10, 300);
+    await sleep(20);
+    burn(60);
+    await sleep(80);
+    expect(w.looked()).toBe(0);
+    await sleep(250);
+    burn(60);
+    await sleep(50);
+    expect(w.looked()).toBeGreaterThanOrEqual(1);
   });
 
   it('never with rebind_idle_after = 0', async () => {
