@@ -70,12 +70,12 @@ describe('IdleReturn: when a child gives idle connections back', () => {
   });
 
   it('not for a hold in its first seconds (a child that just booted), but for one after them', async () => {
-    const w = watch(10, 300);
+    const w = watch(10, 600);
     await sleep(20);
     burn(60);
     await sleep(80);
     expect(w.looked()).toBe(0);
-    await sleep(250);
+    await sleep(600);
     burn(60);
     await sleep(50);
     expect(w.looked()).toBeGreaterThanOrEqual(1);
