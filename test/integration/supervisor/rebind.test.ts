@@ -38,6 +38,12 @@ async function balancerStatus(d: DroverProcess): Promise<{ idle: number; rebound
   return (await request(`http://127.0.0.1:${admin}/status`)).json<{ balancer: { idle: number; rebound: number } }>().balancer;
 }
 
+/** Until a child has given an idle connection back and the supervisor holds it (at most 5 s): a fixed pause is too short on a starved machine. */
+async function untilIdleInSupervisor(d: DroverProcess): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while ((await balancerStatus(d)).idle < 1 && Date.now() < deadline) await sleep(20);
+}
+
 /**
  * Children give idle connections back only after a handler held their event loop: hold each
  * child's loop once. Spins start 20 ms apart, so a next one usually finds the earlier children
@@ -80,7 +86,7 @@ describe('idle keep-alive connections go back to the supervisor (balancer.rebind
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     const first = await viaAgent(d, agent, '/v1/ping');
     // Idle long enough to go back to the supervisor (a child stuck before that keeps it).
-    await sleep(100);
+    await untilIdleInSupervisor(d);
     // One child burns its event loop for 1.5 s, on a connection of its own.
     const spin = request(d.url('/debug/spin?ms=1500'));
     await sleep(200);
@@ -126,14 +132,14 @@ describe('idle keep-alive connections go back to the supervisor (balancer.rebind
     await holdEveryChild(api.d, 2);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     await viaAgent(api.d, agent, '/v1/ping');
-    await sleep(100);
+    await untilIdleInSupervisor(api.d);
     // 200 KB: the supervisor reads at most 64 KB before handing the connection over.
     const input = { text: 'drover '.repeat(30_000) };
     const submitted = await request(api.d.url('/v1/tasks'), {
       method: 'POST', agent, body: JSON.stringify({ input }), headers: { 'content-type': 'application/json' },
     });
     expect(submitted.status).toBe(202);
-    await sleep(100);
+    await untilIdleInSupervisor(api.d);
     const read = await request(api.d.url(`/v1/tasks/${submitted.json<{ id: string }>().id}`), { agent });
     expect(read.status).toBe(200);
     expect(read.json<{ input: unknown }>().input).toEqual(input);
