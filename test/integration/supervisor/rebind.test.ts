@@ -38,10 +38,10 @@ async function balancerStatus(d: DroverProcess): Promise<{ idle: number; rebound
   return (await request(`http://127.0.0.1:${admin}/status`)).json<{ balancer: { idle: number; rebound: number } }>().balancer;
 }
 
-/** Until a child has given an idle connection back and the supervisor holds it (at most 5 s): a fixed pause is too short on a starved machine. */
-async function untilIdleInSupervisor(d: DroverProcess): Promise<void> {
+/** Until children have given `n` idle connections back and the supervisor holds them (at most 5 s): a fixed pause is too short on a starved machine. */
+async function untilIdleInSupervisor(d: DroverProcess, n = 1): Promise<void> {
   const deadline = Date.now() + 5000;
-  while ((await balancerStatus(d)).idle < 1 && Date.now() < deadline) await sleep(20);
+  while ((await balancerStatus(d)).idle < n && Date.now() < deadline) await sleep(20);
 }
 
 /**
@@ -164,20 +164,20 @@ describe('idle keep-alive connections go back to the supervisor (balancer.rebind
       return { raw, answeredAt: Date.now(), closed };
     };
     const timedOut = await pinged();
-    await sleep(100);
+    await untilIdleInSupervisor(d);
     expect((await balancerStatus(d)).idle).toBe(1);
     expect((await timedOut.closed) - timedOut.answeredAt).toBeGreaterThanOrEqual(900);
     expect((await balancerStatus(d)).idle).toBe(0);
 
     const leaving = await pinged();
-    await sleep(100);
+    await untilIdleInSupervisor(d);
     expect((await balancerStatus(d)).idle).toBe(1);
     leaving.raw.destroy();
     await sleep(100);
     expect((await balancerStatus(d)).idle).toBe(0);
 
     const held = await pinged();
-    await sleep(100);
+    await untilIdleInSupervisor(d);
     expect((await balancerStatus(d)).idle).toBe(1);
     const t0 = Date.now();
     expect(await d.stop()).toEqual({ code: 0, signal: null });
@@ -212,11 +212,11 @@ describe('idle keep-alive connections go back to the supervisor (balancer.rebind
     const [a, b, c, q] = Array.from({ length: 4 }, () => new http.Agent({ keepAlive: true, maxSockets: 1 }));
     // Open the four connections, then let them go idle (back to the supervisor).
     for (const agent of [a!, b!, c!, q!]) await viaAgent(d, agent, '/v1/ping');
-    await sleep(100);
+    await untilIdleInSupervisor(d, 4);
     // Requests on idle connections teach the supervisor how long each route holds the child.
     await viaAgent(d, b!, '/debug/spin?ms=100');
     await viaAgent(d, q!, '/v1/ping');
-    await sleep(100);
+    await untilIdleInSupervisor(d, 4);
     const finished: string[] = [];
     const track = (name: string, p: Promise<Answer>) => p.then((r) => (finished.push(name), r));
     const busy = track('busy', viaAgent(d, a!, '/debug/spin?ms=600'));
