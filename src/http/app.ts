@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
 import { ApiError, errorHandlerFor, sendError } from './errors.ts';
+import { QuickFirst } from './quick-first.ts';
 import { labelRoutes } from './route-label.ts';
 import { path } from './routes.ts';
 import { registerDebugRoutes, DEBUG_ROUTES_ENV } from './debug-routes.ts';
@@ -19,7 +20,7 @@ export interface ChildState {
  * sockets. Because Node arms header and request timeouts only on 'listening', the server is
  * created here with a short check interval and told it is listening.
  */
-export function buildApp(config: Config, state: ChildState, log: Logger): { app: FastifyInstance; server: http.Server } {
+export function buildApp(config: Config, state: ChildState, log: Logger): { app: FastifyInstance; server: http.Server; quickFirst?: QuickFirst } {
   const s = config.server;
   let server!: http.Server;
   // Fastify's instance type is parameterised by the logger; pino's Logger and fastify's
@@ -47,6 +48,10 @@ export function buildApp(config: Config, state: ChildState, log: Logger): { app:
   }) as unknown as FastifyInstance;
   server.emit('listening');
 
+  // Least load only: round robin is there to compare with node:cluster, which serves in order.
+  // Registered first, so the route label is set before a heavy request waits.
+  const quickFirst = config.balancer.strategy === 'least-load' ? new QuickFirst() : undefined;
+  quickFirst?.register(app, server);
   labelRoutes(app);
   app.setErrorHandler(errorHandlerFor(log));
   app.setNotFoundHandler((request, reply) =>
@@ -60,5 +65,5 @@ export function buildApp(config: Config, state: ChildState, log: Logger): { app:
   path(app, '/v1/ping', [{ method: 'GET', handler: async () => ({ pong: true, child: state.id, pid: process.pid }) }]);
 
   if (process.env[DEBUG_ROUTES_ENV] === '1') registerDebugRoutes(app, state.id);
-  return { app, server };
+  return { app, server, quickFirst };
 }

@@ -57,11 +57,12 @@ export async function runChild(): Promise<void> {
     if (urgent || (!scheduled && performance.now() - reportedAt >= REPORT_DELAY_MS)) return report();
     scheduled ??= setTimeout(report, REPORT_DELAY_MS);
   };
-  const metrics = new ChildMetrics(state.id, () => direct);
+  // quickFirst is read at scrape time, once the app is built.
+  const metrics = new ChildMetrics(state.id, () => direct, () => quickFirst?.deferred ?? 0);
   const tracker = new LoadTracker(config.balancer.child_target, onChange, (res, seconds) =>
     // A client that left before any answer: nginx's 499 (client closed request).
     metrics.observeRequest(routeOf(res), res.headersSent ? res.statusCode : 499, seconds));
-  const { app, server } = buildApp(config, state, log);
+  const { app, server, quickFirst } = buildApp(config, state, log);
   tracker.attach(server);
   const direct = new DirectAccept(config.balancer.child_target, {
     backlog: config.server.backlog,
@@ -178,10 +179,13 @@ export async function runChild(): Promise<void> {
           // Received, as far as the supervisor can tell, once the event loop turns after the
           // request started: a handler that holds the loop delays it, and until then the
           // supervisor sends this child no other request read from an idle connection.
-          setImmediate(() => {
+          // A request that waits behind quicker ones (quick-first.ts) has not started yet.
+          const taken = () => {
             tracker.received++;
             report();
-          });
+          };
+          if (quickFirst) quickFirst.afterStarted(taken);
+          else setImmediate(taken);
         }
         socket.resume();
         return;

@@ -26,8 +26,11 @@ export class ChildMetrics {
   /** route → stats indexed by status class (1..5). */
   private readonly routes = new Map<string, (RouteStats | undefined)[]>();
 
-  /** `connections` reads how this child took its connections from the shared socket (see DirectAccept). */
-  constructor(childId: number, connections: () => { accepted: number; forwarded: number }) {
+  /**
+   * `connections` reads how this child took its connections from the shared socket (see
+   * DirectAccept); `deferred`, how many requests waited for quicker ones (see QuickFirst).
+   */
+  constructor(childId: number, connections: () => { accepted: number; forwarded: number }, deferred: () => number = () => 0) {
     const child = String(childId);
     collectDefaultMetrics({ register: this.registry, labels: { child } });
     const routes = this.routes;
@@ -42,15 +45,17 @@ export class ChildMetrics {
       },
     });
     this.registry.registerMetric(durationHistogram(routes));
-    const connectionCounter = (name: string, help: string, read: () => number) =>
+    const childCounter = (name: string, help: string, read: () => number) =>
       new Counter({ name, help, labelNames: ['child'], registers: [this.registry], collect() {
         this.reset();
         this.inc({ child }, read());
       } });
-    connectionCounter('drover_connections_accepted_total', 'connections this child accepted from the shared socket and served itself',
+    childCounter('drover_connections_accepted_total', 'connections this child accepted from the shared socket and served itself',
       () => connections().accepted - connections().forwarded);
-    connectionCounter('drover_connections_sent_back_total', 'connections this child accepted and sent back to the supervisor (at its limit, or stopping)',
+    childCounter('drover_connections_sent_back_total', 'connections this child accepted and sent back to the supervisor (at its limit, or stopping)',
       () => connections().forwarded);
+    childCounter('drover_http_requests_deferred_total', 'requests to a route that holds the event loop, started after the quicker requests this child had read',
+      deferred);
   }
 
   observeRequest(route: string, status: number, seconds: number): void {
