@@ -12,6 +12,16 @@ function spin(ms: number): void {
   while (performance.now() < end);
 }
 
+/** Until this thread has used `ms` of CPU: on a starved machine a wall-time spin may get little. */
+function burn(ms: number): void {
+  const start = process.threadCpuUsage();
+  for (;;) {
+    const used = process.threadCpuUsage(start);
+    if ((used.user + used.system) / 1000 >= ms) return;
+    spin(1);
+  }
+}
+
 export function registerDebugRoutes(app: FastifyInstance, childId: number): void {
   const ms = (q: unknown, key = 'ms') => Math.max(0, Number((q as Record<string, string>)[key] ?? 0) || 0);
   // Ends early when the client goes away, so a test can hold a child busy exactly as long as it needs.
@@ -27,8 +37,10 @@ export function registerDebugRoutes(app: FastifyInstance, childId: number): void
     });
     return { child: childId, pid: process.pid };
   } }]);
+  // `ms` of wall time, or with `cpu=1` of this thread's CPU time (however long that takes).
   path(app, '/debug/spin', [{ method: 'GET', handler: async (req) => {
-    spin(ms(req.query));
+    if ((req.query as Record<string, string>).cpu === '1') burn(ms(req.query));
+    else spin(ms(req.query));
     return { child: childId, pid: process.pid };
   } }]);
   path(app, '/debug/hang', [{ method: 'POST', handler: async () => {

@@ -62,7 +62,7 @@ export class QuickFirst {
 
   /**
    * Calls `done` once the event loop has turned after every request waiting now has started:
-   * at once-and-a-turn when none waits. The supervisor counts a request it handed over as taken
+   * after one turn when none waits. The supervisor counts a request it handed over as taken
    * only then, so it does not hand this child the next one while a heavy one is about to run.
    */
   afterStarted(done: () => void): void {
