@@ -145,8 +145,6 @@ export class QuickFirst {
     if (quiet || now - next.since >= Math.min(next.expected, MAX_WAIT_MS)) {
       this.waiting.splice(best, 1);
       next.run();
-      // The heavy handler just ran: whatever came meanwhile counts for the next turn.
-      this.arrivalsAtTurn = this.arrivals;
     }
     if (this.waiting.length) return this.schedule();
     const after = this.afterWaiting;

@@ -55,9 +55,10 @@ async function untilIdleInSupervisor(d: DroverProcess, n = 1): Promise<number> {
 /**
  * Children give idle connections back only after a handler held their event loop: hold each
  * child's loop once, with 300 ms of its CPU (a hold counts only with 25 ms of CPU in it, and a
- * wall-time spin may get less on a machine the whole suite starves). Spins start 20 ms apart, so a next one usually finds the earlier children
- * busy; on a loaded machine a child may take two before its first spin starts, so go again
- * (a held loop counts for 30 s) until every child has spun.
+ * wall-time spin may get less on a machine the whole suite starves). Spins start 20 ms apart,
+ * so a next one usually finds the earlier children busy; on a loaded machine a child may take
+ * two before its first spin starts, so go again (a held loop counts for 30 s) until every
+ * child has spun.
  */
 async function holdEveryChild(d: DroverProcess, children: number): Promise<void> {
   // A hold in a child's first seconds is taken for boot work and does not count.
@@ -96,12 +97,14 @@ describe('idle keep-alive connections go back to the supervisor (balancer.rebind
     const first = await viaAgent(d, agent, '/v1/ping');
     // Idle long enough to go back to the supervisor (a child stuck before that keeps it).
     await untilIdleInSupervisor(d);
-    // One child burns its event loop for 1.5 s, on a connection of its own.
-    const spin = request(d.url('/debug/spin?ms=1500'));
+    // One child burns its event loop for 3 s, on a connection of its own.
+    const spin = request(d.url('/debug/spin?ms=3000'));
     await sleep(200);
     const during: Answer[] = [];
     for (let i = 0; i < 3; i++) {
-      await sleep(60);
+      // Each time after the free child has given the connection back (a starved child can
+      // take longer than a fixed pause; a request before that goes to it directly).
+      await untilIdleInSupervisor(d);
       during.push(await viaAgent(d, agent, '/v1/ping'));
     }
     const busy = (await spin).json<{ pid: number }>().pid;
