@@ -33,6 +33,26 @@ export function routeKey(head: Buffer): string {
 }
 
 /**
+ * Index of what should start next among waiting work (-1 when none waits): the least expected
+ * hold minus the time waited, so quick work goes first and slow work waits at most about its
+ * own hold longer than in arrival order. The supervisor's ReboundQueue and a child's QuickFirst
+ * order by it.
+ */
+export function quickest<T extends { since: number }>(waiting: readonly T[], expected: (w: T) => number, now: number): number {
+  let best = -1;
+  let bestScore = Infinity;
+  for (let i = 0; i < waiting.length; i++) {
+    const w = waiting[i]!;
+    const score = expected(w) - (now - w.since);
+    if (score < bestScore) {
+      best = i;
+      bestScore = score;
+    }
+  }
+  return best;
+}
+
+/**
  * Requests read from idle keep-alive connections, waiting for a child whose event loop is free.
  *
  * It learns, per route, how long a request holds a child's event loop: the time from handing
@@ -57,16 +77,7 @@ export class ReboundQueue {
 
   /** Takes the request to hand over next. */
   take(now: number): Rebound | undefined {
-    let best = -1;
-    let bestScore = Infinity;
-    for (let i = 0; i < this.waiting.length; i++) {
-      const r = this.waiting[i]!;
-      const score = this.expected(r.route) - (now - r.since);
-      if (score < bestScore) {
-        best = i;
-        bestScore = score;
-      }
-    }
+    const best = quickest(this.waiting, (r) => this.expected(r.route), now);
     return best < 0 ? undefined : this.waiting.splice(best, 1)[0];
   }
 

@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { quickest } from '../balancer/rebound-queue.ts';
 
 /** A route whose handler keeps the event loop this long (ms, running average) or longer is heavy. */
 export const HEAVY_MS = 5;
@@ -37,8 +38,9 @@ interface Waiting {
  * loop brings no new connection or request, or once it has waited about its own expected
  * hold (capped at MAX_WAIT_MS), so a stream of quick requests cannot starve it. One heavy
  * request starts per turn, the one with the least expected hold minus the time it has waited
- * (the rule of the supervisor's ReboundQueue). Routes that await I/O and never hold the loop
- * are never delayed, which is how drover's own API behaves (agents run on executor threads).
+ * (`quickest`, as the supervisor's ReboundQueue orders). Routes that await I/O and never hold
+ * the loop are never delayed, which is how drover's own API behaves (agents run on executor
+ * threads).
  */
 export class QuickFirst {
   /** Requests started late because their route was heavy. */
@@ -131,16 +133,7 @@ export class QuickFirst {
     const now = performance.now();
     const quiet = this.arrivals === this.arrivalsAtTurn;
     this.arrivalsAtTurn = this.arrivals;
-    let best = -1;
-    let bestScore = Infinity;
-    for (let i = 0; i < this.waiting.length; i++) {
-      const w = this.waiting[i]!;
-      const score = w.expected - (now - w.since);
-      if (score < bestScore) {
-        best = i;
-        bestScore = score;
-      }
-    }
+    const best = quickest(this.waiting, (w) => w.expected, now);
     const next = this.waiting[best]!;
     if (quiet || now - next.since >= Math.min(next.expected, MAX_WAIT_MS)) {
       this.waiting.splice(best, 1);
