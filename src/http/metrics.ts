@@ -30,7 +30,7 @@ export class ChildMetrics {
    * `connections` reads how this child took its connections from the shared socket (see
    * DirectAccept); `deferred`, how many requests waited for quicker ones (see QuickFirst).
    */
-  constructor(childId: number, connections: () => { accepted: number; forwarded: number }, deferred: () => number = () => 0) {
+  constructor(childId: number, connections: () => { accepted: number; forwarded: number }, deferred: () => number) {
     const child = String(childId);
     collectDefaultMetrics({ register: this.registry, labels: { child } });
     const routes = this.routes;
