@@ -7,17 +7,22 @@ export const DEBUG_ROUTES_ENV = 'DROVER_DEBUG_ROUTES';
 
 const held: Buffer[] = [];
 
-function spin(ms: number): void {
+/** Keeps this thread busy for `ms` of wall time (less CPU than that on a busy machine). */
+export function spin(ms: number): void {
   const end = performance.now() + ms;
   while (performance.now() < end);
 }
 
-/** Until this thread has used `ms` of CPU: on a starved machine a wall-time spin may get little. */
-function burn(ms: number): void {
+/**
+ * Keeps this thread busy until it has used `ms` of CPU, as a CPU-heavy handler does however
+ * busy the machine is (a wall-time spin may get little CPU on a starved one). At most 10 s.
+ */
+export function burn(ms: number): void {
   const start = process.threadCpuUsage();
+  const cap = performance.now() + 10_000;
   for (;;) {
     const used = process.threadCpuUsage(start);
-    if ((used.user + used.system) / 1000 >= ms) return;
+    if ((used.user + used.system) / 1000 >= ms || performance.now() > cap) return;
     spin(1);
   }
 }

@@ -1,23 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { burn, spin } from '../../../src/http/debug-routes.ts';
 import { IdleReturn } from '../../../src/http/idle-return.ts';
 import { sleep } from '../../helpers/http.ts';
-
-/** Keeps this thread busy for `ms` of wall time (less CPU than that on a busy machine). */
-function spin(ms: number): void {
-  const end = performance.now() + ms;
-  while (performance.now() < end);
-}
-
-/** Keeps this thread busy until it has used `ms` of CPU, as a CPU-heavy handler does however busy the machine is. */
-function burn(ms: number): void {
-  const start = process.threadCpuUsage();
-  const cap = performance.now() + 10_000;
-  for (;;) {
-    const used = process.threadCpuUsage(start);
-    if ((used.user + used.system) / 1000 >= ms || performance.now() > cap) return;
-    spin(1);
-  }
-}
 
 /** Blocks this thread for `ms` without using the CPU, as a machine that does not schedule it does. */
 function stall(ms: number): void {

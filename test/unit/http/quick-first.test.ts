@@ -1,11 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { describe, expect, it } from 'vitest';
+import { spin } from '../../../src/http/debug-routes.ts';
 import { HEAVY_MS, QuickFirst } from '../../../src/http/quick-first.ts';
-
-function spin(ms: number): void {
-  const end = performance.now() + ms;
-  while (performance.now() < end);
-}
 
 const app = {} as FastifyInstance;
 const request = {} as FastifyRequest;
