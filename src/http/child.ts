@@ -13,12 +13,12 @@ import { registerApi } from './api/index.ts';
 import { DirectAccept } from './direct-accept.ts';
 import { IdleReturn } from './idle-return.ts';
 import { LoadTracker } from './load.ts';
+import { ReportPace } from './report-pace.ts';
 import { routeOf } from './route-label.ts';
 import { ChildMetrics } from './metrics.ts';
 
 export const CHILD_CONFIG_ENV = 'DROVER_CHILD_CONFIG';
 export const CHILD_ID_ENV = 'DROVER_CHILD_ID';
-const REPORT_DELAY_MS = 5;
 /** How long a booting child waits for the supervisor's answer about the shared socket. */
 const LISTEN_ANSWER_MS = 5000;
 
@@ -45,17 +45,10 @@ export async function runChild(): Promise<void> {
   process.on('SIGTERM', () => drain(config.supervisor.shutdown_timeout * 1000, 'SIGTERM'));
   process.on('disconnect', () => drain(config.supervisor.shutdown_timeout * 1000, 'supervisor gone'));
 
-  // A change is reported at once when nothing was reported for REPORT_DELAY_MS, else within
-  // REPORT_DELAY_MS (coalesced, so a busy child sends at most a few hundred small messages a
-  // second); freeing a full child is reported at once. Reporting at once matters when a request
-  // starts on an idle child: a handler that holds the event loop would delay a scheduled report
-  // until it is done, and meanwhile the supervisor would see an idle child.
-  let scheduled: NodeJS.Timeout | undefined;
-  let reportedAt = 0;
+  const pace = new ReportPace(() => report(), () => idleReturn.heldLately());
   const onChange = (urgent: boolean) => {
     direct.loadChanged();
-    if (urgent || (!scheduled && performance.now() - reportedAt >= REPORT_DELAY_MS)) return report();
-    scheduled ??= setTimeout(report, REPORT_DELAY_MS);
+    pace.changed(urgent);
   };
   // quickFirst is read at scrape time, once the app is built.
   const metrics = new ChildMetrics(state.id, () => direct, () => quickFirst?.deferred ?? 0);
@@ -74,6 +67,7 @@ export async function runChild(): Promise<void> {
     listenFailed: (errno) => log.warn({ error: getSystemErrorName(errno) }, 'cannot accept from the shared socket; connections come through the supervisor'),
   });
   // Least load only: round robin is there to compare with node:cluster, which keeps connections.
+  // (Its loop is not watched either, so its reports keep the slower pace.)
   const idleReturn = new IdleReturn(
     config.balancer.strategy === 'least-load' ? config.balancer.rebind_idle_after * 1000 : 0,
     (before) => tracker.idleSince(before),
@@ -109,9 +103,7 @@ export async function runChild(): Promise<void> {
   }
 
   function report(): void {
-    clearTimeout(scheduled);
-    scheduled = undefined;
-    reportedAt = performance.now();
+    pace.sent();
     const report: LoadReport = {
       received: tracker.received,
       connections: tracker.connections,
@@ -159,6 +151,7 @@ export async function runChild(): Promise<void> {
     if (!isSupervisorMessage(msg)) return;
     switch (msg.t) {
       case 'conn': {
+        pace.handedOver();
         const socket = handle as Socket | undefined;
         // The socket can close while it travels; then no handle arrives.
         if (!socket) {
@@ -228,7 +221,7 @@ export async function runChild(): Promise<void> {
 
   setInterval(heartbeat, config.supervisor.heartbeat_interval * 1000);
   state.ready = true;
-  idleReturn.start();
+  if (config.balancer.strategy === 'least-load') idleReturn.start();
   send({ t: 'ready' });
   report();
 }

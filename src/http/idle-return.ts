@@ -10,7 +10,7 @@ interface Detachable {
 /** How long a child keeps giving idle connections back after its event loop was last held. */
 const HELD_MEMORY_MS = 30_000;
 /**
- * A sweep late by more than max(afterMs, HELD_MIN_MS), with the loop's thread on the CPU for at
+ * A sweep late by more than max(interval, HELD_MIN_MS), with the loop's thread on the CPU for at
  * least HELD_MIN_MS of the wait, means a handler held the loop. Late without that much CPU time
  * is the kernel not running this thread (a busy machine), which rebinding cannot fix; the
  * minimum also keeps short one-off stalls, such as compiling a route on its first request, from
@@ -24,6 +24,11 @@ const HELD_MIN_MS = 25;
  * held (seen while the test suite ran on 2 cores).
  */
 export const WARMUP_MS = 3000;
+/**
+ * The longest time between two sweeps. The loop is watched this often even when connections go
+ * back later or never (rebind_idle_after = 0): the child paces its load reports by the watch.
+ */
+const WATCH_MS = 10;
 
 /**
  * CPU time the event loop's thread has used, in ms. Only this thread: executor threads and the
@@ -53,6 +58,8 @@ function cpuMs(): number {
  *
  * Only a connection that read nothing since its last answer goes: its next request has not
  * begun, so no byte is left behind in this child's parser.
+ *
+ * The same watch tells the child how soon to report its load (heldLately, report-pace.ts).
  */
 export class IdleReturn {
   returned = 0;
@@ -74,11 +81,13 @@ export class IdleReturn {
     this.give = give;
   }
 
+  /** Starts watching the event loop, and giving connections back when `afterMs` > 0. */
   start(): void {
-    if (this.afterMs <= 0 || this.timer) return;
-    // Checked every afterMs: a connection goes after between 1× and 2× afterMs idle. (The
-    // timer also runs in a child that gives nothing back, to see its loop held: ~100 wakeups/s.)
-    this.interval = Math.max(1, this.afterMs);
+    if (this.timer) return;
+    // Checked every afterMs up to WATCH_MS: a connection goes after between afterMs and
+    // afterMs + interval idle. (The timer runs in a child that gives nothing back too, to see
+    // its loop held: ~100 wakeups/s.)
+    this.interval = this.afterMs > 0 ? Math.min(WATCH_MS, Math.max(1, this.afterMs)) : WATCH_MS;
     this.sweptAt = performance.now();
     this.countFrom = this.sweptAt + this.warmupMs;
     this.cpuAt = cpuMs();
@@ -95,13 +104,18 @@ export class IdleReturn {
     const now = performance.now();
     const cpu = cpuMs();
     const wall = now - this.sweptAt;
-    const late = wall > this.interval + Math.max(this.afterMs, HELD_MIN_MS);
+    const late = wall > this.interval + Math.max(this.interval, HELD_MIN_MS);
     if (late && cpu - this.cpuAt >= HELD_MIN_MS && now >= this.countFrom) this.heldAt = now;
     this.sweptAt = now;
     this.cpuAt = cpu;
-    if (now - this.heldAt > HELD_MEMORY_MS) return;
+    if (this.afterMs <= 0 || !this.heldLately(now)) return;
     const idle = [...this.idle(now - this.afterMs)];
     for (const socket of idle) this.detach(socket as unknown as Detachable);
+  }
+
+  /** Whether a handler held the event loop on the CPU within the last HELD_MEMORY_MS. */
+  heldLately(now = performance.now()): boolean {
+    return now - this.heldAt <= HELD_MEMORY_MS;
   }
 
   private detach(socket: Detachable): void {

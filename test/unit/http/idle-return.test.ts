@@ -72,3 +72,22 @@ describe('IdleReturn: when a child gives idle connections back', () => {
     expect(w.looked()).toBe(0);
   });
 });
+
+describe('IdleReturn: whether a handler held the event loop lately (which paces load reports)', () => {
+  it.each([10, 0])('not at first, and yes after a hold on the CPU (rebind_idle_after %i ms)', async (afterMs) => {
+    watch(afterMs);
+    await sleep(20);
+    expect(running!.heldLately()).toBe(false);
+    burn(60);
+    await sleep(50);
+    expect(running!.heldLately()).toBe(true);
+  });
+
+  it('not after the loop stood still without using the CPU', async () => {
+    watch(0);
+    await sleep(20);
+    stall(80);
+    await sleep(50);
+    expect(running!.heldLately()).toBe(false);
+  });
+});

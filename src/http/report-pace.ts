@@ -1,0 +1,62 @@
+/** Reports at most this often while the supervisor relies on fresh loads (see ReportPace). */
+export const REPORT_DELAY_MS = 5;
+/**
+ * Reports at most this often otherwise. Each report costs both processes a wakeup: two
+ * children under keep-alive load sent ~400 reports a second at 5 ms and served 0.86× node
+ * cluster's requests; at 50 ms, 0.96× (bench/RESULTS.md).
+ */
+export const QUICK_REPORT_DELAY_MS = 50;
+/** A connection or request the supervisor handed over keeps the short delay this long. */
+const HANDED_MEMORY_MS = 1000;
+
+/**
+ * When a child tells the supervisor its load. A change is reported at once when nothing was
+ * reported for the delay, else once the delay has passed since the last report (coalesced);
+ * freeing a full child is reported at once.
+ *
+ * The short delay applies while the supervisor's view of this child decides where work goes:
+ * - while a handler has held the event loop lately (`heldLately`). Reporting at once matters
+ *   when a request starts on an idle child: a handler that holds the loop delays a scheduled
+ *   report until it is done, and meanwhile the supervisor would see an idle child.
+ * - while the supervisor hands this child connections or requests (handedOver). It adds each
+ *   handoff to the load last reported until a report accounts for it, so with slow reports a
+ *   child that finishes short requests at once would look busier with every one.
+ * Otherwise every request is quick and this child accepts its own connections: no child stays
+ * busy long enough for a fresher view to change anything, and the long delay saves messages.
+ */
+export class ReportPace {
+  private scheduled?: NodeJS.Timeout;
+  private reportedAt = -Infinity;
+  private handedAt = -Infinity;
+  private readonly report: () => void;
+  private readonly heldLately: () => boolean;
+
+  /** `report` sends the load and must call sent(). */
+  constructor(report: () => void, heldLately: () => boolean) {
+    this.report = report;
+    this.heldLately = heldLately;
+  }
+
+  changed(urgent: boolean): void {
+    if (urgent) return this.report();
+    if (this.scheduled) return;
+    const now = performance.now();
+    const fresh = now - this.handedAt < HANDED_MEMORY_MS || this.heldLately();
+    const wait = this.reportedAt + (fresh ? REPORT_DELAY_MS : QUICK_REPORT_DELAY_MS) - now;
+    if (wait <= 0) return this.report();
+    // Whole milliseconds, rounded up: a timer may fire up to a millisecond before a fraction.
+    this.scheduled = setTimeout(this.report, Math.ceil(wait));
+  }
+
+  /** The supervisor handed this child a connection or a request. */
+  handedOver(): void {
+    this.handedAt = performance.now();
+  }
+
+  /** A report went out (scheduled, urgent, or sent for another reason such as a heartbeat). */
+  sent(): void {
+    clearTimeout(this.scheduled);
+    this.scheduled = undefined;
+    this.reportedAt = performance.now();
+  }
+}

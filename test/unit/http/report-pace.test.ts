@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { QUICK_REPORT_DELAY_MS, ReportPace } from '../../../src/http/report-pace.ts';
+import { sleep } from '../../helpers/http.ts';
+
+/** A pace whose reports are recorded (performance.now() of each). */
+function pace(held: boolean): { pace: ReportPace; times: number[] } {
+  const times: number[] = [];
+  const p: ReportPace = new ReportPace(() => {
+    times.push(performance.now());
+    p.sent();
+  }, () => held);
+  return { pace: p, times };
+}
+
+/** A change in load every millisecond for `ms`, as a busy child sees. */
+async function busy(p: ReportPace, ms: number): Promise<void> {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    p.changed(false);
+    await sleep(1);
+  }
+}
+
+describe('ReportPace: how often a child reports its load', () => {
+  it('with quick handlers only, a busy child reports at once and then at most every 50 ms', async () => {
+    const { pace: p, times } = pace(false);
+    const start = performance.now();
+    await busy(p, 200);
+    expect(times[0]! - start).toBeLessThan(5);
+    // 200 ms of changes: the first at once, then one per 50 ms (a slow machine only makes fewer).
+    expect(times.length).toBeGreaterThanOrEqual(2);
+    expect(times.length).toBeLessThanOrEqual(5);
+    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(QUICK_REPORT_DELAY_MS - 2);
+  });
+
+  it('while handlers hold the event loop, every 5 ms: the supervisor must see a held child soon', async () => {
+    const { pace: p, times } = pace(true);
+    await busy(p, 200);
+    // Every 5 ms would be 40; a loaded machine runs the 1 ms timer less often.
+    expect(times.length).toBeGreaterThanOrEqual(10);
+  });
+
+  it('while the supervisor hands it connections, every 5 ms: it counts each handoff until a report accounts for it', async () => {
+    const { pace: p, times } = pace(false);
+    p.handedOver();
+    await busy(p, 200);
+    expect(times.length).toBeGreaterThanOrEqual(10);
+  });
+
+  it('back to at most every 50 ms a second after the last handoff', async () => {
+    const { pace: p, times } = pace(false);
+    p.handedOver();
+    await sleep(1000);
+    await busy(p, 200);
+    expect(times.length).toBeLessThanOrEqual(5);
+  });
+
+  it('reports a change at once when nothing was reported for the delay, such as a request on an idle child', async () => {
+    const { pace: p, times } = pace(false);
+    p.changed(false);
+    expect(times).toHaveLength(1);
+    await sleep(QUICK_REPORT_DELAY_MS + 5);
+    p.changed(false);
+    expect(times).toHaveLength(2);
+  });
+
+  it('coalesces a change soon after a report into one sent when the delay has passed since that report', async () => {
+    const { pace: p, times } = pace(false);
+    p.sent(); // a heartbeat's report
+    const sentAt = performance.now();
+    p.changed(false);
+    p.changed(false);
+    expect(times).toHaveLength(0);
+    await sleep(QUICK_REPORT_DELAY_MS * 3);
+    expect(times).toHaveLength(1);
+    // Timers run on the loop's clock, which can be behind performance.now() by a millisecond.
+    expect(times[0]! - sentAt).toBeGreaterThanOrEqual(QUICK_REPORT_DELAY_MS - 2);
+  });
+
+  it('reports freeing a full child at once, even right after another report', () => {
+    const { pace: p, times } = pace(false);
+    p.changed(false);
+    p.changed(true);
+    expect(times).toHaveLength(2);
+  });
+});
