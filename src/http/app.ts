@@ -4,6 +4,7 @@ import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
 import { ApiError, errorHandlerFor, sendError } from './errors.ts';
 import { QuickFirst } from './quick-first.ts';
+import { ChildResponse } from './response.ts';
 import { labelRoutes } from './route-label.ts';
 import { path } from './routes.ts';
 import { registerDebugRoutes, DEBUG_ROUTES_ENV } from './debug-routes.ts';
@@ -37,6 +38,7 @@ export function buildApp(config: Config, state: ChildState, log: Logger): { app:
     return503OnClosing: false,
     serverFactory: (handler) => {
       server = http.createServer({
+        ServerResponse: ChildResponse,
         connectionsCheckingInterval: Math.min(1000, s.header_timeout * 250),
         headersTimeout: s.header_timeout * 1000,
         requestTimeout: s.request_timeout * 1000,

@@ -1,10 +1,12 @@
-import { monitorEventLoopDelay } from 'node:perf_hooks';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+// Imported rather than the global, which is an accessor on globalThis: a getter call per use.
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
+import type { ChildResponse } from './response.ts';
 
 const LATENCY_SAMPLES = 2048;
 
-interface SocketUse {
+export interface SocketUse {
   readonly socket: Socket;
   active: number;
   served: number;
@@ -13,9 +15,6 @@ interface SocketUse {
   bytesAtIdle: number;
 }
 
-const START = Symbol('drover.requestStart');
-const USE = Symbol('drover.socketUse');
-type TrackedResponse = ServerResponse & { [START]?: number; [USE]?: SocketUse };
 
 /**
  * Counts what makes a child busy: open connections, requests in flight, requests served, and
@@ -37,10 +36,10 @@ export class LoadTracker {
 
   private readonly target: number;
   private readonly onChange: (urgent: boolean) => void;
-  private readonly onFinish?: (res: ServerResponse, seconds: number) => void;
+  private readonly onFinish?: (res: ChildResponse, seconds: number) => void;
 
   /** `onFinish` hears every response that closed (answered or aborted) and how long it took. */
-  constructor(target: number, onChange: (urgent: boolean) => void, onFinish?: (res: ServerResponse, seconds: number) => void) {
+  constructor(target: number, onChange: (urgent: boolean) => void, onFinish?: (res: ChildResponse, seconds: number) => void) {
     this.target = target;
     this.onChange = onChange;
     this.onFinish = onFinish;
@@ -65,24 +64,24 @@ export class LoadTracker {
     // The per-request path runs tens of thousands of times a second: one shared close
     // listener and fields on the response instead of a closure and a once() wrapper each.
     const tracker = this;
-    function onResponseClose(this: TrackedResponse): void {
+    function onResponseClose(this: ChildResponse): void {
       tracker.finish(this);
     }
     // Prepended, so it runs before fastify's handler can write the headers.
-    server.prependListener('request', (req: IncomingMessage, res: TrackedResponse) => {
+    server.prependListener('request', (req: IncomingMessage, res: ChildResponse) => {
       this.inflight++;
       const use = this.sockets.get(req.socket);
       if (use) use.active++;
       if (!this.keepAlive) res.shouldKeepAlive = false;
-      res[USE] = use;
-      res[START] = performance.now();
+      res.socketUse = use;
+      res.startedAt = performance.now();
       this.onChange(false);
       res.on('close', onResponseClose);
     });
   }
 
-  private finish(res: TrackedResponse): void {
-    const use = res[USE];
+  private finish(res: ChildResponse): void {
+    const use = res.socketUse;
     const now = performance.now();
     if (use) {
       use.served++;
@@ -92,7 +91,7 @@ export class LoadTracker {
       }
     }
     this.requests++;
-    const seconds = (now - res[START]!) / 1000;
+    const seconds = (now - res.startedAt) / 1000;
     this.sample(seconds);
     this.onFinish?.(res, seconds);
     this.drop('inflight');

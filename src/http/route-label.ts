@@ -1,8 +1,5 @@
-import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-
-const ROUTE = Symbol('drover.route');
-type Labelled = ServerResponse & { [ROUTE]?: string };
+import type { ChildResponse } from './response.ts';
 
 /**
  * The route a response answered, for the request metrics, read from the raw response when it
@@ -14,7 +11,7 @@ export function labelRoutes(app: FastifyInstance): void {
     const handler = route.handler;
     const url = route.url;
     route.handler = function labelled(this: FastifyInstance, request, reply) {
-      (reply.raw as Labelled)[ROUTE] = url;
+      (reply.raw as ChildResponse).route = url;
       return handler.call(this, request, reply);
     };
   });
@@ -22,9 +19,9 @@ export function labelRoutes(app: FastifyInstance): void {
 
 /** For replies sent before a handler ran (hooks, validation, not found). */
 export function labelReply(reply: FastifyReply): void {
-  (reply.raw as Labelled)[ROUTE] ??= reply.request.routeOptions.url ?? 'unmatched';
+  (reply.raw as ChildResponse).route ??= reply.request.routeOptions.url ?? 'unmatched';
 }
 
-export function routeOf(res: ServerResponse): string {
-  return (res as Labelled)[ROUTE] ?? 'unmatched';
+export function routeOf(res: ChildResponse): string {
+  return res.route ?? 'unmatched';
 }
