@@ -1,3 +1,5 @@
+import { performance } from 'node:perf_hooks';
+
 /** Reports at most this often while the supervisor relies on fresh loads (see ReportPace). */
 export const REPORT_DELAY_MS = 5;
 /**
