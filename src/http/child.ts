@@ -67,7 +67,8 @@ export async function runChild(): Promise<void> {
     listenFailed: (errno) => log.warn({ error: getSystemErrorName(errno) }, 'cannot accept from the shared socket; connections come through the supervisor'),
   });
   // Least load only: round robin is there to compare with node:cluster, which keeps connections.
-  // (Its loop is not watched either, so its reports keep the slower pace.)
+  // (Nor is its loop watched: the supervisor hands it every connection, which keeps its
+  // reports at the short delay.)
   const idleReturn = new IdleReturn(
     config.balancer.strategy === 'least-load' ? config.balancer.rebind_idle_after * 1000 : 0,
     (before) => tracker.idleSince(before),

@@ -15,7 +15,6 @@ export interface SocketUse {
   bytesAtIdle: number;
 }
 
-
 /**
  * Counts what makes a child busy: open connections, requests in flight, requests served, and
  * request durations since the last report. Attached to the raw http.Server so nothing in the

@@ -5,7 +5,7 @@ export const REPORT_DELAY_MS = 5;
 /**
  * Reports at most this often otherwise. Each report costs both processes a wakeup: two
  * children under keep-alive load sent ~400 reports a second at 5 ms and served 0.86× node
- * cluster's requests; at 50 ms, 0.96× (bench/RESULTS.md).
+ * cluster's requests; at 50 ms, 0.96×, in the same run (bench/RESULTS.md).
  */
 export const QUICK_REPORT_DELAY_MS = 50;
 /** A connection or request the supervisor handed over keeps the short delay this long. */
@@ -23,8 +23,10 @@ const HANDED_MEMORY_MS = 1000;
  * - while the supervisor hands this child connections or requests (handedOver). It adds each
  *   handoff to the load last reported until a report accounts for it, so with slow reports a
  *   child that finishes short requests at once would look busier with every one.
- * Otherwise every request is quick and this child accepts its own connections: no child stays
- * busy long enough for a fresher view to change anything, and the long delay saves messages.
+ * Otherwise no handler holds the loop and this child accepts its own connections: the
+ * supervisor steers it only through its accept limit, which moves by several connections at a
+ * time, and the long delay saves the messages. A child with nothing reported for 50 ms still
+ * reports its next change at once.
  */
 export class ReportPace {
   private scheduled?: NodeJS.Timeout;
