@@ -45,7 +45,7 @@ export async function runChild(): Promise<void> {
   process.on('SIGTERM', () => drain(config.supervisor.shutdown_timeout * 1000, 'SIGTERM'));
   process.on('disconnect', () => drain(config.supervisor.shutdown_timeout * 1000, 'supervisor gone'));
 
-  const pace = new ReportPace(() => report(), () => idleReturn.heldLately());
+  const pace = new ReportPace(() => report(), (now) => idleReturn.heldLately(now));
   const onChange = (urgent: boolean) => {
     direct.loadChanged();
     pace.changed(urgent);
@@ -67,10 +67,11 @@ export async function runChild(): Promise<void> {
     listenFailed: (errno) => log.warn({ error: getSystemErrorName(errno) }, 'cannot accept from the shared socket; connections come through the supervisor'),
   });
   // Least load only: round robin is there to compare with node:cluster, which keeps connections.
+  const leastLoad = config.balancer.strategy === 'least-load';
   // (Nor is its loop watched: the supervisor hands it every connection, which keeps its
   // reports at the short delay.)
   const idleReturn = new IdleReturn(
-    config.balancer.strategy === 'least-load' ? config.balancer.rebind_idle_after * 1000 : 0,
+    leastLoad ? config.balancer.rebind_idle_after * 1000 : 0,
     (before) => tracker.idleSince(before),
     (client) => send({ t: 'idle' }, client, { done: () => client.close() }),
   );
@@ -222,7 +223,7 @@ export async function runChild(): Promise<void> {
 
   setInterval(heartbeat, config.supervisor.heartbeat_interval * 1000);
   state.ready = true;
-  if (config.balancer.strategy === 'least-load') idleReturn.start();
+  if (leastLoad) idleReturn.start();
   send({ t: 'ready' });
   report();
 }

@@ -33,10 +33,10 @@ export class ReportPace {
   private reportedAt = -Infinity;
   private handedAt = -Infinity;
   private readonly report: () => void;
-  private readonly heldLately: () => boolean;
+  private readonly heldLately: (now: number) => boolean;
 
-  /** `report` sends the load and must call sent(). */
-  constructor(report: () => void, heldLately: () => boolean) {
+  /** `report` sends the load and must call sent(); `heldLately` is asked with the time it was read. */
+  constructor(report: () => void, heldLately: (now: number) => boolean) {
     this.report = report;
     this.heldLately = heldLately;
   }
@@ -45,7 +45,7 @@ export class ReportPace {
     if (urgent) return this.report();
     if (this.scheduled) return;
     const now = performance.now();
-    const fresh = now - this.handedAt < HANDED_MEMORY_MS || this.heldLately();
+    const fresh = now - this.handedAt < HANDED_MEMORY_MS || this.heldLately(now);
     const wait = this.reportedAt + (fresh ? REPORT_DELAY_MS : QUICK_REPORT_DELAY_MS) - now;
     if (wait <= 0) return this.report();
     // Whole milliseconds, rounded up: a timer may fire up to a millisecond before a fraction.
