@@ -10,6 +10,13 @@ export const REPORT_DELAY_MS = 5;
 export const QUICK_REPORT_DELAY_MS = 50;
 /** A connection or request the supervisor handed over keeps the short delay this long. */
 const HANDED_MEMORY_MS = 1000;
+/**
+ * A handoff is acknowledged (a report with `received` counting it) at most this long after the
+ * last report. The supervisor counts each handoff it has no report of as a connection and a
+ * request; with sequential short connections handed over every millisecond, 5 ms of them
+ * made an idle child look as loaded as one holding five long requests.
+ */
+export const ACK_DELAY_MS = 2;
 
 /**
  * When a child tells the supervisor its load. A change is reported at once when nothing was
@@ -26,11 +33,13 @@ const HANDED_MEMORY_MS = 1000;
  * Otherwise no handler holds the loop and this child accepts its own connections: the
  * supervisor steers it only through its accept limit, which moves by several connections at a
  * time, and the long delay saves the messages. A child with nothing reported for 50 ms still
- * reports its next change at once.
+ * reports its next change at once, and a handoff goes within ACK_DELAY_MS whatever the delay.
  */
 export class ReportPace {
   private scheduled?: NodeJS.Timeout;
   private reportedAt = -Infinity;
+  /** When the scheduled report is due (performance.now()). */
+  private due = 0;
   private handedAt = -Infinity;
   private readonly report: () => void;
   private readonly heldLately: (now: number) => boolean;
@@ -46,15 +55,30 @@ export class ReportPace {
     if (this.scheduled) return;
     const now = performance.now();
     const fresh = now - this.handedAt < HANDED_MEMORY_MS || this.heldLately(now);
-    const wait = this.reportedAt + (fresh ? REPORT_DELAY_MS : QUICK_REPORT_DELAY_MS) - now;
-    if (wait <= 0) return this.report();
-    // Whole milliseconds, rounded up: a timer may fire up to a millisecond before a fraction.
-    this.scheduled = setTimeout(this.report, Math.ceil(wait));
+    const due = this.reportedAt + (fresh ? REPORT_DELAY_MS : QUICK_REPORT_DELAY_MS);
+    if (due <= now) return this.report();
+    this.schedule(due, now);
   }
 
-  /** The supervisor handed this child a connection or a request. */
+  /**
+   * The supervisor handed this child a connection or a request: reported within ACK_DELAY_MS
+   * of the last report, and never in this turn of the event loop, which has yet to count it.
+   */
   handedOver(): void {
-    this.handedAt = performance.now();
+    const now = performance.now();
+    this.handedAt = now;
+    const due = Math.max(now, this.reportedAt + ACK_DELAY_MS);
+    if (this.scheduled) {
+      if (this.due <= due) return;
+      clearTimeout(this.scheduled);
+    }
+    this.schedule(due, now);
+  }
+
+  private schedule(due: number, now: number): void {
+    this.due = due;
+    // Whole milliseconds, rounded up: a timer may fire up to a millisecond before a fraction.
+    this.scheduled = setTimeout(this.report, Math.ceil(due - now));
   }
 
   /** A report went out (scheduled, urgent, or sent for another reason such as a heartbeat). */

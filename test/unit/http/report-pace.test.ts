@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { QUICK_REPORT_DELAY_MS, ReportPace } from '../../../src/http/report-pace.ts';
+import { ACK_DELAY_MS, QUICK_REPORT_DELAY_MS, ReportPace } from '../../../src/http/report-pace.ts';
 import { sleep } from '../../helpers/http.ts';
 
 /** A pace whose reports are recorded (performance.now() of each). */
@@ -51,8 +51,25 @@ describe('ReportPace: how often a child reports its load', () => {
     const { pace: p, times } = pace(false);
     p.handedOver();
     await sleep(1000);
+    const before = times.length;
     await busy(p, 200);
-    expect(times.length).toBeLessThanOrEqual(5);
+    expect(times.length - before).toBeLessThanOrEqual(5);
+  });
+
+  it('acknowledges a handoff within 2 ms of the last report, even with a longer delay running, and not in the same turn', async () => {
+    const { pace: p, times } = pace(false);
+    p.changed(false); // at once: nothing reported before
+    p.changed(false); // scheduled 50 ms after it
+    expect(times).toHaveLength(1);
+    p.handedOver();
+    expect(times).toHaveLength(1);
+    await sleep(ACK_DELAY_MS + 15);
+    expect(times).toHaveLength(2);
+    expect(times[1]! - times[0]!).toBeLessThan(QUICK_REPORT_DELAY_MS / 2);
+    // Handoffs in a row are acknowledged together, at most one report per ACK_DELAY_MS.
+    for (let i = 0; i < 10; i++) p.handedOver();
+    await sleep(ACK_DELAY_MS + 15);
+    expect(times).toHaveLength(3);
   });
 
   it('reports a change at once when nothing was reported for the delay, such as a request on an idle child', async () => {
