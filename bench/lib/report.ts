@@ -157,6 +157,22 @@ export class Results {
     return `${median(xs).toFixed(1)} (${Math.max(...xs).toFixed(1)})`;
   }
 
+  /**
+   * Median over rounds of a/b, each pair from one round (taken within a minute or so). The
+   * verdict is the ratio of medians; this one shows it again with the machine's drift between
+   * rounds taken out: a shared VM's speed can swing for minutes, for every variant alike.
+   */
+  private pairedRatio(a: VariantKey, b: VariantKey, workload: WorkloadKey, value: (r: RunRecord) => number): number {
+    const ratios: number[] = [];
+    const others = this.runs(b, workload);
+    for (const r of this.runs(a, workload)) {
+      const o = others.find((x) => x.round === r.round);
+      const q = o ? value(r) / value(o) : Number.NaN;
+      if (Number.isFinite(q)) ratios.push(q);
+    }
+    return ratios.length ? median(ratios) : Number.NaN;
+  }
+
   /** The issue's targets for drover's default (least-load), each with its evidence. */
   targets(): string[] {
     const d: VariantKey = 'drover-ll';
@@ -171,7 +187,9 @@ export class Results {
         return xs.length ? `${fmt(Math.min(...xs), 'ms')}..${fmt(Math.max(...xs), 'ms')}` : '–';
       };
       const mark = ok === undefined ? 'not measured' : ok ? 'MET' : 'NOT MET';
-      out.push(`- ${name}: **${mark}** — ${ratio.toFixed(2)}× ${ref} (target ${op} ${limit}×; drover ${range(d)}, ${ref} ${range(ref)} over rounds)`);
+      const paired = this.pairedRatio(d, ref, workload, value);
+      const byRound = Number.isFinite(paired) ? `; round by round ${paired.toFixed(2)}×` : '';
+      out.push(`- ${name}: **${mark}** — ${ratio.toFixed(2)}× ${ref}${byRound} (target ${op} ${limit}×; drover ${range(d)}, ${ref} ${range(ref)} over rounds)`);
     };
     check('keep-alive throughput ≥ 0.97× node RR', 'ka', wrk((w) => w.rps), 'node-rr', '>=', 0.97);
     check('new connection per request ≥ 1.0× node RR', 'close', wrk((w) => w.rps), 'node-rr', '>=', 1.0);
