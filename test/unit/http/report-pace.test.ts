@@ -12,6 +12,12 @@ function pace(held: boolean): { pace: ReportPace; times: number[] } {
   return { pace: p, times };
 }
 
+/** Polls until `cond` holds, for at most a second. */
+async function until(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !cond(); i++) await sleep(1);
+  expect(cond()).toBe(true);
+}
+
 /** A change in load every millisecond for `ms`, as a busy child sees. */
 async function busy(p: ReportPace, ms: number): Promise<void> {
   const end = performance.now() + ms;
@@ -63,12 +69,13 @@ describe('ReportPace: how often a child reports its load', () => {
     expect(times).toHaveLength(1);
     p.handedOver();
     expect(times).toHaveLength(1);
-    await sleep(ACK_DELAY_MS + 15);
-    expect(times).toHaveLength(2);
-    expect(times[1]! - times[0]!).toBeLessThan(QUICK_REPORT_DELAY_MS / 2);
+    await until(() => times.length === 2);
+    // Without the acknowledgement it would come with the change, 50 ms after the first report.
+    expect(times[1]! - times[0]!).toBeLessThan(QUICK_REPORT_DELAY_MS - 10);
     // Handoffs in a row are acknowledged together, at most one report per ACK_DELAY_MS.
     for (let i = 0; i < 10; i++) p.handedOver();
-    await sleep(ACK_DELAY_MS + 15);
+    await until(() => times.length === 3);
+    await sleep(ACK_DELAY_MS * 10);
     expect(times).toHaveLength(3);
   });
 
