@@ -60,3 +60,12 @@ export function loadLoop(url: string, concurrency: number, maxRequests = 50_000)
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `pred` every `stepMs` until it holds; throws when it still does not after `ms`. */
+export async function eventually(pred: () => boolean, ms = 2000, stepMs = 10): Promise<void> {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await sleep(stepMs);
+  }
+}

@@ -2,6 +2,7 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ClientHandle, ListenHandle } from '../../../src/balancer/listen.ts';
 import { DirectAccept } from '../../../src/http/direct-accept.ts';
+import { eventually } from '../../helpers/http.ts';
 
 // Real sockets on loopback: the listening handle of a net.Server is what a child receives from
 // the supervisor (the same kernel socket), and DirectAccept takes it over.
@@ -26,11 +27,6 @@ function connect(port: number): Promise<net.Socket> {
     s.on('error', reject);
   });
 }
-
-const until = async (cond: () => boolean) => {
-  for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
-  expect(cond()).toBe(true);
-};
 
 function harness(target: number) {
   const h = { load: 0, served: [] as net.Socket[], forwarded: [] as ClientHandle[], asks: 0 };
@@ -73,7 +69,7 @@ describe('DirectAccept', () => {
     direct.listen(handle, 3, false);
     h.load = 3;
     await connect(port);
-    await until(() => h.forwarded.length === 1);
+    await eventually(() => h.forwarded.length === 1);
     expect(h.served).toHaveLength(0);
     expect(direct.listening).toBe(false);
     direct.loadChanged();
@@ -91,7 +87,7 @@ describe('DirectAccept', () => {
     h.load = 3;
     await connect(port);
     await connect(port);
-    await until(() => h.forwarded.length === 2);
+    await eventually(() => h.forwarded.length === 2);
     expect(direct.listening).toBe(true);
     expect(h.asks).toBe(0);
   });
@@ -105,7 +101,7 @@ describe('DirectAccept', () => {
     const grow = () => (h.load = h.served.length * 2);
     for (let i = 0; i < 5; i++) {
       await connect(port);
-      await until(() => h.served.length + h.forwarded.length === i + 1);
+      await eventually(() => h.served.length + h.forwarded.length === i + 1);
       grow();
     }
     // Growth allowance at load 0 is 2: one connection (load 2) is kept, the rest go back.
@@ -115,7 +111,7 @@ describe('DirectAccept', () => {
     // After a report the allowance starts again from the reported load.
     direct.reported(h.load);
     await connect(port);
-    await until(() => h.served.length === 2);
+    await eventually(() => h.served.length === 2);
   });
 
   it('alone (no spread), takes a whole burst', async () => {
@@ -125,7 +121,7 @@ describe('DirectAccept', () => {
     direct.reported(0);
     for (let i = 0; i < 5; i++) {
       await connect(port);
-      await until(() => h.served.length === i + 1);
+      await eventually(() => h.served.length === i + 1);
       h.load = h.served.length * 2;
     }
     expect(h.forwarded).toHaveLength(0);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ACK_DELAY_MS, QUICK_REPORT_DELAY_MS, ReportPace } from '../../../src/http/report-pace.ts';
-import { sleep } from '../../helpers/http.ts';
+import { eventually, sleep } from '../../helpers/http.ts';
 
 /** A pace whose reports are recorded (performance.now() of each). */
 function pace(held: boolean): { pace: ReportPace; times: number[] } {
@@ -10,12 +10,6 @@ function pace(held: boolean): { pace: ReportPace; times: number[] } {
     p.sent();
   }, () => held);
   return { pace: p, times };
-}
-
-/** Polls until `cond` holds, for at most a second. */
-async function until(cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 1000 && !cond(); i++) await sleep(1);
-  expect(cond()).toBe(true);
 }
 
 /** A change in load every millisecond for `ms`, as a busy child sees. */
@@ -69,12 +63,12 @@ describe('ReportPace: how often a child reports its load', () => {
     expect(times).toHaveLength(1);
     p.handedOver();
     expect(times).toHaveLength(1);
-    await until(() => times.length === 2);
+    await eventually(() => times.length === 2, 1000, 1);
     // Without the acknowledgement it would come with the change, 50 ms after the first report.
     expect(times[1]! - times[0]!).toBeLessThan(QUICK_REPORT_DELAY_MS - 10);
     // Handoffs in a row are acknowledged together, at most one report per ACK_DELAY_MS.
     for (let i = 0; i < 10; i++) p.handedOver();
-    await until(() => times.length === 3);
+    await eventually(() => times.length === 3, 1000, 1);
     await sleep(ACK_DELAY_MS * 10);
     expect(times).toHaveLength(3);
   });

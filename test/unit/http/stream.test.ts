@@ -12,7 +12,7 @@ import { formatEvent } from '../../../src/http/api/sse.ts';
 import { requestedWait } from '../../../src/http/api/wait.ts';
 import { openStore, type Store } from '../../../src/store/index.ts';
 import { tempDir } from '../../helpers/drover.ts';
-import { request, sleep } from '../../helpers/http.ts';
+import { eventually, request, sleep } from '../../helpers/http.ts';
 import { openSse } from '../../helpers/sse.ts';
 
 interface Harness {
@@ -66,14 +66,6 @@ async function start(): Promise<Harness> {
   };
   open.push(h);
   return h;
-}
-
-async function eventually(pred: () => boolean, ms = 2000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await sleep(10);
-  }
 }
 
 const enqueue = async (store: Store) =>
