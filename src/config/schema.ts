@@ -97,6 +97,8 @@ export const ExecutorSchema = Section({
   retry_delay: Seconds(1, { minimum: 0, description: 'first retry delay (doubles per attempt, with jitter)' }),
   retry_delay_max: Seconds(60, { minimum: 0, description: 'longest retry delay' }),
   poll_interval: Seconds(0.25, { minimum: 0.01, description: 'how often an idle child looks for queued tasks' }),
+  abort_grace: Seconds(5, { minimum: 0.01, description: 'time an agent gets to return after its signal fired (timeout, cancel); then its slot is freed, and a thread it still holds after twice this is terminated and replaced (the other tasks on it go back to the queue)' }),
+  thread_heap_mb: AutoOr(Type.Integer({ minimum: 0, maximum: 1_048_576 }), 'V8 heap limit of each executor thread; a thread over it dies and is replaced, its tasks retried; auto = supervisor.max_rss_mb ÷ threads, at least 64 (0 = no limit)'),
 });
 
 export const StoreSchema = Section({
