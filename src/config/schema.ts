@@ -36,6 +36,7 @@ export const SupervisorSchema = Section({
   healthy_after: Seconds(30, { minimum: 0, description: 'a child up this long resets the restart delay' }),
   max_boot_failures: Int(5, 1, 1000, 'children in a row that exit before ready before drover stops retrying (crash-loop breaker)'),
   max_rss_mb: Int(2048, 0, 1_048_576, 'a child above this resident memory is replaced gracefully (0 = off)'),
+  max_rss_hard_mb: AutoOr(Type.Integer({ minimum: 0, maximum: 1_048_576 }), 'a child above this resident memory is killed at once (SIGKILL), even while it drains; its tasks go back to the queue when their leases run out; auto = 1.5 × max_rss_mb (0 = off)'),
   hang_timeout: Seconds(30, { minimum: 1, description: 'a child whose event loop is silent this long is replaced' }),
   heartbeat_interval: Seconds(1, { minimum: 0.05, maximum: 60, description: 'how often children report load and liveness' }),
   runtime_dir: Type.String({ default: '', description: 'control socket directory; empty = $RUNTIME_DIRECTORY, else $XDG_RUNTIME_DIR/drover, else /tmp/drover-<uid>' }),
