@@ -31,32 +31,33 @@ cancels.onmessage = (e: MessageEvent) => {
   running.get(owner)?.(reason);
 };
 
-/** Ends the attempt whose code is running now with this outcome. */
-type Crash = (outcome: Outcome) => void;
-const attemptScope = new AsyncLocalStorage<Crash>();
+/** Ends an attempt with this outcome at once, whatever its agent is doing. */
+type EndAttempt = (outcome: Outcome) => void;
+/** The attempt whose code is running now (timers and callbacks it started included). */
+const attemptScope = new AsyncLocalStorage<EndAttempt>();
 
 /** Thrown by process.exit() inside an attempt, so the agent's code stops where it called it. */
 class AgentExit extends Error {}
 
 const exitThread = process.exit.bind(process);
 process.exit = ((code?: number | string | null) => {
-  const crash = attemptScope.getStore();
-  if (!crash) return exitThread(code as number | undefined);
-  crash({ ok: false, error: { code: 'AGENT_EXITED', message: `the agent called process.exit(${code ?? ''})` }, retryable: true });
+  const end = attemptScope.getStore();
+  if (!end) return exitThread(code as number | undefined);
+  end({ ok: false, error: { code: 'AGENT_EXITED', message: `the agent called process.exit(${code ?? ''})` }, retryable: true });
   throw new AgentExit('process.exit() inside an agent ends only its own attempt');
 }) as typeof process.exit;
 
 process.on('uncaughtException', (err) => {
   if (err instanceof AgentExit) return;
-  const crash = attemptScope.getStore();
-  if (!crash) {
+  const end = attemptScope.getStore();
+  if (!end) {
     // Not from an attempt (nothing to charge it to): the thread ends as it would have.
     log.error({ err }, 'uncaught exception in an executor thread');
     exitThread(1);
     return;
   }
   log.error({ err }, 'uncaught exception in an agent; failing its attempt');
-  crash(failureOutcome(err));
+  end(failureOutcome(err));
 });
 // A stray rejected promise in one agent must not end the thread and every task on it.
 process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection in an agent'));
@@ -65,7 +66,8 @@ let llm: ManagedLlmClient | undefined;
 let agent: Promise<RunFn> | undefined;
 
 function loadAgent(): Promise<RunFn> {
-  agent ??= loadAgentModule(config.agentFile).catch((err: unknown) => {
+  // The module is the thread's, not the first attempt's: what its top level starts is not charged to that attempt.
+  agent ??= attemptScope.exit(() => loadAgentModule(config.agentFile)).catch((err: unknown) => {
     agent = undefined; // the next task tries again
     throw new ExecutorError('AGENT_LOAD_FAILED', (err as Error).message, true, { cause: err });
   });
@@ -75,21 +77,21 @@ function loadAgent(): Promise<RunFn> {
 export default async function runAttempt(job: Job): Promise<Outcome> {
   const controller = new AbortController();
   let aborted: AbortReason | 'timeout' | undefined;
-  let crash!: Crash;
-  const ended = new Promise<Outcome>((resolve) => (crash = resolve));
+  let end!: EndAttempt;
+  const ended = new Promise<Outcome>((resolve) => (end = resolve));
   let giveUp: NodeJS.Timeout | undefined;
   const abort = (reason: AbortReason | 'timeout') => {
     if (aborted) return;
     aborted = reason;
     controller.abort(abortError(reason));
     // An agent that ignores its signal (or never settles) gives its slot back after the grace.
-    giveUp = setTimeout(() => crash(failureOutcome(null, reason)), config.abortGraceMs);
+    giveUp = setTimeout(() => end(failureOutcome(null, reason)), config.abortGraceMs);
   };
   // Node fires a timer longer than 2^31 - 1 ms at once.
   const timer = setTimeout(abort, Math.min(job.timeoutMs, 2 ** 31 - 1), 'timeout');
   running.set(job.owner, abort);
   try {
-    return await Promise.race([ended, attemptScope.run(crash, () => attempt(job, controller.signal, () => aborted))]);
+    return await Promise.race([ended, attemptScope.run(end, () => attempt(job, controller.signal, () => aborted))]);
   } finally {
     clearTimeout(timer);
     clearTimeout(giveUp);
@@ -100,7 +102,8 @@ export default async function runAttempt(job: Job): Promise<Outcome> {
 async function attempt(job: Job, signal: AbortSignal, aborted: () => AbortReason | 'timeout' | undefined): Promise<Outcome> {
   let ctx: AttemptContext | undefined;
   try {
-    llm ??= createLlmClient(config.providers, config.defaultProvider, { env: process.env });
+    // Shared by every attempt of the thread: made outside this attempt's scope.
+    llm ??= attemptScope.exit(() => createLlmClient(config.providers, config.defaultProvider, { env: process.env }));
     ctx = createContext({ job, signal, rpc, log, llm, toolLeaseMs: config.toolLeaseMs });
     const run = await loadAgent();
     // The outcome travels to the main thread by structured clone: what cannot be cloned or
