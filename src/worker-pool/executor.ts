@@ -8,13 +8,13 @@
 // attempt they came from (it fails, the thread and its other attempts carry on), and an
 // attempt whose agent ignores its aborted signal is given up on after the grace.
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { BroadcastChannel, threadId, workerData } from 'node:worker_threads';
+import { BroadcastChannel, parentPort, threadId, workerData } from 'node:worker_threads';
 import { createLlmClient, type ManagedLlmClient } from '../agent/llm/client.ts';
 import { createLogger } from '../log.ts';
 import { loadAgentModule, type RunFn } from './agent-module.ts';
 import { createContext, type AttemptContext } from './context.ts';
 import { ExecutorError, abortError, assertResult, failureOutcome } from './errors.ts';
-import { CANCEL_CHANNEL, type AbortReason, type CancelMessage, type Job, type Outcome, type ThreadConfig } from './protocol.ts';
+import { BEAT_MS, CANCEL_CHANNEL, type AbortReason, type CancelMessage, type Job, type Outcome, type ThreadBeat, type ThreadConfig } from './protocol.ts';
 import { ThreadRpc } from './thread-rpc.ts';
 
 const config = workerData as ThreadConfig;
@@ -30,6 +30,9 @@ cancels.onmessage = (e: MessageEvent) => {
   const { owner, reason } = e.data as CancelMessage;
   running.get(owner)?.(reason);
 };
+
+// The pool hands no new task to a thread whose beats stop (its event loop is held).
+setInterval(() => parentPort?.postMessage({ beat: 'drover', thread: threadId } satisfies ThreadBeat), BEAT_MS).unref();
 
 /** Ends an attempt with this outcome at once, whatever its agent is doing. */
 type EndAttempt = (outcome: Outcome) => void;

@@ -10,6 +10,8 @@
 // case cooperation cannot handle: kill(owner) terminates the thread the attempt was placed on
 // (the pool's own load balancer records where each attempt goes) and piscina starts a new one.
 // The other attempts on that thread come back as `released`: they go back to the queue.
+// Until then, new attempts go to threads that still send their beats, if any does.
+import { performance } from 'node:perf_hooks';
 import { BroadcastChannel } from 'node:worker_threads';
 import type { Piscina } from 'piscina';
 import type { Logger } from 'pino';
@@ -17,13 +19,16 @@ import type { Store } from '../store/types.ts';
 import { failureOutcome } from './errors.ts';
 import type { ExecutorFiles } from './files.ts';
 import {
-  CANCEL_CHANNEL, isRpcRequest, replyChannel,
+  BEAT_MS, CANCEL_CHANNEL, isRpcRequest, isThreadBeat, replyChannel,
   type AbortReason, type CancelMessage, type Job, type RpcReply, type RpcRequest, type RunOutcome, type ThreadConfig,
 } from './protocol.ts';
 
 /** What piscina's load balancer is given and returns (its types are not exported by name). */
 type Balancer = NonNullable<ConstructorParameters<typeof Piscina>[0]>['loadBalancer'];
 type PoolThread = Parameters<NonNullable<Balancer>>[1][number];
+
+/** A thread silent this long is held by something (a busy loop, a long synchronous step). */
+const STALLED_AFTER_MS = 4 * BEAT_MS;
 
 export interface PoolOptions {
   threads: number;
@@ -52,6 +57,8 @@ export class ExecutorPool {
   private readonly doomed = new Set<number>();
   /** Attempts whose thread was terminated because of them (the others on it are released). */
   private readonly culprits = new Set<string>();
+  /** When each thread's last beat came (performance.now()). */
+  private readonly beats = new Map<number, number>();
 
   constructor(opts: PoolOptions) {
     this.slots = opts.threads * opts.tasksPerThread;
@@ -60,13 +67,19 @@ export class ExecutorPool {
     this.cancels.unref();
     this.queueOptions = opts.files.Piscina.queueOptionsSymbol;
     const perThread = opts.tasksPerThread;
-    // piscina's least-busy choice, minus doomed threads, remembering where each attempt went.
+    // piscina's least-busy choice, minus doomed threads and, while any other can take it,
+    // stalled ones; it remembers where each attempt went.
     const loadBalancer: Balancer = (task, threads) => {
+      const now = performance.now();
       let best: PoolThread | null = null;
+      let bestStalled = true;
       for (const t of threads) {
         if (t.terminating || t.destroyed || this.doomed.has(t.id) || t.currentUsage >= perThread) continue;
-        if (!best || t.currentUsage < best.currentUsage) best = t;
-        if (t.currentUsage === 0) break;
+        const stalled = now - (this.beats.get(t.id) ?? now) > STALLED_AFTER_MS;
+        if (!best || (bestStalled && !stalled) || (stalled === bestStalled && t.currentUsage < best.currentUsage)) {
+          best = t;
+          bestStalled = stalled;
+        }
       }
       const owner = (task[this.queueOptions as keyof typeof task] as { owner?: string } | null)?.owner;
       if (best && owner !== undefined) this.placed.set(owner, best.id);
@@ -87,11 +100,13 @@ export class ExecutorPool {
     });
     this.piscina.on('message', (m: unknown) => {
       if (isRpcRequest(m)) void this.serve(m);
+      else if (isThreadBeat(m)) this.beats.set(m.thread, performance.now());
     });
     this.piscina.on('workerDestroy', (w: { id: number }) => {
       this.replies.get(w.id)?.close();
       this.replies.delete(w.id);
       this.doomed.delete(w.id);
+      this.beats.delete(w.id);
     });
     this.piscina.on('error', (err: unknown) => this.log.error({ err }, 'executor pool error'));
   }

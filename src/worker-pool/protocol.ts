@@ -71,6 +71,18 @@ export type RpcReply =
   | { id: number; ok: true; value: unknown }
   | { id: number; ok: false; error: TaskError };
 
+/** Sent by every thread every BEAT_MS: a thread that stops sending is stuck (a busy loop). */
+export interface ThreadBeat {
+  beat: 'drover';
+  thread: number;
+}
+
+export const BEAT_MS = 500;
+
+export function isThreadBeat(m: unknown): m is ThreadBeat {
+  return typeof m === 'object' && m !== null && (m as { beat?: unknown }).beat === 'drover';
+}
+
 export function isRpcRequest(m: unknown): m is RpcRequest {
   return typeof m === 'object' && m !== null && (m as { rpc?: unknown }).rpc === 'drover';
 }

@@ -94,6 +94,20 @@ describe('executor faults', () => {
     await threadsServe();
   }, 60_000);
 
+  it('hands no new task to a thread held by a busy loop while the loop runs; a cancel ends it', async () => {
+    const spinner = await submit({ op: 'spin', ms: 0 }, { timeoutMs: 60_000, maxAttempts: 1 });
+    await settle([spinner], ['running']);
+    // Long enough for its beats to be missed.
+    await sleep(3000);
+    const tasks = await Promise.all(Array.from({ length: 10 }, (_, i) => submit({ op: 'sleep', ms: 50 + i })));
+    for (const t of await settle(tasks, undefined, 15_000)) expect(t).toMatchObject({ status: 'succeeded', attempt: 1 });
+    expect((await store.get(TENANT, spinner.id))?.status).toBe('running');
+    await store.cancel(TENANT, spinner.id);
+    const [done] = await settle([spinner], undefined, 10_000);
+    expect(done).toMatchObject({ status: 'cancelled', error: { code: 'TASK_CANCELLED' } });
+    await slotsFree();
+  }, 60_000);
+
   it('frees the slot of an agent that never settles and ignores its signal', async () => {
     const hung = await submit({ op: 'hang' }, { timeoutMs: 300, maxAttempts: 1 });
     const [done] = await settle([hung]);
