@@ -36,6 +36,7 @@ export const SupervisorSchema = Section({
   healthy_after: Seconds(30, { minimum: 0, description: 'a child up this long resets the restart delay' }),
   max_boot_failures: Int(5, 1, 1000, 'children in a row that exit before ready before drover stops retrying (crash-loop breaker)'),
   max_rss_mb: Int(2048, 0, 1_048_576, 'a child above this resident memory is replaced gracefully (0 = off)'),
+  max_rss_hard_mb: AutoOr(Type.Integer({ minimum: 0, maximum: 1_048_576 }), 'a child above this resident memory is killed at once (SIGKILL), even while it drains; its tasks go back to the queue when their leases run out; auto = 1.5 × max_rss_mb (0 = off)'),
   hang_timeout: Seconds(30, { minimum: 1, description: 'a child whose event loop is silent this long is replaced' }),
   heartbeat_interval: Seconds(1, { minimum: 0.05, maximum: 60, description: 'how often children report load and liveness' }),
   runtime_dir: Type.String({ default: '', description: 'control socket directory; empty = $RUNTIME_DIRECTORY, else $XDG_RUNTIME_DIR/drover, else /tmp/drover-<uid>' }),
@@ -97,6 +98,8 @@ export const ExecutorSchema = Section({
   retry_delay: Seconds(1, { minimum: 0, description: 'first retry delay (doubles per attempt, with jitter)' }),
   retry_delay_max: Seconds(60, { minimum: 0, description: 'longest retry delay' }),
   poll_interval: Seconds(0.25, { minimum: 0.01, description: 'how often an idle child looks for queued tasks' }),
+  abort_grace: Seconds(5, { minimum: 0.01, description: 'time an agent gets to return after its signal fired (timeout, cancel); then its slot is freed, and a thread it still holds after twice this is terminated and replaced (the other tasks on it go back to the queue)' }),
+  thread_heap_mb: AutoOr(Type.Integer({ minimum: 0, maximum: 1_048_576 }), 'V8 heap limit of each executor thread; a thread over it dies and is replaced, its tasks retried; auto = supervisor.max_rss_mb ÷ threads, at least 64 (0 = no limit)'),
 });
 
 export const StoreSchema = Section({

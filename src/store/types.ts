@@ -192,6 +192,10 @@ export interface Store {
   /** queued → cancelled; running → cancelling (the worker learns it through renew or the
    * `cancelling` status event). Returns the task as it is now, or null if not found. */
   cancel(tenant: string, id: string): Promise<Task | null>;
+  /** Calls `listener` with the id of every task asked to cancel while it runs (running →
+   * cancelling), by any process, soon after the cancel (well under a second). A notice is a
+   * hint to act now: renew() is the authority on the task's state. */
+  onCancel(listener: (taskId: string) => void): Unsubscribe;
   /** Expired leases: back to the queue (the attempt counts), or dead after maxAttempts,
    * or cancelled when cancelling. Returns how many tasks changed. */
   reapExpired(now?: number): Promise<number>;

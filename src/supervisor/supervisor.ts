@@ -9,6 +9,7 @@ import { pickVictim, type AutoscaleLoop } from '../autoscaler/index.ts';
 import { restartDelay } from './backoff.ts';
 import { ChildHandle } from './child.ts';
 import { setupFork, SUPERVISOR_ONLY_ENV } from './fork.ts';
+import { memoryVerdict, rssHardLimitMb } from './memory.ts';
 import { Notifier } from './systemd.ts';
 
 /** How long start waits for the first child's copy of the socket before saying "started" anyway. */
@@ -539,11 +540,20 @@ export class Supervisor extends EventEmitter {
         this.count('hang', c.slot);
         c.terminate(sup.kill_timeout * 1000, 'hang');
         this.maintain();
-      } else if (c.state === 'ready' && sup.max_rss_mb > 0 && (c.report?.rss ?? 0) > sup.max_rss_mb * 2 ** 20 && !c.replacingForMemory) {
-        this.log.warn({ child: c.id, childPid: c.pid, rss: c.report?.rss, limitMb: sup.max_rss_mb }, 'child over memory limit; replacing');
-        c.replacingForMemory = true;
-        this.count('memory', c.slot);
-        void this.exclusively(() => this.replace(c, 'memory')).finally(() => (c.replacingForMemory = false));
+      } else if (c.state === 'ready' || c.state === 'draining') {
+        const verdict = memoryVerdict(c.report?.rss ?? 0, c.state, c.replacingForMemory, sup);
+        if (verdict === 'kill') {
+          // A leak outruns a graceful drain: kill now; the tasks' leases bring them back.
+          this.log.error({ child: c.id, childPid: c.pid, rss: c.report?.rss, hardLimitMb: rssHardLimitMb(sup) }, 'child over hard memory limit; killing it');
+          if (c.state === 'ready') this.count('memory', c.slot);
+          c.terminate(0, 'memory');
+          this.maintain();
+        } else if (verdict === 'replace') {
+          this.log.warn({ child: c.id, childPid: c.pid, rss: c.report?.rss, limitMb: sup.max_rss_mb }, 'child over memory limit; replacing');
+          c.replacingForMemory = true;
+          this.count('memory', c.slot);
+          void this.exclusively(() => this.replace(c, 'memory')).finally(() => (c.replacingForMemory = false));
+        }
       }
     }
   }

@@ -15,6 +15,8 @@ export type ExecutorErrorCode =
   | 'AGENT_ERROR'
   /** The executor thread died under the task. */
   | 'AGENT_CRASHED'
+  /** The agent called process.exit(): its attempt ends, its thread and neighbours carry on. */
+  | 'AGENT_EXITED'
   /** The agent module cannot be loaded in the executor thread. */
   | 'AGENT_LOAD_FAILED'
   /** run() resolved with a value that is not JSON. */
@@ -83,6 +85,24 @@ export function assertJson(value: unknown, code: ExecutorErrorCode, what: string
   } catch (err) {
     throw new ExecutorError(code, `${what} is not JSON: ${(err as Error).message}`, false, { cause: err });
   }
+}
+
+/**
+ * The result as the store will keep it (JSON), or RESULT_NOT_JSON. A function or symbol
+ * anywhere in it counts as not JSON (JSON.stringify would drop it silently, and it cannot be
+ * cloned to the main thread); undefined is null.
+ */
+export function assertResult(value: unknown): unknown {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value, (key, v: unknown) => {
+      if (typeof v === 'function' || typeof v === 'symbol') throw new TypeError(`${key ? `field ${JSON.stringify(key)}` : 'it'} is a ${typeof v}`);
+      return v;
+    });
+  } catch (err) {
+    throw new ExecutorError('RESULT_NOT_JSON', `the result is not JSON: ${(err as Error).message}`, false, { cause: err });
+  }
+  return json === undefined ? null : JSON.parse(json);
 }
 
 function clip(message: string): string {

@@ -2,13 +2,19 @@
 // once per task attempt, many at a time (concurrentTasksPerWorker). It loads the agent once,
 // keeps one LLM client for all its tasks (undici pools cannot cross threads), and aborts a
 // task's signal on its timeout or when the main thread says so on the cancel channel.
-import { BroadcastChannel, threadId, workerData } from 'node:worker_threads';
+//
+// One agent must not take down the other attempts on its thread: each attempt runs in an
+// AsyncLocalStorage scope, so process.exit() and an uncaught exception are charged to the
+// attempt they came from (it fails, the thread and its other attempts carry on), and an
+// attempt whose agent ignores its aborted signal is given up on after the grace.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { BroadcastChannel, parentPort, threadId, workerData } from 'node:worker_threads';
 import { createLlmClient, type ManagedLlmClient } from '../agent/llm/client.ts';
 import { createLogger } from '../log.ts';
 import { loadAgentModule, type RunFn } from './agent-module.ts';
 import { createContext, type AttemptContext } from './context.ts';
-import { ExecutorError, abortError, assertJson, failureOutcome } from './errors.ts';
-import { CANCEL_CHANNEL, type AbortReason, type CancelMessage, type Job, type Outcome, type ThreadConfig } from './protocol.ts';
+import { ExecutorError, abortError, assertResult, failureOutcome } from './errors.ts';
+import { BEAT_MS, CANCEL_CHANNEL, type AbortReason, type CancelMessage, type Job, type Outcome, type ThreadBeat, type ThreadConfig } from './protocol.ts';
 import { ThreadRpc } from './thread-rpc.ts';
 
 const config = workerData as ThreadConfig;
@@ -25,6 +31,37 @@ cancels.onmessage = (e: MessageEvent) => {
   running.get(owner)?.(reason);
 };
 
+// The pool hands no new task to a thread whose beats stop (its event loop is held).
+setInterval(() => parentPort?.postMessage({ beat: 'drover', thread: threadId } satisfies ThreadBeat), BEAT_MS).unref();
+
+/** Ends an attempt with this outcome at once, whatever its agent is doing. */
+type EndAttempt = (outcome: Outcome) => void;
+/** The attempt whose code is running now (timers and callbacks it started included). */
+const attemptScope = new AsyncLocalStorage<EndAttempt>();
+
+/** Thrown by process.exit() inside an attempt, so the agent's code stops where it called it. */
+class AgentExit extends Error {}
+
+const exitThread = process.exit.bind(process);
+process.exit = ((code?: number | string | null) => {
+  const end = attemptScope.getStore();
+  if (!end) return exitThread(code as number | undefined);
+  end({ ok: false, error: { code: 'AGENT_EXITED', message: `the agent called process.exit(${code ?? ''})` }, retryable: true });
+  throw new AgentExit('process.exit() inside an agent ends only its own attempt');
+}) as typeof process.exit;
+
+process.on('uncaughtException', (err) => {
+  if (err instanceof AgentExit) return;
+  const end = attemptScope.getStore();
+  if (!end) {
+    // Not from an attempt (nothing to charge it to): the thread ends as it would have.
+    log.error({ err }, 'uncaught exception in an executor thread');
+    exitThread(1);
+    return;
+  }
+  log.error({ err }, 'uncaught exception in an agent; failing its attempt');
+  end(failureOutcome(err));
+});
 // A stray rejected promise in one agent must not end the thread and every task on it.
 process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection in an agent'));
 
@@ -32,7 +69,8 @@ let llm: ManagedLlmClient | undefined;
 let agent: Promise<RunFn> | undefined;
 
 function loadAgent(): Promise<RunFn> {
-  agent ??= loadAgentModule(config.agentFile).catch((err: unknown) => {
+  // The module is the thread's, not the first attempt's: what its top level starts is not charged to that attempt.
+  agent ??= attemptScope.exit(() => loadAgentModule(config.agentFile)).catch((err: unknown) => {
     agent = undefined; // the next task tries again
     throw new ExecutorError('AGENT_LOAD_FAILED', (err as Error).message, true, { cause: err });
   });
@@ -42,28 +80,42 @@ function loadAgent(): Promise<RunFn> {
 export default async function runAttempt(job: Job): Promise<Outcome> {
   const controller = new AbortController();
   let aborted: AbortReason | 'timeout' | undefined;
+  let end!: EndAttempt;
+  const ended = new Promise<Outcome>((resolve) => (end = resolve));
+  let giveUp: NodeJS.Timeout | undefined;
   const abort = (reason: AbortReason | 'timeout') => {
     if (aborted) return;
     aborted = reason;
     controller.abort(abortError(reason));
+    // An agent that ignores its signal (or never settles) gives its slot back after the grace.
+    giveUp = setTimeout(() => end(failureOutcome(null, reason)), config.abortGraceMs);
   };
   // Node fires a timer longer than 2^31 - 1 ms at once.
   const timer = setTimeout(abort, Math.min(job.timeoutMs, 2 ** 31 - 1), 'timeout');
   running.set(job.owner, abort);
-  let attempt: AttemptContext | undefined;
   try {
-    llm ??= createLlmClient(config.providers, config.defaultProvider, { env: process.env });
-    attempt = createContext({ job, signal: controller.signal, rpc, log, llm, toolLeaseMs: config.toolLeaseMs });
-    const run = await loadAgent();
-    const result = await run(job.input, attempt.ctx);
-    assertJson(result, 'RESULT_NOT_JSON', 'the result');
-    await attempt.flush();
-    return { ok: true, result: result ?? null };
-  } catch (err) {
-    await attempt?.flush();
-    return failureOutcome(err, aborted);
+    return await Promise.race([ended, attemptScope.run(end, () => attempt(job, controller.signal, () => aborted))]);
   } finally {
     clearTimeout(timer);
+    clearTimeout(giveUp);
     running.delete(job.owner);
+  }
+}
+
+async function attempt(job: Job, signal: AbortSignal, aborted: () => AbortReason | 'timeout' | undefined): Promise<Outcome> {
+  let ctx: AttemptContext | undefined;
+  try {
+    // Shared by every attempt of the thread: made outside this attempt's scope.
+    llm ??= attemptScope.exit(() => createLlmClient(config.providers, config.defaultProvider, { env: process.env }));
+    ctx = createContext({ job, signal, rpc, log, llm, toolLeaseMs: config.toolLeaseMs });
+    const run = await loadAgent();
+    // The outcome travels to the main thread by structured clone: what cannot be cloned or
+    // stored as JSON fails this attempt here instead of the thread when it is posted.
+    const result = assertResult(await run(job.input, ctx.ctx));
+    await ctx.flush();
+    return { ok: true, result };
+  } catch (err) {
+    await ctx?.flush();
+    return failureOutcome(err, aborted());
   }
 }

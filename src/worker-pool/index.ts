@@ -8,6 +8,7 @@ import type { Config, ProviderConfig } from '../config/schema.ts';
 import type { Store } from '../store/types.ts';
 import { runtimeDir } from '../supervisor/paths.ts';
 import { executorFiles } from './files.ts';
+import { threadHeapMb } from './heap.ts';
 import { ExecutorPool } from './pool.ts';
 import { PullLoop } from './pull-loop.ts';
 
@@ -39,12 +40,15 @@ export async function startExecutor(opts: ExecutorOptions): Promise<Executor> {
   // The default provider `mock` without a base_url is a mock server of this child's own.
   const { providers, mock } = await startConfiguredMock(config.llm.providers);
   const files = executorFiles(runtimeDir(config));
+  const abortGraceMs = Math.max(1, Math.round(config.executor.abort_grace * 1000));
+  const heapMb = threadHeapMb(config.executor.thread_heap_mb, config.supervisor.max_rss_mb, threads);
   const pool = new ExecutorPool({
     threads,
     tasksPerThread: opts.tasksPerThread,
     files,
     store,
     log,
+    threadHeapMb: heapMb,
     thread: {
       agentFile: config.executor.agent ? resolve(config.executor.agent) : files.defaultAgent,
       providers: perThread(providers, threads),
@@ -52,11 +56,15 @@ export async function startExecutor(opts: ExecutorOptions): Promise<Executor> {
       toolLeaseMs: Math.max(1, Math.round(config.executor.lease * 1000)),
       logLevel: config.log.level,
       childId: opts.childId,
+      abortGraceMs,
     },
   });
-  const loop = new PullLoop({ store, pool, worker: `${hostname()}:${process.pid}`, config: config.executor, log, ...(opts.onChange && { onChange: opts.onChange }) });
+  const loop = new PullLoop({
+    store, pool, worker: `${hostname()}:${process.pid}`, config: config.executor, log, abandonGraceMs: abortGraceMs,
+    ...(opts.onChange && { onChange: opts.onChange }),
+  });
   loop.start();
-  log.info({ threads, tasksPerThread: opts.tasksPerThread, slots: pool.slots, mockLlm: mock?.url }, 'executor started');
+  log.info({ threads, tasksPerThread: opts.tasksPerThread, slots: pool.slots, threadHeapMb: heapMb, mockLlm: mock?.url }, 'executor started');
 
   let drained: Promise<void> | undefined;
   return {

@@ -5,6 +5,13 @@
 // BroadcastChannel. The pool also answers the threads' store requests (ctx.tool, ctx.progress),
 // so the store keeps one connection per child, its write lock and busy waits stay off the
 // threads that run agents, and progress reaches this child's subscribers as it is written.
+//
+// An agent that does not give its thread back (a busy loop ignores every signal) is the one
+// case cooperation cannot handle: kill(owner) terminates the thread the attempt was placed on
+// (the pool's own load balancer records where each attempt goes) and piscina starts a new one.
+// The other attempts on that thread come back as `released`: they go back to the queue.
+// Until then, new attempts go to threads that still send their beats, if any does.
+import { performance } from 'node:perf_hooks';
 import { BroadcastChannel } from 'node:worker_threads';
 import type { Piscina } from 'piscina';
 import type { Logger } from 'pino';
@@ -12,9 +19,16 @@ import type { Store } from '../store/types.ts';
 import { failureOutcome } from './errors.ts';
 import type { ExecutorFiles } from './files.ts';
 import {
-  CANCEL_CHANNEL, isRpcRequest, replyChannel,
-  type AbortReason, type CancelMessage, type Job, type Outcome, type RpcReply, type RpcRequest, type ThreadConfig,
+  BEAT_MS, CANCEL_CHANNEL, isRpcRequest, isThreadBeat, replyChannel,
+  type AbortReason, type CancelMessage, type Job, type RpcReply, type RpcRequest, type RunOutcome, type ThreadConfig,
 } from './protocol.ts';
+
+/** What piscina's load balancer is given and returns (its types are not exported by name). */
+type Balancer = NonNullable<ConstructorParameters<typeof Piscina>[0]>['loadBalancer'];
+type PoolThread = Parameters<NonNullable<Balancer>>[1][number];
+
+/** A thread silent this long is held by something (a busy loop, a long synchronous step). */
+const STALLED_AFTER_MS = 4 * BEAT_MS;
 
 export interface PoolOptions {
   threads: number;
@@ -23,6 +37,8 @@ export interface PoolOptions {
   files: ExecutorFiles;
   store: Store;
   log: Logger;
+  /** V8 old-generation heap limit of each thread (MiB); a thread over it dies, and is replaced. 0 = V8's default. */
+  threadHeapMb?: number;
 }
 
 export class ExecutorPool {
@@ -34,12 +50,41 @@ export class ExecutorPool {
   private readonly replies = new Map<number, BroadcastChannel>();
   private readonly store: Store;
   private readonly log: Logger;
+  private readonly queueOptions: symbol;
+  /** The thread each attempt was handed to, by owner. */
+  private readonly placed = new Map<string, number>();
+  /** Threads being terminated: no new attempt goes there. */
+  private readonly doomed = new Set<number>();
+  /** Attempts whose thread was terminated because of them (the others on it are released). */
+  private readonly culprits = new Set<string>();
+  /** When each thread's last beat came (performance.now()). */
+  private readonly beats = new Map<number, number>();
 
   constructor(opts: PoolOptions) {
     this.slots = opts.threads * opts.tasksPerThread;
     this.store = opts.store;
     this.log = opts.log;
     this.cancels.unref();
+    this.queueOptions = opts.files.Piscina.queueOptionsSymbol;
+    const perThread = opts.tasksPerThread;
+    // piscina's least-busy choice, minus doomed threads and, while any other can take it,
+    // stalled ones; it remembers where each attempt went.
+    const loadBalancer: Balancer = (task, threads) => {
+      const now = performance.now();
+      let best: PoolThread | null = null;
+      let bestStalled = true;
+      for (const t of threads) {
+        if (t.terminating || t.destroyed || this.doomed.has(t.id) || t.currentUsage >= perThread) continue;
+        const stalled = now - (this.beats.get(t.id) ?? now) > STALLED_AFTER_MS;
+        if (!best || (bestStalled && !stalled) || (stalled === bestStalled && t.currentUsage < best.currentUsage)) {
+          best = t;
+          bestStalled = stalled;
+        }
+      }
+      const owner = (task[this.queueOptions as keyof typeof task] as { owner?: string } | null)?.owner;
+      if (best && owner !== undefined) this.placed.set(owner, best.id);
+      return best;
+    };
     this.piscina = new opts.files.Piscina({
       filename: opts.files.executor,
       minThreads: opts.threads,
@@ -50,13 +95,18 @@ export class ExecutorPool {
       idleTimeout: Infinity,
       recordTiming: false,
       workerData: opts.thread,
+      loadBalancer,
+      ...(opts.threadHeapMb ? { resourceLimits: { maxOldGenerationSizeMb: opts.threadHeapMb } } : {}),
     });
     this.piscina.on('message', (m: unknown) => {
       if (isRpcRequest(m)) void this.serve(m);
+      else if (isThreadBeat(m)) this.beats.set(m.thread, performance.now());
     });
     this.piscina.on('workerDestroy', (w: { id: number }) => {
       this.replies.get(w.id)?.close();
       this.replies.delete(w.id);
+      this.doomed.delete(w.id);
+      this.beats.delete(w.id);
     });
     this.piscina.on('error', (err: unknown) => this.log.error({ err }, 'executor pool error'));
   }
@@ -66,18 +116,46 @@ export class ExecutorPool {
     return this.inFlight;
   }
 
-  /** Runs one attempt. Never rejects: a thread that dies under the task is an AGENT_CRASHED outcome. */
-  async run(job: Job): Promise<Outcome> {
+  /**
+   * Runs one attempt. Never rejects: a thread that dies under the task is an AGENT_CRASHED
+   * outcome, or `released` when the pool terminated that thread for another attempt.
+   */
+  async run(job: Job): Promise<RunOutcome> {
     this.inFlight++;
     try {
-      return (await this.piscina.run(job)) as Outcome;
+      // The owner rides along for the load balancer; structured clone leaves symbol keys behind.
+      return (await this.piscina.run({ ...job, [this.queueOptions]: { owner: job.owner } })) as RunOutcome;
     } catch (err) {
+      const thread = this.placed.get(job.owner);
+      if (thread !== undefined && this.doomed.has(thread) && !this.culprits.has(job.owner)) {
+        return { released: true, reason: 'its executor thread was terminated for another task' };
+      }
       this.log.error({ err, taskId: job.taskId }, 'executor thread failed under a task');
       const out = failureOutcome(err);
       return out.ok ? out : { ...out, error: { code: 'AGENT_CRASHED', message: out.error.message } };
     } finally {
       this.inFlight--;
+      this.placed.delete(job.owner);
+      this.culprits.delete(job.owner);
     }
+  }
+
+  /**
+   * Terminates the thread the attempt runs on, for an agent that kept it past its grace;
+   * piscina replaces it. False when the attempt is on no thread (ended, or not handed out yet).
+   */
+  kill(owner: string): boolean {
+    const thread = this.placed.get(owner);
+    if (thread === undefined) return false;
+    this.culprits.add(owner);
+    if (this.doomed.has(thread)) return true;
+    const worker = this.piscina.threads.find((w) => w.threadId === thread);
+    if (!worker) return false;
+    this.doomed.add(thread);
+    const others = [...this.placed].filter(([o, t]) => t === thread && o !== owner).length;
+    this.log.warn({ thread, owner, others }, 'terminating an executor thread held by an agent past its grace; its other tasks go back to the queue');
+    void worker.terminate();
+    return true;
   }
 
   /** Asks the thread running the attempt to abort its signal. */

@@ -19,6 +19,8 @@ export interface ThreadConfig {
   toolLeaseMs: number;
   logLevel: string;
   childId: number;
+  /** After its signal fired, an attempt whose agent has not returned is given up on after this. */
+  abortGraceMs: number;
 }
 
 /** One attempt of one task, handed to a thread. */
@@ -36,6 +38,14 @@ export interface Job {
 export type Outcome =
   | { ok: true; result: unknown }
   | { ok: false; error: TaskError; retryable: boolean; retryAfterMs?: number };
+
+/** What the pool answers for an attempt: its outcome, or that the attempt was stopped by no
+ * fault of its own (its thread was terminated for another attempt) and goes back to the queue. */
+export type RunOutcome = Outcome | { released: true; reason: string };
+
+export function isReleased(o: RunOutcome): o is { released: true; reason: string } {
+  return 'released' in o;
+}
 
 /** Why the main thread aborts a running task. */
 export type AbortReason = 'cancel' | 'lost' | 'drain';
@@ -60,6 +70,18 @@ export type RpcRequest = RpcCall & { rpc: 'drover'; id: number; thread: number }
 export type RpcReply =
   | { id: number; ok: true; value: unknown }
   | { id: number; ok: false; error: TaskError };
+
+/** Sent by every thread every BEAT_MS: a thread that stops sending is stuck (a busy loop). */
+export interface ThreadBeat {
+  beat: 'drover';
+  thread: number;
+}
+
+export const BEAT_MS = 500;
+
+export function isThreadBeat(m: unknown): m is ThreadBeat {
+  return typeof m === 'object' && m !== null && (m as { beat?: unknown }).beat === 'drover';
+}
 
 export function isRpcRequest(m: unknown): m is RpcRequest {
   return typeof m === 'object' && m !== null && (m as { rpc?: unknown }).rpc === 'drover';

@@ -6,16 +6,18 @@ import type { Logger } from 'pino';
 import { retryDelayMs } from '../agent/llm/backoff.ts';
 import type { ExecutorConfig } from '../config/schema.ts';
 import { isStoreError } from '../store/errors.ts';
-import type { ClaimedTask, Store } from '../store/types.ts';
+import type { ClaimedTask, Store, Unsubscribe } from '../store/types.ts';
 import { failureOutcome } from './errors.ts';
-import type { AbortReason, Job, Outcome } from './protocol.ts';
+import { isReleased, type AbortReason, type Job, type Outcome, type RunOutcome } from './protocol.ts';
 import { assistantMessage, historyOf, userMessage } from './session.ts';
 
 /** What the loop needs of the pool (pool.ts), so tests can look at the loop alone. */
 export interface TaskRunner {
   readonly slots: number;
-  run(job: Job): Promise<Outcome>;
+  run(job: Job): Promise<RunOutcome>;
   abort(owner: string, reason: AbortReason): void;
+  /** Ends the thread an attempt holds past its grace; false when it is on none. */
+  kill(owner: string): boolean;
 }
 
 export interface PullLoopOptions {
@@ -28,7 +30,8 @@ export interface PullLoopOptions {
   /** Called when the number of running tasks changes; `urgent` when a full pool got a free slot. */
   onChange?: (urgent: boolean) => void;
   random?: () => number;
-  /** How long after its timeout an agent that ignores its aborted signal is recorded as timed out. */
+  /** Time an agent gets to return after its signal fired; the thread gives up on it then, and
+   * the loop terminates a thread still held after twice this (executor.abort_grace). */
   abandonGraceMs?: number;
 }
 
@@ -39,8 +42,12 @@ interface Attempt {
   /** Once set, nothing more is written for this claim (outcome written, lease lost, released). */
   closed: boolean;
   cancelling: boolean;
+  /** A renew is on its way to the store; `renewAgain` asks for another as soon as it is back. */
+  renewing: boolean;
+  renewAgain: boolean;
   renewTimer?: NodeJS.Timeout;
   backstop?: NodeJS.Timeout;
+  backstopAt?: number;
 }
 
 /** Tasks asked for in one claim, so one transaction never holds the store's lock for long. */
@@ -49,8 +56,8 @@ const CLAIM_BATCH = 256;
 const REFILL_DELAY_MS = 5;
 /** Node fires longer timers at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
-/** Time an agent gets to return after its signal fired on the timeout. */
-const ABANDON_GRACE_MS = 5_000;
+/** Time an agent gets to return after its signal fired (the default of executor.abort_grace). */
+export const ABANDON_GRACE_MS = 5_000;
 
 export class PullLoop {
   private readonly o: PullLoopOptions;
@@ -67,6 +74,7 @@ export class PullLoop {
   private refill: NodeJS.Timeout | undefined;
   private reaper: NodeJS.Timeout | undefined;
   private onEnd: (() => void)[] = [];
+  private unwatchCancels: Unsubscribe | undefined;
 
   constructor(opts: PullLoopOptions) {
     this.o = opts;
@@ -87,6 +95,8 @@ export class PullLoop {
 
   start(): void {
     this.loopDone = this.loop();
+    // A cancel reaches the attempt as soon as the store tells of it, not at the next renewal.
+    this.unwatchCancels = this.o.store.onCancel((taskId) => this.cancelHint(taskId));
     // claim() reaps too, but a child whose slots are all busy does not claim.
     this.reaper = setInterval(() => {
       this.o.store.reapExpired().catch((err: unknown) => this.o.log.warn({ err }, 'reaping expired leases failed'));
@@ -110,6 +120,7 @@ export class PullLoop {
     if (left.length > 0) this.o.log.info({ tasks: left.length }, 'drain deadline passed; returning running tasks to the queue');
     await Promise.all(left.map((a) => this.release(a)));
     await Promise.all([...this.writes]);
+    this.unwatchCancels?.();
   }
 
   private async loop(): Promise<void> {
@@ -139,14 +150,10 @@ export class PullLoop {
   }
 
   private begin(task: ClaimedTask): void {
-    const a: Attempt = { task, owner: `${this.o.worker}/${task.id}/${task.fence}`, closed: false, cancelling: false };
+    const a: Attempt = { task, owner: `${this.o.worker}/${task.id}/${task.fence}`, closed: false, cancelling: false, renewing: false, renewAgain: false };
     this.attempts.set(a.owner, a);
     this.scheduleRenew(a);
-    a.backstop = setTimeout(() => {
-      if (a.closed) return;
-      this.o.log.warn({ taskId: task.id, attempt: task.attempt }, 'agent ignored its aborted signal; recording the timeout');
-      this.finish(a, failureOutcome(null, 'timeout'));
-    }, Math.min(MAX_TIMER_MS, task.timeoutMs + (this.o.abandonGraceMs ?? ABANDON_GRACE_MS)));
+    this.armBackstop(a, task.timeoutMs, 'timeout');
     this.o.onChange?.(false);
     void this.execute(a);
   }
@@ -160,7 +167,9 @@ export class PullLoop {
         job.session = { id: task.sessionId, history: historyOf(session?.messages ?? []) };
       }
       const outcome = await this.o.pool.run(job);
-      if (!a.closed) this.finish(a, outcome);
+      if (isReleased(outcome)) {
+        if (!a.closed) this.giveBack(a, outcome.reason);
+      } else if (!a.closed) this.finish(a, outcome);
     } catch (err) {
       // Only the session read can throw here; the attempt is retried like any failed one.
       if (!a.closed) this.finish(a, failureOutcome(err));
@@ -176,16 +185,59 @@ export class PullLoop {
     }
   }
 
+  /**
+   * The thread gives up on an attempt `grace` after its signal fired (signalMs from now); one
+   * that has not come back `grace` later still holds its thread, which only a busy loop does:
+   * its outcome is recorded and the thread terminated, which frees the slot.
+   */
+  private armBackstop(a: Attempt, signalMs: number, reason: AbortReason | 'timeout'): void {
+    const at = Date.now() + Math.min(MAX_TIMER_MS, signalMs + 2 * (this.o.abandonGraceMs ?? ABANDON_GRACE_MS));
+    if (a.backstopAt !== undefined && a.backstopAt <= at) return;
+    clearTimeout(a.backstop);
+    a.backstopAt = at;
+    a.backstop = setTimeout(() => {
+      if (!this.attempts.has(a.owner)) return;
+      if (!a.closed) {
+        this.o.log.warn({ taskId: a.task.id, attempt: a.task.attempt, reason }, 'agent ignored its aborted signal; recording the outcome');
+        this.finish(a, failureOutcome(null, reason));
+      }
+      this.o.pool.kill(a.owner);
+    }, Math.max(0, at - Date.now()));
+  }
+
   /** Writes the outcome under the claim's fence; tracked so drain() can wait for it. */
   private finish(a: Attempt, outcome: Outcome): void {
     a.closed = true;
     clearTimeout(a.renewTimer);
-    const write = this.write(a.task, outcome).catch((err: unknown) => {
+    this.track(this.write(a.task, outcome).catch((err: unknown) => {
       // The lease will run out and the task come back; nothing is lost.
       this.o.log.error({ err, taskId: a.task.id }, 'writing a task outcome failed');
-    });
+    }));
+  }
+
+  /** Back to the queue without counting the attempt: it was stopped by no fault of its own. */
+  private giveBack(a: Attempt, why: string): void {
+    a.closed = true;
+    clearTimeout(a.renewTimer);
+    this.o.log.info({ taskId: a.task.id, attempt: a.task.attempt, why }, 'task goes back to the queue');
+    this.track(this.o.store.release(a.task.id, a.task.fence).then(() => undefined, (err: unknown) => {
+      this.o.log.error({ err, taskId: a.task.id }, 'returning a task to the queue failed; its lease will run out');
+    }));
+  }
+
+  private track(write: Promise<void>): void {
     this.writes.add(write);
     void write.finally(() => this.writes.delete(write));
+  }
+
+  /** The store says the task was cancelled: ask it now rather than at the next renewal. */
+  private cancelHint(taskId: string): void {
+    for (const a of this.attempts.values()) {
+      if (a.task.id !== taskId || a.closed || a.cancelling) continue;
+      clearTimeout(a.renewTimer);
+      if (a.renewing) a.renewAgain = true;
+      else void this.renew(a);
+    }
   }
 
   private async write(task: ClaimedTask, outcome: Outcome): Promise<void> {
@@ -218,25 +270,33 @@ export class PullLoop {
   private async renew(a: Attempt): Promise<void> {
     if (a.closed) return;
     let result;
+    a.renewing = true;
     try {
       result = await this.o.store.renew(a.task.id, a.task.fence, this.leaseMs);
     } catch (err) {
       this.o.log.warn({ err, taskId: a.task.id }, 'renewing a lease failed');
       if (!a.closed) this.scheduleRenew(a);
       return;
+    } finally {
+      a.renewing = false;
     }
     if (a.closed) return;
     if (result === 'lost') {
       a.closed = true;
       this.o.log.warn({ taskId: a.task.id, attempt: a.task.attempt }, 'task lease lost; aborting the attempt');
       this.o.pool.abort(a.owner, 'lost');
+      this.armBackstop(a, 0, 'lost');
       return;
     }
     if (result === 'cancelling' && !a.cancelling) {
       a.cancelling = true;
       this.o.pool.abort(a.owner, 'cancel');
+      this.armBackstop(a, 0, 'cancel');
     }
-    this.scheduleRenew(a);
+    if (a.renewAgain) {
+      a.renewAgain = false;
+      void this.renew(a);
+    } else this.scheduleRenew(a);
   }
 
   private async release(a: Attempt): Promise<void> {

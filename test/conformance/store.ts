@@ -2,6 +2,7 @@
 // runStoreConformance with a factory for fresh, empty stores; the suite drives time with a
 // fake clock, so leases, retries and TTLs are tested without sleeping.
 import { describe } from 'vitest';
+import { cancelTests } from './store/cancels.ts';
 import { eventTests } from './store/events.ts';
 import { makeSetup, type MakeStore } from './store/harness.ts';
 import { lifecycleTests } from './store/lifecycle.ts';
@@ -17,6 +18,7 @@ export function runStoreConformance(name: string, makeStore: MakeStore): void {
     queueTests(setup);
     lifecycleTests(setup);
     eventTests(setup);
+    cancelTests(setup);
     sessionTests(setup);
     stateTests(setup);
   });

@@ -3,6 +3,7 @@
 // the processes take turns on the write lock (waiting up to busyTimeoutMs) and never act
 // on the same snapshot twice.
 import type { CleanupResult, Store, StoreOptions } from '../types.ts';
+import { CancelWatch } from './cancels.ts';
 import type { Ctx } from './context.ts';
 import { Db } from './db.ts';
 import { EventHub, publish, readEvents } from './events.ts';
@@ -17,7 +18,7 @@ export interface SqliteStoreOptions extends StoreOptions {
   path: string;
   /** How long a write waits for another process's transaction. */
   busyTimeoutMs?: number;
-  /** How often subscribers look for events written by other processes. */
+  /** How often subscribers (and cancel watchers) look for events written by other processes. */
   pollMs?: number;
 }
 
@@ -41,6 +42,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     opts: { queueLimit: options.queueLimit, resultTtlMs: options.resultTtlMs, sessionTtlMs: options.sessionTtlMs },
     hub: new EventHub(db, options.pollMs ?? DEFAULT_POLL_MS),
   };
+  const cancels = new CancelWatch(db, options.pollMs ?? DEFAULT_POLL_MS);
   return {
     enqueue: async (req) => enqueue(ctx, req),
     claim: async (req) => claim(ctx, req),
@@ -49,6 +51,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     fail: async (taskId, fence, error, opts) => fail(ctx, taskId, fence, error, opts),
     release: async (taskId, fence) => release(ctx, taskId, fence),
     cancel: async (tenant, id) => cancel(ctx, tenant, id),
+    onCancel: (listener) => cancels.watch(listener),
     reapExpired: async (now) => reapExpired(ctx, now ?? ctx.clock()),
     get: async (tenant, id) => get(ctx, tenant, id),
     list: async (tenant, opts) => list(ctx, tenant, opts),
@@ -66,6 +69,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     cleanup: async (now) => cleanup(ctx, now ?? ctx.clock()),
     close: async () => {
       ctx.hub.close();
+      cancels.close();
       db.close();
     },
   };

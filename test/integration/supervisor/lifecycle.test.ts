@@ -110,7 +110,8 @@ describe('supervisor lifecycle', () => {
   });
 
   it('replaces a child over max_rss_mb gracefully', async () => {
-    const d = await startDrover({ args: ['start', '--port', '0', '--children', '1'], env: { DROVER_SUPERVISOR__MAX_RSS_MB: '200' } });
+    // The hard limit (auto: 1.5 × max_rss_mb, where a child is killed instead) well above the allocation.
+    const d = await startDrover({ args: ['start', '--port', '0', '--children', '1'], env: { DROVER_SUPERVISOR__MAX_RSS_MB: '200', DROVER_SUPERVISOR__MAX_RSS_HARD_MB: '2000' } });
     const [fat] = d.childPids();
     const r = await request(d.url('/debug/alloc?mb=250'), { method: 'POST' });
     expect(r.status).toBe(200);

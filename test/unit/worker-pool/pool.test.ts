@@ -12,7 +12,7 @@ import { openSqliteStore } from '../../../src/store/sqlite/index.ts';
 import type { ClaimedTask, Store } from '../../../src/store/types.ts';
 import { executorFiles } from '../../../src/worker-pool/files.ts';
 import { ExecutorPool } from '../../../src/worker-pool/pool.ts';
-import type { Job } from '../../../src/worker-pool/protocol.ts';
+import type { Job, RunOutcome } from '../../../src/worker-pool/protocol.ts';
 import type { FixtureInput } from './fixtures/agent.ts';
 
 const FIXTURE = join(import.meta.dirname, 'fixtures', 'agent.ts');
@@ -32,7 +32,7 @@ beforeAll(async () => {
     files: executorFiles(dir),
     store,
     log: pino({ level: 'silent' }),
-    thread: { agentFile: FIXTURE, providers, defaultProvider: 'mock', toolLeaseMs: 1000, logLevel: 'silent', childId: 0 },
+    thread: { agentFile: FIXTURE, providers, defaultProvider: 'mock', toolLeaseMs: 1000, logLevel: 'silent', childId: 0, abortGraceMs: 300 },
   });
 });
 
@@ -55,6 +55,8 @@ function job(task: ClaimedTask, overrides: Partial<Job> = {}): Job {
   return { taskId: task.id, attempt: task.attempt, tenant: task.tenant, owner: `owner-${n++}`, input: task.input, timeoutMs: 10_000, ...overrides };
 }
 
+const succeeded = (o: RunOutcome) => 'ok' in o && o.ok;
+
 const file = (name: string) => {
   const f = join(dir, `${name}-${n++}.jsonl`);
   writeFileSync(f, '');
@@ -74,7 +76,7 @@ describe('executor pool', () => {
     const tasks = await Promise.all(Array.from({ length: 40 }, () => claimed({ op: 'sleep', ms: 300 })));
     const started = Date.now();
     const outcomes = await Promise.all(tasks.map((t) => pool.run(job(t))));
-    expect(outcomes.every((o) => o.ok)).toBe(true);
+    expect(outcomes.every(succeeded)).toBe(true);
     expect(Date.now() - started).toBeLessThan(1500);
   });
 
@@ -95,7 +97,7 @@ describe('executor pool', () => {
     const task = await claimed({ op: 'effect', file: effects, ms: 0 });
     const [a, b] = await Promise.all([pool.run(job(task)), pool.run(job(task, { attempt: 2 }))]);
     expect(lines(effects)).toHaveLength(1);
-    expect(a.ok && b.ok).toBe(true);
+    expect(succeeded(a) && succeeded(b)).toBe(true);
   });
 
   it('shares one run between two calls with the same key inside one attempt', async () => {
@@ -107,7 +109,7 @@ describe('executor pool', () => {
 
   it('stores every progress event, in order, before the outcome comes back', async () => {
     const task = await claimed({ op: 'progress', n: 25 });
-    expect((await pool.run(job(task))).ok).toBe(true);
+    expect(succeeded(await pool.run(job(task)))).toBe(true);
     const events = (await store.events(task.id, 0)).map((e) => e.event as { i?: number }).filter((e) => e.i !== undefined);
     expect(events.map((e) => e.i)).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
   });
@@ -122,7 +124,7 @@ describe('executor pool', () => {
     pool.abort(victimJob.owner, 'cancel');
     const [cancelled, ...rest] = await Promise.all(running);
     expect(cancelled).toMatchObject({ ok: false, error: { code: 'TASK_CANCELLED' }, retryable: false });
-    expect(rest.every((o) => o.ok)).toBe(true);
+    expect(rest.every(succeeded)).toBe(true);
     expect(lines(aborts)).toEqual([{ taskId: victim.id, aborted: 'TASK_CANCELLED' }]);
   });
 
@@ -147,10 +149,55 @@ describe('executor pool', () => {
     expect(await pool.run(job(task))).toMatchObject({ ok: false, error: { code: 'RESULT_NOT_JSON' }, retryable: false });
   });
 
-  it('reports a thread that dies under a task as AGENT_CRASHED and replaces the thread', async () => {
-    const task = await claimed({ op: 'crash' });
-    expect(await pool.run(job(task))).toMatchObject({ ok: false, error: { code: 'AGENT_CRASHED' }, retryable: true });
+  it('refuses a result holding a function as RESULT_NOT_JSON, and its neighbours on the thread finish', async () => {
+    const others = await Promise.all(Array.from({ length: 6 }, () => claimed({ op: 'sleep', ms: 300 })));
+    const running = others.map((t) => pool.run(job(t)));
+    const bad = await claimed({ op: 'fn-result' });
+    expect(await pool.run(job(bad))).toMatchObject({ ok: false, error: { code: 'RESULT_NOT_JSON' }, retryable: false });
+    expect((await Promise.all(running)).every(succeeded)).toBe(true);
+  });
+
+  it('ends only the attempt that calls process.exit or throws from a timer; its neighbours finish', async () => {
+    const others = await Promise.all(Array.from({ length: 6 }, () => claimed({ op: 'sleep', ms: 400 })));
+    const running = others.map((t) => pool.run(job(t)));
+    const now = await claimed({ op: 'crash' });
+    const later = await claimed({ op: 'crash', later: true, ms: 50 });
+    const thrown = await claimed({ op: 'throw-later', ms: 50 });
+    const [a, b, c] = await Promise.all([pool.run(job(now)), pool.run(job(later)), pool.run(job(thrown))]);
+    expect(a).toMatchObject({ ok: false, error: { code: 'AGENT_EXITED', message: 'the agent called process.exit(3)' } });
+    expect(b).toMatchObject({ ok: false, error: { code: 'AGENT_EXITED' } });
+    expect(c).toMatchObject({ ok: false, error: { code: 'AGENT_ERROR', message: 'thrown from a timer' } });
+    expect((await Promise.all(running)).every(succeeded)).toBe(true);
+  });
+
+  it('gives up on an agent that never settles once the grace after its timeout is over', async () => {
+    const task = await claimed({ op: 'hang' });
+    const started = Date.now();
+    expect(await pool.run(job(task, { timeoutMs: 100 }))).toMatchObject({ ok: false, error: { code: 'TASK_TIMEOUT' } });
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(pool.running).toBe(0);
+  });
+
+  it('terminates the thread of a busy-looping agent: the others on it come back released, the next tasks run', async () => {
+    // Fill both threads, so the spinner shares a thread with some of them.
+    const others = await Promise.all(Array.from({ length: 10 }, () => claimed({ op: 'sleep', ms: 20_000 })));
+    const othersJobs = others.map((t) => job(t));
+    const running = othersJobs.map((j) => pool.run(j));
+    const spin = job(await claimed({ op: 'spin', ms: 50 }));
+    const spinning = pool.run(spin);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(pool.kill(spin.owner)).toBe(true);
+    expect(await spinning).toMatchObject({ ok: false, error: { code: 'AGENT_CRASHED' } });
+    // Released ones shared the spinner's thread; the rest are still running on the other one.
+    const settled = await Promise.race([Promise.all(running.map((p) => p.then((o) => o))), new Promise((r) => setTimeout(r, 2000, 'waiting'))]);
+    expect(settled).toBe('waiting');
+    for (const j of othersJobs) pool.abort(j.owner, 'cancel');
+    const outcomes = await Promise.all(running);
+    const released = outcomes.filter((o) => 'released' in o).length;
+    expect(released).toBeGreaterThan(0);
+    expect(outcomes.filter((o) => !('released' in o)).every((o) => 'error' in o && o.error.code === 'TASK_CANCELLED')).toBe(true);
     const next = await claimed({ op: 'echo', text: 'still here' });
     expect(await pool.run(job(next))).toMatchObject({ ok: true, result: { content: 'echo: still here' } });
+    expect(pool.running).toBe(0);
   });
 });

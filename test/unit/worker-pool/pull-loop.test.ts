@@ -7,20 +7,21 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openSqliteStore } from '../../../src/store/sqlite/index.ts';
 import type { EnqueueRequest, Store, Task } from '../../../src/store/types.ts';
-import type { AbortReason, Job, Outcome } from '../../../src/worker-pool/protocol.ts';
+import type { AbortReason, Job, Outcome, RunOutcome } from '../../../src/worker-pool/protocol.ts';
 import { PullLoop, type PullLoopOptions, type TaskRunner } from '../../../src/worker-pool/pull-loop.ts';
 
 class HandRunner implements TaskRunner {
   readonly slots: number;
   readonly jobs: Job[] = [];
   readonly aborts: { owner: string; reason: AbortReason }[] = [];
-  private readonly finishers = new Map<string, (o: Outcome) => void>();
+  readonly kills: string[] = [];
+  private readonly finishers = new Map<string, (o: RunOutcome) => void>();
 
   constructor(slots: number) {
     this.slots = slots;
   }
 
-  run(job: Job): Promise<Outcome> {
+  run(job: Job): Promise<RunOutcome> {
     this.jobs.push(job);
     return new Promise((resolve) => this.finishers.set(job.owner, resolve));
   }
@@ -29,7 +30,14 @@ class HandRunner implements TaskRunner {
     this.aborts.push({ owner, reason });
   }
 
-  finish(job: Job | undefined, outcome: Outcome): void {
+  /** As the pool does: the thread ends, and with it the attempt. */
+  kill(owner: string): boolean {
+    this.kills.push(owner);
+    this.finishers.get(owner)?.({ ok: false, error: { code: 'AGENT_CRASHED', message: 'terminated' }, retryable: true });
+    return true;
+  }
+
+  finish(job: Job | undefined, outcome: RunOutcome): void {
     this.finishers.get(job!.owner)!(outcome);
   }
 }
@@ -170,17 +178,40 @@ describe('pull loop', () => {
     expect((await store.sessionGet('t', 's1'))!.messages).toEqual(exchange);
   });
 
-  it('records a timeout for an agent that ignores its aborted signal, but keeps its slot until it returns', async () => {
+  it('records a timeout for an attempt that holds its thread past twice the grace, and terminates that thread', async () => {
     const { runner, loop, enqueue, get } = await setup(1, { abandonGraceMs: 100 });
     const task = await enqueue('stubborn', { timeoutMs: 100 });
     loop.start();
     await until('it runs', () => runner.jobs.length === 1);
     await until('the timeout is recorded', async () => (await get(task)).status === 'queued', 1000);
     expect((await get(task)).error).toMatchObject({ code: 'TASK_TIMEOUT' });
-    expect(loop.running).toBe(1);
-    runner.finish(runner.jobs[0], ok('finally'));
+    expect(runner.kills).toEqual([runner.jobs[0]!.owner]);
+    // The thread's end frees the slot; what the killed attempt reports is not written.
     await until('the slot is free', () => loop.running === 0);
-    expect((await get(task)).result).toBeNull();
+    expect((await get(task)).error).toMatchObject({ code: 'TASK_TIMEOUT' });
+  });
+
+  it('gives a released attempt back to the queue without counting it', async () => {
+    const { runner, loop, enqueue, get } = await setup(1, { config: { poll_interval: 0.02 } });
+    const task = await enqueue('bystander');
+    loop.start();
+    await until('it runs', () => runner.jobs.length === 1);
+    runner.finish(runner.jobs[0], { released: true, reason: 'its thread was terminated' });
+    await until('it runs again', () => runner.jobs.length === 2, 2000);
+    expect(runner.jobs[1]).toMatchObject({ taskId: task.id, attempt: 1 });
+    expect((await get(task)).error).toBeNull();
+  });
+
+  it('aborts a cancelled attempt at once, not at the next renewal of its 30 s lease', async () => {
+    const { runner, loop, enqueue, store } = await setup(1, { config: { lease: 30 } });
+    const task = await enqueue('long');
+    loop.start();
+    await until('it runs', () => runner.jobs.length === 1);
+    const started = Date.now();
+    await store.cancel('t', task.id);
+    await until('the attempt is aborted', () => runner.aborts.length === 1, 2000);
+    expect(runner.aborts).toEqual([{ owner: runner.jobs[0]!.owner, reason: 'cancel' }]);
+    expect(Date.now() - started).toBeLessThan(1000);
   });
 
   it("runs a task whose worker died, once that worker's lease ran out", async () => {

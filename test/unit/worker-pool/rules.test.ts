@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { LlmError, httpError } from '../../../src/agent/errors.ts';
 import { defaultConfig } from '../../../src/config/defaults.ts';
 import { failureOutcome } from '../../../src/worker-pool/errors.ts';
+import { threadHeapMb } from '../../../src/worker-pool/heap.ts';
 import { perThread } from '../../../src/worker-pool/index.ts';
 import { assistantMessage, historyOf, userMessage } from '../../../src/worker-pool/session.ts';
 
@@ -56,5 +57,19 @@ describe('perThread', () => {
     const mock = { ...defaultConfig().llm.providers.mock!, connections: 64, max_concurrency: 256, tokens_per_minute: 90_000 };
     expect(perThread({ mock }, 3).mock).toMatchObject({ connections: 21, max_concurrency: 85, tokens_per_minute: 30_000 });
     expect(perThread({ mock: { ...mock, connections: 2, tokens_per_minute: 0 } }, 4).mock).toMatchObject({ connections: 1, tokens_per_minute: 0 });
+  });
+});
+
+describe('threadHeapMb', () => {
+  it.each([
+    // setting, max_rss_mb, threads → MiB per thread (0 = V8's default)
+    ['auto', 2048, 2, 1024],
+    ['auto', 2048, 1, 2048],
+    ['auto', 300, 8, 64],
+    ['auto', 0, 2, 0],
+    [512, 2048, 2, 512],
+    [0, 2048, 2, 0],
+  ] as const)('%s with max_rss_mb %i and %i threads is %i', (setting, maxRss, threads, mb) => {
+    expect(threadHeapMb(setting, maxRss, threads)).toBe(mb);
   });
 });
