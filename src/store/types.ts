@@ -169,6 +169,8 @@ export interface StoreStats {
   /** Running and cancelling tasks. */
   running: number;
   dead: number;
+  /** Succeeded tasks still kept (until store.result_ttl); optional: a backend may not count them. */
+  succeeded?: number;
 }
 
 export interface CleanupResult {
