@@ -170,7 +170,8 @@ export class Monitor {
     if (this.stats) {
       s.queued = this.stats.queued;
       // Finished tasks are removed after store.result_ttl: a count that drops is not negative work.
-      if (before && this.stats.succeeded !== undefined && before.succeeded !== undefined) s.succeeded = Math.max(0, this.stats.succeeded - before.succeeded);
+      // Absent before and present now: the count left 0 (the SQLite backend leaves it out at 0).
+      if (before && this.stats.succeeded !== undefined) s.succeeded = Math.max(0, this.stats.succeeded - (before.succeeded ?? 0));
       if (before) s.failed = Math.max(0, this.stats.dead - before.dead);
     }
     this.samples.push(s);
