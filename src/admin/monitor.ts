@@ -190,7 +190,7 @@ export class Monitor {
       explained = true;
     }
     if (sup.desired !== this.lastDesired && !explained) {
-      this.decisions.push({ at: now, from: this.lastDesired, to: sup.desired, metric: 'manual', reason: `drover scale or a signal: ${this.lastDesired} → ${sup.desired}${sup.pinned ? ' (pinned)' : ''}` });
+      this.decisions.push({ at: now, from: this.lastDesired, to: sup.desired, metric: 'manual', reason: sup.pinned ? 'pinned by drover scale (or SIGTTIN/SIGTTOU)' : 'set outside the autoscaler' });
     }
     this.lastDesired = sup.desired;
   }

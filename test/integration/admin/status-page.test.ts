@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, startDrover, stopAll, tempDir, type DroverProcess } from '../../helpers/drover.ts';
+import { cli } from '../../helpers/cli.ts';
 import { request } from '../../helpers/http.ts';
 import { AGENT } from '../api/support.ts';
 
@@ -37,6 +38,7 @@ const TOKEN = 'page-test-token-123';
 let d: DroverProcess;
 let base: string;
 let ctx: BrowserContext | undefined;
+const runtimeDir = tempDir('drover-run-');
 
 // One drover and one browser for the file (each costs seconds on a loaded machine). The admin
 // endpoint is bound to a non-loopback address, so it needs the token: the browser has it as the
@@ -51,7 +53,7 @@ beforeAll(async () => {
       env: {
         DROVER_ADMIN__HOST: '0.0.0.0', DROVER_ADMIN__ALLOW_REMOTE: 'true', DROVER_ADMIN__TOKEN: TOKEN,
         DROVER_EXECUTOR__AGENT: AGENT, DROVER_EXECUTOR__THREADS: '1', DROVER_EXECUTOR__TASKS_PER_THREAD: '2', DROVER_EXECUTOR__POLL_INTERVAL: '0.05',
-        DROVER_SUPERVISOR__RESTART_DELAY: '0.2',
+        DROVER_SUPERVISOR__RESTART_DELAY: '0.2', DROVER_SUPERVISOR__RUNTIME_DIR: runtimeDir,
       },
     }),
     browser({ httpCredentials: { username: 'admin', password: TOKEN } }),
@@ -97,6 +99,16 @@ describe('status page', () => {
     await expect.poll(async () => Number(await tile(page, 'tasks', 'succeeded').textContent()), { timeout: 20_000 }).toBeGreaterThanOrEqual(12);
     await expect.poll(() => tile(page, 'tasks', 'dead').textContent(), { timeout: 10_000 }).toBe('1');
     await expect.poll(() => page.locator('#dead-letters li').first().textContent(), { timeout: 10_000 }).toMatch(/after 1 attempt\(s\): TASK_TIMEOUT/);
+
+    // `drover scale 3`: the autoscaler panel marks the change of the desired count, as manual.
+    expect((await cli(['scale', '3'], { DROVER_SUPERVISOR__RUNTIME_DIR: runtimeDir })).code).toBe(0);
+    await expect.poll(() => page.locator('#decisions li').first().textContent(), { timeout: 10_000 }).toMatch(/ 2 → 3 \(manual\): .*pinned/);
+    // Its reason shows when the pointer is over the mark on the chart.
+    const over = (await page.locator('#scale-chart .u-over').boundingBox())!;
+    const tip = page.locator('#scale-tip');
+    for (let x = over.x + over.width - 1; x > over.x && !(await tip.isVisible()); x -= 3) await page.mouse.move(x, over.y + over.height / 2);
+    expect(await tip.textContent()).toMatch(/2 → 3 \(manual\) pinned by drover scale/);
+    await expect.poll(() => rows.count(), { timeout: 20_000 }).toBe(3);
     await page.screenshot({ path: join(ARTIFACTS, 'status-page.png'), fullPage: true });
     if (process.env.DROVER_SCREENSHOT_DOCS) await page.screenshot({ path: join(ROOT, 'docs/status-page.png'), fullPage: true });
     // A phone: the page fits its width (the children table scrolls inside its panel).
