@@ -2,13 +2,14 @@
 // downloads nothing), against a running drover. scripts/ensure-browser.sh installs chromium
 // when it is missing.
 import { execFileSync } from 'node:child_process';
+import http from 'node:http';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, startDrover, stopAll, tempDir, type DroverProcess } from '../../helpers/drover.ts';
 import { cli } from '../../helpers/cli.ts';
-import { request } from '../../helpers/http.ts';
+import { request, type Reply } from '../../helpers/http.ts';
 import { AGENT } from '../api/support.ts';
 
 const ARTIFACTS = join(ROOT, 'test-artifacts');
@@ -132,5 +133,28 @@ describe('status page', () => {
     expect(page.status).toBe(200);
     expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
     expect(page.body).toContain('uPlot');
+  });
+
+  it('follows at most 16 event streams at once; the next one gets 503 TOO_MANY_VIEWERS', async () => {
+    const open: http.ClientRequest[] = [];
+    try {
+      let refused: Reply | undefined;
+      while (!refused && open.length < 20) {
+        const req = http.get(`${base}/events`, { headers: { authorization: `Bearer ${TOKEN}` } });
+        const status = await new Promise<number>((resolve, reject) => req.once('response', (res) => resolve(res.statusCode!)).once('error', reject));
+        if (status === 200) open.push(req);
+        else {
+          req.destroy();
+          refused = await request(`${base}/events`, { headers: { authorization: `Bearer ${TOKEN}` } });
+        }
+      }
+      expect(refused?.status).toBe(503);
+      expect(refused?.json()).toMatchObject({ error: { code: 'TOO_MANY_VIEWERS' } });
+      // The first test's page may still be following the stream: it counts too.
+      expect(open.length).toBeGreaterThanOrEqual(15);
+      expect(open.length).toBeLessThanOrEqual(16);
+    } finally {
+      for (const req of open) req.destroy();
+    }
   });
 });
