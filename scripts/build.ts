@@ -7,6 +7,7 @@ import { copyFileSync, mkdirSync, rmSync, writeFileSync, chmodSync } from 'node:
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { EXECUTOR_ASSETS } from '../src/worker-pool/files.ts';
+import { PAGE_ASSETS } from '../src/admin/assets.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const dist = join(root, 'dist');
@@ -52,7 +53,11 @@ writeFileSync(seaConfig, JSON.stringify({
   disableExperimentalSEAWarning: true,
   useSnapshot: false,
   useCodeCache: true,
-  assets: Object.fromEntries(EXECUTOR_ASSETS.map((key) => [key, join(executorDir, key)])),
+  // The status page's files (src/admin/assets.ts) are embedded as they are.
+  assets: {
+    ...Object.fromEntries(EXECUTOR_ASSETS.map((key) => [key, join(executorDir, key)])),
+    ...Object.fromEntries(Object.entries(PAGE_ASSETS).map(([key, path]) => [key, join(root, path)])),
+  },
 }, null, 2));
 execFileSync(process.execPath, ['--experimental-sea-config', seaConfig], { stdio: 'inherit' });
 

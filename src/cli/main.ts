@@ -10,6 +10,7 @@ import type { Status } from '../supervisor/status.ts';
 import { control, NotRunningError } from './control-client.ts';
 import { renderStatus } from './render.ts';
 import { start } from './start.ts';
+import { top } from './top.ts';
 import { EXIT, USAGE, UsageError } from './usage.ts';
 
 const options = {
@@ -78,6 +79,9 @@ async function run(command: string, args: string[], values: Values): Promise<num
       print(values, renderStatus(r.status as Status), r.status);
       return EXIT.ok;
     }
+    case 'top':
+      noArgs();
+      return top(socketPath(values));
     case 'reload':
       noArgs();
       return send(values, { cmd: 'reload' }, 'reload');

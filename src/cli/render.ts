@@ -1,14 +1,14 @@
 import type { Status } from '../supervisor/status.ts';
 
-const mb = (bytes: number) => `${Math.round(bytes / 2 ** 20)}MB`;
+export const mb = (bytes: number) => `${Math.round(bytes / 2 ** 20)}MB`;
 
-function duration(s: number): string {
+export function duration(s: number): string {
   if (s < 120) return `${s}s`;
   if (s < 7200) return `${Math.round(s / 60)}m`;
   return `${Math.round(s / 3600)}h`;
 }
 
-function table(rows: string[][]): string {
+export function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
 }

@@ -7,6 +7,7 @@ import { SupervisorMetrics } from '../supervisor/metrics.ts';
 import { startAdmin } from '../supervisor/admin.ts';
 import { ControlServer } from '../supervisor/control.ts';
 import { startAutoscaler } from '../supervisor/autoscale.ts';
+import { Monitor } from '../admin/monitor.ts';
 import { openStore } from '../store/index.ts';
 import { checkAuthBind } from '../http/api/auth.ts';
 import { EXIT } from './usage.ts';
@@ -49,6 +50,8 @@ export async function start(load: LoadOptions): Promise<number> {
     store.cleanup().then((r) => (r.tasks || r.sessions) && log.info(r, 'expired tasks and sessions removed'), (err: unknown) => log.error({ err }, 'store cleanup failed'));
   }, config.store.cleanup_interval * 1000);
   cleanup.unref();
+  const monitor = (sup.monitor = new Monitor(sup, store, sizing, log));
+  monitor.start();
   let admin: Awaited<ReturnType<typeof startAdmin>> | undefined;
   try {
     admin = await startAdmin(sup, metrics, config.admin, log);
@@ -63,6 +66,7 @@ export async function start(load: LoadOptions): Promise<number> {
   const autoscaler = startAutoscaler(sup, store, sizing, log);
   const code = await done;
   autoscaler?.stop();
+  monitor.stop();
   clearInterval(cleanup);
   admin?.close();
   await control.close();

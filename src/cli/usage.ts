@@ -3,6 +3,7 @@ export const USAGE = `usage: drover <command> [options]
 commands:
   start                 run the supervisor in the foreground (what systemd runs)
   status [--json]       children, load and totals of the running supervisor
+  top                   the status page in the terminal, live (q quits); plain lines when piped
   reload                rolling reload: re-read the config, replace children one at a time
   scale <N|+N|-N|auto>  pin the number of children (suspends autoscaling), or hand it back
   drain                 take no new work, let children finish and exit (reload/scale resumes)

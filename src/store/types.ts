@@ -169,6 +169,8 @@ export interface StoreStats {
   /** Running and cancelling tasks. */
   running: number;
   dead: number;
+  /** Succeeded tasks still kept (until store.result_ttl); absent when none, or when a backend does not count them. */
+  succeeded?: number;
 }
 
 export interface CleanupResult {

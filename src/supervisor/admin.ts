@@ -4,6 +4,7 @@ import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
 import type { SupervisorMetrics } from './metrics.ts';
 import { snapshot } from './status.ts';
+import { servePage } from '../admin/routes.ts';
 import type { Supervisor } from './supervisor.ts';
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
@@ -17,14 +18,26 @@ function sameSecret(a: string, b: string): boolean {
   return timingSafeEqual(h(a), h(b));
 }
 
+/**
+ * The bearer token, or (so a browser can open the status page) HTTP Basic with the token as
+ * the password and any user name: the browser asks once and sends it with the event stream too.
+ */
+function authorized(header: string, token: string): boolean {
+  if (sameSecret(header, `Bearer ${token}`)) return true;
+  const basic = /^Basic ([A-Za-z0-9+/=]+)$/.exec(header);
+  if (!basic) return false;
+  const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
+  return decoded.includes(':') && sameSecret(decoded.slice(decoded.indexOf(':') + 1), token);
+}
+
 function json(res: http.ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 }
 
 /**
- * The admin endpoint: /metrics for Prometheus and /status for people and scripts. It listens on
- * loopback unless admin.allow_remote is set, and then every request needs the bearer token
- * (the config loader refuses allow_remote without one).
+ * The admin endpoint: /metrics for Prometheus, /status for scripts, / (the status page, live
+ * over /events) for people. It listens on loopback unless admin.allow_remote is set, and then
+ * every request needs the token (the config loader refuses allow_remote without one).
  */
 export async function startAdmin(sup: Supervisor, metrics: SupervisorMetrics, config: Config['admin'], log: Logger): Promise<http.Server | undefined> {
   if (!config.enabled) return undefined;
@@ -32,7 +45,8 @@ export async function startAdmin(sup: Supervisor, metrics: SupervisorMetrics, co
     throw Object.assign(new Error(`admin.host ${config.host} is not a loopback address; set admin.allow_remote = true and admin.token to expose it`), { code: 'CONFIG_INVALID' });
   }
   const server = http.createServer(async (req, res) => {
-    if (config.allow_remote && !sameSecret(req.headers.authorization ?? '', `Bearer ${config.token}`)) {
+    if (config.allow_remote && !authorized(req.headers.authorization ?? '', config.token)) {
+      res.setHeader('www-authenticate', 'Basic realm="drover admin", charset="UTF-8"');
       return json(res, 401, { error: { code: 'UNAUTHORIZED', message: 'admin endpoint needs Authorization: Bearer <admin.token>' } });
     }
     const path = (req.url ?? '/').split('?')[0];
@@ -43,8 +57,8 @@ export async function startAdmin(sup: Supervisor, metrics: SupervisorMetrics, co
         res.writeHead(200, { 'content-type': contentType }).end(body);
       } else if (path === '/status') {
         json(res, 200, snapshot(sup));
-      } else {
-        json(res, 404, { error: { code: 'NOT_FOUND', message: `no route for GET ${path}; try /metrics or /status` } });
+      } else if (!servePage(sup, path ?? '/', req, res)) {
+        json(res, 404, { error: { code: 'NOT_FOUND', message: `no route for GET ${path}; try /, /metrics or /status` } });
       }
     } catch (err) {
       log.error({ err }, 'admin request failed');

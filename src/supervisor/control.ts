@@ -10,6 +10,8 @@ export const CONTROL_SOCKET = 'drover.sock';
 /** What the CLI asks the running supervisor, one JSON line per connection. */
 export type ControlRequest =
   | { cmd: 'status' }
+  /** The status page's view (snapshot and history), for `drover top`. */
+  | { cmd: 'view'; since?: number }
   | { cmd: 'reload' }
   | { cmd: 'scale'; to: number | 'auto'; relative?: boolean }
   | { cmd: 'drain' }
@@ -91,11 +93,14 @@ async function handle(sup: Supervisor, line: string, reply: (r: ControlReply) =>
   } catch {
     return reply({ type: 'result', ok: false, error: 'bad request: not JSON' });
   }
-  log.info({ cmd: req.cmd }, 'control command');
+  // `drover top` asks for a view every second: that is not worth a line each time.
+  log[req.cmd === 'view' ? 'debug' : 'info']({ cmd: req.cmd }, 'control command');
   const progress = (message: string, extra: Record<string, unknown> = {}) => reply({ type: 'progress', message, ...extra });
   switch (req.cmd) {
     case 'status':
       return reply({ type: 'result', ok: true, status: snapshot(sup) });
+    case 'view':
+      return reply(sup.monitor ? { type: 'result', ok: true, view: sup.monitor.view(req.since) } : { type: 'result', ok: false, error: 'the status monitor is not running yet' });
     case 'reload': {
       const onStep = (s: { step: number; total: number; oldPid?: number; newPid?: number }) =>
         progress(`child ${s.step}/${s.total}: pid ${s.oldPid} replaced by pid ${s.newPid}`, s);

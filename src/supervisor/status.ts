@@ -16,6 +16,8 @@ export interface ChildStatus {
   eventLoopLagS: number;
   handed: number;
   restarts: number;
+  /** Why this slot's child was last restarted (crash, hang, memory, …). */
+  lastRestart?: string;
 }
 
 export interface Status {
@@ -58,6 +60,7 @@ export function snapshot(sup: Supervisor): Status {
     eventLoopLagS: c.report?.eventLoopLag ?? 0,
     handed: sup.balancer.stats.handed.get(c.id) ?? 0,
     restarts: sup.slotRestarts.get(c.slot) ?? 0,
+    lastRestart: sup.slotLastRestart.get(c.slot),
   }));
   const sum = (k: 'connections' | 'inflight' | 'runningTasks' | 'taskSlots' | 'rss') => children.reduce((n, c) => n + c[k], 0);
   return {

@@ -11,6 +11,7 @@ import { ChildHandle } from './child.ts';
 import { setupFork, SUPERVISOR_ONLY_ENV } from './fork.ts';
 import { memoryVerdict, rssHardLimitMb } from './memory.ts';
 import { Notifier } from './systemd.ts';
+import type { Monitor } from '../admin/monitor.ts';
 
 /** How long start waits for the first child's copy of the socket before saying "started" anyway. */
 const STEP_ASIDE_WAIT_MS = 2000;
@@ -62,6 +63,10 @@ export class Supervisor extends EventEmitter {
   desired: number;
   generation = 1;
   readonly slotRestarts = new Map<number, number>();
+  /** Why each slot's child was last restarted (the status page shows it beside the count). */
+  readonly slotLastRestart = new Map<number, RestartReason>();
+  /** What the status page and `drover top` read (src/admin/monitor.ts); set by `drover start`. */
+  monitor?: Monitor;
   reloads = { ok: 0, failed: 0 };
   /** `drover drain`: no new connections, children finish their work and exit; reload or scale resumes. */
   draining = false;
@@ -487,6 +492,7 @@ export class Supervisor extends EventEmitter {
   private count(reason: RestartReason, slot?: number): void {
     this.restarts.set(reason, (this.restarts.get(reason) ?? 0) + 1);
     if (slot !== undefined) this.slotRestarts.set(slot, (this.slotRestarts.get(slot) ?? 0) + 1);
+    if (slot !== undefined) this.slotLastRestart.set(slot, reason);
   }
 
   /** Brings the number of live children to `desired`: forks after the backoff, drains extras. */

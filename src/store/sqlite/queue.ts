@@ -118,6 +118,7 @@ export function stats(ctx: Ctx): StoreStats {
       result.depthByPriority[priority] = n;
     } else if (status === 'running' || status === 'cancelling') result.running += n;
     else if (status === 'dead') result.dead += n;
+    else if (status === 'succeeded') result.succeeded = (result.succeeded ?? 0) + n;
   }
   for (const { priority, n } of delayedByPriority) {
     result.delayed += n;

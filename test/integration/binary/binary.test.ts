@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
+import http from 'node:http';
 import { copyFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, startDrover, stopAll, tempDir } from '../../helpers/drover.ts';
@@ -61,4 +62,33 @@ describe('the single binary', () => {
     expect(statSync(join(runtime, extracted[0]!)).mode & 0o777).toBe(0o700);
     expect(await d.stop()).toEqual({ code: 0, signal: null });
   });
+
+  it('serves the status page from its embedded assets, with uPlot inlined, and its live view', async () => {
+    const d = await startDrover({ bin, cwd: dir, args: ['start', '--port', '0', '--children', '2'] });
+    const admin = `http://127.0.0.1:${String((await d.waitLog((l) => l.msg === 'admin listening')).port)}`;
+    const page = await request(`${admin}/`);
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('<section id="children"');
+    expect(page.body).toContain('uPlot');
+    expect(page.body).not.toMatch(/<script src=|<link rel="stylesheet"/);
+    const view = await firstEvent(`${admin}/events`);
+    expect(view.status.children).toHaveLength(2);
+    expect(await d.stop()).toEqual({ code: 0, signal: null });
+  });
 });
+
+/** The first server-sent event's data, parsed; the stream is closed after it. */
+function firstEvent(url: string): Promise<{ status: { children: unknown[] } }> {
+  return new Promise((resolve, reject) => {
+    http.get(url, (res) => {
+      let buf = '';
+      res.setEncoding('utf8').on('data', (c: string) => {
+        buf += c;
+        const end = buf.indexOf('\n\n');
+        if (end < 0) return;
+        res.destroy();
+        resolve(JSON.parse(buf.slice('data: '.length, end)) as { status: { children: unknown[] } });
+      });
+    }).on('error', reject);
+  });
+}
