@@ -6,6 +6,7 @@ import type { Logger } from '../log.ts';
 import { Balancer, IdleConnections, PublicSocket, createStrategy, type ClientHandle, type ListenHandle } from '../balancer/index.ts';
 import { CHILD_CONFIG_ENV, CHILD_ID_ENV } from '../http/child.ts';
 import { pickVictim, type AutoscaleLoop } from '../autoscaler/index.ts';
+import { computeSizing, readMachine, TASK_MEMORY_SHARE } from '../config/sizing.ts';
 import { decideRestart, INITIAL_RESTART_STATE, type RestartAction, type RestartConfig, type RestartEvent, type RestartState } from './restart-policy.ts';
 import { ChildHandle } from './child.ts';
 import { setupFork, SUPERVISOR_ONLY_ENV } from './fork.ts';
@@ -175,6 +176,55 @@ export class Supervisor extends EventEmitter {
     this.log.info({ from: this.desired, desired, reason }, 'scale');
     this.desired = desired;
     this.maintain();
+    this.answerWhenEmpty();
+  }
+
+  /**
+   * With no child wanted the node answers every connection 503 at once, as a drained node
+   * does: left to the children, new connections would wait in the kernel backlog for a child
+   * that never comes (health checks included).
+   */
+  private answerWhenEmpty(): void {
+    if (this.draining) return;
+    const none = this.desired === 0;
+    if (this.balancer.draining === none) return;
+    this.balancer.draining = none;
+    if (none) void this.listener?.acceptHere();
+  }
+
+  /**
+   * Why `drover scale n` is refused, if it is: beyond autoscale.max_children (what the memory
+   * budget was sized for) only with --force.
+   */
+  scaleRefusal(n: number, force: boolean): string | undefined {
+    const sizing = computeSizing(this.config, readMachine());
+    if (n <= sizing.maxChildren) return undefined;
+    const taskMemoryMb = Math.floor(TASK_MEMORY_SHARE * sizing.memoryLimitMb);
+    const memoryAllows = Math.max(1, Math.floor(taskMemoryMb / sizing.memoryBudgetMb));
+    const why = `autoscale.max_children is ${sizing.maxChildren}; the memory for tasks (${taskMemoryMb} MB at ${sizing.memoryBudgetMb} MB per child) allows ${memoryAllows}`;
+    if (force) {
+      this.log.warn({ desired: n, maxChildren: sizing.maxChildren, memoryAllows }, 'scale beyond max_children forced');
+      return undefined;
+    }
+    return `cannot scale to ${n}: ${why}; add --force to go beyond`;
+  }
+
+  /** Resolves once exactly `desired` children are ready, or after `timeoutMs` with how many are. */
+  settled(timeoutMs: number): Promise<{ ok: boolean; ready: number }> {
+    return new Promise((resolve) => {
+      const check = () => {
+        if (this.readyCount() !== this.desired || this.countLive('starting') > 0) return;
+        done(true);
+      };
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        this.off('changed', check);
+        resolve({ ok, ready: this.readyCount() });
+      };
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.on('changed', check);
+      check();
+    });
   }
 
   /** `drover scale N`: sets the count and suspends the autoscaler. */
@@ -182,6 +232,7 @@ export class Supervisor extends EventEmitter {
     this.pinned = true;
     this.undrain();
     this.scale(n, 'manual');
+    this.answerWhenEmpty();
   }
 
   /** `drover scale auto`: the autoscaler decides again. */
