@@ -5,9 +5,10 @@ import { computeSizing, explainSizing, readMachine } from '../config/sizing.ts';
 import { redactConfig } from '../config/redact.ts';
 import { controlSocketPath } from '../supervisor/control.ts';
 import { runtimeDir } from '../supervisor/paths.ts';
-import { checkAuthBind } from '../http/api/auth.ts';
+import { ConfigError, issue } from '../config/errors.ts';
 import type { Status } from '../supervisor/status.ts';
 import { control, NotRunningError } from './control-client.ts';
+import { preflight, runProbeIfAsked } from './preflight.ts';
 import { renderStatus } from './render.ts';
 import { start } from './start.ts';
 import { EXIT, USAGE, UsageError } from './usage.ts';
@@ -113,11 +114,12 @@ async function run(command: string, args: string[], values: Values): Promise<num
     case 'check-config': {
       noArgs();
       const loaded = loadConfig(loadOptions(values));
-      checkAuthBind(loaded.config);
+      const checks = await preflight(loaded.config, loaded.sources);
+      if (checks.errors.length > 0) throw new ConfigError(checks.errors.map((e) => issue('CONFIG_INVALID', e)));
       const sizing = computeSizing(loaded.config, readMachine());
       const explanation = explainSizing(sizing);
-      print(values, [`config: ${loaded.file ?? '(no file: defaults)'} is valid`, '', JSON.stringify(redactConfig(loaded.config), null, 2), '', 'sizing:', ...explanation.map((l) => `  ${l}`)].join('\n'),
-        { file: loaded.file ?? null, config: redactConfig(loaded.config), sizing: { ...sizing, explanation } });
+      print(values, [`config: ${loaded.file ?? '(no file: defaults)'} is valid`, ...checks.warnings.map((w) => `warning: ${w}`), '', JSON.stringify(redactConfig(loaded.config), null, 2), '', 'sizing:', ...explanation.map((l) => `  ${l}`)].join('\n'),
+        { file: loaded.file ?? null, warnings: checks.warnings, config: redactConfig(loaded.config), sizing: { ...sizing, explanation } });
       return EXIT.ok;
     }
     case 'version':
@@ -134,6 +136,8 @@ async function run(command: string, args: string[], values: Values): Promise<num
 
 /** Runs one command; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
+  // The process start and check-config spawn to load the agent module: it ends itself.
+  if (runProbeIfAsked()) return new Promise<number>(() => {});
   try {
     const parsed = parse(argv);
     if (parsed.values.version) return (console.log(pkg.version), EXIT.ok);
@@ -146,7 +150,9 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`drover: ${err.message}\n${USAGE}\n`);
       return EXIT.usage;
     }
-    process.stderr.write(`drover: ${(err as Error).message}\n`);
+    // Every problem found, one line each: a user fixes them all in one go.
+    const lines = err instanceof ConfigError ? err.issues.map((i) => i.message) : [(err as Error).message];
+    process.stderr.write(lines.map((l) => `drover: ${l}\n`).join(''));
     if (err instanceof NotRunningError) return EXIT.notRunning;
     const code = (err as { code?: unknown }).code;
     return typeof code === 'string' && code.startsWith('CONFIG') ? EXIT.config : EXIT.failure;

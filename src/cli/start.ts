@@ -8,7 +8,8 @@ import { startAdmin } from '../supervisor/admin.ts';
 import { ControlServer } from '../supervisor/control.ts';
 import { startAutoscaler } from '../supervisor/autoscale.ts';
 import { openStore } from '../store/index.ts';
-import { checkAuthBind } from '../http/api/auth.ts';
+import { ConfigError, issue } from '../config/errors.ts';
+import { preflight } from './preflight.ts';
 import { EXIT } from './usage.ts';
 
 /**
@@ -18,9 +19,13 @@ import { EXIT } from './usage.ts';
  */
 export async function start(load: LoadOptions): Promise<number> {
   const read = () => withResolvedDirs(loadConfig(load).config);
-  const config = read();
-  checkAuthBind(config);
+  const loaded = loadConfig(load);
+  const config = withResolvedDirs(loaded.config);
+  // Before anything listens or forks: a child that cannot load the agent fails only after its boot attempts.
+  const checks = await preflight(config, loaded.sources);
+  if (checks.errors.length > 0) throw new ConfigError(checks.errors.map((e) => issue('CONFIG_INVALID', e)));
   const log = createLogger({ role: 'supervisor' }, config.log.level);
+  for (const w of checks.warnings) log.warn(w);
   const sizing = computeSizing(config, readMachine());
   const sup = new Supervisor(config, log, sizing.children);
   sup.reloadConfig = read;
