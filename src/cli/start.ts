@@ -1,6 +1,6 @@
 import { loadConfig, type LoadOptions } from '../config/load.ts';
 import { computeSizing, readMachine } from '../config/sizing.ts';
-import { createLogger } from '../log.ts';
+import { createLogger, resolveLogFormat } from '../log.ts';
 import { Supervisor } from '../supervisor/supervisor.ts';
 import { withResolvedDirs } from '../supervisor/paths.ts';
 import { SupervisorMetrics } from '../supervisor/metrics.ts';
@@ -24,7 +24,9 @@ export async function start(load: LoadOptions): Promise<number> {
   // Before anything listens or forks: a child that cannot load the agent fails only after its boot attempts.
   const checks = await preflight(config, loaded.sources);
   if (checks.errors.length > 0) throw new ConfigError(checks.errors.map((e) => issue('CONFIG_INVALID', e)));
-  const log = createLogger({ role: 'supervisor' }, config.log.level);
+  // Resolved here so every child and thread writes the same format the supervisor does.
+  config.log.format = resolveLogFormat(config.log.format);
+  const log = createLogger({ role: 'supervisor' }, config.log.level, config.log.format);
   for (const w of checks.warnings) log.warn(w);
   const sizing = computeSizing(config, readMachine());
   const sup = new Supervisor(config, log, sizing.children);

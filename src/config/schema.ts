@@ -149,6 +149,7 @@ export const LlmSchema = Section({
 
 export const LogSchema = Section({
   level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info', description: 'log level' }),
+  format: Type.Union([Type.Literal('auto'), Type.Literal('json'), Type.Literal('pretty')], { default: 'auto', description: 'json: one JSON object per line (for journald and log shippers); pretty: readable lines; auto = pretty when stdout is a terminal, else json' }),
 });
 
 export const ConfigSchema = Type.Object({
