@@ -10,6 +10,7 @@ import type { Status } from '../supervisor/status.ts';
 import { control, NotRunningError } from './control-client.ts';
 import { preflight, runProbeIfAsked } from './preflight.ts';
 import { renderStatus } from './render.ts';
+import { agentTypes } from './types.ts';
 import { start } from './start.ts';
 import { EXIT, USAGE, UsageError } from './usage.ts';
 
@@ -122,6 +123,10 @@ async function run(command: string, args: string[], values: Values): Promise<num
         { file: loaded.file ?? null, warnings: checks.warnings, config: redactConfig(loaded.config), sizing: { ...sizing, explanation } });
       return EXIT.ok;
     }
+    case 'types':
+      noArgs();
+      process.stdout.write(agentTypes());
+      return EXIT.ok;
     case 'version':
       noArgs();
       console.log(pkg.version);

@@ -10,6 +10,8 @@ import { startAutoscaler } from '../supervisor/autoscale.ts';
 import { openStore } from '../store/index.ts';
 import { ConfigError, issue } from '../config/errors.ts';
 import { preflight } from './preflight.ts';
+import { removeExtracted } from '../worker-pool/files.ts';
+import { isSea } from 'node:sea';
 import { EXIT } from './usage.ts';
 
 /**
@@ -74,5 +76,7 @@ export async function start(load: LoadOptions): Promise<number> {
   admin?.close();
   await control.close();
   await store.close();
+  // Every child has exited: the executor files the binary's children extracted can go.
+  if (isSea()) removeExtracted(config.supervisor.runtime_dir);
   return code;
 }

@@ -10,6 +10,7 @@ commands:
   drain                 take no new work, let children finish and exit (reload/scale resumes)
   stop                  graceful stop: finish in-flight work, then exit
   check-config          validate the config; print it (secrets redacted) and the sizing
+  types                 print the TypeScript types of an agent (drover types > drover.d.ts)
   version               print the version
   help                  print this help
 
