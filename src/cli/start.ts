@@ -1,4 +1,5 @@
 import { loadConfig, type LoadOptions } from '../config/load.ts';
+import type { Config } from '../config/schema.ts';
 import { computeSizing, readMachine } from '../config/sizing.ts';
 import { createLogger, resolveLogFormat } from '../log.ts';
 import { Supervisor } from '../supervisor/supervisor.ts';
@@ -20,14 +21,18 @@ import { EXIT } from './usage.ts';
  * socket and the admin endpoint serve the other commands and Prometheus.
  */
 export async function start(load: LoadOptions): Promise<number> {
-  const read = () => withResolvedDirs(loadConfig(load).config);
+  // Directories and log.format are resolved here, once, so every child and executor thread
+  // (forked now or by a reload) uses what the supervisor uses.
+  const resolved = (c: Config): Config => {
+    const r = withResolvedDirs(c);
+    return { ...r, log: { ...r.log, format: resolveLogFormat(r.log.format) } };
+  };
+  const read = () => resolved(loadConfig(load).config);
   const loaded = loadConfig(load);
-  const config = withResolvedDirs(loaded.config);
+  const config = resolved(loaded.config);
   // Before anything listens or forks: a child that cannot load the agent fails only after its boot attempts.
   const checks = await preflight(config, loaded.sources);
   if (checks.errors.length > 0) throw new ConfigError(checks.errors.map((e) => issue('CONFIG_INVALID', e)));
-  // Resolved here so every child and thread writes the same format the supervisor does.
-  config.log.format = resolveLogFormat(config.log.format);
   const log = createLogger({ role: 'supervisor' }, config.log.level, config.log.format);
   for (const w of checks.warnings) log.warn(w);
   const sizing = computeSizing(config, readMachine());
@@ -67,6 +72,7 @@ export async function start(load: LoadOptions): Promise<number> {
     admin?.close();
     await control.close();
     await store.close();
+    if (isSea()) removeExtracted(config.supervisor.runtime_dir);
     throw err;
   }
   const autoscaler = startAutoscaler(sup, store, sizing, log);

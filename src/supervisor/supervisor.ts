@@ -176,7 +176,6 @@ export class Supervisor extends EventEmitter {
     this.log.info({ from: this.desired, desired, reason }, 'scale');
     this.desired = desired;
     this.maintain();
-    this.answerWhenEmpty();
   }
 
   /**
