@@ -2,12 +2,13 @@
 // blob by Node's single-executable support, and injected into a copy of the Node 24 that runs
 // this script (the one from node_modules: the blob must come from the same binary).
 // Everything is local: nothing is downloaded.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { EXECUTOR_ASSETS } from '../src/worker-pool/files.ts';
 import { PAGE_ASSETS } from '../src/admin/assets.ts';
+import { AGENT_TYPES_ASSET } from '../src/cli/types.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const dist = join(root, 'dist');
@@ -57,14 +58,22 @@ writeFileSync(seaConfig, JSON.stringify({
   assets: {
     ...Object.fromEntries(EXECUTOR_ASSETS.map((key) => [key, join(executorDir, key)])),
     ...Object.fromEntries(Object.entries(PAGE_ASSETS).map(([key, path]) => [key, join(root, path)])),
+    // `drover types` prints it (src/cli/types.ts).
+    [AGENT_TYPES_ASSET]: join(root, 'src/agent/types.ts'),
   },
 }, null, 2));
 execFileSync(process.execPath, ['--experimental-sea-config', seaConfig], { stdio: 'inherit' });
 
 copyFileSync(process.execPath, exe);
 chmodSync(exe, 0o755);
-execFileSync(join(root, 'node_modules/.bin/postject'), [
+// postject's ELF library (LIEF) warns about the `.note` sections of Node's binary, nine lines
+// on every build; the binary is fine (nodejs/postject#83), so those lines alone are dropped.
+const HARMLESS = /^warning: Can't find string offset for section name '\.note(\.\d+)?'$/;
+const injected = spawnSync(join(root, 'node_modules/.bin/postject'), [
   exe, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2',
-], { stdio: 'inherit' });
+], { encoding: 'utf8' });
+const said = `${injected.stdout}${injected.stderr}`.split('\n').filter((l) => l.trim() !== '' && !HARMLESS.test(l));
+if (injected.status !== 0) throw new Error(`postject failed (${injected.error?.message ?? `exit ${injected.status}`}):\n${said.join('\n')}`);
+for (const line of said) console.log(line);
 rmSync(blob);
 console.log(`built ${exe}`);

@@ -5,10 +5,12 @@ import { computeSizing, explainSizing, readMachine } from '../config/sizing.ts';
 import { redactConfig } from '../config/redact.ts';
 import { controlSocketPath } from '../supervisor/control.ts';
 import { runtimeDir } from '../supervisor/paths.ts';
-import { checkAuthBind } from '../http/api/auth.ts';
+import { ConfigError, issue } from '../config/errors.ts';
 import type { Status } from '../supervisor/status.ts';
 import { control, NotRunningError } from './control-client.ts';
+import { preflight, runProbeIfAsked } from './preflight.ts';
 import { renderStatus } from './render.ts';
+import { agentTypes } from './types.ts';
 import { start } from './start.ts';
 import { top } from './top.ts';
 import { EXIT, USAGE, UsageError } from './usage.ts';
@@ -20,19 +22,32 @@ const options = {
   children: { type: 'string' },
   strategy: { type: 'string' },
   json: { type: 'boolean' },
+  force: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const;
 
 type Values = ReturnType<typeof parse>['values'];
 
+/** `-1` is a count (`drover scale -1`), not an option: no option of ours is a digit. */
+const NEGATIVE_COUNT = /^-\d+$/;
+
 function parse(argv: string[]) {
+  // parseArgs takes every `-x` for an option, so counts are set aside and put back in order.
+  const kept = argv.filter((a) => !NEGATIVE_COUNT.test(a));
+  let parsed;
   try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: kept, options, allowPositionals: true, strict: true, tokens: true });
   } catch (err) {
     // parseArgs appends advice about '--' to unknown options; the first sentence is the point.
     throw new UsageError((err as Error).message.split('. ')[0]!);
   }
+  const originalIndex = argv.flatMap((a, i) => (NEGATIVE_COUNT.test(a) ? [] : [i]));
+  const positionals = [
+    ...parsed.tokens.flatMap((t) => (t.kind === 'positional' ? [{ at: originalIndex[t.index]!, value: t.value }] : [])),
+    ...argv.flatMap((a, at) => (NEGATIVE_COUNT.test(a) ? [{ at, value: a }] : [])),
+  ].sort((a, b) => a.at - b.at).map((p) => p.value);
+  return { values: parsed.values, positionals };
 }
 
 function loadOptions(values: Values): LoadOptions {
@@ -55,8 +70,14 @@ function print(values: Values, human: string, data: unknown): void {
 async function send(values: Values, req: Parameters<typeof control>[1], verb: string): Promise<number> {
   const r = await control(socketPath(values), req, (p) => console.log(values.json ? JSON.stringify(p) : p.message));
   if (values.json) console.log(JSON.stringify(r));
-  else console.log(r.ok ? `${verb}: ok${'desired' in r ? ` (${r.desired} children${r.autoscale ? ', autoscaled' : ', pinned'})` : ''}` : `${verb} failed: ${r.error ?? `exit code ${String(r.code)}`}`);
+  else console.log(r.ok ? `${verb}: ok${'desired' in r ? ` (${describeCount(r)})` : ''}` : `${verb} failed: ${r.error ?? `exit code ${String(r.code)}`}`);
   return r.ok ? EXIT.ok : EXIT.failure;
+}
+
+/** "3 children ready, pinned" / "1 child ready, pinned" / "2 children, autoscaled". */
+function describeCount(r: Record<string, unknown>): string {
+  const n = Number(r.ready ?? r.desired);
+  return `${n} ${n === 1 ? 'child' : 'children'}${r.ready === undefined ? '' : ' ready'}${r.autoscale ? ', autoscaled' : ', pinned'}`;
 }
 
 function parseScale(arg: string | undefined): { to: number | 'auto'; relative?: boolean } {
@@ -87,7 +108,7 @@ async function run(command: string, args: string[], values: Values): Promise<num
       return send(values, { cmd: 'reload' }, 'reload');
     case 'scale': {
       if (args.length > 1) throw new UsageError(`unexpected argument '${args[1]}'`);
-      return send(values, { cmd: 'scale', ...parseScale(args[0]) }, 'scale');
+      return send(values, { cmd: 'scale', ...parseScale(args[0]), ...(values.force && { force: true }) }, 'scale');
     }
     case 'drain':
       noArgs();
@@ -98,13 +119,18 @@ async function run(command: string, args: string[], values: Values): Promise<num
     case 'check-config': {
       noArgs();
       const loaded = loadConfig(loadOptions(values));
-      checkAuthBind(loaded.config);
+      const checks = await preflight(loaded.config, loaded.sources);
+      if (checks.errors.length > 0) throw new ConfigError(checks.errors.map((e) => issue('CONFIG_INVALID', e)));
       const sizing = computeSizing(loaded.config, readMachine());
       const explanation = explainSizing(sizing);
-      print(values, [`config: ${loaded.file ?? '(no file: defaults)'} is valid`, '', JSON.stringify(redactConfig(loaded.config), null, 2), '', 'sizing:', ...explanation.map((l) => `  ${l}`)].join('\n'),
-        { file: loaded.file ?? null, config: redactConfig(loaded.config), sizing: { ...sizing, explanation } });
+      print(values, [`config: ${loaded.file ?? '(no file: defaults)'} is valid`, ...checks.warnings.map((w) => `warning: ${w}`), '', JSON.stringify(redactConfig(loaded.config), null, 2), '', 'sizing:', ...explanation.map((l) => `  ${l}`)].join('\n'),
+        { file: loaded.file ?? null, warnings: checks.warnings, config: redactConfig(loaded.config), sizing: { ...sizing, explanation } });
       return EXIT.ok;
     }
+    case 'types':
+      noArgs();
+      process.stdout.write(agentTypes());
+      return EXIT.ok;
     case 'version':
       noArgs();
       console.log(pkg.version);
@@ -119,18 +145,23 @@ async function run(command: string, args: string[], values: Values): Promise<num
 
 /** Runs one command; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
+  // The process start and check-config spawn to load the agent module: it ends itself.
+  if (runProbeIfAsked()) return new Promise<number>(() => {});
   try {
     const parsed = parse(argv);
     if (parsed.values.version) return (console.log(pkg.version), EXIT.ok);
     if (parsed.values.help) return (console.log(USAGE), EXIT.ok);
-    const [command = 'help', ...rest] = parsed.positionals;
+    const [command, ...rest] = parsed.positionals;
+    if (command === undefined) throw new UsageError('no command given');
     return await run(command, rest, parsed.values);
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`drover: ${err.message}\n${USAGE}\n`);
       return EXIT.usage;
     }
-    process.stderr.write(`drover: ${(err as Error).message}\n`);
+    // Every problem found, one line each: a user fixes them all in one go.
+    const lines = err instanceof ConfigError ? err.issues.map((i) => i.message) : [(err as Error).message];
+    process.stderr.write(lines.map((l) => `drover: ${l}\n`).join(''));
     if (err instanceof NotRunningError) return EXIT.notRunning;
     const code = (err as { code?: unknown }).code;
     return typeof code === 'string' && code.startsWith('CONFIG') ? EXIT.config : EXIT.failure;

@@ -1,6 +1,7 @@
 import { loadConfig, type LoadOptions } from '../config/load.ts';
+import type { Config } from '../config/schema.ts';
 import { computeSizing, readMachine } from '../config/sizing.ts';
-import { createLogger } from '../log.ts';
+import { createLogger, resolveLogFormat } from '../log.ts';
 import { Supervisor } from '../supervisor/supervisor.ts';
 import { withResolvedDirs } from '../supervisor/paths.ts';
 import { SupervisorMetrics } from '../supervisor/metrics.ts';
@@ -9,7 +10,10 @@ import { ControlServer } from '../supervisor/control.ts';
 import { startAutoscaler } from '../supervisor/autoscale.ts';
 import { Monitor } from '../admin/monitor.ts';
 import { openStore } from '../store/index.ts';
-import { checkAuthBind } from '../http/api/auth.ts';
+import { ConfigError, issue } from '../config/errors.ts';
+import { preflight } from './preflight.ts';
+import { removeExtracted } from '../worker-pool/files.ts';
+import { isSea } from 'node:sea';
 import { EXIT } from './usage.ts';
 
 /**
@@ -18,10 +22,20 @@ import { EXIT } from './usage.ts';
  * socket and the admin endpoint serve the other commands and Prometheus.
  */
 export async function start(load: LoadOptions): Promise<number> {
-  const read = () => withResolvedDirs(loadConfig(load).config);
-  const config = read();
-  checkAuthBind(config);
-  const log = createLogger({ role: 'supervisor' }, config.log.level);
+  // Directories and log.format are resolved here, once, so every child and executor thread
+  // (forked now or by a reload) uses what the supervisor uses.
+  const resolved = (c: Config): Config => {
+    const r = withResolvedDirs(c);
+    return { ...r, log: { ...r.log, format: resolveLogFormat(r.log.format) } };
+  };
+  const read = () => resolved(loadConfig(load).config);
+  const loaded = loadConfig(load);
+  const config = resolved(loaded.config);
+  // Before anything listens or forks: a child that cannot load the agent fails only after its boot attempts.
+  const checks = await preflight(config, loaded.sources);
+  if (checks.errors.length > 0) throw new ConfigError(checks.errors.map((e) => issue('CONFIG_INVALID', e)));
+  const log = createLogger({ role: 'supervisor' }, config.log.level, config.log.format);
+  for (const w of checks.warnings) log.warn(w);
   const sizing = computeSizing(config, readMachine());
   const sup = new Supervisor(config, log, sizing.children);
   sup.reloadConfig = read;
@@ -61,6 +75,7 @@ export async function start(load: LoadOptions): Promise<number> {
     admin?.close();
     await control.close();
     await store.close();
+    if (isSea()) removeExtracted(config.supervisor.runtime_dir);
     throw err;
   }
   const autoscaler = startAutoscaler(sup, store, sizing, log);
@@ -71,5 +86,7 @@ export async function start(load: LoadOptions): Promise<number> {
   admin?.close();
   await control.close();
   await store.close();
+  // Every child has exited: the executor files the binary's children extracted can go.
+  if (isSea()) removeExtracted(config.supervisor.runtime_dir);
   return code;
 }

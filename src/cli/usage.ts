@@ -5,16 +5,20 @@ commands:
   status [--json]       children, load and totals of the running supervisor
   top                   the status page in the terminal, live (q quits); plain lines when piped
   reload                rolling reload: re-read the config, replace children one at a time
-  scale <N|+N|-N|auto>  pin the number of children (suspends autoscaling), or hand it back
+  scale <N|+N|-N|auto>  pin the number of children (suspends autoscaling) and wait until they
+                        are ready, or hand the count back; beyond autoscale.max_children
+                        only with --force
   drain                 take no new work, let children finish and exit (reload/scale resumes)
   stop                  graceful stop: finish in-flight work, then exit
   check-config          validate the config; print it (secrets redacted) and the sizing
+  types                 print the TypeScript types of an agent (drover types > drover.d.ts)
   version               print the version
   help                  print this help
 
 options:
   -c, --config FILE     TOML config (default: $DROVER_CONFIG, ./drover.toml, /etc/drover/drover.toml)
   --json                machine-readable output (status, check-config)
+  --force               scale: go beyond autoscale.max_children
   --host HOST           start: public API address (server.host)
   --port PORT           start: public API port (server.port)
   --children N|auto     start: number of HTTP children (supervisor.children)

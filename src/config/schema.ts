@@ -31,7 +31,7 @@ export const SupervisorSchema = Section({
   ready_timeout: Seconds(30, { minimum: 1, description: 'time a new child has to report ready' }),
   shutdown_timeout: Seconds(330, { minimum: 0, description: 'on stop, time children get to finish in-flight requests and tasks before they are killed' }),
   kill_timeout: Seconds(5, { minimum: 0, description: 'time between SIGTERM and SIGKILL for a child that must die now (hung, over memory)' }),
-  restart_delay: Seconds(0.5, { minimum: 0, description: 'first delay before restarting a crashed child; doubles on each crash' }),
+  restart_delay: Seconds(0.5, { minimum: 0, description: 'first delay before restarting a crashed child; doubles on each crash of the same slot' }),
   restart_delay_max: Seconds(30, { minimum: 0, description: 'longest delay between restarts' }),
   healthy_after: Seconds(30, { minimum: 0, description: 'a child up this long resets the restart delay' }),
   max_boot_failures: Int(5, 1, 1000, 'children in a row that exit before ready before drover stops retrying (crash-loop breaker)'),
@@ -152,6 +152,7 @@ export const LlmSchema = Section({
 
 export const LogSchema = Section({
   level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info', description: 'log level' }),
+  format: Type.Union([Type.Literal('auto'), Type.Literal('json'), Type.Literal('pretty')], { default: 'auto', description: 'json: one JSON object per line (for journald and log shippers); pretty: readable lines; auto = pretty when stdout is a terminal, else json' }),
 });
 
 export const ConfigSchema = Type.Object({

@@ -35,7 +35,7 @@ function send(msg: ChildMessage, handle?: ClientHandle | ListenHandle, opts: { k
 export async function runChild(): Promise<void> {
   const config = JSON.parse(process.env[CHILD_CONFIG_ENV] ?? '{}') as Config;
   const state: ChildState = { id: Number(process.env[CHILD_ID_ENV] ?? 0), ready: false, draining: false };
-  const log = createLogger({ role: 'child', child: state.id }, config.log.level);
+  const log = createLogger({ role: 'child', child: state.id }, config.log.level, config.log.format);
 
   // The supervisor coordinates shutdown and reload: a terminal's Ctrl-C (or a HUP sent to the
   // whole group) reaches every process, and a child must not die before the supervisor has

@@ -13,7 +13,7 @@ export type ControlRequest =
   /** The status page's view (snapshot and history), for `drover top`. */
   | { cmd: 'view'; since?: number }
   | { cmd: 'reload' }
-  | { cmd: 'scale'; to: number | 'auto'; relative?: boolean }
+  | { cmd: 'scale'; to: number | 'auto'; relative?: boolean; force?: boolean }
   | { cmd: 'drain' }
   | { cmd: 'stop' };
 
@@ -119,8 +119,14 @@ async function handle(sup: Supervisor, line: string, reply: (r: ControlReply) =>
       }
       const n = req.relative ? sup.desired + req.to : req.to;
       if (!Number.isInteger(n) || n < 0 || n > 256) return reply({ type: 'result', ok: false, error: `cannot scale to ${n}: expected 0..256 children` });
+      const refused = sup.scaleRefusal(n, req.force === true);
+      if (refused) return reply({ type: 'result', ok: false, error: refused });
       sup.pin(n);
-      return reply({ type: 'result', ok: true, desired: sup.desired, autoscale: false });
+      // "ok" means the children are there: new ones get their ready_timeout to boot.
+      const waitS = sup.config.supervisor.ready_timeout + 1;
+      const r = await sup.settled(waitS * 1000);
+      const error = r.ok ? undefined : `${r.ready} of ${n} children ready after ${waitS}s (still trying; see drover status)`;
+      return reply({ type: 'result', ok: r.ok, desired: sup.desired, ready: r.ready, autoscale: false, ...(error && { error }) });
     }
     case 'drain': {
       const onExit = (c: { id: number; pid?: number; left: number }) => progress(`child ${c.id} (pid ${c.pid}) drained; ${c.left} left`, c);

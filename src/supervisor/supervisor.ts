@@ -6,7 +6,8 @@ import type { Logger } from '../log.ts';
 import { Balancer, IdleConnections, PublicSocket, createStrategy, type ClientHandle, type ListenHandle } from '../balancer/index.ts';
 import { CHILD_CONFIG_ENV, CHILD_ID_ENV } from '../http/child.ts';
 import { pickVictim, type AutoscaleLoop } from '../autoscaler/index.ts';
-import { restartDelay } from './backoff.ts';
+import { computeSizing, readMachine, TASK_MEMORY_SHARE } from '../config/sizing.ts';
+import { decideRestart, INITIAL_RESTART_STATE, type RestartAction, type RestartConfig, type RestartEvent, type RestartState } from './restart-policy.ts';
 import { ChildHandle } from './child.ts';
 import { setupFork, SUPERVISOR_ONLY_ENV } from './fork.ts';
 import { memoryVerdict, rssHardLimitMb } from './memory.ts';
@@ -79,9 +80,8 @@ export class Supervisor extends EventEmitter {
   reloadConfig?: () => Config;
   scaleEvents = { up: 0, down: 0 };
   private nextId = 1;
-  private crashes = 0;
-  private bootFailures = 0;
-  private nextSpawnAt = 0;
+  /** Per-slot crash backoff and the boot-failure breaker (restart-policy.ts). */
+  private restart: RestartState = INITIAL_RESTART_STATE;
   private spawnTimer?: NodeJS.Timeout;
   private tickTimer?: NodeJS.Timeout;
   private replacing = 0;
@@ -184,11 +184,60 @@ export class Supervisor extends EventEmitter {
     this.maintain();
   }
 
+  /**
+   * With no child wanted the node answers every connection 503 at once, as a drained node
+   * does: left to the children, new connections would wait in the kernel backlog for a child
+   * that never comes (health checks included).
+   */
+  private answerWhenEmpty(): void {
+    if (this.draining) return;
+    const none = this.desired === 0;
+    if (this.balancer.draining === none) return;
+    this.balancer.draining = none;
+    if (none) void this.listener?.acceptHere();
+  }
+
+  /**
+   * Why `drover scale n` is refused, if it is: beyond autoscale.max_children (what the memory
+   * budget was sized for) only with --force.
+   */
+  scaleRefusal(n: number, force: boolean): string | undefined {
+    const sizing = computeSizing(this.config, readMachine());
+    if (n <= sizing.maxChildren) return undefined;
+    const taskMemoryMb = Math.floor(TASK_MEMORY_SHARE * sizing.memoryLimitMb);
+    const memoryAllows = Math.max(1, Math.floor(taskMemoryMb / sizing.memoryBudgetMb));
+    const why = `autoscale.max_children is ${sizing.maxChildren}; the memory for tasks (${taskMemoryMb} MB at ${sizing.memoryBudgetMb} MB per child) allows ${memoryAllows}`;
+    if (force) {
+      this.log.warn({ desired: n, maxChildren: sizing.maxChildren, memoryAllows }, 'scale beyond max_children forced');
+      return undefined;
+    }
+    return `cannot scale to ${n}: ${why}; add --force to go beyond`;
+  }
+
+  /** Resolves once exactly `desired` children are ready, or after `timeoutMs` with how many are. */
+  settled(timeoutMs: number): Promise<{ ok: boolean; ready: number }> {
+    return new Promise((resolve) => {
+      const check = () => {
+        if (this.readyCount() !== this.desired || this.countLive('starting') > 0) return;
+        done(true);
+      };
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        this.off('changed', check);
+        resolve({ ok, ready: this.readyCount() });
+      };
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.on('changed', check);
+      check();
+    });
+  }
+
   /** `drover scale N`: sets the count and suspends the autoscaler. */
   pin(n: number): void {
     this.pinned = true;
     this.undrain();
     this.scale(n, 'manual');
+    this.answerWhenEmpty();
   }
 
   /** `drover scale auto`: the autoscaler decides again. */
@@ -378,6 +427,7 @@ export class Supervisor extends EventEmitter {
     this.log.info({ child: id, slot, childPid: child.pid, generation: this.generation, replacement }, 'fork');
     child.on('ready', () => {
       this.log.info({ child: id, childPid: child.pid, bootMs: Date.now() - child.startedAt }, 'child ready');
+      this.decideRestart({ type: 'ready' });
       this.steer();
       this.balancer.dispatch();
       this.emit('changed');
@@ -459,34 +509,34 @@ export class Supervisor extends EventEmitter {
   }
 
   private onUnplannedExit(child: ChildHandle): void {
-    const sup = this.config.supervisor;
     const now = Date.now();
     if (child.readyAt === undefined) {
-      this.bootFailures++;
       this.count(child.drainReason === 'ready_timeout' ? 'ready_timeout' : 'boot_failure', child.slot);
-      if (this.bootFailures >= sup.max_boot_failures) {
+      for (const a of this.decideRestart({ type: 'boot-failed', slot: child.slot, ready: this.readyCount() })) {
         const tail = child.stderr.slice(-10);
-        if (this.readyCount() === 0) {
-          this.fatalError = `no child could start (${this.bootFailures} attempts); last child stderr:\n${tail.join('\n')}`;
-          this.log.fatal({ attempts: this.bootFailures, stderr: tail }, 'no child can start');
+        if (a.type === 'give-up') {
+          this.fatalError = `no child could start (${a.bootFailures} attempts); last child stderr:\n${tail.join('\n')}`;
+          this.log.fatal({ attempts: a.bootFailures, stderr: tail }, 'no child can start');
           this.emit('changed');
           void this.stop('no child can start', 1);
-          return;
+        } else if (a.type === 'retry-slowly') {
+          this.log.error({ attempts: a.bootFailures, slot: a.slot, restartInS: a.delayS, stderr: tail }, 'children keep failing to start; retrying slowly while the others serve');
         }
-        this.log.error({ attempts: this.bootFailures, stderr: tail }, 'children keep failing to start; retrying slowly while the others serve');
-        this.nextSpawnAt = now + sup.restart_delay_max * 1000;
-        return;
       }
-      this.nextSpawnAt = now + restartDelay(this.bootFailures, sup.restart_delay, sup.restart_delay_max) * 1000;
       return;
     }
-    this.bootFailures = 0;
-    if (now - child.readyAt >= sup.healthy_after * 1000) this.crashes = 0;
-    this.crashes++;
     this.count('crash', child.slot);
-    const delay = restartDelay(this.crashes, sup.restart_delay, sup.restart_delay_max);
-    this.nextSpawnAt = now + delay * 1000;
-    this.log.warn({ child: child.id, crashes: this.crashes, restartInS: delay }, 'child crashed; restarting');
+    for (const a of this.decideRestart({ type: 'crashed', slot: child.slot, upS: (now - child.readyAt) / 1000 })) {
+      if (a.type === 'backoff') this.log.warn({ child: child.id, slot: a.slot, crashes: a.failures, restartInS: a.delayS }, 'child crashed; restarting');
+    }
+  }
+
+  private decideRestart(event: RestartEvent): RestartAction[] {
+    const sup = this.config.supervisor;
+    const cfg: RestartConfig = { initialS: sup.restart_delay, maxS: sup.restart_delay_max, healthyAfterS: sup.healthy_after, maxBootFailures: sup.max_boot_failures };
+    const r = decideRestart(this.restart, event, Date.now(), cfg);
+    this.restart = r.state;
+    return r.actions;
   }
 
   private count(reason: RestartReason, slot?: number): void {
@@ -500,17 +550,17 @@ export class Supervisor extends EventEmitter {
     if (this.stopping || this.fatalError || this.draining) return;
     const live = [...this.children.values()].filter((c) => (c.state === 'ready' || c.state === 'starting') && !c.isReplacement);
     if (live.length < this.desired) {
-      const wait = this.nextSpawnAt - Date.now();
-      if (wait > 0) {
-        clearTimeout(this.spawnTimer);
-        this.spawnTimer = setTimeout(() => this.maintain(), wait);
-        return;
-      }
       const used = new Set(live.map((c) => c.slot));
-      for (let slot = 0, n = live.length; n < this.desired; slot++) {
-        if (used.has(slot)) continue;
-        this.spawn(slot, false);
-        n++;
+      const missing: number[] = [];
+      for (let slot = 0; missing.length < this.desired - live.length; slot++) if (!used.has(slot)) missing.push(slot);
+      // Replacements being started for a reload count too: the node is not empty.
+      const busy = [...this.children.values()].filter((c) => c.state === 'ready' || c.state === 'starting').length;
+      for (const a of this.decideRestart({ type: 'due', missing, live: busy })) {
+        if (a.type === 'spawn') this.spawn(a.slot, false);
+        else if (a.type === 'wake') {
+          clearTimeout(this.spawnTimer);
+          this.spawnTimer = setTimeout(() => this.maintain(), a.inMs);
+        }
       }
     } else if (live.length > this.desired && this.replacing === 0) {
       const now = Date.now();

@@ -18,7 +18,7 @@ import { BEAT_MS, CANCEL_CHANNEL, type AbortReason, type CancelMessage, type Job
 import { ThreadRpc } from './thread-rpc.ts';
 
 const config = workerData as ThreadConfig;
-const log = createLogger({ role: 'child', child: config.childId }, config.logLevel).child({ thread: threadId });
+const log = createLogger({ role: 'child', child: config.childId }, config.logLevel, config.logFormat).child({ thread: threadId });
 const rpc = new ThreadRpc();
 
 /** Aborts of the attempts running here, by owner (one per claim, so a task id may appear twice). */

@@ -4,7 +4,7 @@
 // out first (shared/research/haproxy_sea.md §2.3). From the source tree they are used as
 // they are.
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -49,13 +49,25 @@ function extract(runtimeDir: string): string {
   const dir = privateDir(runtimeDir, `executor-${hash.digest('hex').slice(0, 16)}`);
   for (const [key, data] of assets) {
     const file = join(dir, key);
-    if (existsSync(file)) continue;
+    // Left by an earlier run (a stop that never finished): reused only if it is what we would write.
+    if (existsSync(file) && readFileSync(file).equals(data)) continue;
     mkdirSync(join(file, '..'), { recursive: true, mode: 0o700 });
     const tmp = `${file}.${process.pid}.tmp`;
     writeFileSync(tmp, data, { mode: 0o600 });
     renameSync(tmp, file);
   }
   return dir;
+}
+
+/** What the binary's children extracted under the runtime directory; the supervisor calls it once they have all exited. */
+export function removeExtracted(runtimeDir: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(runtimeDir);
+  } catch {
+    return;
+  }
+  for (const name of names) if (name.startsWith('executor-')) rmSync(join(runtimeDir, name), { recursive: true, force: true });
 }
 
 /** `name` under `parent` if it is a directory only we can write; else a fresh temporary one. */

@@ -55,6 +55,7 @@ export async function startExecutor(opts: ExecutorOptions): Promise<Executor> {
       defaultProvider: config.llm.default_provider,
       toolLeaseMs: Math.max(1, Math.round(config.executor.lease * 1000)),
       logLevel: config.log.level,
+      logFormat: config.log.format,
       childId: opts.childId,
       abortGraceMs,
     },

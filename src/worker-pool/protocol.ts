@@ -7,6 +7,7 @@
 import type { ChatMessage } from '../agent/types.ts';
 import type { ProviderConfig } from '../config/schema.ts';
 import type { TaskError } from '../store/types.ts';
+import type { LogFormat } from '../log.ts';
 
 /** Given to every thread once (piscina `workerData`). */
 export interface ThreadConfig {
@@ -18,6 +19,7 @@ export interface ThreadConfig {
   /** Lease of a tool-cache claim; the running tool renews it every third. */
   toolLeaseMs: number;
   logLevel: string;
+  logFormat?: LogFormat;
   childId: number;
   /** After its signal fired, an attempt whose agent has not returned is given up on after this. */
   abortGraceMs: number;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
-import { copyFileSync, readdirSync, statSync } from 'node:fs';
+import { copyFileSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, startDrover, stopAll, tempDir } from '../../helpers/drover.ts';
 import { request } from '../../helpers/http.ts';
@@ -61,6 +61,46 @@ describe('the single binary', () => {
     expect(extracted).toHaveLength(1);
     expect(statSync(join(runtime, extracted[0]!)).mode & 0o777).toBe(0o700);
     expect(await d.stop()).toEqual({ code: 0, signal: null });
+    // …and are gone once it stopped.
+    expect(readdirSync(runtime).filter((f) => f.startsWith('executor-'))).toEqual([]);
+  });
+
+  it('reuses executor files a killed run left behind only as they should be', async () => {
+    const runtime = tempDir('drover-bin-run-');
+    const args = ['start', '--port', '0', '--children', '1'];
+    const first = await startDrover({ bin, cwd: dir, args, env: { DROVER_SUPERVISOR__RUNTIME_DIR: runtime } });
+    first.killGroup();
+    await first.exited;
+    const [left] = readdirSync(runtime).filter((f) => f.startsWith('executor-'));
+    expect(left).toBeDefined();
+    // A file that is not what the binary carries is written again, not run.
+    writeFileSync(join(runtime, left!, 'agent.mjs'), "throw new Error('not the agent drover shipped');\n");
+    const d = await startDrover({ bin, cwd: dir, args, env: { DROVER_SUPERVISOR__RUNTIME_DIR: runtime } });
+    const task = await request(d.url('/v1/tasks?wait=10'), { method: 'POST', body: JSON.stringify({ input: 'hi' }), headers: { 'content-type': 'application/json' } });
+    expect(task.json()).toMatchObject({ status: 'succeeded', result: { content: 'echo: hi' } });
+    expect(await d.stop()).toEqual({ code: 0, signal: null });
+    expect(readdirSync(runtime).filter((f) => f.startsWith('executor-'))).toEqual([]);
+  });
+
+  it('prints the agent types, which compile as a declaration file', () => {
+    const types = execFileSync(bin, ['types'], { cwd: dir, encoding: 'utf8' });
+    expect(types).toBe(readFileSync(join(ROOT, 'src/agent/types.ts'), 'utf8'));
+    writeFileSync(join(dir, 'drover.d.ts'), types);
+    execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '--noEmit', '--strict', join(dir, 'drover.d.ts')], { cwd: ROOT });
+    rmSync(join(dir, 'drover.d.ts'));
+  });
+
+  it('check-config loads the agent module and names its file and line on a syntax error', () => {
+    const agent = join(tempDir(), 'agent.mjs');
+    writeFileSync(agent, 'export default async function run(input) {\n  return input +;\n}\n');
+    let failed: { status: number; stderr: string } | undefined;
+    try {
+      execFileSync(bin, ['check-config'], { cwd: dir, encoding: 'utf8', stdio: 'pipe', env: { ...process.env, DROVER_EXECUTOR__AGENT: agent } });
+    } catch (err) {
+      failed = err as { status: number; stderr: string };
+    }
+    expect(failed?.status).toBe(3);
+    expect(failed?.stderr.trim()).toBe(`drover: DROVER_EXECUTOR__AGENT: executor.agent: ${agent}:2: SyntaxError: Unexpected token ';'`);
   });
 
   it('serves the status page from its embedded assets, with uPlot inlined, and its live view', async () => {

@@ -34,7 +34,7 @@ describe('drover commands against a running supervisor', () => {
 
     const up = await cli(['scale', '+1'], env);
     expect(up).toMatchObject({ code: 0 });
-    expect(up.stdout).toMatch(/scale: ok \(3 children, pinned\)/);
+    expect(up.stdout).toMatch(/scale: ok \(3 children ready, pinned\)/);
     await d.waitLog((l) => l.msg === 'child ready' && l.child === 3);
     const scaled = JSON.parse((await cli(['status', '--json'], env)).stdout) as { desired: number; autoscale: { pinned: boolean } };
     expect(scaled.desired).toBe(3);

@@ -124,7 +124,8 @@ describe('supervisor lifecycle', () => {
   });
 
   it('exits non-zero with the child\'s last stderr lines when no child can ever start', async () => {
-    const agent = writeTemp('agent.mjs', "throw new Error('missing OPENAI_KEY');\n");
+    // It loads in start's own check (no DROVER_CHILD_ID there) and fails in every child.
+    const agent = writeTemp('agent.mjs', "if (process.env.DROVER_CHILD_ID) throw new Error('missing OPENAI_KEY');\nexport default async (x) => x;\n");
     const d = await startDrover({
       args: ['start', '--port', '0', '--children', '2'],
       env: { DROVER_EXECUTOR__AGENT: agent, DROVER_SUPERVISOR__MAX_BOOT_FAILURES: '3', DROVER_SUPERVISOR__RESTART_DELAY: '0.05' },
