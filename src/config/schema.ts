@@ -123,6 +123,7 @@ export const LimitsSchema = Section({
   burst: Int(40, 1, 1_000_000, 'token bucket size per tenant'),
   max_wait: Seconds(300, { minimum: 0, description: 'longest ?wait= a client may ask for' }),
   max_task_timeout: Seconds(3600, { minimum: 0.001, description: 'largest timeout_s a client may set on a task or turn' }),
+  failed_auth_per_minute: Int(30, 0, 1_000_000, 'failed API-key attempts per client address (IPv6: per /64) per minute, per child; past them the address gets 429 AUTH_RATE_LIMITED, even with a right key, until its bucket refills (0 = no limit)'),
   queue_full_retry_after: Seconds(5, { minimum: 0, description: 'Retry-After sent with 503 QUEUE_FULL when the task queue is at store.queue_limit' }),
   sse_heartbeat: Seconds(15, { minimum: 0.01, maximum: 3600, description: 'interval of the `: ping` comment on an idle event stream; keep it below the proxy\'s idle timeouts (HAProxy timeout server/client)' }),
 });
