@@ -3,11 +3,9 @@ import pkg from '../../package.json' with { type: 'json' };
 import { loadConfig, type LoadOptions } from '../config/load.ts';
 import { computeSizing, explainSizing, readMachine } from '../config/sizing.ts';
 import { redactConfig } from '../config/redact.ts';
-import { controlSocketPath } from '../supervisor/control.ts';
-import { runtimeDir } from '../supervisor/paths.ts';
 import { checkAuthBind } from '../http/api/auth.ts';
 import type { Status } from '../supervisor/status.ts';
-import { control, NotRunningError } from './control-client.ts';
+import { control, findControlSocket, NotRunningError } from './control-client.ts';
 import { renderStatus } from './render.ts';
 import { start } from './start.ts';
 import { EXIT, USAGE, UsageError } from './usage.ts';
@@ -44,7 +42,7 @@ function loadOptions(values: Values): LoadOptions {
 }
 
 function socketPath(values: Values): string {
-  return controlSocketPath(runtimeDir(loadConfig(loadOptions(values)).config));
+  return findControlSocket(loadConfig(loadOptions(values)).config);
 }
 
 function print(values: Values, human: string, data: unknown): void {

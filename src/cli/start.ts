@@ -1,14 +1,15 @@
+import { dirname, resolve } from 'node:path';
 import { loadConfig, type LoadOptions } from '../config/load.ts';
 import { computeSizing, readMachine } from '../config/sizing.ts';
 import { createLogger } from '../log.ts';
 import { Supervisor } from '../supervisor/supervisor.ts';
-import { withResolvedDirs } from '../supervisor/paths.ts';
+import { ensurePrivateDir, withResolvedDirs } from '../supervisor/paths.ts';
 import { SupervisorMetrics } from '../supervisor/metrics.ts';
 import { startAdmin } from '../supervisor/admin.ts';
 import { ControlServer } from '../supervisor/control.ts';
 import { startAutoscaler } from '../supervisor/autoscale.ts';
 import { openStore } from '../store/index.ts';
-import { checkAuthBind } from '../http/api/auth.ts';
+import { checkAuthBind, checkBoundAddress } from '../http/api/auth.ts';
 import { EXIT } from './usage.ts';
 
 /**
@@ -18,12 +19,23 @@ import { EXIT } from './usage.ts';
  */
 export async function start(load: LoadOptions): Promise<number> {
   const read = () => withResolvedDirs(loadConfig(load).config);
+  // Everything drover writes (the store and its -wal/-shm, the control socket) is its user's
+  // alone; children inherit the mask.
+  process.umask(0o077);
   const config = read();
   checkAuthBind(config);
+  ensurePrivateDir(config.store.path ? dirname(resolve(config.store.path)) : config.supervisor.state_dir, 'state');
   const log = createLogger({ role: 'supervisor' }, config.log.level);
   const sizing = computeSizing(config, readMachine());
   const sup = new Supervisor(config, log, sizing.children);
-  sup.reloadConfig = read;
+  // Anonymous access is judged by the address the public socket really has (a socket from
+  // systemd ignores server.host), at start and again for each reloaded config.
+  sup.vetAddress = (bound, where) => checkBoundAddress(sup.config.auth, bound, where);
+  sup.reloadConfig = () => {
+    const next = read();
+    if (sup.listener?.bound) checkBoundAddress(next.auth, sup.listener.bound, sup.listener.where);
+    return next;
+  };
   log.info({ children: sizing.children, threads: sizing.threads, tasksPerThread: sizing.tasksPerThread, limitedBy: sizing.limitedBy }, 'sizing');
 
   let stopped!: (code: number) => void;
