@@ -96,13 +96,16 @@ describe.skipIf(needsRoot !== undefined)(`drover status after the README install
       env: { LISTEN_FDS: '1', RUNTIME_DIRECTORY: '/run/drover', STATE_DIRECTORY: state, DROVER_SUPERVISOR__STATE_DIR: '', DROVER_SUPERVISOR__RUNTIME_DIR: '', DROVER_SUPERVISOR__SHUTDOWN_TIMEOUT: '2' },
     });
     listener.close();
-
-    // root, in a shell: no -c, no $RUNTIME_DIRECTORY or $XDG_RUNTIME_DIR, a $TMPDIR with no drover in it.
-    const shell = { RUNTIME_DIRECTORY: '', XDG_RUNTIME_DIR: '', TMPDIR: tempDir('drover-tmp-'), DROVER_SUPERVISOR__RUNTIME_DIR: '' };
-    const status = await cli(['--target', String(d.pid), '--mount', '--', process.execPath, MAIN, 'status', '--json'], shell, 'nsenter');
-    expect(status.stderr).toBe('');
-    expect(status.code).toBe(0);
-    expect((JSON.parse(status.stdout) as { pid: number }).pid).toBe(d.pid);
-    await d.stop();
+    try {
+      // root, in a shell: no -c, no $RUNTIME_DIRECTORY or $XDG_RUNTIME_DIR, a $TMPDIR with no drover in it.
+      const shell = { RUNTIME_DIRECTORY: '', XDG_RUNTIME_DIR: '', TMPDIR: tempDir('drover-tmp-'), DROVER_SUPERVISOR__RUNTIME_DIR: '' };
+      const status = await cli(['--target', String(d.pid), '--mount', '--', process.execPath, MAIN, 'status', '--json'], shell, 'nsenter');
+      expect(status.stderr).toBe('');
+      expect(status.code).toBe(0);
+      expect((JSON.parse(status.stdout) as { pid: number }).pid).toBe(d.pid);
+    } finally {
+      // Before the service user is removed: userdel refuses a user with processes.
+      await d.stop();
+    }
   });
 });
