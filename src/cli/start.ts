@@ -1,4 +1,3 @@
-import { dirname, resolve } from 'node:path';
 import { loadConfig, type LoadOptions } from '../config/load.ts';
 import { computeSizing, readMachine } from '../config/sizing.ts';
 import { createLogger } from '../log.ts';
@@ -24,7 +23,8 @@ export async function start(load: LoadOptions): Promise<number> {
   process.umask(0o077);
   const config = read();
   checkAuthBind(config);
-  ensurePrivateDir(config.store.path ? dirname(resolve(config.store.path)) : config.supervisor.state_dir, 'state');
+  // A store.path the operator chose lives where they put it (still 0600 by the mask).
+  if (!config.store.path) ensurePrivateDir(config.supervisor.state_dir, 'state');
   const log = createLogger({ role: 'supervisor' }, config.log.level);
   const sizing = computeSizing(config, readMachine());
   const sup = new Supervisor(config, log, sizing.children);
