@@ -9,11 +9,12 @@ export class NotRunningError extends Error {
   readonly code = 'NOT_RUNNING';
 }
 
-function lstat(path: string): Stats | undefined {
+/** The path's stat, or why there is none (ENOENT, EACCES, …). */
+function lstat(path: string): Stats | string {
   try {
     return lstatSync(path);
-  } catch {
-    return undefined;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code ?? 'ENOENT';
   }
 }
 
@@ -25,14 +26,18 @@ function lstat(path: string): Stats | undefined {
  */
 export function findControlSocket(config: Config, env: NodeJS.ProcessEnv = process.env, uid: number = process.getuid!()): string {
   const dirs = runtimeDirCandidates(config, env);
+  const denied: string[] = [];
   for (const dir of dirs) {
     const path = controlSocketPath(dir);
     const socket = lstat(path);
-    if (!socket) continue;
+    if (socket === 'EACCES') denied.push(dir);
+    if (typeof socket === 'string') continue;
     const problem = untrustedSocketReason(lstatSync(dir), statSync(dirname(dir)), socket, uid);
     if (problem) throw new UnsafePathError(`refusing the control socket ${path}: ${problem}; another user may have put it there`);
     return path;
   }
+  // The service's directory is its user's alone: say so rather than "not running".
+  if (denied.length > 0) throw new Error(`cannot look into ${denied.join(', ')}: permission denied (run as root, or as the user drover runs as)`);
   return controlSocketPath(dirs[0]!);
 }
 

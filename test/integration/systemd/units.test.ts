@@ -4,7 +4,7 @@
 // no flags.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { chownSync, existsSync, readFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { cli } from '../../helpers/cli.ts';
@@ -103,6 +103,14 @@ describe.skipIf(needsRoot !== undefined)(`drover status after the README install
       expect(status.stderr).toBe('');
       expect(status.code).toBe(0);
       expect((JSON.parse(status.stdout) as { pid: number }).pid).toBe(d.pid);
+
+      // Any other user cannot enter /run/drover: told so, not "no drover is running".
+      const tmp = tempDir('drover-tmp-');
+      chmodSync(tmp, 0o1777);
+      const nobody = ['setpriv', '--reuid', '65534', '--regid', '65534', '--clear-groups', '--'];
+      const denied = await cli(['--target', String(d.pid), '--mount', '--', ...nobody, process.execPath, MAIN, 'status'], { ...shell, TMPDIR: tmp }, 'nsenter');
+      expect(denied.code).toBe(1);
+      expect(denied.stderr.trim().split('\n')).toEqual(['drover: cannot look into /run/drover: permission denied (run as root, or as the user drover runs as)']);
     } finally {
       // Before the service user is removed: userdel refuses a user with processes.
       await d.stop();
