@@ -38,8 +38,8 @@ export const SupervisorSchema = Section({
   max_rss_mb: Int(2048, 0, 1_048_576, 'a child above this resident memory is replaced gracefully (0 = off)'),
   hang_timeout: Seconds(30, { minimum: 1, description: 'a child whose event loop is silent this long is replaced' }),
   heartbeat_interval: Seconds(1, { minimum: 0.05, maximum: 60, description: 'how often children report load and liveness' }),
-  runtime_dir: Type.String({ default: '', description: 'control socket directory; empty = $RUNTIME_DIRECTORY, else $XDG_RUNTIME_DIR/drover, else /tmp/drover-<uid>' }),
-  state_dir: Type.String({ default: '', description: 'durable state (embedded store); empty = $STATE_DIRECTORY, else ./.drover' }),
+  runtime_dir: Type.String({ default: '', description: 'control socket directory; empty = $RUNTIME_DIRECTORY, else $XDG_RUNTIME_DIR/drover, else /tmp/drover-<uid> (the CLI then also looks in /run/drover, the systemd unit\'s); created 0700, refused when another user owns it or can write to it' }),
+  state_dir: Type.String({ default: '', description: 'durable state (embedded store); empty = $STATE_DIRECTORY, else ./.drover; created 0700, refused when another user owns it or can write to it' }),
 });
 
 export const BalancerSchema = Section({
