@@ -6,6 +6,8 @@ import { main } from './cli/main.ts';
 // supervisor); a forked child serves HTTP. The single binary starts here too, bundled as
 // CommonJS, so there is no top-level await.
 if (cluster.isWorker) {
+  // The supervisor's mask is inherited; set again so a child's files stay private whoever forks it.
+  process.umask(0o077);
   process.title = `drover: child ${process.env.DROVER_CHILD_ID ?? ''}`.trim();
   runChild().catch((err: unknown) => {
     process.stderr.write(`drover child: ${(err as Error).stack ?? String(err)}\n`);

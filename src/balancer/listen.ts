@@ -66,6 +66,8 @@ export class PublicSocket {
   readonly where: string;
   readonly activated: boolean;
   port?: number;
+  /** The socket's own address (getsockname), whoever bound it: host and port, or a unix path. */
+  bound?: net.AddressInfo | string;
   private handle?: ListenHandle;
   private server?: net.Server;
   private readonly onConnection: (socket: net.Socket) => void;
@@ -78,15 +80,25 @@ export class PublicSocket {
     this.onConnection = onConnection;
   }
 
-  /** Listens (or takes systemd's socket); the supervisor accepts every connection until it withdraws. */
+  /**
+   * Listens (or takes systemd's socket); the supervisor accepts every connection until it
+   * withdraws. `vet` judges the address the socket is really bound to before any connection is
+   * served (it runs before the event loop polls the socket); when it throws, the socket closes.
+   */
   static async open(
-    opts: { host: string; port: number; backlog: number },
+    opts: { host: string; port: number; backlog: number; vet?: (bound: net.AddressInfo | string, where: string) => void },
     onConnection: (socket: net.Socket) => void,
     env: NodeJS.ProcessEnv = process.env,
   ): Promise<PublicSocket> {
     const fd = takeActivatedFd(env);
     const s = new PublicSocket(fd !== undefined ? `fd ${fd} (systemd)` : `${opts.host}:${opts.port}`, fd !== undefined, opts.backlog, onConnection);
     await s.listen(fd !== undefined ? { fd, backlog: opts.backlog } : { host: opts.host, port: opts.port, backlog: opts.backlog });
+    try {
+      opts.vet?.(s.bound!, s.where);
+    } catch (err) {
+      s.close();
+      throw err;
+    }
     return s;
   }
 
@@ -138,6 +150,7 @@ export class PublicSocket {
       server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err.code ?? 'LISTEN_FAILED', this.where, err.message)));
       server.listen(options as unknown as net.ListenOptions, () => {
         const addr = server.address();
+        if (addr) this.bound = addr;
         if (typeof addr === 'object' && addr) this.port = addr.port;
         this.server = server;
         this.handle = (server as unknown as { _handle: ListenHandle })._handle;

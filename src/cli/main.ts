@@ -3,11 +3,10 @@ import pkg from '../../package.json' with { type: 'json' };
 import { loadConfig, type LoadOptions } from '../config/load.ts';
 import { computeSizing, explainSizing, readMachine } from '../config/sizing.ts';
 import { redactConfig } from '../config/redact.ts';
-import { controlSocketPath } from '../supervisor/control.ts';
-import { runtimeDir } from '../supervisor/paths.ts';
 import { ConfigError, issue } from '../config/errors.ts';
+import { checkAuthBind } from '../http/api/auth.ts';
 import type { Status } from '../supervisor/status.ts';
-import { control, NotRunningError } from './control-client.ts';
+import { control, findControlSocket, NotRunningError } from './control-client.ts';
 import { preflight, runProbeIfAsked } from './preflight.ts';
 import { renderStatus } from './render.ts';
 import { agentTypes } from './types.ts';
@@ -60,7 +59,7 @@ function loadOptions(values: Values): LoadOptions {
 }
 
 function socketPath(values: Values): string {
-  return controlSocketPath(runtimeDir(loadConfig(loadOptions(values)).config));
+  return findControlSocket(loadConfig(loadOptions(values)).config);
 }
 
 function print(values: Values, human: string, data: unknown): void {
@@ -119,6 +118,7 @@ async function run(command: string, args: string[], values: Values): Promise<num
     case 'check-config': {
       noArgs();
       const loaded = loadConfig(loadOptions(values));
+      checkAuthBind(loaded.config);
       const checks = await preflight(loaded.config, loaded.sources);
       if (checks.errors.length > 0) throw new ConfigError(checks.errors.map((e) => issue('CONFIG_INVALID', e)));
       const sizing = computeSizing(loaded.config, readMachine());

@@ -3,7 +3,7 @@ import type { Config } from '../config/schema.ts';
 import { computeSizing, readMachine } from '../config/sizing.ts';
 import { createLogger, resolveLogFormat } from '../log.ts';
 import { Supervisor } from '../supervisor/supervisor.ts';
-import { withResolvedDirs } from '../supervisor/paths.ts';
+import { ensurePrivateDir, withResolvedDirs } from '../supervisor/paths.ts';
 import { SupervisorMetrics } from '../supervisor/metrics.ts';
 import { startAdmin } from '../supervisor/admin.ts';
 import { ControlServer } from '../supervisor/control.ts';
@@ -14,6 +14,7 @@ import { ConfigError, issue } from '../config/errors.ts';
 import { preflight } from './preflight.ts';
 import { removeExtracted } from '../worker-pool/files.ts';
 import { isSea } from 'node:sea';
+import { checkAuthBind, checkBoundAddress } from '../http/api/auth.ts';
 import { EXIT } from './usage.ts';
 
 /**
@@ -22,6 +23,9 @@ import { EXIT } from './usage.ts';
  * socket and the admin endpoint serve the other commands and Prometheus.
  */
 export async function start(load: LoadOptions): Promise<number> {
+  // Everything drover writes (the store and its -wal/-shm, the control socket) is its user's
+  // alone; children inherit the mask.
+  process.umask(0o077);
   // Directories and log.format are resolved here, once, so every child and executor thread
   // (forked now or by a reload) uses what the supervisor uses.
   const resolved = (c: Config): Config => {
@@ -31,6 +35,9 @@ export async function start(load: LoadOptions): Promise<number> {
   const read = () => resolved(loadConfig(load).config);
   const loaded = loadConfig(load);
   const config = resolved(loaded.config);
+  checkAuthBind(config);
+  // A store.path the operator chose lives where they put it (still 0600 by the mask).
+  if (!config.store.path) ensurePrivateDir(config.supervisor.state_dir, 'state');
   // Before anything listens or forks: a child that cannot load the agent fails only after its boot attempts.
   const checks = await preflight(config, loaded.sources);
   if (checks.errors.length > 0) throw new ConfigError(checks.errors.map((e) => issue('CONFIG_INVALID', e)));
@@ -38,7 +45,14 @@ export async function start(load: LoadOptions): Promise<number> {
   for (const w of checks.warnings) log.warn(w);
   const sizing = computeSizing(config, readMachine());
   const sup = new Supervisor(config, log, sizing.children);
-  sup.reloadConfig = read;
+  // Anonymous access is judged by the address the public socket really has (a socket from
+  // systemd ignores server.host), at start and again for each reloaded config.
+  sup.vetAddress = (bound, where) => checkBoundAddress(sup.config.auth, bound, where);
+  sup.reloadConfig = () => {
+    const next = read();
+    if (sup.listener?.bound) checkBoundAddress(next.auth, sup.listener.bound, sup.listener.where);
+    return next;
+  };
   log.info({ children: sizing.children, threads: sizing.threads, tasksPerThread: sizing.tasksPerThread, limitedBy: sizing.limitedBy }, 'sizing');
 
   let stopped!: (code: number) => void;

@@ -39,8 +39,8 @@ export const SupervisorSchema = Section({
   max_rss_hard_mb: AutoOr(Type.Integer({ minimum: 0, maximum: 1_048_576 }), 'a child above this resident memory is killed at once (SIGKILL), even while it drains; its tasks go back to the queue when their leases run out; auto = 1.5 × max_rss_mb (0 = off)'),
   hang_timeout: Seconds(30, { minimum: 1, description: 'a child whose event loop is silent this long is replaced' }),
   heartbeat_interval: Seconds(1, { minimum: 0.05, maximum: 60, description: 'how often children report load and liveness' }),
-  runtime_dir: Type.String({ default: '', description: 'control socket directory; empty = $RUNTIME_DIRECTORY, else $XDG_RUNTIME_DIR/drover, else /tmp/drover-<uid>' }),
-  state_dir: Type.String({ default: '', description: 'durable state (embedded store); empty = $STATE_DIRECTORY, else ./.drover' }),
+  runtime_dir: Type.String({ default: '', description: 'control socket directory; empty = $RUNTIME_DIRECTORY, else $XDG_RUNTIME_DIR/drover, else /tmp/drover-<uid> (the CLI then also looks in /run/drover, the systemd unit\'s); created 0700, refused when another user owns it or can write to it' }),
+  state_dir: Type.String({ default: '', description: 'durable state (embedded store); empty = $STATE_DIRECTORY, else ./.drover; created 0700, refused when another user owns it or can write to it' }),
 });
 
 export const BalancerSchema = Section({
@@ -126,6 +126,7 @@ export const LimitsSchema = Section({
   burst: Int(40, 1, 1_000_000, 'token bucket size per tenant'),
   max_wait: Seconds(300, { minimum: 0, description: 'longest ?wait= a client may ask for' }),
   max_task_timeout: Seconds(3600, { minimum: 0.001, description: 'largest timeout_s a client may set on a task or turn' }),
+  failed_auth_per_minute: Int(30, 0, 1_000_000, 'failed API-key attempts per client address (IPv6: per /64) per minute, per child; past them the address gets 429 AUTH_RATE_LIMITED, even with a right key, until its bucket refills (0 = no limit)'),
   queue_full_retry_after: Seconds(5, { minimum: 0, description: 'Retry-After sent with 503 QUEUE_FULL when the task queue is at store.queue_limit' }),
   sse_heartbeat: Seconds(15, { minimum: 0.01, maximum: 3600, description: 'interval of the `: ping` comment on an idle event stream; keep it below the proxy\'s idle timeouts (HAProxy timeout server/client)' }),
 });

@@ -1,7 +1,8 @@
 import net from 'node:net';
-import { chmodSync, mkdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../log.ts';
+import { ensurePrivateDir } from './paths.ts';
 import { snapshot } from './status.ts';
 import type { Supervisor } from './supervisor.ts';
 
@@ -51,7 +52,8 @@ export class ControlServer {
   }
 
   static async start(sup: Supervisor, runtimeDir: string, log: Logger, onStop: () => Promise<number>): Promise<ControlServer> {
-    mkdirSync(runtimeDir, { recursive: true, mode: 0o700 });
+    // A directory another user can write to lets them swap this socket for their own.
+    ensurePrivateDir(runtimeDir, 'runtime');
     const path = controlSocketPath(runtimeDir);
     await claimPath(path);
     const server = net.createServer((socket) => {

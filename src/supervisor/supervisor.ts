@@ -78,6 +78,8 @@ export class Supervisor extends EventEmitter {
   readonly autoscaleCounts = new Map<string, number>();
   /** Re-reads the configuration for a reload; throws when the new one is invalid. */
   reloadConfig?: () => Config;
+  /** Judges the address the public socket is really bound to; throws to refuse serving on it. */
+  vetAddress?: (bound: net.AddressInfo | string, where: string) => void;
   scaleEvents = { up: 0, down: 0 };
   private nextId = 1;
   /** Per-slot crash backoff and the boot-failure breaker (restart-policy.ts). */
@@ -113,7 +115,7 @@ export class Supervisor extends EventEmitter {
   /** Listens, forks the first generation and resolves once it is ready; rejects if no child can start. */
   async start(): Promise<void> {
     const s = this.config.server;
-    this.listener = await PublicSocket.open({ host: s.host, port: s.port, backlog: s.backlog }, this.balancer.accept);
+    this.listener = await PublicSocket.open({ host: s.host, port: s.port, backlog: s.backlog, vet: this.vetAddress }, this.balancer.accept);
     this.log.info({ where: this.listener.address, port: this.listener.port, strategy: this.balancer.strategyName, accept: this.direct ? 'children' : 'supervisor' }, 'listening');
     setupFork();
     this.maintain();

@@ -6,6 +6,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { Config } from '../../config/schema.ts';
 import { ApiError } from '../errors.ts';
+import { FailedAuthLimiter } from './auth-failures.ts';
 
 /** The one tenant served when no key is configured. */
 export const ANONYMOUS_TENANT = 'anonymous';
@@ -13,7 +14,28 @@ export const ANONYMOUS_TENANT = 'anonymous';
 const CHALLENGE = { 'www-authenticate': 'Bearer realm="drover"' };
 
 function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+  return host === 'localhost' || host === '::1' || /^(::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/i.test(host);
+}
+
+/** A listening socket's own address (getsockname): host and port, or a unix socket's path. */
+export type BoundAddress = { address: string; port: number } | string;
+
+/**
+ * Why the public API must not serve anonymous requests on the socket it actually listens on,
+ * or undefined. The config's server.host says nothing about a socket systemd passed in
+ * (LISTEN_FDS), so the supervisor asks this of every socket once it holds it. A unix socket is
+ * reachable only through its file's permissions, so it counts as local.
+ */
+export function anonymousBindProblem(auth: Config['auth'], bound: BoundAddress, where: string): string | undefined {
+  if (auth.keys.length > 0 || auth.allow_anonymous || typeof bound === 'string' || isLoopback(bound.address)) return undefined;
+  const address = bound.address.includes(':') ? `[${bound.address}]:${bound.port}` : `${bound.address}:${bound.port}`;
+  return `the public socket (${where}) is bound to ${address}, not a loopback address, and no [[auth.keys]] are configured: add API keys, bind it to 127.0.0.1, or set auth.allow_anonymous = true to serve anyone who can reach the port`;
+}
+
+/** anonymousBindProblem as a refusal (code CONFIG_INVALID, one line). */
+export function checkBoundAddress(auth: Config['auth'], bound: BoundAddress, where: string): void {
+  const problem = anonymousBindProblem(auth, bound, where);
+  if (problem) throw Object.assign(new Error(problem), { code: 'CONFIG_INVALID' });
 }
 
 /**
@@ -44,24 +66,35 @@ export function presentedKey(headers: FastifyRequest['headers']): string | undef
 
 export class Authenticator {
   private readonly keys: { hash: Buffer; tenant: string }[];
+  private readonly failures: FailedAuthLimiter;
 
-  constructor(keys: Config['auth']['keys']) {
+  /** `failedPerMinute`: failed attempts allowed per client address (limits.failed_auth_per_minute; 0 = no limit). */
+  constructor(keys: Config['auth']['keys'], failedPerMinute = 0) {
     this.keys = keys.map((k) => ({ hash: Buffer.from(k.sha256, 'hex'), tenant: k.tenant }));
+    this.failures = new FailedAuthLimiter(failedPerMinute);
   }
 
   get anonymous(): boolean {
     return this.keys.length === 0;
   }
 
-  /** The request's tenant, or a 401. With no keys configured every request is anonymous. */
-  tenant(headers: FastifyRequest['headers']): string {
+  /**
+   * The request's tenant, or a 401; with no keys configured every request is anonymous. A
+   * client address (`ip`) whose failed attempts used up its bucket gets 429 before its key is
+   * hashed, whether the key is right or not: else it could go on guessing.
+   */
+  tenant(headers: FastifyRequest['headers'], ip = ''): string {
     if (this.anonymous) return ANONYMOUS_TENANT;
     const key = presentedKey(headers);
     if (key === undefined) throw new ApiError(401, 'UNAUTHORIZED', 'an API key is required (Authorization: Bearer <key> or X-API-Key)', CHALLENGE);
+    this.failures.check(ip);
     const hash = createHash('sha256').update(key).digest();
     let tenant: string | undefined;
     for (const k of this.keys) if (timingSafeEqual(hash, k.hash) && tenant === undefined) tenant = k.tenant;
-    if (tenant === undefined) throw new ApiError(401, 'INVALID_API_KEY', 'the API key is not valid', CHALLENGE);
+    if (tenant === undefined) {
+      this.failures.fail(ip);
+      throw new ApiError(401, 'INVALID_API_KEY', 'the API key is not valid', CHALLENGE);
+    }
     return tenant;
   }
 }

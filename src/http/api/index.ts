@@ -25,7 +25,7 @@ export interface ApiDeps {
 
 export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   const { config, store, state } = deps;
-  const auth = new Authenticator(config.auth.keys);
+  const auth = new Authenticator(config.auth.keys, config.limits.failed_auth_per_minute);
   const limiter = new RateLimiter(store, config.limits);
 
   // Draining is a flag the child flips; long polls and event streams must learn of it soon,
@@ -47,7 +47,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     api.removeContentTypeParser('text/plain');
     api.decorateRequest('tenant', '');
     api.addHook('onRequest', async (request, reply) => {
-      request.tenant = auth.tenant(request.headers);
+      request.tenant = auth.tenant(request.headers, request.ip);
       await limiter.take(request.tenant, reply);
     });
     api.addHook('onClose', async () => clearInterval(watch));

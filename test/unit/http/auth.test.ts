@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ANONYMOUS_TENANT, Authenticator, checkAuthBind } from '../../../src/http/api/auth.ts';
+import { ANONYMOUS_TENANT, Authenticator, anonymousBindProblem, checkAuthBind } from '../../../src/http/api/auth.ts';
 import { ApiError } from '../../../src/http/errors.ts';
 import { defaultConfig } from '../../../src/config/defaults.ts';
 
@@ -76,5 +76,60 @@ describe('checkAuthBind', () => {
   it('allows any address with API keys, or with auth.allow_anonymous', () => {
     expect(() => checkAuthBind(config('0.0.0.0', { keys: true }))).not.toThrow();
     expect(() => checkAuthBind(config('0.0.0.0', { anonymous: true }))).not.toThrow();
+  });
+});
+
+describe('anonymousBindProblem (the address a socket is really bound to)', () => {
+  const auth = (opts: { keys?: boolean; anonymous?: boolean } = {}) => ({ allow_anonymous: opts.anonymous ?? false, keys: opts.keys ? keys : [] });
+  const where = 'fd 3 (systemd)';
+
+  it.each([
+    ['127.0.0.1', 8080],
+    ['127.0.0.53', 80],
+    ['::1', 8080],
+    ['::ffff:127.0.0.1', 8080],
+  ])('serves anonymously on loopback %s', (address, port) => {
+    expect(anonymousBindProblem(auth(), { address, port }, where)).toBeUndefined();
+  });
+
+  it('serves anonymously on a unix socket (reachable through its file mode only)', () => {
+    expect(anonymousBindProblem(auth(), '/run/drover/api.sock', where)).toBeUndefined();
+  });
+
+  it.each([
+    ['0.0.0.0', '0.0.0.0:8080'],
+    ['::', '[::]:8080'],
+    ['10.0.0.5', '10.0.0.5:8080'],
+    ['::ffff:10.0.0.5', '[::ffff:10.0.0.5]:8080'],
+    ['128.0.0.1', '128.0.0.1:8080'],
+  ])('refuses anonymous access on %s, naming the socket and the address', (address, shown) => {
+    const problem = anonymousBindProblem(auth(), { address, port: 8080 }, where);
+    expect(problem).toContain(`(fd 3 (systemd)) is bound to ${shown}, not a loopback address`);
+    expect(problem).not.toContain('\n');
+  });
+
+  it('serves any address with keys, or with auth.allow_anonymous', () => {
+    expect(anonymousBindProblem(auth({ keys: true }), { address: '0.0.0.0', port: 8080 }, where)).toBeUndefined();
+    expect(anonymousBindProblem(auth({ anonymous: true }), { address: '::', port: 8080 }, where)).toBeUndefined();
+  });
+});
+
+describe('Authenticator with failed attempts limited', () => {
+  it('refuses an address 429 before hashing once its failures are spent, a right key too; other addresses are unaffected', () => {
+    const auth = new Authenticator(keys, 3);
+    const status = (key: string, ip: string) => {
+      try {
+        auth.tenant({ authorization: `Bearer ${key}` }, ip);
+        return 200;
+      } catch (err) {
+        return (err as ApiError).status;
+      }
+    };
+    expect([1, 2, 3].map(() => status('wrong', '203.0.113.7'))).toEqual([401, 401, 401]);
+    expect(status('wrong', '203.0.113.7')).toBe(429);
+    expect(status('alpha-key', '203.0.113.7')).toBe(429);
+    expect(status('alpha-key', '203.0.113.8')).toBe(200);
+    // A missing key is not a guess: it is answered 401 and not counted.
+    expect(codeOf(() => auth.tenant({}, '203.0.113.9'))).toBe('UNAUTHORIZED');
   });
 });
