@@ -106,6 +106,7 @@ export const StoreSchema = Section({
   result_ttl: Seconds(86_400, { minimum: 1, description: 'how long finished tasks and their events are kept' }),
   session_ttl: Seconds(86_400, { minimum: 1, description: 'how long an idle session\'s history is kept' }),
   cleanup_interval: Seconds(60, { minimum: 1, description: 'how often expired data is removed' }),
+  discard_orphaned_wal: Type.Boolean({ default: false, description: 'when the SQLite file is gone but its -wal is left, delete the log and start empty instead of refusing to start' }),
 });
 
 export const ApiKeySchema = Type.Object({

@@ -33,8 +33,15 @@ const storeCodes: Partial<Record<StoreErrorCode, [number, string, Record<string,
   INVALID_ARGUMENT: [400, 'INVALID_REQUEST', {}],
 };
 
+/** The store's file is damaged or its disk fails. The details (with the file's path) go to
+ * the log, not to clients. */
+export function storeUnavailable(): ApiError {
+  return new ApiError(503, 'STORE_UNAVAILABLE', 'the task store is failing on this node (its log says why)');
+}
+
 export function toApiError(err: FastifyError | ApiError | Error): ApiError {
   if (err instanceof ApiError) return err;
+  if (err instanceof StoreError && err.code === 'STORE_FAILED') return storeUnavailable();
   const store = err instanceof StoreError ? storeCodes[err.code] : undefined;
   if (store) return new ApiError(store[0], store[1], err.message, store[2]);
   const fe = err as FastifyError;

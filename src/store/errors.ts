@@ -10,6 +10,14 @@ export type StoreErrorCode =
   /** The store stayed locked by other processes past its busy timeout. */
   | 'STORE_BUSY'
   | 'STORE_CLOSED'
+  /** The file could not be opened, or is not a database (the message names it and why). */
+  | 'STORE_OPEN_FAILED'
+  /** The integrity check at open found damage. */
+  | 'STORE_DAMAGED'
+  /** The database file is missing but its write-ahead log is there. */
+  | 'STORE_WAL_ORPHANED'
+  /** SQLite found the file damaged, or the disk failed, while serving. */
+  | 'STORE_FAILED'
   /** The file was written by a newer drover (schema version above ours). */
   | 'SCHEMA_TOO_NEW'
   | 'UNKNOWN_BACKEND';

@@ -230,6 +230,9 @@ export interface Store {
   /** Removes finished tasks (with their events and tool results) older than resultTtlMs,
    * expired sessions and idle rate-limit state. */
   cleanup(now?: number): Promise<CleanupResult>;
+  /** Why the store cannot serve right now (a damaged file, a failing disk, a lost
+   * connection), or null; readiness answers 503 while it is set. */
+  fault(): string | null;
   close(): Promise<void>;
 }
 

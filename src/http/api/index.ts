@@ -38,6 +38,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   }, DRAIN_CHECK_MS);
   watch.unref();
 
+  state.storeFault = () => store.fault();
   const ctx: ApiContext = { config, store, schemas: buildSchemas(config), stop: stopping.signal };
 
   app.register(async (api) => {

@@ -4,12 +4,11 @@
 // on the same snapshot twice.
 import type { CleanupResult, Store, StoreOptions } from '../types.ts';
 import type { Ctx } from './context.ts';
-import { Db } from './db.ts';
+import { openDb } from './open.ts';
 import { EventHub, publish, readEvents } from './events.ts';
 import { cancel, complete, fail, release, renew } from './lifecycle.ts';
 import { rateLimitTake, removeFullBuckets } from './limits.ts';
 import { claim, enqueue, get, list, reapExpired, stats } from './queue.ts';
-import { migrate } from './schema.ts';
 import { removeExpiredSessions, sessionAppend, sessionDelete, sessionGet } from './sessions.ts';
 import { toolClaim, toolGet, toolPut } from './tools.ts';
 
@@ -19,6 +18,11 @@ export interface SqliteStoreOptions extends StoreOptions {
   busyTimeoutMs?: number;
   /** How often subscribers look for events written by other processes. */
   pollMs?: number;
+  /** Refuse a file that SQLite's quick_check finds damaged (the supervisor's open). */
+  checkIntegrity?: boolean;
+  /** The file is gone but its -wal is left: delete the log and start empty instead of refusing. */
+  discardOrphanedWal?: boolean;
+  warn?: (message: string) => void;
 }
 
 const DEFAULT_BUSY_TIMEOUT_MS = 5000;
@@ -28,13 +32,7 @@ const DEFAULT_EVENTS_LIMIT = 1000;
 const CLEANUP_BATCH = 500;
 
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<Store> {
-  const db = new Db(options.path, options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS);
-  try {
-    migrate(db);
-  } catch (err) {
-    db.close();
-    throw err;
-  }
+  const db = openDb(options.path, { ...options, busyTimeoutMs: options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS });
   const ctx: Ctx = {
     db,
     clock: options.clock ?? Date.now,
@@ -64,6 +62,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     toolGet: async (taskId, key) => toolGet(ctx, taskId, key),
     stats: async () => stats(ctx),
     cleanup: async (now) => cleanup(ctx, now ?? ctx.clock()),
+    fault: () => db.fault,
     close: async () => {
       ctx.hub.close();
       db.close();
