@@ -125,6 +125,7 @@ export const LimitsSchema = Section({
   max_wait: Seconds(300, { minimum: 0, description: 'longest ?wait= a client may ask for' }),
   max_task_timeout: Seconds(3600, { minimum: 0.001, description: 'largest timeout_s a client may set on a task or turn' }),
   queue_full_retry_after: Seconds(5, { minimum: 0, description: 'Retry-After sent with 503 QUEUE_FULL when the task queue is at store.queue_limit' }),
+  max_json_depth: Int(64, 1, 10_000, 'deepest nesting of arrays and objects in a request body (400 BODY_TOO_DEEP above)'),
   sse_heartbeat: Seconds(15, { minimum: 0.01, maximum: 3600, description: 'interval of the `: ping` comment on an idle event stream; keep it below the proxy\'s idle timeouts (HAProxy timeout server/client)' }),
 });
 

@@ -2,7 +2,7 @@ import http from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
-import { ApiError, errorHandlerFor, sendError, storeUnavailable } from './errors.ts';
+import { ApiError, clientErrorHandler, errorHandlerFor, frameworkErrorHandler, MAX_PARAM_LENGTH, sendError, storeUnavailable } from './errors.ts';
 import { QuickFirst } from './quick-first.ts';
 import { ChildResponse } from './response.ts';
 import { labelRoutes } from './route-label.ts';
@@ -38,6 +38,10 @@ export function buildApp(config: Config, state: ChildState, log: Logger): { app:
     requestTimeout: s.request_timeout * 1000,
     maxRequestsPerSocket: s.max_requests_per_connection || undefined,
     return503OnClosing: false,
+    maxParamLength: MAX_PARAM_LENGTH,
+    // Every error a client can see has drover's {error:{code,message}} shape, fastify's own too.
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
     serverFactory: (handler) => {
       server = http.createServer({
         ServerResponse: ChildResponse,
