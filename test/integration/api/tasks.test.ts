@@ -111,7 +111,10 @@ describe('DELETE /v1/tasks/:id', () => {
     const c = await call(api.d, 'DELETE', `/v1/tasks/${id}`);
     expect(c.status).toBe(200);
     expect(c.json<TaskBody>().status).toBe('cancelled');
-    expect((await call(api.d, 'DELETE', `/v1/tasks/${id}`)).status).toBe(200);
+    // Cancelled is finished: cancelling it again is refused like any finished task.
+    const again = await call(api.d, 'DELETE', `/v1/tasks/${id}`);
+    expect(again.status).toBe(409);
+    expect(again.json()).toEqual({ error: { code: 'TASK_FINISHED', message: `task ${id} already finished (cancelled)` } });
 
     const b = await get(`/v1/tasks/${blocker.json<TaskBody>().id}?wait=10`);
     expect(b.json<TaskBody>().status).toBe('succeeded');
@@ -127,6 +130,7 @@ describe('DELETE /v1/tasks/:id', () => {
     expect(c.status).toBe(202);
     expect(c.json<TaskBody>().status).toBe('cancelling');
     expect((await get(`/v1/tasks/${running.id}?wait=10`)).json<TaskBody>().status).toBe('cancelled');
+    expect((await call(api.d, 'DELETE', `/v1/tasks/${running.id}`)).status).toBe(409);
 
     const finished = (await post({ input: {} }, '?wait=10')).json<TaskBody>();
     const refused = await call(api.d, 'DELETE', `/v1/tasks/${finished.id}`);
