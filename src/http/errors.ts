@@ -48,6 +48,7 @@ const clientErrorCodes: Record<string, [number, string, string]> = {
 const storeCodes: Partial<Record<StoreErrorCode, [number, string, Record<string, string>]>> = {
   STORE_BUSY: [503, 'STORE_BUSY', { 'retry-after': '1' }],
   INVALID_ARGUMENT: [400, 'INVALID_REQUEST', {}],
+  IDEMPOTENCY_MISMATCH: [409, 'IDEMPOTENCY_MISMATCH', {}],
 };
 
 /** The store's file is damaged or its disk fails. The details (with the file's path) go to

@@ -3,6 +3,8 @@
 export type StoreErrorCode =
   /** queue_limit tasks are queued already. */
   | 'QUEUE_FULL'
+  /** An idempotency key sent again with another request (requestHash). */
+  | 'IDEMPOTENCY_MISMATCH'
   /** A write carried a fence that is no longer the current claim. */
   | 'STALE_FENCE'
   /** A request the store cannot accept (bad priority, turn without session, …). */

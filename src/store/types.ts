@@ -63,6 +63,10 @@ export interface EnqueueRequest {
   priority?: number;
   /** Same (tenant, key) within the result TTL returns the existing task. */
   idempotencyKey?: string;
+  /** With idempotencyKey: what identifies the request (the API hashes its body). A later
+   * enqueue with the same key and another hash throws StoreError IDEMPOTENCY_MISMATCH; when
+   * either side has none, the existing task is returned. */
+  requestHash?: string;
   maxAttempts: number;
   timeoutMs: number;
   sessionId?: string;
@@ -177,7 +181,8 @@ export interface CleanupResult {
 }
 
 export interface Store {
-  /** Throws StoreError QUEUE_FULL when queueLimit tasks are queued already. */
+  /** Throws StoreError QUEUE_FULL when queueLimit tasks are queued already, and
+   * IDEMPOTENCY_MISMATCH when the key was first used with another requestHash. */
   enqueue(req: EnqueueRequest): Promise<{ task: Task; created: boolean }>;
   /** Reaps expired leases first, then claims up to n tasks that may run now, highest
    * priority first, then oldest. Tasks of one session run one at a time, in order. */

@@ -26,6 +26,7 @@ export interface TaskRow {
   max_attempts: number;
   timeout_ms: number;
   idempotency_key: string | null;
+  request_hash: string | null;
   worker: string | null;
   fence: number;
   lease_until: number | null;

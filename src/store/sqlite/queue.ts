@@ -15,7 +15,12 @@ export function enqueue(ctx: Ctx, req: EnqueueRequest): { task: Task; created: b
       const existing = ctx.db.get<TaskRow>('SELECT * FROM tasks WHERE tenant = :tenant AND idempotency_key = :key', {
         tenant: req.tenant, key: req.idempotencyKey,
       });
-      if (existing) return { task: toTask(existing), created: false };
+      if (existing) {
+        if (req.requestHash !== undefined && existing.request_hash !== null && existing.request_hash !== req.requestHash) {
+          throw new StoreError('IDEMPOTENCY_MISMATCH', `idempotency key ${JSON.stringify(req.idempotencyKey)} was first used for another request (task ${existing.id})`);
+        }
+        return { task: toTask(existing), created: false };
+      }
     }
     const queued = ctx.db.get<{ n: number | null }>(`SELECT SUM(n) AS n FROM task_counts WHERE status = 'queued'`)?.n ?? 0;
     if (queued >= ctx.opts.queueLimit) {
@@ -23,14 +28,14 @@ export function enqueue(ctx: Ctx, req: EnqueueRequest): { task: Task; created: b
     }
     const row = ctx.db.get<TaskRow>(
       `INSERT INTO tasks (id, tenant, kind, session_id, status, priority, input, max_attempts, timeout_ms,
-         idempotency_key, created_at, updated_at, run_at)
+         idempotency_key, request_hash, created_at, updated_at, run_at)
        VALUES (:id, :tenant, :kind, :sessionId, 'queued', :priority, :input, :maxAttempts, :timeoutMs,
-         :idempotencyKey, :now, :now, :now)
+         :idempotencyKey, :requestHash, :now, :now, :now)
        RETURNING *`,
       {
         id: newTaskId(now), tenant: req.tenant, kind, sessionId: req.sessionId ?? null, priority,
         input: toJson(req.input), maxAttempts: req.maxAttempts, timeoutMs: req.timeoutMs,
-        idempotencyKey: req.idempotencyKey ?? null, now,
+        idempotencyKey: req.idempotencyKey ?? null, requestHash: req.idempotencyKey !== undefined ? (req.requestHash ?? null) : null, now,
       },
     );
     if (!row) throw new Error('INSERT … RETURNING gave no row');

@@ -104,6 +104,10 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (task_id, key)
   ) WITHOUT ROWID;
   `,
+  // 2: what an idempotency key was first sent with (a replay of another request is refused).
+  `
+  ALTER TABLE tasks ADD COLUMN request_hash TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -10,6 +10,7 @@ interface TaskBody {
   attempts: number;
   result: unknown;
   error: { code: string } | null;
+  idempotency_key: string | null;
   input?: unknown;
   links: { self: string; events: string; session?: string };
 }
@@ -77,12 +78,28 @@ describe('POST /v1/tasks', () => {
     expect(again.status).toBe(202);
     expect(again.headers['idempotent-replayed']).toBe('true');
     expect(again.json<TaskBody>().id).toBe(first.json<TaskBody>().id);
-    // The header form of the key names the same task.
-    const header = await post({ input: 'ignored' }, '?wait=10', { 'idempotency-key': 'order-17' });
+    // The header form of the key names the same task; the body's fields may come in any order.
+    const header = await post({ input: { result: 'once', hold_ms: 400 } }, '?wait=10', { 'idempotency-key': 'order-17' });
     expect(header.status).toBe(200);
     expect(header.json<TaskBody>()).toMatchObject({ id: first.json<TaskBody>().id, result: 'once' });
     const list = (await get('/v1/tasks?limit=200')).json<{ tasks: TaskBody[] }>().tasks;
     expect(list.filter((t) => t.id === first.json<TaskBody>().id)).toHaveLength(1);
+  });
+
+  it('the same idempotency key with another request is 409 IDEMPOTENCY_MISMATCH, and nothing is enqueued', async () => {
+    const first = await post({ input: { amount: 100 }, idempotency_key: 'pay-1' }, '?wait=10');
+    expect(first.status).toBe(200);
+    const mismatch = (expected: string) => ({ error: { code: 'IDEMPOTENCY_MISMATCH', message: `idempotency key "pay-1" was first used for another request (task ${first.json<TaskBody>().id})` }, expected });
+    for (const [what, r] of [
+      ['another input', await post({ input: { amount: 200 }, idempotency_key: 'pay-1' })],
+      ['another option', await post({ input: { amount: 100 }, priority: 9 }, '', { 'idempotency-key': 'pay-1' })],
+      ['a chat turn', await call(api.d, 'POST', '/v1/sessions/pay/messages', { body: { message: 'hi' }, headers: { 'idempotency-key': 'pay-1' } })],
+    ] as const) {
+      expect(r.status, what).toBe(409);
+      expect({ ...r.json(), expected: what }).toEqual(mismatch(what));
+    }
+    const list = (await get('/v1/tasks?limit=200')).json<{ tasks: TaskBody[] }>().tasks;
+    expect(list.filter((t) => t.idempotency_key === 'pay-1').map((t) => t.id)).toEqual([first.json<TaskBody>().id]);
   });
 });
 
