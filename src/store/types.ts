@@ -21,6 +21,15 @@ export interface TaskError {
   message: string;
 }
 
+/** One run of a task: `error` is why it failed (null while it runs, when it succeeded, or when
+ * a cancel ended it without one). */
+export interface TaskAttempt {
+  n: number;
+  error: TaskError | null;
+  startedAt: number;
+  finishedAt: number | null;
+}
+
 export interface Task {
   /** Opaque; ids of one store sort by creation time. */
   id: string;
@@ -32,10 +41,13 @@ export interface Task {
   priority: number;
   input: unknown;
   result: unknown;
-  /** The last failure; a later successful attempt leaves it for inspection. */
+  /** The failure the task ended with, or the last one while it will run again; null once an
+   * attempt succeeded (earlier failures are in `attempts`). */
   error: TaskError | null;
   /** Number of the current or last run; 0 before the first claim. */
   attempt: number;
+  /** Every run so far, oldest first (a run given back on drain is not one). */
+  attempts: TaskAttempt[];
   maxAttempts: number;
   timeoutMs: number;
   idempotencyKey: string | null;

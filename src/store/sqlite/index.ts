@@ -82,6 +82,7 @@ function cleanup(ctx: Ctx, now: number): CleanupResult {
       for (const { id } of ids) {
         ctx.db.run('DELETE FROM events WHERE task_id = :id', { id });
         ctx.db.run('DELETE FROM tool_results WHERE task_id = :id', { id });
+        ctx.db.run('DELETE FROM attempts WHERE task_id = :id', { id });
         ctx.db.run('DELETE FROM tasks WHERE id = :id', { id });
       }
       return ids.length;

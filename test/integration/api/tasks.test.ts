@@ -7,7 +7,9 @@ import { call, startApi, until, type Api } from './support.ts';
 interface TaskBody {
   id: string;
   status: string;
-  attempts: number;
+  attempt: number;
+  attempts: { n: number; error: { code: string; message: string } | null; started_at: string; finished_at: string | null }[];
+  finished_at: string | null;
   result: unknown;
   error: { code: string } | null;
   idempotency_key: string | null;
@@ -41,8 +43,21 @@ describe('POST /v1/tasks', () => {
     await until(await api.store(), ANONYMOUS_TENANT, t.id, (x) => x.status === 'succeeded');
     const g = await get(t.links.self);
     expect(g.status).toBe(200);
-    expect(g.json()).toMatchObject({ id: t.id, status: 'succeeded', attempts: 1, max_attempts: 2, timeout_s: 30, priority: 5, result: { ok: 'yes' }, input: { steps: 1, result: { ok: 'yes' } } });
+    expect(g.json()).toMatchObject({ id: t.id, status: 'succeeded', attempt: 1, max_attempts: 2, timeout_s: 30, priority: 5, result: { ok: 'yes' }, input: { steps: 1, result: { ok: 'yes' } } });
     expect(g.json()['finished_at']).toMatch(/^\d{4}-\d\d-\d\dT/);
+  });
+
+  it('a task that succeeds on its second attempt shows both attempts, and no error of its own', async () => {
+    const r = await post({ input: { fail_attempts: 1, result: 'second time' }, max_attempts: 3 }, '?wait=20');
+    expect(r.status).toBe(200);
+    const t = r.json<TaskBody>();
+    expect(t).toMatchObject({ status: 'succeeded', attempt: 2, result: 'second time', error: null });
+    expect(t.attempts).toEqual([
+      { n: 1, error: { code: 'FLAKY', message: 'attempt 1 fails' }, started_at: expect.any(String), finished_at: expect.any(String) },
+      { n: 2, error: null, started_at: expect.any(String), finished_at: t.finished_at },
+    ]);
+    expect(Date.parse(t.attempts[1]!.started_at)).toBeGreaterThanOrEqual(Date.parse(t.attempts[0]!.finished_at!));
+    expect((await get(`/v1/tasks/${t.id}`)).json<TaskBody>().attempts).toEqual(t.attempts);
   });
 
   it('?wait=N answers 200 with the result once the task finishes, 202 if it is still running after N s', async () => {
@@ -137,7 +152,7 @@ describe('DELETE /v1/tasks/:id', () => {
     expect(b.json<TaskBody>().status).toBe('succeeded');
     await sleep(300);
     const after = (await get(`/v1/tasks/${id}`)).json<TaskBody>();
-    expect(after).toMatchObject({ status: 'cancelled', attempts: 0, result: null });
+    expect(after).toMatchObject({ status: 'cancelled', attempt: 0, attempts: [], result: null });
   });
 
   it('cancels a running task (202 cancelling, then cancelled) and refuses a finished one with 409', async () => {
