@@ -66,7 +66,9 @@ export async function settle(ctx: ApiContext, request: FastifyRequest, reply: Fa
 export async function submit(ctx: ApiContext, request: FastifyRequest, reply: FastifyReply, req: EnqueueRequest) {
   let enqueued: { task: Task; created: boolean };
   // A key stands for the request it was first sent with: the store refuses a replay of another.
-  if (req.idempotencyKey !== undefined) req = { ...req, requestHash: requestHash({ kind: req.kind ?? 'task', ...(req.sessionId !== undefined && { sessionId: req.sessionId }) }, request.body) };
+  if (req.idempotencyKey !== undefined) {
+    req = { ...req, requestHash: requestHash({ kind: req.kind ?? 'task', sessionId: req.sessionId }, request.body) };
+  }
   try {
     enqueued = await ctx.store.enqueue(req);
   } catch (err) {
