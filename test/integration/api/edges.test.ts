@@ -2,7 +2,7 @@
 // router or node's parser refuse. Every answer has drover's {error:{code,message}} shape.
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stopAll } from '../../helpers/drover.ts';
+import { startDrover, stopAll } from '../../helpers/drover.ts';
 import { request } from '../../helpers/http.ts';
 import { call, startApi, type Api } from './support.ts';
 
@@ -26,9 +26,9 @@ function errorOf(r: { status: number; body: string }): { code: string; message: 
 }
 
 /** One raw request on its own connection; resolves with what came back before the close. */
-function raw(text: string): Promise<string> {
+function raw(text: string, port = api.d.port): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect(api.d.port, '127.0.0.1', () => socket.write(text));
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(text));
     let got = '';
     socket.setEncoding('utf8').on('data', (c: string) => (got += c));
     socket.on('close', () => resolve(got));
@@ -91,5 +91,16 @@ describe('what the router and the HTTP parser refuse', () => {
     const answer = await raw(`GET /v1/tasks HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(20_000)}\r\n\r\n`);
     expect(answer).toMatch(/^HTTP\/1\.1 431 /);
     expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({ error: { code: 'HEADERS_TOO_LARGE', message: 'the request headers are too large' } });
+  });
+
+  it('headers that do not arrive within server.header_timeout are 408 REQUEST_TIMEOUT in drover\'s shape', async () => {
+    const slow = await startDrover({ env: { DROVER_SERVER__HEADER_TIMEOUT: '1' } });
+    try {
+      const answer = await raw('GET /v1/tasks HTTP/1.1\r\nHost: x\r\n', slow.port);
+      expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+      expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({ error: { code: 'REQUEST_TIMEOUT', message: 'the request was not received in time' } });
+    } finally {
+      await slow.stop();
+    }
   });
 });
