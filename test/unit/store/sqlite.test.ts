@@ -107,6 +107,26 @@ describe('sqlite store', () => {
     await migrated.close();
   });
 
+  it('reports a file damaged under it as its fault', async () => {
+    const path = join(tempDir(), 'drover.db');
+    const opts = { path, queueLimit: 1000, resultTtlMs: 60_000, sessionTtlMs: 60_000 };
+    const store = await openSqliteStore(opts);
+    for (let i = 0; i < 100; i++) await store.enqueue({ tenant: 'acme', input: 'x'.repeat(500), maxAttempts: 1, timeoutMs: 1000 });
+    expect(store.fault()).toBeNull();
+    const { DatabaseSync } = await import('node:sqlite');
+    const { statSync, openSync, writeSync, closeSync } = await import('node:fs');
+    const other = new DatabaseSync(path);
+    other.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    other.close();
+    const size = statSync(path).size;
+    const fd = openSync(path, 'r+');
+    writeSync(fd, Buffer.alloc(size - 4096, 0x55), 0, size - 4096, 4096);
+    closeSync(fd);
+    await expect(store.list('acme', { limit: 10 })).rejects.toSatisfy((e) => isStoreError(e, 'STORE_FAILED') && e.message === `store ${path}: database disk image is malformed`);
+    expect(store.fault()).toBe(`store ${path}: database disk image is malformed`);
+    await store.close();
+  });
+
   it('refuses a file written by a newer schema', async () => {
     const path = join(tempDir(), 'drover.db');
     const { DatabaseSync } = await import('node:sqlite');
