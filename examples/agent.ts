@@ -3,7 +3,7 @@
 // step, and reports its progress. With the default config the LLM is drover's mock, which
 // answers "echo: <your message>".
 //
-// Try it:  curl -s localhost:8080/v1/tasks?wait=10 -d '{"input":"what is drover?"}'
+// Try it:  curl -s 'localhost:8080/v1/tasks?wait=10' -H 'content-type: application/json' -d '{"input":"what is drover?"}'
 //
 // Input: a string, or { "content": "..." } (a chat turn's message looks the same).
 // Result: { content, words, turn, model, tokens }; for a chat turn, `content` becomes the

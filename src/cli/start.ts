@@ -43,6 +43,12 @@ export async function start(load: LoadOptions): Promise<number> {
   if (checks.errors.length > 0) throw new ConfigError(checks.errors.map((e) => issue('CONFIG_INVALID', e)));
   const log = createLogger({ role: 'supervisor' }, config.log.level, config.log.format);
   for (const w of checks.warnings) log.warn(w);
+  // Opened before anything is started or forked: a store that cannot be opened (or is
+  // damaged) ends the start here, naming the file and the reason. The supervisor reads the
+  // queue's depth for the autoscaler and removes expired results; it never claims a task.
+  const store = await openStore({
+    ...config.store, stateDir: config.supervisor.state_dir, checkIntegrity: true, warn: (msg) => log.warn(msg),
+  });
   const sizing = computeSizing(config, readMachine());
   const sup = new Supervisor(config, log, sizing.children);
   // Anonymous access is judged by the address the public socket really has (a socket from
@@ -71,9 +77,6 @@ export async function start(load: LoadOptions): Promise<number> {
 
   const metrics = new SupervisorMetrics(sup);
   const control = await ControlServer.start(sup, config.supervisor.runtime_dir, log, () => stop('drover stop'));
-  // The supervisor reads the queue's depth for the autoscaler and removes expired results; it
-  // never claims or runs a task.
-  const store = await openStore({ ...config.store, stateDir: config.supervisor.state_dir });
   const cleanup = setInterval(() => {
     store.cleanup().then((r) => (r.tasks || r.sessions) && log.info(r, 'expired tasks and sessions removed'), (err: unknown) => log.error({ err }, 'store cleanup failed'));
   }, config.store.cleanup_interval * 1000);

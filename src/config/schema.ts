@@ -109,6 +109,7 @@ export const StoreSchema = Section({
   result_ttl: Seconds(86_400, { minimum: 1, description: 'how long finished tasks and their events are kept' }),
   session_ttl: Seconds(86_400, { minimum: 1, description: 'how long an idle session\'s history is kept' }),
   cleanup_interval: Seconds(60, { minimum: 1, description: 'how often expired data is removed' }),
+  discard_orphaned_wal: Type.Boolean({ default: false, description: 'when the SQLite file is gone but its -wal is left, delete the log and start empty instead of refusing to start' }),
 });
 
 export const ApiKeySchema = Type.Object({
@@ -128,6 +129,7 @@ export const LimitsSchema = Section({
   max_task_timeout: Seconds(3600, { minimum: 0.001, description: 'largest timeout_s a client may set on a task or turn' }),
   failed_auth_per_minute: Int(30, 0, 1_000_000, 'failed API-key attempts per client address (IPv6: per /64) per minute, per child; past them the address gets 429 AUTH_RATE_LIMITED, even with a right key, until its bucket refills (0 = no limit)'),
   queue_full_retry_after: Seconds(5, { minimum: 0, description: 'Retry-After sent with 503 QUEUE_FULL when the task queue is at store.queue_limit' }),
+  max_json_depth: Int(64, 1, 10_000, 'deepest nesting of arrays and objects in a request body (400 BODY_TOO_DEEP above)'),
   sse_heartbeat: Seconds(15, { minimum: 0.01, maximum: 3600, description: 'interval of the `: ping` comment on an idle event stream; keep it below the proxy\'s idle timeouts (HAProxy timeout server/client)' }),
 });
 

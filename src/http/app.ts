@@ -2,7 +2,7 @@ import http from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
-import { ApiError, errorHandlerFor, sendError } from './errors.ts';
+import { ApiError, clientErrorHandler, errorHandlerFor, frameworkErrorHandler, MAX_PARAM_LENGTH, sendError, storeUnavailable } from './errors.ts';
 import { QuickFirst } from './quick-first.ts';
 import { ChildResponse } from './response.ts';
 import { labelRoutes } from './route-label.ts';
@@ -14,6 +14,8 @@ export interface ChildState {
   /** Ready for traffic: false while starting and once draining. */
   ready: boolean;
   draining: boolean;
+  /** Why the store cannot serve (set by the API once it has a store), or null. */
+  storeFault?: () => string | null;
 }
 
 /**
@@ -36,6 +38,10 @@ export function buildApp(config: Config, state: ChildState, log: Logger): { app:
     requestTimeout: s.request_timeout * 1000,
     maxRequestsPerSocket: s.max_requests_per_connection || undefined,
     return503OnClosing: false,
+    maxParamLength: MAX_PARAM_LENGTH,
+    // Every error a client can see has drover's {error:{code,message}} shape, fastify's own too.
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
     serverFactory: (handler) => {
       server = http.createServer({
         ServerResponse: ChildResponse,
@@ -60,9 +66,12 @@ export function buildApp(config: Config, state: ChildState, log: Logger): { app:
     sendError(reply, new ApiError(404, 'NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]}`)));
 
   path(app, '/healthz', [{ method: 'GET', handler: async () => ({ status: 'ok' }) }]);
+  // Ready means this child can serve the API: started, not draining, and its store sound (a
+  // damaged file or a failing disk makes every API call fail, so a balancer should look elsewhere).
   path(app, '/readyz', [{ method: 'GET', handler: async (_req, reply) => {
-    if (state.ready) return { status: 'ready' };
-    return sendError(reply, new ApiError(503, state.draining ? 'DRAINING' : 'STARTING', state.draining ? 'draining' : 'starting'));
+    if (!state.ready) return sendError(reply, new ApiError(503, state.draining ? 'DRAINING' : 'STARTING', state.draining ? 'draining' : 'starting'));
+    if (state.storeFault?.()) return sendError(reply, storeUnavailable());
+    return { status: 'ready' };
   } }]);
   path(app, '/v1/ping', [{ method: 'GET', handler: async () => ({ pong: true, child: state.id, pid: process.pid }) }]);
 

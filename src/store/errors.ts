@@ -3,6 +3,8 @@
 export type StoreErrorCode =
   /** queue_limit tasks are queued already. */
   | 'QUEUE_FULL'
+  /** An idempotency key sent again with another request (requestHash). */
+  | 'IDEMPOTENCY_MISMATCH'
   /** A write carried a fence that is no longer the current claim. */
   | 'STALE_FENCE'
   /** A request the store cannot accept (bad priority, turn without session, …). */
@@ -10,6 +12,14 @@ export type StoreErrorCode =
   /** The store stayed locked by other processes past its busy timeout. */
   | 'STORE_BUSY'
   | 'STORE_CLOSED'
+  /** The file could not be opened, or is not a database (the message names it and why). */
+  | 'STORE_OPEN_FAILED'
+  /** The integrity check at open found damage. */
+  | 'STORE_DAMAGED'
+  /** The database file is missing but its write-ahead log is there. */
+  | 'STORE_WAL_ORPHANED'
+  /** SQLite found the file damaged, or the disk failed, while serving. */
+  | 'STORE_FAILED'
   /** The file was written by a newer drover (schema version above ours). */
   | 'SCHEMA_TOO_NEW'
   | 'UNKNOWN_BACKEND';

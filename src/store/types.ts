@@ -21,6 +21,15 @@ export interface TaskError {
   message: string;
 }
 
+/** One run of a task: `error` is why it failed (null while it runs, when it succeeded, or when
+ * a cancel ended it without one). */
+export interface TaskAttempt {
+  n: number;
+  error: TaskError | null;
+  startedAt: number;
+  finishedAt: number | null;
+}
+
 export interface Task {
   /** Opaque; ids of one store sort by creation time. */
   id: string;
@@ -32,10 +41,13 @@ export interface Task {
   priority: number;
   input: unknown;
   result: unknown;
-  /** The last failure; a later successful attempt leaves it for inspection. */
+  /** The failure the task ended with, or the last one while it will run again; null once an
+   * attempt succeeded (earlier failures are in `attempts`). */
   error: TaskError | null;
   /** Number of the current or last run; 0 before the first claim. */
   attempt: number;
+  /** Every run so far, oldest first (a run given back on drain is not one). */
+  attempts: TaskAttempt[];
   maxAttempts: number;
   timeoutMs: number;
   idempotencyKey: string | null;
@@ -63,6 +75,10 @@ export interface EnqueueRequest {
   priority?: number;
   /** Same (tenant, key) within the result TTL returns the existing task. */
   idempotencyKey?: string;
+  /** With idempotencyKey: what identifies the request (the API hashes its body). A later
+   * enqueue with the same key and another hash throws StoreError IDEMPOTENCY_MISMATCH; when
+   * either side has none, the existing task is returned. */
+  requestHash?: string;
   maxAttempts: number;
   timeoutMs: number;
   sessionId?: string;
@@ -179,7 +195,8 @@ export interface CleanupResult {
 }
 
 export interface Store {
-  /** Throws StoreError QUEUE_FULL when queueLimit tasks are queued already. */
+  /** Throws StoreError QUEUE_FULL when queueLimit tasks are queued already, and
+   * IDEMPOTENCY_MISMATCH when the key was first used with another requestHash. */
   enqueue(req: EnqueueRequest): Promise<{ task: Task; created: boolean }>;
   /** Reaps expired leases first, then claims up to n tasks that may run now, highest
    * priority first, then oldest. Tasks of one session run one at a time, in order. */
@@ -236,6 +253,9 @@ export interface Store {
   /** Removes finished tasks (with their events and tool results) older than resultTtlMs,
    * expired sessions and idle rate-limit state. */
   cleanup(now?: number): Promise<CleanupResult>;
+  /** Why the store cannot serve right now (a damaged file, a failing disk, a lost
+   * connection), or null; readiness answers 503 while it is set. */
+  fault(): string | null;
   close(): Promise<void>;
 }
 

@@ -22,6 +22,7 @@ export function validateEnqueue(req: EnqueueRequest): { priority: number; kind: 
   integer(req.maxAttempts, 'maxAttempts', 1);
   integer(req.timeoutMs, 'timeoutMs', 1);
   if (req.idempotencyKey !== undefined) nonEmpty(req.idempotencyKey, 'idempotencyKey');
+  if (req.requestHash !== undefined) nonEmpty(req.requestHash, 'requestHash');
   if (req.sessionId !== undefined) nonEmpty(req.sessionId, 'sessionId');
   const kind = req.kind ?? 'task';
   if (kind !== 'task' && kind !== 'turn') fail(`kind must be 'task' or 'turn'`);

@@ -3,7 +3,7 @@ import { request, sleep } from './http.ts';
 export interface TaskView {
   id: string;
   status: string;
-  attempts: number;
+  attempt: number;
   result: unknown;
   error: unknown;
 }

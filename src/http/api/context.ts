@@ -4,6 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../../config/schema.ts';
 import { isStoreError, isTerminal, type EnqueueRequest, type Store, type Task } from '../../store/index.ts';
 import { ApiError } from '../errors.ts';
+import { requestHash } from './request-hash.ts';
 import type { Schemas } from './schemas.ts';
 import { taskUrl, taskView } from './view.ts';
 import { requestedWait, waitForFinal } from './wait.ts';
@@ -59,10 +60,15 @@ export async function settle(ctx: ApiContext, request: FastifyRequest, reply: Fa
 /**
  * Enqueues and answers: 202 while the task is not finished, 200 with the result once it is
  * (after ?wait=, or an idempotent replay of a finished task). A replay carries
- * `Idempotent-Replayed: true`; a full queue is 503 QUEUE_FULL with Retry-After.
+ * `Idempotent-Replayed: true`; the key with another request is 409 IDEMPOTENCY_MISMATCH; a
+ * full queue is 503 QUEUE_FULL with Retry-After.
  */
 export async function submit(ctx: ApiContext, request: FastifyRequest, reply: FastifyReply, req: EnqueueRequest) {
   let enqueued: { task: Task; created: boolean };
+  // A key stands for the request it was first sent with: the store refuses a replay of another.
+  if (req.idempotencyKey !== undefined) {
+    req = { ...req, requestHash: requestHash({ kind: req.kind ?? 'task', sessionId: req.sessionId }, request.body) };
+  }
   try {
     enqueued = await ctx.store.enqueue(req);
   } catch (err) {

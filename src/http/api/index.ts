@@ -5,8 +5,10 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../config/schema.ts';
 import type { Store } from '../../store/index.ts';
 import type { ChildState } from '../app.ts';
+import { ApiError } from '../errors.ts';
 import { Authenticator } from './auth.ts';
 import type { ApiContext } from './context.ts';
+import { deeperThan } from './depth.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { buildSchemas } from './schemas.ts';
 import { registerSessionRoutes } from './sessions.ts';
@@ -38,6 +40,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   }, DRAIN_CHECK_MS);
   watch.unref();
 
+  state.storeFault = () => store.fault();
   const ctx: ApiContext = { config, store, schemas: buildSchemas(config), stop: stopping.signal };
 
   app.register(async (api) => {
@@ -49,6 +52,13 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     api.addHook('onRequest', async (request, reply) => {
       request.tenant = auth.tenant(request.headers, request.ip);
       await limiter.take(request.tenant, reply);
+    });
+    // Before validation and long before the store: every walk over the body after this one
+    // (schema checks, JSON.stringify) may recurse.
+    api.addHook('preValidation', async (request) => {
+      if (request.body !== undefined && deeperThan(request.body, config.limits.max_json_depth)) {
+        throw new ApiError(400, 'BODY_TOO_DEEP', `the body nests arrays and objects more than ${config.limits.max_json_depth} levels deep (limits.max_json_depth)`);
+      }
     });
     api.addHook('onClose', async () => clearInterval(watch));
     registerTaskRoutes(api, ctx);

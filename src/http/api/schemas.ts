@@ -64,13 +64,23 @@ export type ListQuery = Static<Schemas['ListQuery']>;
 /** ISO 8601, UTC. */
 const Timestamp = Type.String();
 
+const ErrorView = Type.Object({ code: Type.String(), message: Type.String() });
+
 export const TaskView = Type.Object({
   id: Type.String(),
   kind: Type.Union([Type.Literal('task'), Type.Literal('turn')]),
   session_id: Nullable(Type.String()),
   status: Type.String(),
   priority: Type.Integer(),
-  attempts: Type.Integer(),
+  /** Number of the current or last run (0 before the first). */
+  attempt: Type.Integer(),
+  /** Every run, oldest first; `error` is why that run failed. */
+  attempts: Type.Array(Type.Object({
+    n: Type.Integer(),
+    error: Nullable(ErrorView),
+    started_at: Timestamp,
+    finished_at: Nullable(Timestamp),
+  })),
   max_attempts: Type.Integer(),
   timeout_s: Type.Number(),
   idempotency_key: Nullable(Type.String()),
@@ -80,7 +90,7 @@ export const TaskView = Type.Object({
   finished_at: Nullable(Timestamp),
   input: Type.Optional(Type.Unknown()),
   result: Type.Unknown(),
-  error: Nullable(Type.Object({ code: Type.String(), message: Type.String() })),
+  error: Nullable(ErrorView),
   links: Type.Object({
     self: Type.String(),
     events: Type.String(),

@@ -57,16 +57,18 @@ export function registerTaskRoutes(api: FastifyInstance, ctx: ApiContext): void 
     {
       // queued → cancelled at once (200); running → cancelling (202: the executor aborts the
       // run's signal and the task ends cancelled); cancelling again is a no-op; a finished
-      // task cannot be cancelled (409).
+      // task, cancelled ones included, cannot be cancelled (409). Two DELETEs racing on one
+      // queued task may both see it queued and both answer 200: the outcome is the same.
       method: 'DELETE',
       options: { schema: { params: schemas.TaskParams, response: { 200: TaskView, 202: TaskView } } },
       handler: async (request, reply) => {
         const { id } = request.params as { id: string };
+        const finished = (t: Task) => new ApiError(409, 'TASK_FINISHED', `task ${id} already finished (${t.status})`);
+        const before = await find(request.tenant, id);
+        if (isTerminal(before.status)) throw finished(before);
         const task = await store.cancel(request.tenant, id);
         if (!task) throw taskNotFound(id);
-        if (task.status === 'succeeded' || task.status === 'dead') {
-          throw new ApiError(409, 'TASK_FINISHED', `task ${id} already finished (${task.status})`);
-        }
+        if (task.status === 'succeeded' || task.status === 'dead') throw finished(task);
         return reply.code(task.status === 'cancelled' ? 200 : 202).send(taskView(task, { input: false }));
       },
     },

@@ -1,6 +1,6 @@
 // What every part of the SQLite backend works with, and the mapping from a tasks row to
 // the backend-neutral Task.
-import type { Clock, ClaimedTask, StoreOptions, Task, TaskError, TaskKind, TaskStatus } from '../types.ts';
+import type { Clock, ClaimedTask, StoreOptions, Task, TaskAttempt, TaskError, TaskKind, TaskStatus } from '../types.ts';
 import type { Db } from './db.ts';
 import type { EventHub } from './events.ts';
 
@@ -26,6 +26,7 @@ export interface TaskRow {
   max_attempts: number;
   timeout_ms: number;
   idempotency_key: string | null;
+  request_hash: string | null;
   worker: string | null;
   fence: number;
   lease_until: number | null;
@@ -46,7 +47,41 @@ export function fromJson(text: string | null): unknown {
   return text === null ? null : JSON.parse(text);
 }
 
-export function toTask(row: TaskRow): Task {
+interface AttemptRow {
+  task_id: string;
+  n: number;
+  started_at: number;
+  finished_at: number | null;
+  error: string | null;
+}
+
+/** The attempts of these tasks, by task id, oldest first: one query for a whole page. */
+function attemptsOf(db: Db, ids: string[]): Map<string, TaskAttempt[]> {
+  const byTask = new Map<string, TaskAttempt[]>();
+  if (ids.length === 0) return byTask;
+  const rows = db.all<AttemptRow>(
+    'SELECT * FROM attempts WHERE task_id IN (SELECT value FROM json_each(:ids)) ORDER BY task_id, n',
+    { ids: JSON.stringify(ids) },
+  );
+  for (const r of rows) {
+    let list = byTask.get(r.task_id);
+    if (!list) byTask.set(r.task_id, (list = []));
+    list.push({ n: r.n, error: fromJson(r.error) as TaskError | null, startedAt: r.started_at, finishedAt: r.finished_at });
+  }
+  return byTask;
+}
+
+/** Rows → tasks with their attempts. */
+export function toTasks(db: Db, rows: TaskRow[]): Task[] {
+  const attempts = attemptsOf(db, rows.map((r) => r.id));
+  return rows.map((r) => toTask(r, attempts.get(r.id) ?? []));
+}
+
+export function toTaskOf(db: Db, row: TaskRow): Task {
+  return toTasks(db, [row])[0]!;
+}
+
+function toTask(row: TaskRow, attempts: TaskAttempt[]): Task {
   return {
     id: row.id,
     tenant: row.tenant,
@@ -58,6 +93,7 @@ export function toTask(row: TaskRow): Task {
     result: fromJson(row.result),
     error: fromJson(row.error) as TaskError | null,
     attempt: row.attempt,
+    attempts,
     maxAttempts: row.max_attempts,
     timeoutMs: row.timeout_ms,
     idempotencyKey: row.idempotency_key,
@@ -71,8 +107,8 @@ export function toTask(row: TaskRow): Task {
   };
 }
 
-export function toClaimedTask(row: TaskRow): ClaimedTask {
-  return { ...toTask(row), fence: row.fence };
+export function toClaimedTasks(db: Db, rows: TaskRow[]): ClaimedTask[] {
+  return toTasks(db, rows).map((t, i) => ({ ...t, fence: rows[i]!.fence }));
 }
 
 export const ACTIVE = `status IN ('running', 'cancelling')`;

@@ -1,7 +1,10 @@
 // A thin layer over node:sqlite: cached prepared statements, write transactions that take
 // the write lock up front (BEGIN IMMEDIATE, so two processes never read the same queued row
 // and both claim it), callbacks that run only once a transaction committed, and SQLite's
-// errors turned into StoreErrors.
+// errors turned into StoreErrors. A damaged file or a failing disk is remembered as the
+// store's fault, which readiness reports, so a load balancer stops sending work here.
+import { accessSync, constants, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { StoreError } from '../errors.ts';
 
@@ -9,49 +12,77 @@ export type Params = Record<string, SQLInputValue>;
 
 const SQLITE_BUSY = 5;
 const SQLITE_LOCKED = 6;
+// The file is damaged: it stays damaged until an operator restores it.
+const DAMAGED = new Set([11 /* CORRUPT */, 26 /* NOTADB */]);
+// CORRUPT alone: NOTADB at open means the file is something else, which the open error says.
+const DAMAGED_AT_OPEN = new Set([11]);
+// The disk or its permissions failed: a later commit that succeeds clears the fault.
+const FAILING = new Set([8 /* READONLY */, 10 /* IOERR */, 13 /* FULL */, 14 /* CANTOPEN */]);
 
 export class Db {
   private readonly db: DatabaseSync;
   private readonly statements = new Map<string, StatementSync>();
   private afterCommitQueue: (() => void)[] | null = null;
   private closed = false;
+  private failure: { message: string; lasting: boolean } | null = null;
+  readonly path: string;
 
+  /** Throws StoreError STORE_OPEN_FAILED, naming the file and SQLite's reason. */
   constructor(path: string, busyTimeoutMs: number) {
-    this.db = wrap(() => new DatabaseSync(path, { timeout: busyTimeoutMs }));
-    // WAL lets readers (stats, polling subscribers) run beside the one writer; NORMAL sync
-    // in WAL mode survives a process crash and only risks the last commits on power loss.
-    this.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
+    this.path = path;
+    try {
+      this.db = new DatabaseSync(path, { timeout: busyTimeoutMs });
+      // WAL lets readers (stats, polling subscribers) run beside the one writer; NORMAL sync
+      // in WAL mode survives a process crash and only risks the last commits on power loss.
+      this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
+    } catch (err) {
+      if (DAMAGED_AT_OPEN.has(((err as { errcode?: number }).errcode ?? 0) & 0xff)) throw damagedStore(path, [(err as Error).message]);
+      const why = directoryProblem(path);
+      throw new StoreError('STORE_OPEN_FAILED', `cannot open the store ${path}: ${(err as Error).message}${why ? ` (${why})` : ''}`, { cause: err });
+    }
+  }
+
+  /** Why the store cannot serve right now (a damaged file, a failing disk), or null. */
+  get fault(): string | null {
+    return this.failure?.message ?? null;
+  }
+
+  /** SQLite's quick_check: [] when the file is sound, else what is wrong (first 10 problems). */
+  quickCheck(): string[] {
+    const rows = this.all<{ quick_check: string }>('PRAGMA quick_check(10)');
+    return rows.map((r) => r.quick_check).filter((r) => r !== 'ok');
   }
 
   exec(sql: string): void {
     this.open();
-    wrap(() => this.db.exec(sql));
+    this.wrap(() => this.db.exec(sql));
   }
 
   get<T>(sql: string, params: Params = {}): T | undefined {
-    return wrap(() => this.statement(sql).get(params)) as T | undefined;
+    return this.wrap(() => this.statement(sql).get(params)) as T | undefined;
   }
 
   all<T>(sql: string, params: Params = {}): T[] {
-    return wrap(() => this.statement(sql).all(params)) as T[];
+    return this.wrap(() => this.statement(sql).all(params)) as T[];
   }
 
   /** Returns the number of rows changed. */
   run(sql: string, params: Params = {}): number {
-    return Number(wrap(() => this.statement(sql).run(params)).changes);
+    return Number(this.wrap(() => this.statement(sql).run(params)).changes);
   }
 
   /** Runs fn inside BEGIN IMMEDIATE … COMMIT (ROLLBACK if it throws). Not reentrant. */
   write<T>(fn: () => T): T {
     this.open();
     if (this.afterCommitQueue) throw new Error('nested store write transaction');
-    wrap(() => this.db.exec('BEGIN IMMEDIATE'));
+    this.wrap(() => this.db.exec('BEGIN IMMEDIATE'));
     const queue: (() => void)[] = [];
     this.afterCommitQueue = queue;
     let value: T;
     try {
       value = fn();
-      wrap(() => this.db.exec('COMMIT'));
+      this.wrap(() => this.db.exec('COMMIT'));
+      if (this.failure && !this.failure.lasting) this.failure = null;
     } catch (err) {
       if (this.db.isTransaction) this.db.exec('ROLLBACK');
       throw err;
@@ -83,7 +114,7 @@ export class Db {
     this.open();
     let stmt = this.statements.get(sql);
     if (!stmt) {
-      stmt = wrap(() => this.db.prepare(sql));
+      stmt = this.wrap(() => this.db.prepare(sql));
       this.statements.set(sql, stmt);
     }
     return stmt;
@@ -92,16 +123,39 @@ export class Db {
   private open(): void {
     if (this.closed) throw new StoreError('STORE_CLOSED', 'the store is closed');
   }
+
+  private wrap<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      const errcode = (err as { errcode?: unknown }).errcode;
+      if (typeof errcode !== 'number') throw err;
+      const primary = errcode & 0xff;
+      if (primary === SQLITE_BUSY || primary === SQLITE_LOCKED) {
+        throw new StoreError('STORE_BUSY', 'the store stayed locked by other processes past its busy timeout', { cause: err });
+      }
+      if (DAMAGED.has(primary) || FAILING.has(primary)) {
+        const message = `store ${this.path}: ${(err as Error).message}`;
+        if (!this.failure?.lasting) this.failure = { message, lasting: DAMAGED.has(primary) };
+        throw new StoreError('STORE_FAILED', message, { cause: err });
+      }
+      throw err;
+    }
+  }
 }
 
-function wrap<T>(fn: () => T): T {
+/** SQLite says only "unable to open database file"; the directory usually says why. */
+function directoryProblem(path: string): string | null {
+  const dir = dirname(path);
   try {
-    return fn();
+    if (!statSync(dir).isDirectory()) return `${dir} is not a directory`;
+    accessSync(dir, constants.W_OK | constants.X_OK);
+    return null;
   } catch (err) {
-    const errcode = (err as { errcode?: unknown }).errcode;
-    if (typeof errcode === 'number' && ((errcode & 0xff) === SQLITE_BUSY || (errcode & 0xff) === SQLITE_LOCKED)) {
-      throw new StoreError('STORE_BUSY', 'the store stayed locked by other processes past its busy timeout', { cause: err });
-    }
-    throw err;
+    return (err as Error).message;
   }
+}
+
+export function damagedStore(path: string, problems: string[]): StoreError {
+  return new StoreError('STORE_DAMAGED', `the store ${path} is damaged (SQLite quick_check: ${problems.join('; ')}); restore it from a backup, or move it away to start empty`);
 }

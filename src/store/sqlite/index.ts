@@ -5,12 +5,11 @@
 import type { CleanupResult, Store, StoreOptions } from '../types.ts';
 import { CancelWatch } from './cancels.ts';
 import type { Ctx } from './context.ts';
-import { Db } from './db.ts';
+import { openDb } from './open.ts';
 import { EventHub, publish, readEvents } from './events.ts';
 import { cancel, complete, fail, release, renew } from './lifecycle.ts';
 import { rateLimitTake, removeFullBuckets } from './limits.ts';
 import { claim, enqueue, get, list, reapExpired, stats } from './queue.ts';
-import { migrate } from './schema.ts';
 import { removeExpiredSessions, sessionAppend, sessionDelete, sessionGet } from './sessions.ts';
 import { toolClaim, toolGet, toolPut } from './tools.ts';
 
@@ -20,6 +19,11 @@ export interface SqliteStoreOptions extends StoreOptions {
   busyTimeoutMs?: number;
   /** How often subscribers (and cancel watchers) look for events written by other processes. */
   pollMs?: number;
+  /** Refuse a file that SQLite's quick_check finds damaged (the supervisor's open). */
+  checkIntegrity?: boolean;
+  /** The file is gone but its -wal is left: delete the log and start empty instead of refusing. */
+  discardOrphanedWal?: boolean;
+  warn?: (message: string) => void;
 }
 
 const DEFAULT_BUSY_TIMEOUT_MS = 5000;
@@ -29,13 +33,7 @@ const DEFAULT_EVENTS_LIMIT = 1000;
 const CLEANUP_BATCH = 500;
 
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<Store> {
-  const db = new Db(options.path, options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS);
-  try {
-    migrate(db);
-  } catch (err) {
-    db.close();
-    throw err;
-  }
+  const db = openDb(options.path, { ...options, busyTimeoutMs: options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS });
   const ctx: Ctx = {
     db,
     clock: options.clock ?? Date.now,
@@ -67,6 +65,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     toolGet: async (taskId, key) => toolGet(ctx, taskId, key),
     stats: async () => stats(ctx),
     cleanup: async (now) => cleanup(ctx, now ?? ctx.clock()),
+    fault: () => db.fault,
     close: async () => {
       ctx.hub.close();
       cancels.close();
@@ -87,6 +86,7 @@ function cleanup(ctx: Ctx, now: number): CleanupResult {
       for (const { id } of ids) {
         ctx.db.run('DELETE FROM events WHERE task_id = :id', { id });
         ctx.db.run('DELETE FROM tool_results WHERE task_id = :id', { id });
+        ctx.db.run('DELETE FROM attempts WHERE task_id = :id', { id });
         ctx.db.run('DELETE FROM tasks WHERE id = :id', { id });
       }
       return ids.length;

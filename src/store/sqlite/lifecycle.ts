@@ -2,7 +2,7 @@
 // against the fence so a worker whose lease was taken over changes nothing, and cancel.
 import type { FailOptions, FailResult, RenewResult, Task, TaskError } from '../types.ts';
 import { validateLease } from '../validate.ts';
-import { ACTIVE, toTask, type Ctx, type TaskRow } from './context.ts';
+import { ACTIVE, toTaskOf, type Ctx, type TaskRow } from './context.ts';
 import { toCancelled, toCancelling, toDead, toQueued, toSucceeded } from './transitions.ts';
 
 interface Held {
@@ -79,6 +79,6 @@ export function cancel(ctx: Ctx, tenant: string, id: string): Task | null {
       row.status === 'queued' ? toCancelled(ctx, now, id)
       : row.status === 'running' ? toCancelling(ctx, now, id)
       : undefined;
-    return toTask(changed ?? row);
+    return toTaskOf(ctx.db, changed ?? row);
   });
 }

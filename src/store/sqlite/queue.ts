@@ -4,7 +4,7 @@ import { StoreError } from '../errors.ts';
 import { newTaskId } from '../ids.ts';
 import type { ClaimedTask, ClaimRequest, EnqueueRequest, ListOptions, StoreStats, Task } from '../types.ts';
 import { validateClaim, validateEnqueue, validateList } from '../validate.ts';
-import { ACTIVE, toClaimedTask, toJson, toTask, type Ctx, type TaskRow } from './context.ts';
+import { ACTIVE, toClaimedTasks, toJson, toTaskOf, toTasks, type Ctx, type TaskRow } from './context.ts';
 import { toCancelled, toDead, toQueued, toRunning } from './transitions.ts';
 
 export function enqueue(ctx: Ctx, req: EnqueueRequest): { task: Task; created: boolean } {
@@ -15,7 +15,12 @@ export function enqueue(ctx: Ctx, req: EnqueueRequest): { task: Task; created: b
       const existing = ctx.db.get<TaskRow>('SELECT * FROM tasks WHERE tenant = :tenant AND idempotency_key = :key', {
         tenant: req.tenant, key: req.idempotencyKey,
       });
-      if (existing) return { task: toTask(existing), created: false };
+      if (existing) {
+        if (req.requestHash !== undefined && existing.request_hash !== null && existing.request_hash !== req.requestHash) {
+          throw new StoreError('IDEMPOTENCY_MISMATCH', `idempotency key ${JSON.stringify(req.idempotencyKey)} was first used for another request (task ${existing.id})`);
+        }
+        return { task: toTaskOf(ctx.db, existing), created: false };
+      }
     }
     const queued = ctx.db.get<{ n: number | null }>(`SELECT SUM(n) AS n FROM task_counts WHERE status = 'queued'`)?.n ?? 0;
     if (queued >= ctx.opts.queueLimit) {
@@ -23,18 +28,18 @@ export function enqueue(ctx: Ctx, req: EnqueueRequest): { task: Task; created: b
     }
     const row = ctx.db.get<TaskRow>(
       `INSERT INTO tasks (id, tenant, kind, session_id, status, priority, input, max_attempts, timeout_ms,
-         idempotency_key, created_at, updated_at, run_at)
+         idempotency_key, request_hash, created_at, updated_at, run_at)
        VALUES (:id, :tenant, :kind, :sessionId, 'queued', :priority, :input, :maxAttempts, :timeoutMs,
-         :idempotencyKey, :now, :now, :now)
+         :idempotencyKey, :requestHash, :now, :now, :now)
        RETURNING *`,
       {
         id: newTaskId(now), tenant: req.tenant, kind, sessionId: req.sessionId ?? null, priority,
         input: toJson(req.input), maxAttempts: req.maxAttempts, timeoutMs: req.timeoutMs,
-        idempotencyKey: req.idempotencyKey ?? null, now,
+        idempotencyKey: req.idempotencyKey ?? null, requestHash: req.idempotencyKey !== undefined ? (req.requestHash ?? null) : null, now,
       },
     );
     if (!row) throw new Error('INSERT … RETURNING gave no row');
-    return { task: toTask(row), created: true };
+    return { task: toTaskOf(ctx.db, row), created: true };
   });
 }
 
@@ -56,9 +61,10 @@ export function claim(ctx: Ctx, req: ClaimRequest): ClaimedTask[] {
   const now = ctx.clock();
   return ctx.db.write(() => {
     reapInside(ctx, now);
-    return ctx.db
+    const rows = ctx.db
       .all<{ id: string }>(CLAIMABLE, { now, n: req.n })
-      .map(({ id }) => toClaimedTask(toRunning(ctx, now, id, req.worker, now + req.leaseMs)));
+      .map(({ id }) => toRunning(ctx, now, id, req.worker, now + req.leaseMs));
+    return toClaimedTasks(ctx.db, rows);
   });
 }
 
@@ -82,7 +88,7 @@ function reapInside(ctx: Ctx, now: number): number {
 
 export function get(ctx: Ctx, tenant: string, id: string): Task | null {
   const row = ctx.db.get<TaskRow>('SELECT * FROM tasks WHERE id = :id AND tenant = :tenant', { id, tenant });
-  return row ? toTask(row) : null;
+  return row ? toTaskOf(ctx.db, row) : null;
 }
 
 export function list(ctx: Ctx, tenant: string, opts: ListOptions): Task[] {
@@ -90,13 +96,12 @@ export function list(ctx: Ctx, tenant: string, opts: ListOptions): Task[] {
   const where = ['tenant = :tenant'];
   if (opts.status !== undefined) where.push('status = :status');
   if (opts.before !== undefined) where.push('id < :before');
-  return ctx.db
-    .all<TaskRow>(`SELECT * FROM tasks WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT :limit`, {
-      tenant, limit: opts.limit,
-      ...(opts.status !== undefined && { status: opts.status }),
-      ...(opts.before !== undefined && { before: opts.before }),
-    })
-    .map(toTask);
+  const rows = ctx.db.all<TaskRow>(`SELECT * FROM tasks WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT :limit`, {
+    tenant, limit: opts.limit,
+    ...(opts.status !== undefined && { status: opts.status }),
+    ...(opts.before !== undefined && { before: opts.before }),
+  });
+  return toTasks(ctx.db, rows);
 }
 
 // Reads counters and the few delayed tasks, never the whole queue: the autoscaler asks often.

@@ -104,6 +104,27 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (task_id, key)
   ) WITHOUT ROWID;
   `,
+  // 2: what an idempotency key was first sent with (a replay of another request is refused).
+  `
+  ALTER TABLE tasks ADD COLUMN request_hash TEXT;
+  `,
+  // 3: every attempt of a task, so a task that succeeded on a later attempt still shows why the
+  // earlier ones failed. Tasks from before keep their last attempt (as the task row had it).
+  `
+  CREATE TABLE attempts (
+    task_id TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    started_at INTEGER NOT NULL,
+    finished_at INTEGER,
+    error TEXT,
+    PRIMARY KEY (task_id, n)
+  ) WITHOUT ROWID;
+  INSERT INTO attempts (task_id, n, started_at, finished_at, error)
+    SELECT id, attempt, started_at,
+      CASE status WHEN 'queued' THEN updated_at WHEN 'running' THEN NULL WHEN 'cancelling' THEN NULL ELSE finished_at END,
+      CASE status WHEN 'succeeded' THEN NULL ELSE error END
+    FROM tasks WHERE attempt > 0 AND started_at IS NOT NULL;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -18,6 +18,15 @@ function transition(
   return row;
 }
 
+// Attempts: a claim opens one; every change that ends a run (back to the queue, succeeded,
+// dead, cancelled) closes the open one with the failure it records; a release on drain,
+// which gives the attempt back, removes it.
+function endAttempt(ctx: Ctx, now: number, id: string, error: TaskError | null): void {
+  ctx.db.run('UPDATE attempts SET finished_at = :now, error = :error WHERE task_id = :id AND finished_at IS NULL', {
+    id, now, error: error ? toJson(error) : null,
+  });
+}
+
 export function toRunning(ctx: Ctx, now: number, id: string, worker: string, leaseUntil: number): TaskRow {
   const row = transition(
     ctx, now, id,
@@ -25,6 +34,11 @@ export function toRunning(ctx: Ctx, now: number, id: string, worker: string, lea
     { worker, leaseUntil },
   );
   if (!row) throw new Error(`claimed task ${id} vanished inside its transaction`);
+  ctx.db.run(
+    `INSERT INTO attempts (task_id, n, started_at) VALUES (:id, :n, :now)
+     ON CONFLICT (task_id, n) DO UPDATE SET started_at = :now, finished_at = NULL, error = NULL`,
+    { id, n: row.attempt, now },
+  );
   return row;
 }
 
@@ -36,6 +50,8 @@ export function toCancelling(ctx: Ctx, now: number, id: string): TaskRow | undef
 export function toQueued(
   ctx: Ctx, now: number, id: string, opts: { runAt: number; error: TaskError | null; countAttempt: boolean },
 ): TaskRow | undefined {
+  if (opts.countAttempt) endAttempt(ctx, now, id, opts.error);
+  else ctx.db.run('DELETE FROM attempts WHERE task_id = :id AND finished_at IS NULL', { id });
   return transition(
     ctx, now, id,
     `status = 'queued', run_at = :runAt, lease_until = NULL, error = COALESCE(:error, error)` +
@@ -45,19 +61,23 @@ export function toQueued(
   );
 }
 
+/** `error` becomes null: the task's error is the one it ended with (earlier ones are in attempts). */
 export function toSucceeded(ctx: Ctx, now: number, id: string, result: unknown): TaskRow | undefined {
-  return transition(ctx, now, id, `status = 'succeeded', result = :result, lease_until = NULL, finished_at = :now`, {
+  endAttempt(ctx, now, id, null);
+  return transition(ctx, now, id, `status = 'succeeded', result = :result, error = NULL, lease_until = NULL, finished_at = :now`, {
     result: toJson(result),
   });
 }
 
 export function toDead(ctx: Ctx, now: number, id: string, error: TaskError): TaskRow | undefined {
+  endAttempt(ctx, now, id, error);
   return transition(
     ctx, now, id, `status = 'dead', error = :error, lease_until = NULL, finished_at = :now`, { error: toJson(error) }, { error },
   );
 }
 
 export function toCancelled(ctx: Ctx, now: number, id: string, error: TaskError | null = null): TaskRow | undefined {
+  endAttempt(ctx, now, id, error);
   return transition(
     ctx, now, id, `status = 'cancelled', error = COALESCE(:error, error), lease_until = NULL, finished_at = :now`,
     { error: error ? toJson(error) : null },

@@ -57,6 +57,59 @@ export function lifecycleTests(setup: Setup): void {
     });
   });
 
+  describe('attempt history', () => {
+    it('keeps every attempt with its error, and a task that succeeds later has no error of its own', async () => {
+      const { store, clock } = await setup();
+      const { task } = await store.enqueue(req({ maxAttempts: 4 }));
+      expect(task.attempts).toEqual([]);
+      const t1 = clock.now;
+      const a1 = await claimOne(store);
+      expect(a1.attempts).toEqual([{ n: 1, error: null, startedAt: t1, finishedAt: null }]);
+      clock.advance(10);
+      await store.fail(task.id, a1.fence, boom, { retryable: true, retryDelayMs: 0 });
+      const t2 = clock.now;
+      // A lease that runs out ends an attempt too, with LEASE_EXPIRED.
+      await claimOne(store, 'w2', 1000);
+      clock.advance(1001);
+      const t3 = clock.now;
+      const a3 = await claimOne(store, 'w3');
+      // Given back on drain: not an attempt, so the next claim is attempt 3 again.
+      await store.release(task.id, a3.fence);
+      const redo = await claimOne(store, 'w4');
+      expect(redo.attempt).toBe(3);
+      clock.advance(5);
+      expect(await store.complete(task.id, redo.fence, 'done')).toBe(true);
+      const done = await store.get('acme', task.id);
+      expect(done).toMatchObject({ status: 'succeeded', attempt: 3, error: null, result: 'done' });
+      expect(done?.attempts).toEqual([
+        { n: 1, error: boom, startedAt: t1, finishedAt: t1 + 10 },
+        { n: 2, error: { code: 'LEASE_EXPIRED', message: expect.any(String) }, startedAt: t2, finishedAt: t3 },
+        { n: 3, error: null, startedAt: t3, finishedAt: t3 + 5 },
+      ]);
+      expect((await store.list('acme', { limit: 10 }))[0]?.attempts).toEqual(done?.attempts);
+    });
+
+    it('records the final failure on the task and its last attempt when it is dead-lettered or cancelled', async () => {
+      const { store } = await setup();
+      const { task } = await store.enqueue(req({ maxAttempts: 1 }));
+      await store.fail(task.id, (await claimOne(store)).fence, boom, { retryable: true, retryDelayMs: 0 });
+      const dead = await store.get('acme', task.id);
+      expect(dead).toMatchObject({ status: 'dead', error: boom });
+      expect(dead?.attempts.map((a) => [a.n, a.error])).toEqual([[1, boom]]);
+
+      const other = (await store.enqueue(req())).task;
+      const running = await claimOne(store);
+      await store.cancel('acme', other.id);
+      await store.fail(other.id, running.fence, { code: 'ABORTED', message: 'cancelled' }, { retryable: true, retryDelayMs: 0 });
+      const cancelled = await store.get('acme', other.id);
+      expect(cancelled?.status).toBe('cancelled');
+      expect(cancelled?.attempts.map((a) => [a.n, a.error?.code, a.finishedAt !== null])).toEqual([[1, 'ABORTED', true]]);
+      // Cancelled while queued: no attempt ran.
+      const never = (await store.enqueue(req())).task;
+      expect((await store.cancel('acme', never.id))?.attempts).toEqual([]);
+    });
+  });
+
   describe('failure and retry', () => {
     it('retries a retryable failure after its delay, then dead-letters on the last attempt', async () => {
       const { store, clock } = await setup();

@@ -31,6 +31,21 @@ export function queueTests(setup: Setup): void {
       expect(otherKey.task.id).not.toBe(first.task.id);
     });
 
+    it('refuses the same key with another request hash (IDEMPOTENCY_MISMATCH) and replays the same hash', async () => {
+      const { store } = await setup();
+      const first = await store.enqueue(req({ idempotencyKey: 'k1', requestHash: 'h1', input: 1 }));
+      expect((await store.enqueue(req({ idempotencyKey: 'k1', requestHash: 'h1', input: 1 }))).task.id).toBe(first.task.id);
+      await expect(store.enqueue(req({ idempotencyKey: 'k1', requestHash: 'h2', input: 2 }))).rejects.toSatisfy((e) =>
+        isStoreError(e, 'IDEMPOTENCY_MISMATCH') && e.message.includes(first.task.id));
+      // Without a hash on either side there is nothing to compare: the task is returned.
+      expect((await store.enqueue(req({ idempotencyKey: 'k1', input: 3 }))).task.id).toBe(first.task.id);
+      const unhashed = await store.enqueue(req({ idempotencyKey: 'k2' }));
+      expect((await store.enqueue(req({ idempotencyKey: 'k2', requestHash: 'h9' }))).task.id).toBe(unhashed.task.id);
+      // Another tenant's key is another key.
+      expect((await store.enqueue(req({ tenant: 'globex', idempotencyKey: 'k1', requestHash: 'h2' }))).created).toBe(true);
+      expect((await store.stats()).queued).toBe(3);
+    });
+
     it('rejects a turn without a session and bad numbers with INVALID_ARGUMENT', async () => {
       const { store } = await setup();
       for (const bad of [req({ kind: 'turn' }), req({ maxAttempts: 0 }), req({ priority: 1.5 }), req({ tenant: '' })]) {

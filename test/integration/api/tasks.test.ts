@@ -7,9 +7,12 @@ import { call, startApi, until, type Api } from './support.ts';
 interface TaskBody {
   id: string;
   status: string;
-  attempts: number;
+  attempt: number;
+  attempts: { n: number; error: { code: string; message: string } | null; started_at: string; finished_at: string | null }[];
+  finished_at: string | null;
   result: unknown;
   error: { code: string } | null;
+  idempotency_key: string | null;
   input?: unknown;
   links: { self: string; events: string; session?: string };
 }
@@ -40,8 +43,21 @@ describe('POST /v1/tasks', () => {
     await until(await api.store(), ANONYMOUS_TENANT, t.id, (x) => x.status === 'succeeded');
     const g = await get(t.links.self);
     expect(g.status).toBe(200);
-    expect(g.json()).toMatchObject({ id: t.id, status: 'succeeded', attempts: 1, max_attempts: 2, timeout_s: 30, priority: 5, result: { ok: 'yes' }, input: { steps: 1, result: { ok: 'yes' } } });
+    expect(g.json()).toMatchObject({ id: t.id, status: 'succeeded', attempt: 1, max_attempts: 2, timeout_s: 30, priority: 5, result: { ok: 'yes' }, input: { steps: 1, result: { ok: 'yes' } } });
     expect(g.json()['finished_at']).toMatch(/^\d{4}-\d\d-\d\dT/);
+  });
+
+  it('a task that succeeds on its second attempt shows both attempts, and no error of its own', async () => {
+    const r = await post({ input: { fail_attempts: 1, result: 'second time' }, max_attempts: 3 }, '?wait=20');
+    expect(r.status).toBe(200);
+    const t = r.json<TaskBody>();
+    expect(t).toMatchObject({ status: 'succeeded', attempt: 2, result: 'second time', error: null });
+    expect(t.attempts).toEqual([
+      { n: 1, error: { code: 'FLAKY', message: 'attempt 1 fails' }, started_at: expect.any(String), finished_at: expect.any(String) },
+      { n: 2, error: null, started_at: expect.any(String), finished_at: t.finished_at },
+    ]);
+    expect(Date.parse(t.attempts[1]!.started_at)).toBeGreaterThanOrEqual(Date.parse(t.attempts[0]!.finished_at!));
+    expect((await get(`/v1/tasks/${t.id}`)).json<TaskBody>().attempts).toEqual(t.attempts);
   });
 
   it('?wait=N answers 200 with the result once the task finishes, 202 if it is still running after N s', async () => {
@@ -77,12 +93,28 @@ describe('POST /v1/tasks', () => {
     expect(again.status).toBe(202);
     expect(again.headers['idempotent-replayed']).toBe('true');
     expect(again.json<TaskBody>().id).toBe(first.json<TaskBody>().id);
-    // The header form of the key names the same task.
-    const header = await post({ input: 'ignored' }, '?wait=10', { 'idempotency-key': 'order-17' });
+    // The header form of the key names the same task; the body's fields may come in any order.
+    const header = await post({ input: { result: 'once', hold_ms: 400 } }, '?wait=10', { 'idempotency-key': 'order-17' });
     expect(header.status).toBe(200);
     expect(header.json<TaskBody>()).toMatchObject({ id: first.json<TaskBody>().id, result: 'once' });
     const list = (await get('/v1/tasks?limit=200')).json<{ tasks: TaskBody[] }>().tasks;
     expect(list.filter((t) => t.id === first.json<TaskBody>().id)).toHaveLength(1);
+  });
+
+  it('the same idempotency key with another request is 409 IDEMPOTENCY_MISMATCH, and nothing is enqueued', async () => {
+    const first = await post({ input: { amount: 100 }, idempotency_key: 'pay-1' }, '?wait=10');
+    expect(first.status).toBe(200);
+    const mismatch = (expected: string) => ({ error: { code: 'IDEMPOTENCY_MISMATCH', message: `idempotency key "pay-1" was first used for another request (task ${first.json<TaskBody>().id})` }, expected });
+    for (const [what, r] of [
+      ['another input', await post({ input: { amount: 200 }, idempotency_key: 'pay-1' })],
+      ['another option', await post({ input: { amount: 100 }, priority: 9 }, '', { 'idempotency-key': 'pay-1' })],
+      ['a chat turn', await call(api.d, 'POST', '/v1/sessions/pay/messages', { body: { message: 'hi' }, headers: { 'idempotency-key': 'pay-1' } })],
+    ] as const) {
+      expect(r.status, what).toBe(409);
+      expect({ ...r.json(), expected: what }).toEqual(mismatch(what));
+    }
+    const list = (await get('/v1/tasks?limit=200')).json<{ tasks: TaskBody[] }>().tasks;
+    expect(list.filter((t) => t.idempotency_key === 'pay-1').map((t) => t.id)).toEqual([first.json<TaskBody>().id]);
   });
 });
 
@@ -111,13 +143,16 @@ describe('DELETE /v1/tasks/:id', () => {
     const c = await call(api.d, 'DELETE', `/v1/tasks/${id}`);
     expect(c.status).toBe(200);
     expect(c.json<TaskBody>().status).toBe('cancelled');
-    expect((await call(api.d, 'DELETE', `/v1/tasks/${id}`)).status).toBe(200);
+    // Cancelled is finished: cancelling it again is refused like any finished task.
+    const again = await call(api.d, 'DELETE', `/v1/tasks/${id}`);
+    expect(again.status).toBe(409);
+    expect(again.json()).toEqual({ error: { code: 'TASK_FINISHED', message: `task ${id} already finished (cancelled)` } });
 
     const b = await get(`/v1/tasks/${blocker.json<TaskBody>().id}?wait=10`);
     expect(b.json<TaskBody>().status).toBe('succeeded');
     await sleep(300);
     const after = (await get(`/v1/tasks/${id}`)).json<TaskBody>();
-    expect(after).toMatchObject({ status: 'cancelled', attempts: 0, result: null });
+    expect(after).toMatchObject({ status: 'cancelled', attempt: 0, attempts: [], result: null });
   });
 
   it('cancels a running task (202 cancelling, then cancelled) and refuses a finished one with 409', async () => {
@@ -127,6 +162,7 @@ describe('DELETE /v1/tasks/:id', () => {
     expect(c.status).toBe(202);
     expect(c.json<TaskBody>().status).toBe('cancelling');
     expect((await get(`/v1/tasks/${running.id}?wait=10`)).json<TaskBody>().status).toBe('cancelled');
+    expect((await call(api.d, 'DELETE', `/v1/tasks/${running.id}`)).status).toBe(409);
 
     const finished = (await post({ input: {} }, '?wait=10')).json<TaskBody>();
     const refused = await call(api.d, 'DELETE', `/v1/tasks/${finished.id}`);

@@ -51,7 +51,7 @@ describe('the single binary', () => {
     const task = await post('/v1/tasks?wait=10', { input: 'what is drover?' });
     expect(task.status).toBe(200);
     // The agent ran in an executor thread, used its tool, and asked the child's own mock LLM.
-    expect(task.json()).toMatchObject({ status: 'succeeded', attempts: 1, result: { content: 'echo: what is drover?', words: 3, turn: 1 } });
+    expect(task.json()).toMatchObject({ status: 'succeeded', attempt: 1, result: { content: 'echo: what is drover?', words: 3, turn: 1 } });
 
     expect((await post('/v1/sessions/s1/messages?wait=10', { message: 'hello' })).json()).toMatchObject({ result: { turn: 1 } });
     expect((await post('/v1/sessions/s1/messages?wait=10', { message: 'again' })).json()).toMatchObject({ result: { content: 'echo: again', turn: 2 } });

@@ -79,6 +79,54 @@ describe('sqlite store', () => {
     await again.close();
   });
 
+  it('gives tasks stored before attempt history (schema 2) their last attempt', async () => {
+    const path = join(tempDir(), 'drover.db');
+    const opts = { path, queueLimit: 10, resultTtlMs: 60_000, sessionTtlMs: 60_000 };
+    let now = 1_000_000;
+    const store = await openSqliteStore({ ...opts, clock: () => now });
+    const boom = { code: 'BOOM', message: 'no' };
+    const retried = (await store.enqueue({ tenant: 'acme', input: 1, maxAttempts: 3, timeoutMs: 1000 })).task;
+    const [first] = await store.claim({ worker: 'w', n: 1, leaseMs: 1000 });
+    now += 10;
+    await store.fail(retried.id, first!.fence, boom, { retryable: true, retryDelayMs: 0 });
+    now += 10;
+    const [second] = await store.claim({ worker: 'w', n: 1, leaseMs: 1000 });
+    now += 10;
+    await store.complete(retried.id, second!.fence, 'ok');
+    const queued = (await store.enqueue({ tenant: 'acme', input: 2, maxAttempts: 3, timeoutMs: 1000 })).task;
+    await store.close();
+    // What a schema-2 file holds: no attempts table, the task's own error kept after a success.
+    const { DatabaseSync } = await import('node:sqlite');
+    const db = new DatabaseSync(path);
+    db.exec(`DROP TABLE attempts; UPDATE tasks SET error = '${JSON.stringify(boom)}' WHERE id = '${retried.id}'; PRAGMA user_version = 2`);
+    db.close();
+
+    const migrated = await openSqliteStore(opts);
+    expect((await migrated.get('acme', retried.id))?.attempts).toEqual([{ n: 2, error: null, startedAt: 1_000_020, finishedAt: 1_000_030 }]);
+    expect((await migrated.get('acme', queued.id))?.attempts).toEqual([]);
+    await migrated.close();
+  });
+
+  it('reports a file damaged under it as its fault', async () => {
+    const path = join(tempDir(), 'drover.db');
+    const opts = { path, queueLimit: 1000, resultTtlMs: 60_000, sessionTtlMs: 60_000 };
+    const store = await openSqliteStore(opts);
+    for (let i = 0; i < 100; i++) await store.enqueue({ tenant: 'acme', input: 'x'.repeat(500), maxAttempts: 1, timeoutMs: 1000 });
+    expect(store.fault()).toBeNull();
+    const { DatabaseSync } = await import('node:sqlite');
+    const { statSync, openSync, writeSync, closeSync } = await import('node:fs');
+    const other = new DatabaseSync(path);
+    other.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    other.close();
+    const size = statSync(path).size;
+    const fd = openSync(path, 'r+');
+    writeSync(fd, Buffer.alloc(size - 4096, 0x55), 0, size - 4096, 4096);
+    closeSync(fd);
+    await expect(store.list('acme', { limit: 10 })).rejects.toSatisfy((e) => isStoreError(e, 'STORE_FAILED') && e.message === `store ${path}: database disk image is malformed`);
+    expect(store.fault()).toBe(`store ${path}: database disk image is malformed`);
+    await store.close();
+  });
+
   it('refuses a file written by a newer schema', async () => {
     const path = join(tempDir(), 'drover.db');
     const { DatabaseSync } = await import('node:sqlite');
