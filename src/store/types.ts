@@ -28,7 +28,7 @@ export interface Task {
   kind: TaskKind;
   sessionId: string | null;
   status: TaskStatus;
-  /** Higher runs first. */
+  /** Higher runs first; an integer in -1000..1000 (INVALID_ARGUMENT outside). */
   priority: number;
   input: unknown;
   result: unknown;
