@@ -7,6 +7,7 @@ import { copyFileSync, mkdirSync, rmSync, writeFileSync, chmodSync } from 'node:
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { EXECUTOR_ASSETS } from '../src/worker-pool/files.ts';
+import { embedLua } from './embed-lua.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const dist = join(root, 'dist');
@@ -30,6 +31,8 @@ await build({
   // Only the source tree reads import.meta.dirname (to find the executor files); in the
   // binary those files come from the assets below.
   define: { 'import.meta.dirname': '__dirname' },
+  // The Redis store's Lua scripts, embedded as strings.
+  plugins: [embedLua],
 });
 
 // Executor threads load files, and piscina starts each thread from the worker.js beside its

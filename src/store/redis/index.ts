@@ -42,6 +42,10 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
   const base = `{${prefix}}:`;
   const connOptions: RedisOptions = {
     lazyConnect: true,
+    // Fail fast while Redis is unreachable (a submit must learn at once that it was not
+    // accepted: UNAVAILABLE); ioredis keeps reconnecting with backoff meanwhile.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
     ...(options.password !== undefined && { password: options.password }),
     ...options.redis,
   };
@@ -86,10 +90,8 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
   }
 
   const hub = new RedisEventHub({
-    connect: () => {
-      const conn = redis.duplicate();
-      return conn;
-    },
+    // Subscriptions wait for the connection instead (SUBSCRIBE is queued until it is up).
+    connect: () => redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, lazyConnect: false }),
     channel: eventsKey,
     read: (taskId, afterSeq) => readEvents(taskId, afterSeq, Number.MAX_SAFE_INTEGER),
   });

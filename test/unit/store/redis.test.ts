@@ -1,0 +1,134 @@
+// What the Redis backend does beyond the conformance suite (test/conformance/redis.test.ts):
+// Redis' own clock, scripts surviving SCRIPT FLUSH, event streams expiring after the end,
+// subscriptions surviving a dropped connection, UNAVAILABLE while Redis is down, and the
+// Lua scripts reaching the single binary's bundle.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { isStoreError } from '../../../src/store/errors.ts';
+import { luaSources } from '../../../src/store/redis/lua-sources.ts';
+import { openRedisStore, type RedisStoreOptions } from '../../../src/store/redis/index.ts';
+import type { Store, TaskEvent } from '../../../src/store/types.ts';
+import { embedLua } from '../../../scripts/embed-lua.ts';
+import { eventually, req } from '../../conformance/store/harness.ts';
+import { startRedis, type RedisServer } from '../../helpers/redis.ts';
+
+let server: RedisServer;
+let admin: Redis;
+beforeAll(async () => {
+  server = await startRedis();
+  admin = new Redis(server.url);
+});
+afterAll(async () => {
+  admin?.disconnect();
+  await server?.stop();
+});
+
+async function open(overrides: Partial<RedisStoreOptions> = {}): Promise<Store> {
+  const store = await openRedisStore({
+    url: server.url, prefix: `t${randomBytes(6).toString('hex')}`, queueLimit: 1000, resultTtlMs: 60_000, sessionTtlMs: 60_000, ...overrides,
+  });
+  onTestFinished(() => store.close());
+  return store;
+}
+
+async function redisNow(): Promise<number> {
+  const [sec, usec] = await admin.time();
+  return Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
+}
+
+describe('redis store', () => {
+  it('runs leases on Redis\' clock when no clock is given', async () => {
+    const store = await open();
+    const { task } = await store.enqueue(req());
+    const before = await redisNow();
+    const [first] = await store.claim({ worker: 'w1', n: 1, leaseMs: 200 });
+    const after = await redisNow();
+    expect(first?.leaseUntil).toBeGreaterThanOrEqual(before + 200);
+    expect(first?.leaseUntil).toBeLessThanOrEqual(after + 200);
+    expect(await store.claim({ worker: 'w2', n: 1, leaseMs: 1000 })).toEqual([]);
+    await new Promise((r) => setTimeout(r, 400));
+    const [second] = await store.claim({ worker: 'w2', n: 1, leaseMs: 1000 });
+    expect(second).toMatchObject({ id: task.id, attempt: 2, error: { code: 'LEASE_EXPIRED' } });
+  });
+
+  it('keeps working after Redis forgot its scripts (SCRIPT FLUSH)', async () => {
+    const store = await open();
+    await store.enqueue(req());
+    await admin.script('FLUSH');
+    expect((await store.enqueue(req())).created).toBe(true);
+    expect(await store.claim({ worker: 'w1', n: 5, leaseMs: 1000 })).toHaveLength(2);
+  });
+
+  it('lets a finished task\'s events stream expire on its own, after the result TTL', async () => {
+    const prefix = `t${randomBytes(6).toString('hex')}`;
+    const store = await open({ prefix, resultTtlMs: 30_000 });
+    const { task } = await store.enqueue(req());
+    const [claimed] = await store.claim({ worker: 'w1', n: 1, leaseMs: 1000 });
+    const key = `{${prefix}}:ev:${task.id}`;
+    expect(await admin.pttl(key)).toBe(-1);
+    await store.complete(task.id, claimed?.fence ?? 0, 'ok');
+    const ttl = await admin.pttl(key);
+    expect(ttl).toBeGreaterThan(30_000);
+    expect(ttl).toBeLessThanOrEqual(30_000 + 60_000);
+  });
+
+  it('keeps a subscription delivering in order after its connection was dropped', async () => {
+    const store = await open();
+    const { task } = await store.enqueue(req());
+    const got: TaskEvent[] = [];
+    store.subscribe(task.id, 0, (e) => got.push(e));
+    await store.publish(task.id, 1);
+    await eventually(() => expect(got).toHaveLength(1));
+    await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    await store.publish(task.id, 2);
+    await store.publish(task.id, 3);
+    await eventually(() => expect(got.map((e) => e.event)).toEqual([1, 2, 3]), 10_000);
+    await store.publish(task.id, 4);
+    await eventually(() => expect(got.map((e) => e.seq)).toEqual([1, 2, 3, 4]), 10_000);
+  });
+
+  it('answers UNAVAILABLE at once while Redis is down, and works again once it is back', async () => {
+    const own = await startRedis();
+    onTestFinished(() => own.stop());
+    const store = await open({ url: own.url });
+    await store.enqueue(req());
+    await own.stop({ keepDir: true });
+    const started = Date.now();
+    await expect(store.enqueue(req())).rejects.toSatisfy((e) => isStoreError(e, 'UNAVAILABLE'));
+    expect(Date.now() - started).toBeLessThan(5000);
+    const again = await startRedis({ port: own.port, dir: own.dir });
+    onTestFinished(() => again.stop());
+    let created = false;
+    for (let i = 0; i < 100 && !created; i++) {
+      created = await store.enqueue(req()).then((r) => r.created, () => false);
+      if (!created) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(created).toBe(true);
+  });
+
+  it('refuses to open against an unreachable Redis with UNAVAILABLE', async () => {
+    await expect(openRedisStore({ url: 'redis://127.0.0.1:1', queueLimit: 1, resultTtlMs: 1, sessionTtlMs: 1, redis: { retryStrategy: () => null } }))
+      .rejects.toSatisfy((e) => isStoreError(e, 'UNAVAILABLE'));
+  });
+
+  it('carries every Lua script into the single binary\'s bundle', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'drover-lua-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const outfile = join(dir, 'lua.mjs');
+    await build({
+      entryPoints: [join(import.meta.dirname, '../../../src/store/redis/lua-sources.ts')],
+      bundle: true, platform: 'node', format: 'esm', outfile, logLevel: 'silent', plugins: [embedLua],
+      define: { 'import.meta.dirname': JSON.stringify(dir) },
+    });
+    const bundled = (await import(pathToFileURL(outfile).href)) as { luaSources(): Record<string, string> };
+    const sources = luaSources();
+    expect(Object.keys(sources)).toContain('claim');
+    expect(bundled.luaSources()).toEqual(sources);
+  });
+});
