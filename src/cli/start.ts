@@ -44,7 +44,7 @@ export async function start(load: LoadOptions): Promise<number> {
   const control = await ControlServer.start(sup, config.supervisor.runtime_dir, log, () => stop('drover stop'));
   // The supervisor reads the queue's depth for the autoscaler and removes expired results; it
   // never claims or runs a task.
-  const store = await openStore({ ...config.store, stateDir: config.supervisor.state_dir });
+  const store = await openStore({ ...config.store, stateDir: config.supervisor.state_dir, log });
   const cleanup = setInterval(() => {
     store.cleanup().then((r) => (r.tasks || r.sessions) && log.info(r, 'expired tasks and sessions removed'), (err: unknown) => log.error({ err }, 'store cleanup failed'));
   }, config.store.cleanup_interval * 1000);

@@ -30,6 +30,7 @@ const fastifyCodes: Record<string, [number, string]> = {
 // configured Retry-After); any other store error is a 500.
 const storeCodes: Partial<Record<StoreErrorCode, [number, string, Record<string, string>]>> = {
   STORE_BUSY: [503, 'STORE_BUSY', { 'retry-after': '1' }],
+  UNAVAILABLE: [503, 'UNAVAILABLE', { 'retry-after': '1' }],
   INVALID_ARGUMENT: [400, 'INVALID_REQUEST', {}],
 };
 

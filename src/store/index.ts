@@ -4,13 +4,20 @@ import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import type { Config } from '../config/schema.ts';
 import { StoreError } from './errors.ts';
+import type { Logger } from '../log.ts';
+import { openRedisStore } from './redis/index.ts';
 import { openSqliteStore } from './sqlite/index.ts';
 import type { Clock, Store } from './types.ts';
 
 export * from './types.ts';
 export { StoreError, isStoreError, type StoreErrorCode } from './errors.ts';
 
-export type StoreConfig = Config['store'] & { stateDir: string; clock?: Clock };
+type RedisKeys = 'url' | 'prefix' | 'password_env';
+/** `log`: where a backend reports what it found at open (the supervisor passes one; children
+ * open quietly). `env`: where password_env is looked up. */
+export type StoreConfig = Omit<Config['store'], RedisKeys> & Partial<Pick<Config['store'], RedisKeys>> & {
+  stateDir: string; clock?: Clock; log?: Logger; env?: NodeJS.ProcessEnv;
+};
 
 export async function openStore(config: StoreConfig): Promise<Store> {
   const common = {
@@ -25,6 +32,20 @@ export async function openStore(config: StoreConfig): Promise<Store> {
       const path = config.path || join(config.stateDir, 'drover.db');
       if (!config.path) mkdirSync(config.stateDir, { recursive: true });
       return openSqliteStore({ ...common, path });
+    }
+    case 'redis': {
+      const env = config.env ?? process.env;
+      const password = config.password_env ? env[config.password_env] : undefined;
+      // An unset variable is a mistake to report, not an empty password to try.
+      if (config.password_env && password === undefined) {
+        throw new StoreError('INVALID_ARGUMENT', `store.password_env names ${config.password_env}, which is not set`);
+      }
+      if (!config.url) throw new StoreError('INVALID_ARGUMENT', 'store.backend = "redis" needs store.url');
+      return openRedisStore({
+        ...common, url: config.url, ...(config.prefix && { prefix: config.prefix }),
+        ...(password !== undefined && { password }),
+        ...(config.log && { log: config.log }),
+      });
     }
     default:
       throw new StoreError('UNKNOWN_BACKEND', `unknown store backend ${JSON.stringify(config.backend)}`);

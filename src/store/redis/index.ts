@@ -12,7 +12,9 @@ import type {
   CleanupResult, RateLimitResult, Session, Store, StoreOptions, StoreStats, Task, TaskEvent, ToolClaim,
 } from '../types.ts';
 import { validateClaim, validateEnqueue, validateLease, validateList, validateMessages } from '../validate.ts';
+import type { Logger } from '../../log.ts';
 import { RedisEventHub } from './events.ts';
+import { durabilityWarnings, inspectRedis } from './inspect.ts';
 import { defineScripts, scriptRunner, type ScriptName } from './scripts.ts';
 import { toClaimedTask, toFields, toJson, toTask } from './task.ts';
 
@@ -27,6 +29,8 @@ export interface RedisStoreOptions extends StoreOptions {
   eventsMax?: number;
   /** Extra ioredis options (tests: retry strategy, timeouts). */
   redis?: RedisOptions;
+  /** Where to report Redis' eviction policy and persistence mode once connected. */
+  log?: Logger;
 }
 
 const DEFAULT_PREFIX = 'drover';
@@ -58,6 +62,15 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
   } catch (err) {
     redis.disconnect();
     throw new StoreError('UNAVAILABLE', `cannot reach redis at ${redactUrl(options.url)}: ${(err as Error).message}`, { cause: err });
+  }
+  if (options.log) {
+    const log = options.log;
+    await inspectRedis(redis).then(
+      (d) => {
+        for (const [level, msg] of durabilityWarnings(d)) log[level]({ store: 'redis', url: redactUrl(options.url), ...d }, msg);
+      },
+      (err: unknown) => log.warn({ err }, 'redis: cannot read INFO to check eviction and persistence'),
+    );
   }
   const run = scriptRunner(redis);
   const clock = options.clock;

@@ -12,7 +12,10 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { isStoreError } from '../../../src/store/errors.ts';
 import { luaSources } from '../../../src/store/redis/lua-sources.ts';
+import { openStore } from '../../../src/store/index.ts';
 import { openRedisStore, type RedisStoreOptions } from '../../../src/store/redis/index.ts';
+import { durabilityWarnings, type RedisDurability } from '../../../src/store/redis/inspect.ts';
+import { defaultConfig } from '../../../src/config/defaults.ts';
 import type { Store, TaskEvent } from '../../../src/store/types.ts';
 import { embedLua } from '../../../scripts/embed-lua.ts';
 import { eventually, req } from '../../conformance/store/harness.ts';
@@ -130,5 +133,35 @@ describe('redis store', () => {
     const sources = luaSources();
     expect(Object.keys(sources)).toContain('claim');
     expect(bundled.luaSources()).toEqual(sources);
+  });
+});
+
+describe('redis durability at start', () => {
+  const safe: RedisDurability = { version: '7.0.15', maxmemoryPolicy: 'noeviction', aof: true, appendfsync: 'everysec', rdbSaves: false };
+  it.each([
+    ['AOF everysec, noeviction', safe, [['info', /AOF \(appendfsync everysec\).*1 s/]]],
+    ['eviction policy', { ...safe, maxmemoryPolicy: 'allkeys-lru' }, [['warn', /allkeys-lru, not noeviction/], ['info', /AOF/]]],
+    ['no AOF, RDB snapshots', { ...safe, aof: false, rdbSaves: true }, [['warn', /no AOF \(RDB snapshots only\).*since the last snapshot/]]],
+    ['no persistence at all', { ...safe, aof: false, appendfsync: 'everysec', rdbSaves: false }, [['warn', /no AOF and no RDB snapshots: a Redis restart loses the queue;/]]],
+  ] as const)('%s', (_, durability, expected) => {
+    const lines = durabilityWarnings(durability);
+    expect(lines.map(([level]) => level)).toEqual(expected.map(([level]) => level));
+    lines.forEach(([, msg], i) => expect(msg).toMatch(expected[i]?.[1] as RegExp));
+  });
+});
+
+describe('openStore with store.backend = "redis"', () => {
+  it('authenticates with the password from store.password_env, and says which variable is unset', async () => {
+    const own = await startRedis({ args: ['--requirepass', 'pw-from-env'] });
+    onTestFinished(() => own.stop());
+    const config = { ...defaultConfig().store, backend: 'redis' as const, url: own.url, prefix: 'p1', password_env: 'DROVER_TEST_PW', stateDir: '' };
+    const store = await openStore({ ...config, env: { DROVER_TEST_PW: 'pw-from-env' } });
+    onTestFinished(() => store.close());
+    expect((await store.enqueue(req())).created).toBe(true);
+    const peek = new Redis(own.url, { password: 'pw-from-env' });
+    onTestFinished(() => peek.disconnect());
+    expect(await peek.hget('{p1}:counts', 'queued')).toBe('1');
+    await expect(openStore({ ...config, env: {} })).rejects.toThrow(/DROVER_TEST_PW, which is not set/);
+    await expect(openStore({ ...config, env: { DROVER_TEST_PW: 'wrong' } })).rejects.toSatisfy((e) => isStoreError(e));
   });
 });
