@@ -68,4 +68,12 @@ describe('store.backend = "redis"', () => {
     expect(warning).toMatchObject({ level: 40, aof: false, maxmemoryPolicy: 'noeviction' });
     expect(a.logs.some((l) => l.msg.includes('maxmemory-policy'))).toBe(false);
   });
+
+  it('answers submissions with 503 UNAVAILABLE and Retry-After while Redis is down', async () => {
+    await server.stop({ keepDir: true });
+    const r = await call(a, 'POST', '/v1/tasks', { body: { input: { steps: 1, result: 1 } } });
+    expect(r.status).toBe(503);
+    expect(r.json()).toMatchObject({ error: { code: 'UNAVAILABLE' } });
+    expect(r.headers['retry-after']).toBe('1');
+  });
 });
