@@ -211,13 +211,10 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
       return value === null ? null : { result: JSON.parse(value) };
     }),
     stats: () => call(async () => {
-      const [flat, delayed, oldest, now] = (await script('stats', [])) as [string[], number, string | null, string];
+      const [flat, delayed, oldest, now, queued, running] = (await script('stats', [])) as
+        [string[], number, string | null, string, number, number];
       const counts = toFields(flat);
-      const result: StoreStats = {
-        depthByPriority: {}, queued: 0, delayed, oldestWaitMs: 0,
-        running: Number(counts.get('running') ?? 0), dead: Number(counts.get('dead') ?? 0),
-      };
-      result.queued = Number(counts.get('queued') ?? 0);
+      const result: StoreStats = { depthByPriority: {}, queued, delayed, oldestWaitMs: 0, running, dead: Number(counts.get('dead') ?? 0) };
       for (const [field, value] of counts) {
         if (!field.startsWith('q:')) continue;
         const priority = Number(field.slice(2));

@@ -160,7 +160,7 @@ describe('openStore with store.backend = "redis"', () => {
     expect((await store.enqueue(req())).created).toBe(true);
     const peek = new Redis(own.url, { password: 'pw-from-env' });
     onTestFinished(() => peek.disconnect());
-    expect(await peek.hget('{p1}:counts', 'queued')).toBe('1');
+    expect(await peek.zcard('{p1}:waiting')).toBe(1);
     await expect(openStore({ ...config, env: {} })).rejects.toThrow(/DROVER_TEST_PW, which is not set/);
     await expect(openStore({ ...config, env: { DROVER_TEST_PW: 'wrong' } })).rejects.toSatisfy((e) => isStoreError(e));
   });

@@ -10,7 +10,7 @@ if ikey ~= '' then
     if t then return { 0, flat(t) } end
   end
 end
-local queued = tonumber(redis.call('HGET', K_COUNTS, 'queued') or '0')
+local queued = redis.call('ZCARD', K_WAITING)
 if queued >= limit then return { -1, queued } end
 local t = {
   id = id, tenant = tenant, kind = kind, status = 'queued', priority = priority, input = arg(6),

@@ -45,13 +45,11 @@ end
 local function terminal(status) return status == 'succeeded' or status == 'dead' or status == 'cancelled' end
 local function active(status) return status == 'running' or status == 'cancelling' end
 
--- Counters the stats and the queue cap read instead of scanning.
+-- Counters the stats read instead of scanning; the totals of queued and running tasks are
+-- the sizes of `waiting` and `lease`, so only these two need counting.
 local function count(status, priority, delta)
   if status == 'queued' then
-    redis.call('HINCRBY', K_COUNTS, 'queued', delta)
     redis.call('HINCRBY', K_COUNTS, 'q:' .. priority, delta)
-  elseif active(status) then
-    redis.call('HINCRBY', K_COUNTS, 'running', delta)
   elseif status == 'dead' then
     redis.call('HINCRBY', K_COUNTS, 'dead', delta)
   end
@@ -88,8 +86,10 @@ local function schedule(t)
   end
 end
 
-local function unschedule(t)
+-- popped: the claim took it off `ready` already.
+local function unschedule(t, popped)
   redis.call('ZREM', K_WAITING, t.id)
+  if popped then return end
   redis.call('ZREM', K_READY, t.id)
   if redis.call('ZREM', K_DELAYED, t.id) == 1 then redis.call('HINCRBY', K_COUNTS, 'd:' .. t.priority, -1) end
 end
@@ -110,7 +110,7 @@ end
 
 -- Every status change: fields (false deletes one), counters, indexes, queue placement and
 -- the status event, all in the calling script.
-local function transition(t, changes, error_json)
+local function transition(t, changes, error_json, popped)
   local old = t.status
   local set, del = {}, {}
   changes.updatedAt = num(NOW)
@@ -132,7 +132,7 @@ local function transition(t, changes, error_json)
     count(old, t.priority, -1)
     count(t.status, t.priority, 1)
   end
-  if old == 'queued' and t.status ~= 'queued' then unschedule(t) end
+  if old == 'queued' and t.status ~= 'queued' then unschedule(t, popped) end
   if active(old) and not active(t.status) then redis.call('ZREM', K_LEASE, t.id) end
   if t.status == 'queued' and old ~= 'queued' then
     redis.call('ZADD', K_WAITING, t.runAt, t.id)
@@ -149,7 +149,7 @@ local function to_running(t, worker, lease_until)
   transition(t, {
     status = 'running', attempt = tonumber(t.attempt) + 1, fence = tonumber(t.fence) + 1, worker = worker,
     leaseUntil = num(lease_until), startedAt = num(NOW),
-  })
+  }, nil, true)
   redis.call('ZADD', K_LEASE, num(lease_until), t.id)
 end
 
