@@ -226,6 +226,12 @@ export interface Store {
   toolPut(taskId: string, key: string, owner: string, result: unknown): Promise<boolean>;
   toolGet(taskId: string, key: string): Promise<{ result: unknown } | null>;
 
+  /** Optional: waits until a task may have become claimable (enqueued, requeued, a retry
+   * came due during a claim), or timeoutMs passed; a backend that cannot block leaves it out
+   * and callers poll. Resolves true when woken; a wake-up is a hint, the claim may find
+   * nothing. Tasks whose retry time comes while nobody claims wake nobody: pass a timeout. */
+  waitForWork?(timeoutMs: number): Promise<boolean>;
+
   stats(): Promise<StoreStats>;
   /** Removes finished tasks (with their events and tool results) older than resultTtlMs,
    * expired sessions and idle rate-limit state. */

@@ -1,11 +1,17 @@
-// Subscriptions to a task's progress events. Each task's events are a stream (XADD with
-// id `<seq>-0`); every append also PUBLISHes the event on a channel named after the stream.
+// Subscriptions to a task's progress events. Each task's events are a list of entries that
+// carry their seq; every append also PUBLISHes the entry on a channel named after the list.
 // A subscription listens on that channel, then reads what is stored after its seq (so
 // nothing between the two is missed), and delivers in seq order: an event that does not
-// follow the last one delivered sends it back to the stream for the gap. After a reconnect
-// ioredis subscribes again by itself, and every subscription reads the stream once more.
+// follow the last one delivered sends it back to the list for the gap. After a reconnect
+// ioredis subscribes again by itself, and every subscription reads the list once more.
 import type { Redis } from 'ioredis';
 import type { TaskEvent, Unsubscribe } from '../types.ts';
+
+/** One stored or published entry: {"s":seq,"f":final,"d":event}. */
+export function parseEvent(entry: string): TaskEvent {
+  const parsed = JSON.parse(entry) as { s: number; f: boolean; d: unknown };
+  return { seq: parsed.s, event: parsed.d, final: parsed.f };
+}
 
 interface Subscription {
   taskId: string;
@@ -72,7 +78,7 @@ export class RedisEventHub {
     if (this.conn) return this.conn;
     const conn = this.deps.connect();
     conn.on('message', (channel: string, message: string) => this.onMessage(channel, message));
-    // Events published while the connection was down are in the streams.
+    // Events published while the connection was down are in the lists.
     let connectedBefore = false;
     conn.on('ready', () => {
       if (connectedBefore) for (const set of this.subs.values()) for (const sub of set) this.catchUp(sub);
@@ -90,8 +96,7 @@ export class RedisEventHub {
     if (taskId === undefined) return;
     let event: TaskEvent;
     try {
-      const parsed = JSON.parse(message) as { s: number; f: boolean; d: unknown };
-      event = { seq: parsed.s, event: parsed.d, final: parsed.f };
+      event = parseEvent(message);
     } catch {
       return;
     }
@@ -104,7 +109,7 @@ export class RedisEventHub {
     else this.catchUp(sub);
   }
 
-  /** Reads the stream after the last delivered seq; one read at a time per subscription. */
+  /** Reads the list after the last delivered seq; one read at a time per subscription. */
   private catchUp(sub: Subscription): void {
     if (sub.closed) return;
     if (sub.reading) {
@@ -117,9 +122,11 @@ export class RedisEventHub {
         do {
           sub.readAgain = false;
           const events = await this.deps.read(sub.taskId, sub.lastSeq);
+          // Stored entries are in order; a jump past lastSeq + 1 means the oldest were
+          // trimmed away (more than eventsMax), and what is left is delivered.
           for (const event of events) {
             if (sub.closed) return;
-            if (event.seq === sub.lastSeq + 1) this.deliver(sub, event);
+            if (event.seq > sub.lastSeq) this.deliver(sub, event);
           }
         } while (sub.readAgain && !sub.closed);
       } catch {

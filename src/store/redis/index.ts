@@ -13,7 +13,7 @@ import type {
 } from '../types.ts';
 import { validateClaim, validateEnqueue, validateLease, validateList, validateMessages } from '../validate.ts';
 import type { Logger } from '../../log.ts';
-import { RedisEventHub } from './events.ts';
+import { parseEvent, RedisEventHub } from './events.ts';
 import { durabilityWarnings, inspectRedis } from './inspect.ts';
 import { defineScripts, scriptRunner, type ScriptName } from './scripts.ts';
 import { toClaimedTask, toFields, toJson, toTask } from './task.ts';
@@ -25,7 +25,7 @@ export interface RedisStoreOptions extends StoreOptions {
   prefix?: string;
   /** Overrides the password in the url (read from an environment variable by the config). */
   password?: string;
-  /** Progress events kept per task (approximate: the stream is trimmed in whole nodes). */
+  /** Progress events kept per task (the oldest go first). */
   eventsMax?: number;
   /** Extra ioredis options (tests: retry strategy, timeouts). */
   redis?: RedisOptions;
@@ -37,7 +37,7 @@ const DEFAULT_PREFIX = 'drover';
 const DEFAULT_EVENTS_MAX = 10_000;
 const DEFAULT_EVENTS_LIMIT = 1000;
 const CLEANUP_BATCH = 500;
-// A finished task's events stream outlives the result TTL by this much, then Redis removes
+// A finished task's events list outlives the result TTL by this much, then Redis removes
 // it even if no node runs cleanup.
 const EVENTS_GRACE_MS = 60_000;
 
@@ -50,6 +50,8 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
     // accepted: UNAVAILABLE); ioredis keeps reconnecting with backoff meanwhile.
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
+    // Commands issued in one tick go out in one write (many slots claim and complete at once).
+    enableAutoPipelining: true,
     ...(options.password !== undefined && { password: options.password }),
     ...options.redis,
   };
@@ -95,18 +97,36 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
   const toolKey = (taskId: string) => `${prefix}:tool:{${taskId}}`;
 
   async function readEvents(taskId: string, afterSeq: number, limit: number): Promise<TaskEvent[]> {
-    const entries = await redis.xrange(eventsKey(taskId), `(${afterSeq}-0`, '+', 'COUNT', limit);
-    return entries.map(([id, fields]) => {
-      const f = toFields(fields);
-      return { seq: Number(id.slice(0, id.indexOf('-'))), event: JSON.parse(f.get('d') as string), final: f.get('f') === '1' };
+    const entries = (await script('events_read', [taskId, afterSeq, limit])) as string[];
+    return entries.map(parseEvent);
+  }
+
+  // Blocking reads need a connection of their own; one BLPOP at a time per handle, shared
+  // by every caller waiting at that moment.
+  let blocking: Redis | null = null;
+  let waiting: Promise<boolean> | null = null;
+  function waitForWork(timeoutMs: number): Promise<boolean> {
+    if (closed) return Promise.reject(new StoreError('STORE_CLOSED', 'the store is closed'));
+    if (waiting) return waiting;
+    if (!blocking) {
+      blocking = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, lazyConnect: false, enableAutoPipelining: false });
+      blocking.on('error', () => undefined);
+    }
+    const seconds = Math.max(0.01, timeoutMs / 1000).toFixed(3);
+    waiting = blocking.blpop(`${base}marker`, seconds).then(
+      (got) => got !== null,
+      () => false,
+    ).finally(() => {
+      waiting = null;
     });
+    return waiting;
   }
 
   const hub = new RedisEventHub({
     // Subscriptions wait for the connection instead (SUBSCRIBE is queued until it is up).
     connect: () => redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, lazyConnect: false }),
     channel: eventsKey,
-    read: (taskId, afterSeq) => readEvents(taskId, afterSeq, Number.MAX_SAFE_INTEGER),
+    read: (taskId, afterSeq) => readEvents(taskId, afterSeq, options.eventsMax ?? DEFAULT_EVENTS_MAX),
   });
 
   function session(tenant: string, id: string, reply: unknown): Session {
@@ -210,6 +230,7 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
       const value = await redis.hget(toolKey(taskId), `r:${key}`);
       return value === null ? null : { result: JSON.parse(value) };
     }),
+    waitForWork,
     stats: () => call(async () => {
       const [flat, delayed, oldest, now, queued, running] = (await script('stats', [])) as
         [string[], number, string | null, string, number, number];
@@ -241,6 +262,7 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
       if (closed) return;
       closed = true;
       hub.close();
+      blocking?.disconnect();
       await redis.quit().catch(() => redis.disconnect());
     },
   };

@@ -1,5 +1,5 @@
 // What the Redis backend does beyond the conformance suite (test/conformance/redis.test.ts):
-// Redis' own clock, scripts surviving SCRIPT FLUSH, event streams expiring after the end,
+// Redis' own clock, scripts surviving SCRIPT FLUSH, event lists expiring after the end,
 // subscriptions surviving a dropped connection, UNAVAILABLE while Redis is down, and the
 // Lua scripts reaching the single binary's bundle.
 import { randomBytes } from 'node:crypto';
@@ -68,7 +68,7 @@ describe('redis store', () => {
     expect(await store.claim({ worker: 'w1', n: 5, leaseMs: 1000 })).toHaveLength(2);
   });
 
-  it('lets a finished task\'s events stream expire on its own, after the result TTL', async () => {
+  it('lets a finished task\'s events expire on their own, after the result TTL', async () => {
     const prefix = `t${randomBytes(6).toString('hex')}`;
     const store = await open({ prefix, resultTtlMs: 30_000 });
     const { task } = await store.enqueue(req());
@@ -163,5 +163,45 @@ describe('openStore with store.backend = "redis"', () => {
     expect(await peek.zcard('{p1}:waiting')).toBe(1);
     await expect(openStore({ ...config, env: {} })).rejects.toThrow(/DROVER_TEST_PW, which is not set/);
     await expect(openStore({ ...config, env: { DROVER_TEST_PW: 'wrong' } })).rejects.toSatisfy((e) => isStoreError(e));
+  });
+});
+
+describe('redis events bound', () => {
+  it('keeps the newest eventsMax events of a task and still resumes after any seq', async () => {
+    const store = await open({ eventsMax: 5 });
+    const { task } = await store.enqueue(req());
+    for (let i = 1; i <= 12; i++) await store.publish(task.id, i);
+    expect((await store.events(task.id, 0)).map((e) => e.seq)).toEqual([8, 9, 10, 11, 12]);
+    expect((await store.events(task.id, 9)).map((e) => e.event)).toEqual([10, 11, 12]);
+    expect((await store.events(task.id, 9, 2)).map((e) => e.seq)).toEqual([10, 11]);
+    const got: TaskEvent[] = [];
+    store.subscribe(task.id, 2, (e) => got.push(e));
+    await eventually(() => expect(got.map((e) => e.seq)).toEqual([8, 9, 10, 11, 12]));
+    await store.publish(task.id, 13);
+    await eventually(() => expect(got.map((e) => e.seq)).toEqual([8, 9, 10, 11, 12, 13]));
+  });
+});
+
+describe('redis waitForWork', () => {
+  it('wakes an idle claimer when another node enqueues or requeues, and times out when nothing comes', async () => {
+    const prefix = `t${randomBytes(6).toString('hex')}`;
+    const idle = await open({ prefix });
+    const other = await open({ prefix });
+    const waitFor = idle.waitForWork?.bind(idle);
+    if (!waitFor) throw new Error('the redis store offers waitForWork');
+    const started = Date.now();
+    expect(await waitFor(300)).toBe(false);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+
+    const woken = waitFor(20_000);
+    await new Promise((r) => setTimeout(r, 100));
+    const { task } = await other.enqueue(req());
+    expect(await woken).toBe(true);
+    const [claimed] = await idle.claim({ worker: 'w1', n: 1, leaseMs: 60_000 });
+    expect(claimed?.id).toBe(task.id);
+
+    const again = waitFor(20_000);
+    await other.release(task.id, claimed?.fence ?? 0);
+    expect(await again).toBe(true);
   });
 });

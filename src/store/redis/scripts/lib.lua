@@ -1,7 +1,7 @@
 -- Prepended to every script (src/store/redis/scripts.ts). KEYS[1] is the queue's key base
 -- ("{prefix}:", one hash slot: tasks, indexes, events and sessions of one queue live in it).
 -- ARGV[1] is the caller's clock for tests ('' = Redis' own TIME), ARGV[2] the events kept per
--- task, ARGV[3] how long a finished task's events stream lives; the op's arguments follow.
+-- task, ARGV[3] how long a finished task's events list lives; the op's arguments follow.
 local B = KEYS[1]
 local NOW
 if ARGV[1] ~= '' then
@@ -55,13 +55,17 @@ local function count(status, priority, delta)
   end
 end
 
+-- A task's events are a list of {"s":seq,"f":final,"d":event} entries, seq 1, 2, … (a list,
+-- not a stream: creating a stream costs several times a task's other writes, and seq already
+-- is the resume id). Trimmed from the front past EVENTS_MAX; the entries carry their seq.
 local function append_event(id, data, final)
   local seq = redis.call('HINCRBY', tkey(id), 'evseq', 1)
   local key = evkey(id)
-  redis.call('XADD', key, 'MAXLEN', '~', EVENTS_MAX, seq .. '-0', 'f', final and '1' or '0', 'd', data)
+  local entry = '{"s":' .. seq .. ',"f":' .. (final and 'true' or 'false') .. ',"d":' .. data .. '}'
+  if redis.call('RPUSH', key, entry) > tonumber(EVENTS_MAX) then redis.call('LTRIM', key, -tonumber(EVENTS_MAX), -1) end
   if final then redis.call('PEXPIRE', key, EVENTS_TTL) end
-  -- Subscribers on every node follow the stream through this notification.
-  redis.call('PUBLISH', key, '{"s":' .. seq .. ',"f":' .. (final and 'true' or 'false') .. ',"d":' .. data .. '}')
+  -- Subscribers on every node follow the list through this notification.
+  redis.call('PUBLISH', key, entry)
   return seq
 end
 
@@ -77,12 +81,20 @@ end
 -- behind an earlier turn of its session: that one waits in the session's list only.
 local function is_head(t) return t.kind ~= 'turn' or redis.call('LINDEX', turns_key(t), 0) == t.id end
 
+-- One entry per task made ready wakes one node blocked in waitForWork (BLPOP); capped, so
+-- a burst wakes at most that many idle claimers and the list stays small.
+local K_MARKER = B .. 'marker'
+local function wake()
+  if redis.call('LPUSH', K_MARKER, '1') > 1000 then redis.call('LTRIM', K_MARKER, 0, 999) end
+end
+
 local function schedule(t)
   if tonumber(t.runAt) > NOW then
     redis.call('ZADD', K_DELAYED, t.runAt, t.id)
     redis.call('HINCRBY', K_COUNTS, 'd:' .. t.priority, 1)
   else
     redis.call('ZADD', K_READY, ready_score(t), t.id)
+    wake()
   end
 end
 
@@ -206,6 +218,7 @@ local function promote(limit)
     local fields = redis.call('HMGET', tkey(id), 'priority', 'qseq')
     redis.call('HINCRBY', K_COUNTS, 'd:' .. fields[1], -1)
     redis.call('ZADD', K_READY, ready_score({ priority = fields[1], qseq = fields[2] }), id)
+    wake()
   end
 end
 
