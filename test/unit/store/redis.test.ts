@@ -205,3 +205,18 @@ describe('redis waitForWork', () => {
     expect(await again).toBe(true);
   });
 });
+
+describe('redis waitForWork with several idle nodes', () => {
+  it('wakes the next idle node while tasks are left after a claim', async () => {
+    const prefix = `t${randomBytes(6).toString('hex')}`;
+    const [a, b, producer] = [await open({ prefix }), await open({ prefix }), await open({ prefix })];
+    for (let i = 0; i < 4; i++) await producer.enqueue(req({ input: i }));
+    expect(await a.waitForWork?.(3000)).toBe(true);
+    expect(await a.claim({ worker: 'a', n: 2, leaseMs: 60_000 })).toHaveLength(2);
+    expect(await b.waitForWork?.(3000)).toBe(true);
+    expect(await b.claim({ worker: 'b', n: 2, leaseMs: 60_000 })).toHaveLength(2);
+    const started = Date.now();
+    expect(await a.waitForWork?.(300)).toBe(false);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+  });
+});

@@ -13,4 +13,5 @@ for i = 1, #popped, 2 do
     out[#out + 1] = flat(t)
   end
 end
+if redis.call('ZCARD', K_READY) > 0 then wake() end
 return out

@@ -26,7 +26,7 @@ redis.call('HSET', tkey(id), unpack(flat(t)))
 redis.call('ZADD', tenant_key(tenant), 0, id)
 redis.call('ZADD', status_key('queued', tenant), 0, id)
 count('queued', priority, 1)
-if kind == 'turn' then redis.call('RPUSH', turns_key(t), id) end
+if session ~= '' then redis.call('RPUSH', turns_key(t), id) end
 redis.call('ZADD', K_WAITING, t.runAt, id)
 if is_head(t) then schedule(t) end
 return { 1, flat(t) }

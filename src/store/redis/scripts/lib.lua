@@ -77,15 +77,17 @@ local function status_event(t, error_json)
   append_event(t.id, s .. '}', terminal(t.status))
 end
 
--- A queued task sits in `ready` (may run now) or `delayed` (runAt later), unless it is a turn
--- behind an earlier turn of its session: that one waits in the session's list only.
-local function is_head(t) return t.kind ~= 'turn' or redis.call('LINDEX', turns_key(t), 0) == t.id end
+-- A queued task sits in `ready` (may run now) or `delayed` (runAt later), unless it belongs
+-- to a session and an earlier task of that session is not finished: it then waits in the
+-- session's list only (the tasks of one session run one at a time, in order).
+local function is_head(t) return not t.sessionId or redis.call('LINDEX', turns_key(t), 0) == t.id end
 
--- One entry per task made ready wakes one node blocked in waitForWork (BLPOP); capped, so
--- a burst wakes at most that many idle claimers and the list stays small.
+-- A task made ready leaves one marker (never more) that wakes one node blocked in
+-- waitForWork (BLPOP), as BullMQ's marker does; a claim that leaves tasks ready sets it again
+-- for the next idle node. One marker at most: an idle node is woken in vain at most once.
 local K_MARKER = B .. 'marker'
 local function wake()
-  if redis.call('LPUSH', K_MARKER, '1') > 1000 then redis.call('LTRIM', K_MARKER, 0, 999) end
+  if redis.call('LLEN', K_MARKER) == 0 then redis.call('LPUSH', K_MARKER, '1') end
 end
 
 local function schedule(t)
@@ -108,7 +110,7 @@ end
 
 -- Turns run one at a time, in order: when one ends, the next of its session may run.
 local function turn_done(t)
-  if t.kind ~= 'turn' then return end
+  if not t.sessionId then return end
   local key = turns_key(t)
   local head = redis.call('LINDEX', key, 0)
   redis.call('LREM', key, 1, t.id)
