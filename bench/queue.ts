@@ -3,11 +3,8 @@
 //
 // Each run submits N tasks (at most 64 submissions in flight) while a consumer with
 // `concurrency` slots runs them, each on its own store handle (connection), as BullMQ's Queue
-// and Worker are; tasks/s = N / (last done − first submit). drover's consumer
-// is what its executor does: claim as many tasks as it has free slots, complete each; when a
-// claim finds nothing it blocks in store.waitForWork (Redis: BLPOP on the marker list) or, on
-// SQLite, which cannot block, waits 1 ms and claims again. BullMQ's Worker runs its processor
-// with the same concurrency. Systems and
+// and Worker are; tasks/s = N / (last done − first submit). drover's slots: see runDrover.
+// BullMQ's Worker runs its processor with the same concurrency. Systems and
 // concurrencies alternate within each round so a shared machine's drift hits all alike; the
 // table gives medians over rounds, and the ratio drover/BullMQ both as a ratio of medians and
 // as the median of per-round ratios.
@@ -21,7 +18,7 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { openRedisStore } from '../src/store/redis/index.ts';
 import { openSqliteStore } from '../src/store/sqlite/index.ts';
-import type { Store } from '../src/store/types.ts';
+import type { ClaimedTask, Store } from '../src/store/types.ts';
 import { startRedis, type RedisServer } from '../test/helpers/redis.ts';
 import { cpuModel } from './lib/cpu.ts';
 import { median } from './lib/stats.ts';
@@ -46,46 +43,46 @@ async function submitAll(n: number, inFlight: number, submit: (i: number) => Pro
   }));
 }
 
-/** `submitter` and `store` are two handles (two connections), as BullMQ's Queue and Worker are. */
+/** `submitter` and `store` are two handles (two connections), as BullMQ's Queue and Worker
+ * are. Each slot claims a task, "runs" it (a no-op) and writes its result; where the store
+ * offers completeAndClaim, the result write also claims the slot's next task (BullMQ's
+ * moveToFinished does the same). A slot that finds nothing blocks in waitForWork (Redis) or
+ * polls every 1 ms (SQLite, which cannot block). */
 async function runDrover(submitter: Store, store: Store, concurrency: number): Promise<{ ms: number; emptyClaims: number }> {
   let done = 0;
-  let running = 0;
   let emptyClaims = 0;
+  let finished = 0;
   const started = performance.now();
   const producer = submitAll(TASKS, SUBMIT_IN_FLIGHT, (i) => submitter.enqueue({ tenant: 'bench', input: i, maxAttempts: 1, timeoutMs: 60_000 }));
-  let wake: (() => void) | null = null;
-  const consumer = (async () => {
+  const next = { worker: 'bench', n: 1, leaseMs: 60_000 };
+  const finish = () => {
+    if (++done === TASKS) finished = performance.now();
+  };
+  const slot = async () => {
+    let task: ClaimedTask | null = null;
     while (done < TASKS) {
-      const free = concurrency - running;
-      if (free === 0) {
-        await new Promise<void>((r) => (wake = r));
-        continue;
+      if (!task) {
+        [task = null] = await store.claim(next);
+        if (!task) {
+          emptyClaims++;
+          if (store.waitForWork) await store.waitForWork(100);
+          else await sleep(1);
+          continue;
+        }
       }
-      const tasks = await store.claim({ worker: 'bench', n: free, leaseMs: 60_000 });
-      if (tasks.length === 0) {
-        emptyClaims++;
-        // Redis blocks until a task is made ready; SQLite cannot, so it polls every 1 ms.
-        if (store.waitForWork) await store.waitForWork(1000);
-        else await sleep(1);
-        continue;
-      }
-      for (const task of tasks) {
-        running++;
-        void store.complete(task.id, task.fence, null).then(() => {
-          running--;
-          done++;
-          // Completions whose replies arrive together free their slots together: one claim
-          // for all of them on the next turn, not one claim each.
-          const w = wake;
-          wake = null;
-          if (w) setImmediate(w);
-        });
+      if (store.completeAndClaim) {
+        const r = await store.completeAndClaim(task.id, task.fence, null, next);
+        finish();
+        task = r.claimed[0] ?? null;
+      } else {
+        await store.complete(task.id, task.fence, null);
+        finish();
+        task = null;
       }
     }
-  })();
-  await Promise.all([producer, consumer]);
-  while (done < TASKS) await sleep(1);
-  return { ms: performance.now() - started, emptyClaims };
+  };
+  await Promise.all([producer, ...Array.from({ length: concurrency }, slot)]);
+  return { ms: finished - started, emptyClaims };
 }
 
 async function runBullmq(server: RedisServer, concurrency: number, round: number): Promise<{ ms: number }> {

@@ -186,6 +186,9 @@ export interface Store {
    * still the holder's; once reaped or claimed again, the answer is `lost`. */
   renew(taskId: string, fence: number, leaseMs: number): Promise<RenewResult>;
   complete(taskId: string, fence: number, result: unknown): Promise<boolean>;
+  /** Optional: complete, then claim as `next` asks, atomically and in one call, so a busy
+   * slot needs one round trip per task (callers without it call complete, then claim). */
+  completeAndClaim?(taskId: string, fence: number, result: unknown, next: ClaimRequest): Promise<{ completed: boolean; claimed: ClaimedTask[] }>;
   fail(taskId: string, fence: number, error: TaskError, opts: FailOptions): Promise<FailResult>;
   /** Gives a running task back to the queue at once without counting the attempt (drain). */
   release(taskId: string, fence: number): Promise<boolean>;

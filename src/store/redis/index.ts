@@ -160,6 +160,12 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
       return (await script('renew', [taskId, fence, leaseMs])) as 'renewed' | 'cancelling' | 'lost';
     }),
     complete: (taskId, fence, result) => call(async () => (await script('complete', [taskId, fence, toJson(result)])) === 1),
+    completeAndClaim: (taskId, fence, result, next) => call(async () => {
+      validateClaim(next);
+      const [completed, claimed] = (await script('complete_claim', [taskId, fence, toJson(result), next.n, next.worker, next.leaseMs])) as
+        [number, unknown[]];
+      return { completed: completed === 1, claimed: claimed.map((flat) => toClaimedTask(toFields(flat))) };
+    }),
     fail: (taskId, fence, error, opts) => call(async () => {
       const clean = toJson({ code: String(error.code), message: String(error.message) });
       return (await script('fail', [taskId, fence, clean, opts.retryable ? '1' : '0', opts.retryDelayMs])) as

@@ -220,3 +220,20 @@ describe('redis waitForWork with several idle nodes', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(250);
   });
 });
+
+describe('redis completeAndClaim', () => {
+  it('completes a task and claims the next in one call, and still claims when the fence was stale', async () => {
+    const store = await open();
+    const ids = [];
+    for (let i = 0; i < 3; i++) ids.push((await store.enqueue(req({ input: i }))).task.id);
+    const [first] = await store.claim({ worker: 'w1', n: 1, leaseMs: 60_000 });
+    const r = await store.completeAndClaim?.(first?.id ?? '', first?.fence ?? 0, { answer: 1 }, { worker: 'w1', n: 1, leaseMs: 60_000 });
+    expect(r?.completed).toBe(true);
+    expect(r?.claimed.map((t) => [t.id, t.status, t.worker])).toEqual([[ids[1], 'running', 'w1']]);
+    expect(await store.get('acme', ids[0] as string)).toMatchObject({ status: 'succeeded', result: { answer: 1 } });
+    expect((await store.events(ids[0] as string, 0)).at(-1)).toMatchObject({ final: true, event: { status: 'succeeded' } });
+    const stale = await store.completeAndClaim?.(first?.id ?? '', first?.fence ?? 0, 'again', { worker: 'w1', n: 5, leaseMs: 60_000 });
+    expect(stale?.completed).toBe(false);
+    expect(stale?.claimed.map((t) => t.id)).toEqual([ids[2]]);
+  });
+});

@@ -230,3 +230,21 @@ local function held(id, fence)
   if not t or t.fence ~= fence or not active(t.status) then return nil end
   return t
 end
+
+-- Expired leases back first, due retries to ready, then up to n ready tasks (highest
+-- priority, then oldest) to `worker` under a lease; the claimed tasks, flat.
+local function claim_ready(n, worker, lease_ms)
+  reap(1000)
+  promote(1000)
+  local popped = redis.call('ZPOPMIN', K_READY, n)
+  local out = {}
+  for i = 1, #popped, 2 do
+    local t = load(popped[i])
+    if t and t.status == 'queued' then
+      to_running(t, worker, NOW + lease_ms)
+      out[#out + 1] = flat(t)
+    end
+  end
+  if redis.call('ZCARD', K_READY) > 0 then wake() end
+  return out
+end
