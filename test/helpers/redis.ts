@@ -7,6 +7,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const REDIS_SERVER = existsSync('/usr/bin/redis-server') ? '/usr/bin/redis-server' : 'redis-server';
+
+// Servers not stopped by the time this process exits (a test that threw, a script that did
+// not reach its stop) are killed then, so none outlives the run.
+const running = new Set<number>();
+process.once('exit', () => {
+  for (const pid of running) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
 const READY_TIMEOUT_MS = 15_000;
 
 export interface RedisServer {
@@ -68,6 +81,8 @@ async function startOnce(opts: RedisServerOptions, port: number, dir: string): P
     ...persistence, ...(opts.args ?? []),
   ], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  running.add(child.pid as number);
+  void exited.then(() => running.delete(child.pid as number));
   await waitReady(child);
   const pid = child.pid as number;
   return {
