@@ -9,6 +9,7 @@ import { build } from 'esbuild';
 import { EXECUTOR_ASSETS } from '../src/worker-pool/files.ts';
 import { PAGE_ASSETS } from '../src/admin/assets.ts';
 import { AGENT_TYPES_ASSET } from '../src/cli/types.ts';
+import { embedLua } from './embed-lua.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const dist = join(root, 'dist');
@@ -32,6 +33,8 @@ await build({
   // Only the source tree reads import.meta.dirname (to find the executor files); in the
   // binary those files come from the assets below.
   define: { 'import.meta.dirname': '__dirname' },
+  // The Redis store's Lua scripts, embedded as strings.
+  plugins: [embedLua],
 });
 
 // Executor threads load files, and piscina starts each thread from the worker.js beside its

@@ -47,7 +47,7 @@ export async function start(load: LoadOptions): Promise<number> {
   // damaged) ends the start here, naming the file and the reason. The supervisor reads the
   // queue's depth for the autoscaler and removes expired results; it never claims a task.
   const store = await openStore({
-    ...config.store, stateDir: config.supervisor.state_dir, checkIntegrity: true, warn: (msg) => log.warn(msg),
+    ...config.store, stateDir: config.supervisor.state_dir, checkIntegrity: true, warn: (msg) => log.warn(msg), log,
   });
   const sizing = computeSizing(config, readMachine());
   const sup = new Supervisor(config, log, sizing.children);

@@ -103,9 +103,12 @@ export const ExecutorSchema = Section({
 });
 
 export const StoreSchema = Section({
-  backend: Type.Union([Type.Literal('sqlite')], { default: 'sqlite', description: 'where tasks, sessions and limits live' }),
+  backend: Type.Union([Type.Literal('sqlite'), Type.Literal('redis')], { default: 'sqlite', description: 'where tasks, sessions and limits live: "sqlite" (one machine) or "redis" (nodes sharing one Redis)' }),
   path: Type.String({ default: '', description: 'SQLite file; empty = <state_dir>/drover.db' }),
-  queue_limit: Int(100_000, 1, 100_000_000, 'queued tasks per node before submissions get 503'),
+  url: Type.String({ default: '', description: 'backend = "redis": redis://host:port[/db] (rediss:// for TLS); a password in it is never shown, prefer password_env' }),
+  prefix: Type.String({ default: 'drover', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$', description: 'backend = "redis": key prefix, so several deployments can share one Redis' }),
+  password_env: Type.String({ default: '', description: 'backend = "redis": environment variable holding the Redis password (overrides one in url)' }),
+  queue_limit: Int(100_000, 1, 100_000_000, 'queued tasks before submissions get 503: per node with sqlite, for the whole fleet with redis'),
   result_ttl: Seconds(86_400, { minimum: 1, description: 'how long finished tasks and their events are kept' }),
   session_ttl: Seconds(86_400, { minimum: 1, description: 'how long an idle session\'s history is kept' }),
   cleanup_interval: Seconds(60, { minimum: 1, description: 'how often expired data is removed' }),

@@ -84,6 +84,9 @@ function crossCheck(config: Config, locate: Locate): ConfigIssue[] {
   if (config.executor.retry_delay > config.executor.retry_delay_max) {
     problem(['executor', 'retry_delay'], `expected at most executor.retry_delay_max (${config.executor.retry_delay_max}), got ${config.executor.retry_delay}`, ['executor', 'retry_delay_max']);
   }
+  if (config.store.backend === 'redis' && !/^rediss?:\/\/[^/]/.test(config.store.url)) {
+    problem(['store', 'url'], `expected redis://host:port or rediss://host:port with store.backend = "redis", got ${config.store.url === '' ? '""' : 'another form (not shown: it may hold a password)'}`, ['store', 'backend']);
+  }
   const { admin } = config;
   if (admin.enabled && !admin.allow_remote && !isLoopback(admin.host)) {
     problem(['admin', 'host'], `${found(admin.host)} is not a loopback address; set admin.allow_remote = true and admin.token to serve /metrics and /status remotely`);

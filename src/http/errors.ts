@@ -47,6 +47,7 @@ const clientErrorCodes: Record<string, [number, string, string]> = {
 // configured Retry-After); any other store error is a 500.
 const storeCodes: Partial<Record<StoreErrorCode, [number, string, Record<string, string>]>> = {
   STORE_BUSY: [503, 'STORE_BUSY', { 'retry-after': '1' }],
+  UNAVAILABLE: [503, 'UNAVAILABLE', { 'retry-after': '1' }],
   INVALID_ARGUMENT: [400, 'INVALID_REQUEST', {}],
   IDEMPOTENCY_MISMATCH: [409, 'IDEMPOTENCY_MISMATCH', {}],
 };

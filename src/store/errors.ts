@@ -9,8 +9,10 @@ export type StoreErrorCode =
   | 'STALE_FENCE'
   /** A request the store cannot accept (bad priority, turn without session, …). */
   | 'INVALID_ARGUMENT'
-  /** The store stayed locked by other processes past its busy timeout. */
+  /** The store stayed locked by other processes past its busy timeout (SQLite). */
   | 'STORE_BUSY'
+  /** The store cannot be reached right now (Redis down or failing over); retry later. */
+  | 'UNAVAILABLE'
   | 'STORE_CLOSED'
   /** The file could not be opened, or is not a database (the message names it and why). */
   | 'STORE_OPEN_FAILED'

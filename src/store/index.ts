@@ -4,16 +4,19 @@ import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import type { Config } from '../config/schema.ts';
 import { StoreError } from './errors.ts';
+import type { Logger } from '../log.ts';
+import { openRedisStore } from './redis/index.ts';
 import { openSqliteStore } from './sqlite/index.ts';
 import type { Clock, Store } from './types.ts';
 
 export * from './types.ts';
 export { StoreError, isStoreError, type StoreErrorCode } from './errors.ts';
 
-export type StoreConfig = Omit<Config['store'], 'discard_orphaned_wal'> & {
-  discard_orphaned_wal?: boolean;
-  stateDir: string;
-  clock?: Clock;
+type RedisKeys = 'url' | 'prefix' | 'password_env';
+/** `log`: where a backend reports what it found at open (the supervisor passes one; children
+ * open quietly). `env`: where password_env is looked up. */
+export type StoreConfig = Omit<Config['store'], RedisKeys | 'discard_orphaned_wal'> & Partial<Pick<Config['store'], RedisKeys | 'discard_orphaned_wal'>> & {
+  stateDir: string; clock?: Clock; log?: Logger; env?: NodeJS.ProcessEnv;
   /** The supervisor's open, before it forks: refuse a damaged file (SQLite quick_check). */
   checkIntegrity?: boolean;
   warn?: (message: string) => void;
@@ -34,6 +37,20 @@ export async function openStore(config: StoreConfig): Promise<Store> {
       return openSqliteStore({
         ...common, path, checkIntegrity: config.checkIntegrity ?? false, discardOrphanedWal: config.discard_orphaned_wal ?? false,
         ...(config.warn && { warn: config.warn }),
+      });
+    }
+    case 'redis': {
+      const env = config.env ?? process.env;
+      const password = config.password_env ? env[config.password_env] : undefined;
+      // An unset variable is a mistake to report, not an empty password to try.
+      if (config.password_env && password === undefined) {
+        throw new StoreError('INVALID_ARGUMENT', `store.password_env names ${config.password_env}, which is not set`);
+      }
+      if (!config.url) throw new StoreError('INVALID_ARGUMENT', 'store.backend = "redis" needs store.url');
+      return openRedisStore({
+        ...common, url: config.url, ...(config.prefix && { prefix: config.prefix }),
+        ...(password !== undefined && { password }),
+        ...(config.log && { log: config.log }),
       });
     }
     default:

@@ -37,7 +37,7 @@ export interface Task {
   kind: TaskKind;
   sessionId: string | null;
   status: TaskStatus;
-  /** Higher runs first. */
+  /** Higher runs first; an integer in -1000..1000 (INVALID_ARGUMENT outside). */
   priority: number;
   input: unknown;
   result: unknown;
@@ -205,6 +205,9 @@ export interface Store {
    * still the holder's; once reaped or claimed again, the answer is `lost`. */
   renew(taskId: string, fence: number, leaseMs: number): Promise<RenewResult>;
   complete(taskId: string, fence: number, result: unknown): Promise<boolean>;
+  /** Optional: complete, then claim as `next` asks, atomically and in one call, so a busy
+   * slot needs one round trip per task (callers without it call complete, then claim). */
+  completeAndClaim?(taskId: string, fence: number, result: unknown, next: ClaimRequest): Promise<{ completed: boolean; claimed: ClaimedTask[] }>;
   fail(taskId: string, fence: number, error: TaskError, opts: FailOptions): Promise<FailResult>;
   /** Gives a running task back to the queue at once without counting the attempt (drain). */
   release(taskId: string, fence: number): Promise<boolean>;
@@ -248,6 +251,12 @@ export interface Store {
   /** Records the result; false (nothing written) unless owner holds the claim. */
   toolPut(taskId: string, key: string, owner: string, result: unknown): Promise<boolean>;
   toolGet(taskId: string, key: string): Promise<{ result: unknown } | null>;
+
+  /** Optional: waits until a task may have become claimable (enqueued, requeued, a retry
+   * came due during a claim), or timeoutMs passed; a backend that cannot block leaves it out
+   * and callers poll. Resolves true when woken; a wake-up is a hint, the claim may find
+   * nothing. Tasks whose retry time comes while nobody claims wake nobody: pass a timeout. */
+  waitForWork?(timeoutMs: number): Promise<boolean>;
 
   stats(): Promise<StoreStats>;
   /** Removes finished tasks (with their events and tool results) older than resultTtlMs,

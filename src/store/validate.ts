@@ -11,14 +11,20 @@ function nonEmpty(value: unknown, name: string): void {
   if (typeof value !== 'string' || value.length === 0) fail(`${name} must be a non-empty string`);
 }
 
-function integer(value: unknown, name: string, min: number): void {
-  if (!Number.isSafeInteger(value) || (value as number) < min) fail(`${name} must be an integer >= ${min}`);
+function integer(value: unknown, name: string, min: number, max = Number.MAX_SAFE_INTEGER): void {
+  if (!Number.isSafeInteger(value) || (value as number) < min || (value as number) > max) {
+    fail(max === Number.MAX_SAFE_INTEGER ? `${name} must be an integer >= ${min}` : `${name} must be an integer in ${min}..${max}`);
+  }
 }
+
+/** Priorities every backend can order by (a Redis sorted-set score holds priority and arrival). */
+export const PRIORITY_MIN = -1000;
+export const PRIORITY_MAX = 1000;
 
 export function validateEnqueue(req: EnqueueRequest): { priority: number; kind: TaskKind } {
   nonEmpty(req.tenant, 'tenant');
   const priority = req.priority ?? 0;
-  integer(priority, 'priority', Number.MIN_SAFE_INTEGER);
+  integer(priority, 'priority', PRIORITY_MIN, PRIORITY_MAX);
   integer(req.maxAttempts, 'maxAttempts', 1);
   integer(req.timeoutMs, 'timeoutMs', 1);
   if (req.idempotencyKey !== undefined) nonEmpty(req.idempotencyKey, 'idempotencyKey');

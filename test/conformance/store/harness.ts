@@ -29,7 +29,45 @@ export interface Harness {
 
 export type Setup = (overrides?: Partial<Omit<StoreOptions, 'clock'>>) => Promise<Harness>;
 
-export function makeSetup(make: MakeStore): Setup {
+/** How the suite calls a backend: as it is, or with every call and every answer put off to
+ * a later turn of the event loop (setImmediate), so a test that passes only because a
+ * backend answers before anything else runs (SQLite is synchronous inside) fails. */
+export type CallMode = 'immediate' | 'deferred';
+
+const later = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export function deferred(store: Store): Store {
+  return new Proxy(store, {
+    get(target, name, receiver) {
+      const value = Reflect.get(target, name, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      if (name === 'subscribe') {
+        return (taskId: string, afterSeq: number, onEvent: Parameters<Store['subscribe']>[2]) => {
+          let stop: (() => void) | null = null;
+          let stopped = false;
+          setImmediate(() => {
+            if (!stopped) stop = target.subscribe(taskId, afterSeq, (e) => setImmediate(() => !stopped && onEvent(e)));
+          });
+          return () => {
+            stopped = true;
+            stop?.();
+          };
+        };
+      }
+      return async (...args: unknown[]) => {
+        await later();
+        try {
+          return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        } finally {
+          await later();
+        }
+      };
+    },
+  });
+}
+
+export function makeSetup(make: MakeStore, mode: CallMode = 'immediate'): Setup {
+  const wrap = mode === 'deferred' ? deferred : (s: Store) => s;
   return async (overrides = {}) => {
     const clock = new FakeClock();
     const made = await make({ queueLimit: 1000, resultTtlMs: 60_000, sessionTtlMs: 30_000, ...overrides, clock: clock.read });
@@ -41,11 +79,11 @@ export function makeSetup(make: MakeStore): Setup {
     });
     return {
       clock,
-      store: made.store,
+      store: wrap(made.store),
       peer: async () => {
         const p = await made.openPeer();
         peers.push(p);
-        return p;
+        return wrap(p);
       },
     };
   };

@@ -48,7 +48,9 @@ export function queueTests(setup: Setup): void {
 
     it('rejects a turn without a session and bad numbers with INVALID_ARGUMENT', async () => {
       const { store } = await setup();
-      for (const bad of [req({ kind: 'turn' }), req({ maxAttempts: 0 }), req({ priority: 1.5 }), req({ tenant: '' })]) {
+      for (const bad of [
+        req({ kind: 'turn' }), req({ maxAttempts: 0 }), req({ priority: 1.5 }), req({ priority: 1001 }), req({ priority: -1001 }), req({ tenant: '' }),
+      ]) {
         await expect(store.enqueue(bad)).rejects.toSatisfy((e) => isStoreError(e, 'INVALID_ARGUMENT'));
       }
       expect((await store.stats()).queued).toBe(0);
@@ -102,6 +104,16 @@ export function queueTests(setup: Setup): void {
       const rest = await store.claim({ worker: 'w1', n: 10, leaseMs: 1000 });
       expect([...first, ...rest].map((t) => t.id)).toEqual([ids[1], ids[3], ids[4], ids[0], ids[2]]);
       expect(await store.claim({ worker: 'w1', n: 10, leaseMs: 1000 })).toEqual([]);
+    });
+
+    it('orders the priority bounds -1000 and 1000 like any other priority', async () => {
+      const { store } = await setup();
+      const low = (await store.enqueue(req({ priority: -1000 }))).task;
+      const mid = (await store.enqueue(req({ priority: 0 }))).task;
+      const high = (await store.enqueue(req({ priority: 1000 }))).task;
+      const high2 = (await store.enqueue(req({ priority: 1000 }))).task;
+      const claimed = await store.claim({ worker: 'w1', n: 10, leaseMs: 1000 });
+      expect(claimed.map((t) => t.id)).toEqual([high.id, high2.id, mid.id, low.id]);
     });
 
     it('marks a claimed task running with attempt, worker, lease and a fence', async () => {

@@ -57,6 +57,17 @@ export function sessionTests(setup: Setup): void {
       expect((await store.claim({ worker: 'w1', n: 10, leaseMs: 1000 })).map((t) => t.id)).toEqual([t2.id]);
     });
 
+    it('runs any tasks that name one session one at a time, turns or not', async () => {
+      const { store } = await setup();
+      const first = (await store.enqueue(req({ sessionId: 's1', input: 1 }))).task;
+      const second = (await store.enqueue(turn('s1', 2))).task;
+      const [claimed] = await store.claim({ worker: 'w1', n: 10, leaseMs: 1000 });
+      expect(claimed?.id).toBe(first.id);
+      expect(await store.claim({ worker: 'w1', n: 10, leaseMs: 1000 })).toEqual([]);
+      await store.complete(first.id, claimed?.fence ?? 0, 'ok');
+      expect((await store.claim({ worker: 'w1', n: 10, leaseMs: 1000 })).map((t) => t.id)).toEqual([second.id]);
+    });
+
     it('keeps a later turn waiting while an earlier one waits for its retry', async () => {
       const { store, clock } = await setup();
       const t1 = (await store.enqueue(turn('s1', 1))).task;

@@ -1,0 +1,177 @@
+// npm run bench:queue — drover's Redis store against BullMQ on the same redis-server, and
+// drover's SQLite store for reference: no-op tasks, submit → done, in one process.
+//
+// Each run submits N tasks (at most 64 submissions in flight) while a consumer with
+// `concurrency` slots runs them, each on its own store handle (connection), as BullMQ's Queue
+// and Worker are; tasks/s = N / (last done − first submit). drover's slots: see runDrover.
+// BullMQ's Worker runs its processor with the same concurrency. Systems and
+// concurrencies alternate within each round so a shared machine's drift hits all alike; the
+// table gives medians over rounds, and the ratio drover/BullMQ both as a ratio of medians and
+// as the median of per-round ratios.
+//
+// Flags: --rounds R (default 5), --tasks N (default 5000), --out FILE (raw JSON).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { openRedisStore } from '../src/store/redis/index.ts';
+import { openSqliteStore } from '../src/store/sqlite/index.ts';
+import type { ClaimedTask, Store } from '../src/store/types.ts';
+import { startRedis, type RedisServer } from '../test/helpers/redis.ts';
+import { cpuModel } from './lib/cpu.ts';
+import { median } from './lib/stats.ts';
+
+const { values: flags } = parseArgs({
+  options: { rounds: { type: 'string', default: '5' }, tasks: { type: 'string', default: '5000' }, out: { type: 'string' } },
+});
+const ROUNDS = Number(flags.rounds);
+const TASKS = Number(flags.tasks);
+const CONCURRENCIES = [1, 8, 32] as const;
+const SUBMIT_IN_FLIGHT = 64;
+const SYSTEMS = ['drover-redis', 'bullmq', 'drover-sqlite'] as const;
+type System = (typeof SYSTEMS)[number];
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Calls submit(i) for i < n with at most `inFlight` pending at once. */
+async function submitAll(n: number, inFlight: number, submit: (i: number) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: inFlight }, async () => {
+    while (next < n) await submit(next++);
+  }));
+}
+
+/** `submitter` and `store` are two handles (two connections), as BullMQ's Queue and Worker
+ * are. Each slot claims a task, "runs" it (a no-op) and writes its result; where the store
+ * offers completeAndClaim, the result write also claims the slot's next task (BullMQ's
+ * moveToFinished does the same). A slot that finds nothing blocks in waitForWork (Redis) or
+ * polls every 1 ms (SQLite, which cannot block). */
+async function runDrover(submitter: Store, store: Store, concurrency: number): Promise<{ ms: number; emptyClaims: number }> {
+  let done = 0;
+  let emptyClaims = 0;
+  let finished = 0;
+  const started = performance.now();
+  const producer = submitAll(TASKS, SUBMIT_IN_FLIGHT, (i) => submitter.enqueue({ tenant: 'bench', input: i, maxAttempts: 1, timeoutMs: 60_000 }));
+  const next = { worker: 'bench', n: 1, leaseMs: 60_000 };
+  const finish = () => {
+    if (++done === TASKS) finished = performance.now();
+  };
+  const slot = async () => {
+    let task: ClaimedTask | null = null;
+    while (done < TASKS) {
+      if (!task) {
+        [task = null] = await store.claim(next);
+        if (!task) {
+          emptyClaims++;
+          if (store.waitForWork) await store.waitForWork(100);
+          else await sleep(1);
+          continue;
+        }
+      }
+      if (store.completeAndClaim) {
+        const r = await store.completeAndClaim(task.id, task.fence, null, next);
+        finish();
+        task = r.claimed[0] ?? null;
+      } else {
+        await store.complete(task.id, task.fence, null);
+        finish();
+        task = null;
+      }
+    }
+  };
+  await Promise.all([producer, ...Array.from({ length: concurrency }, slot)]);
+  return { ms: finished - started, emptyClaims };
+}
+
+async function runBullmq(server: RedisServer, concurrency: number, round: number): Promise<{ ms: number }> {
+  const connection = { host: '127.0.0.1', port: server.port, maxRetriesPerRequest: null };
+  const name = `bench-${round}-${concurrency}`;
+  const queue = new Queue(name, { connection });
+  let done = 0;
+  let finish: () => void = () => undefined;
+  const allDone = new Promise<void>((r) => (finish = r));
+  const worker = new Worker(name, async () => null, { connection, concurrency });
+  worker.on('completed', () => {
+    if (++done === TASKS) finish();
+  });
+  await worker.waitUntilReady();
+  await queue.waitUntilReady();
+  const started = performance.now();
+  await submitAll(TASKS, SUBMIT_IN_FLIGHT, (i) => queue.add('t', i));
+  await allDone;
+  const ms = performance.now() - started;
+  await worker.close();
+  await queue.close();
+  return { ms };
+}
+
+interface Sample {
+  system: System;
+  concurrency: number;
+  round: number;
+  tasksPerSec: number;
+  emptyClaims?: number;
+}
+
+async function main(): Promise<void> {
+  const server = await startRedis();
+  const admin = new Redis(server.url);
+  const sqliteDir = mkdtempSync(join(tmpdir(), 'drover-bench-queue-'));
+  const samples: Sample[] = [];
+  const opts = { queueLimit: 10_000_000, resultTtlMs: 3_600_000, sessionTtlMs: 3_600_000 };
+  try {
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const concurrency of CONCURRENCIES) {
+        // Rotate the order every round: no system always runs first (cold) or last.
+        const order = SYSTEMS.map((_, i) => SYSTEMS[(i + round + concurrency) % SYSTEMS.length] as System);
+        for (const system of order) {
+          await admin.flushall();
+          let result: { ms: number; emptyClaims?: number };
+          if (system === 'bullmq') {
+            result = await runBullmq(server, concurrency, round);
+          } else {
+            const open = () => system === 'drover-redis'
+              ? openRedisStore({ ...opts, url: server.url, prefix: `bench${round}c${concurrency}` })
+              : openSqliteStore({ ...opts, path: join(sqliteDir, `r${round}c${concurrency}.db`) });
+            const submitter = await open();
+            const store = await open();
+            try {
+              result = await runDrover(submitter, store, concurrency);
+            } finally {
+              await store.close();
+              await submitter.close();
+            }
+          }
+          const sample: Sample = { system, concurrency, round, tasksPerSec: (TASKS / result.ms) * 1000 };
+          if (result.emptyClaims !== undefined) sample.emptyClaims = result.emptyClaims;
+          samples.push(sample);
+          console.log(`round ${round} c=${concurrency} ${system.padEnd(13)} ${sample.tasksPerSec.toFixed(0).padStart(6)} tasks/s`);
+        }
+      }
+    }
+  } finally {
+    admin.disconnect();
+    await server.stop();
+    rmSync(sqliteDir, { recursive: true, force: true });
+  }
+
+  const pick = (system: System, c: number) => samples.filter((s) => s.system === system && s.concurrency === c);
+  const redisVersion = '7.0.15';
+  console.log(`\n${cpuModel()}, Node ${process.version}, redis-server ${redisVersion} (no persistence), ${TASKS} no-op tasks per run, ${ROUNDS} rounds`);
+  console.log('| concurrency | drover redis (tasks/s) | BullMQ (tasks/s) | drover sqlite (tasks/s) | drover/BullMQ (medians) | drover/BullMQ (median of per-round ratios) |');
+  console.log('| --- | --- | --- | --- | --- | --- |');
+  for (const c of CONCURRENCIES) {
+    const d = pick('drover-redis', c);
+    const b = pick('bullmq', c);
+    const s = pick('drover-sqlite', c);
+    const md = median(d.map((x) => x.tasksPerSec));
+    const mb = median(b.map((x) => x.tasksPerSec));
+    const perRound = d.map((x) => x.tasksPerSec / (b.find((y) => y.round === x.round)?.tasksPerSec ?? Number.NaN));
+    console.log(`| ${c} | ${md.toFixed(0)} | ${mb.toFixed(0)} | ${median(s.map((x) => x.tasksPerSec)).toFixed(0)} | ${(md / mb).toFixed(2)}× | ${median(perRound).toFixed(2)}× |`);
+  }
+  if (flags.out) writeFileSync(flags.out, JSON.stringify({ date: new Date().toISOString(), tasks: TASKS, rounds: ROUNDS, samples }, null, 2));
+}
+
+await main();

@@ -1,0 +1,162 @@
+// Subscriptions to a task's progress events. Each task's events are a list of entries that
+// carry their seq; every append also PUBLISHes the entry on a channel named after the list.
+// A subscription listens on that channel, then reads what is stored after its seq (so
+// nothing between the two is missed), and delivers in seq order: an event that does not
+// follow the last one delivered sends it back to the list for the gap. After a reconnect
+// ioredis subscribes again by itself, and every subscription reads the list once more.
+import type { Redis } from 'ioredis';
+import type { TaskEvent, Unsubscribe } from '../types.ts';
+
+/** One stored or published entry: {"s":seq,"f":final,"d":event}. */
+export function parseEvent(entry: string): TaskEvent {
+  const parsed = JSON.parse(entry) as { s: number; f: boolean; d: unknown };
+  return { seq: parsed.s, event: parsed.d, final: parsed.f };
+}
+
+interface Subscription {
+  taskId: string;
+  lastSeq: number;
+  onEvent: (event: TaskEvent) => void;
+  queue: TaskEvent[];
+  scheduled: boolean;
+  closed: boolean;
+  reading: boolean;
+  readAgain: boolean;
+}
+
+export interface EventHubDeps {
+  /** A connection of its own (a subscribed connection can do nothing else). */
+  connect(): Redis;
+  channel(taskId: string): string;
+  read(taskId: string, afterSeq: number): Promise<TaskEvent[]>;
+}
+
+export class RedisEventHub {
+  private readonly deps: EventHubDeps;
+  private readonly subs = new Map<string, Set<Subscription>>();
+  private readonly byChannel = new Map<string, string>();
+  /** Per task: resolves once its channel is subscribed. */
+  private readonly listening = new Map<string, Promise<void>>();
+  private conn: Redis | null = null;
+
+  constructor(deps: EventHubDeps) {
+    this.deps = deps;
+  }
+
+  subscribe(taskId: string, afterSeq: number, onEvent: (event: TaskEvent) => void): Unsubscribe {
+    const sub: Subscription = {
+      taskId, lastSeq: afterSeq, onEvent, queue: [], scheduled: false, closed: false, reading: false, readAgain: false,
+    };
+    let set = this.subs.get(taskId);
+    if (!set) this.subs.set(taskId, (set = new Set()));
+    set.add(sub);
+    let listening = this.listening.get(taskId);
+    if (!listening) {
+      const channel = this.deps.channel(taskId);
+      this.byChannel.set(channel, taskId);
+      listening = this.connection().subscribe(channel).then(() => undefined, () => undefined);
+      this.listening.set(taskId, listening);
+    }
+    // Listening before reading: what is published in between arrives twice and is dropped by seq.
+    void listening.then(() => this.catchUp(sub));
+    return () => {
+      sub.closed = true;
+      this.detach(sub);
+    };
+  }
+
+  close(): void {
+    for (const set of this.subs.values()) for (const sub of set) sub.closed = true;
+    this.subs.clear();
+    this.byChannel.clear();
+    this.listening.clear();
+    this.conn?.disconnect();
+    this.conn = null;
+  }
+
+  private connection(): Redis {
+    if (this.conn) return this.conn;
+    const conn = this.deps.connect();
+    conn.on('message', (channel: string, message: string) => this.onMessage(channel, message));
+    // Events published while the connection was down are in the lists.
+    let connectedBefore = false;
+    conn.on('ready', () => {
+      if (connectedBefore) for (const set of this.subs.values()) for (const sub of set) this.catchUp(sub);
+      connectedBefore = true;
+    });
+    conn.on('error', () => {
+      // ioredis reconnects by itself; the 'ready' handler above fills what was missed.
+    });
+    this.conn = conn;
+    return conn;
+  }
+
+  private onMessage(channel: string, message: string): void {
+    const taskId = this.byChannel.get(channel);
+    if (taskId === undefined) return;
+    let event: TaskEvent;
+    try {
+      event = parseEvent(message);
+    } catch {
+      return;
+    }
+    for (const sub of [...(this.subs.get(taskId) ?? [])]) this.offer(sub, event);
+  }
+
+  private offer(sub: Subscription, event: TaskEvent): void {
+    if (sub.closed || event.seq <= sub.lastSeq) return;
+    if (event.seq === sub.lastSeq + 1 && !sub.reading) this.deliver(sub, event);
+    else this.catchUp(sub);
+  }
+
+  /** Reads the list after the last delivered seq; one read at a time per subscription. */
+  private catchUp(sub: Subscription): void {
+    if (sub.closed) return;
+    if (sub.reading) {
+      sub.readAgain = true;
+      return;
+    }
+    sub.reading = true;
+    void (async () => {
+      try {
+        do {
+          sub.readAgain = false;
+          const events = await this.deps.read(sub.taskId, sub.lastSeq);
+          // Stored entries are in order; a jump past lastSeq + 1 means the oldest were
+          // trimmed away (more than eventsMax), and what is left is delivered.
+          for (const event of events) {
+            if (sub.closed) return;
+            if (event.seq > sub.lastSeq) this.deliver(sub, event);
+          }
+        } while (sub.readAgain && !sub.closed);
+      } catch {
+        // Redis unreachable: the reconnect ('ready') reads again.
+      } finally {
+        sub.reading = false;
+      }
+    })();
+  }
+
+  private deliver(sub: Subscription, event: TaskEvent): void {
+    sub.lastSeq = event.seq;
+    sub.queue.push(event);
+    if (event.final) this.detach(sub);
+    if (sub.scheduled) return;
+    sub.scheduled = true;
+    queueMicrotask(() => {
+      sub.scheduled = false;
+      while (!sub.closed && sub.queue.length > 0) sub.onEvent(sub.queue.shift() as TaskEvent);
+    });
+  }
+
+  private detach(sub: Subscription): void {
+    const set = this.subs.get(sub.taskId);
+    if (!set?.delete(sub)) return;
+    if (set.size > 0) return;
+    this.subs.delete(sub.taskId);
+    const channel = this.deps.channel(sub.taskId);
+    this.byChannel.delete(channel);
+    this.listening.delete(sub.taskId);
+    this.conn?.unsubscribe(channel).catch(() => undefined);
+  }
+}

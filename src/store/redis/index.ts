@@ -1,0 +1,292 @@
+// The fleet backend: one Redis (or Sentinel-managed Redis) that every node opens. Every
+// operation that reads then writes is one Lua script (scripts/), so it is atomic on the
+// server; times inside them are Redis' TIME, one clock for the whole fleet. Keys: the
+// queue (tasks, indexes, events, sessions) under `{prefix}:` in one hash slot, since a
+// claim must see the whole queue at once; rate buckets and tool results under
+// `prefix:rl:{key}` and `prefix:tool:{taskId}`, spread over the slots.
+import { Redis, type RedisOptions } from 'ioredis';
+import { StoreError } from '../errors.ts';
+import { gcra } from '../gcra.ts';
+import { newTaskId } from '../ids.ts';
+import type {
+  CleanupResult, RateLimitResult, Session, Store, StoreOptions, StoreStats, Task, TaskEvent, ToolClaim,
+} from '../types.ts';
+import { validateClaim, validateEnqueue, validateLease, validateList, validateMessages } from '../validate.ts';
+import type { Logger } from '../../log.ts';
+import { parseEvent, RedisEventHub } from './events.ts';
+import { durabilityWarnings, inspectRedis } from './inspect.ts';
+import { defineScripts, scriptRunner, type ScriptName } from './scripts.ts';
+import { toClaimedTask, toFields, toJson, toTask } from './task.ts';
+
+export interface RedisStoreOptions extends StoreOptions {
+  /** redis://[user:password@]host:port[/db] or rediss:// for TLS. */
+  url: string;
+  /** Key prefix, so several deployments can share one Redis. */
+  prefix?: string;
+  /** Overrides the password in the url (read from an environment variable by the config). */
+  password?: string;
+  /** Progress events kept per task (the oldest go first). */
+  eventsMax?: number;
+  /** Extra ioredis options (tests: retry strategy, timeouts). */
+  redis?: RedisOptions;
+  /** Where to report Redis' eviction policy and persistence mode once connected. */
+  log?: Logger;
+}
+
+const DEFAULT_PREFIX = 'drover';
+const DEFAULT_EVENTS_MAX = 10_000;
+const DEFAULT_EVENTS_LIMIT = 1000;
+const CLEANUP_BATCH = 500;
+// A finished task's events list outlives the result TTL by this much, then Redis removes
+// it even if no node runs cleanup.
+const EVENTS_GRACE_MS = 60_000;
+
+export async function openRedisStore(options: RedisStoreOptions): Promise<Store> {
+  const prefix = options.prefix ?? DEFAULT_PREFIX;
+  const base = `{${prefix}}:`;
+  const connOptions: RedisOptions = {
+    lazyConnect: true,
+    // Fail fast while Redis is unreachable (a submit must learn at once that it was not
+    // accepted: UNAVAILABLE); ioredis keeps reconnecting with backoff meanwhile.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    // Commands issued in one tick go out in one write (many slots claim and complete at once).
+    enableAutoPipelining: true,
+    ...(options.password !== undefined && { password: options.password }),
+    ...options.redis,
+  };
+  const redis = new Redis(options.url, connOptions);
+  // Errors reach callers through their commands; without a listener ioredis logs each one.
+  redis.on('error', () => undefined);
+  defineScripts(redis);
+  try {
+    await redis.connect();
+  } catch (err) {
+    redis.disconnect();
+    throw new StoreError('UNAVAILABLE', `cannot reach redis at ${redactUrl(options.url)}: ${(err as Error).message}`, { cause: err });
+  }
+  if (options.log) {
+    const log = options.log;
+    await inspectRedis(redis).then(
+      (d) => {
+        for (const [level, msg] of durabilityWarnings(d)) log[level]({ store: 'redis', url: redactUrl(options.url), ...d }, msg);
+      },
+      (err: unknown) => log.warn({ err }, 'redis: cannot read INFO to check eviction and persistence'),
+    );
+  }
+  const run = scriptRunner(redis);
+  const clock = options.clock;
+  const common = (): string[] => [clock ? String(clock()) : '', String(options.eventsMax ?? DEFAULT_EVENTS_MAX), String(options.resultTtlMs + EVENTS_GRACE_MS)];
+  let closed = false;
+
+  /** Every call: refused once closed, and a Redis that cannot be reached is UNAVAILABLE. */
+  async function call<T>(fn: () => Promise<T>): Promise<T> {
+    if (closed) throw new StoreError('STORE_CLOSED', 'the store is closed');
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof StoreError) throw err;
+      if (closed) throw new StoreError('STORE_CLOSED', 'the store is closed', { cause: err });
+      const e = err as Error & { name?: string };
+      if (e.name === 'ReplyError') throw err;
+      throw new StoreError('UNAVAILABLE', `redis: ${e.message}`, { cause: err });
+    }
+  }
+  const script = (name: ScriptName, args: (string | number)[], key = base) => run(name, key, [...common(), ...args]);
+  const eventsKey = (taskId: string) => `${base}ev:${taskId}`;
+  const toolKey = (taskId: string) => `${prefix}:tool:{${taskId}}`;
+
+  async function readEvents(taskId: string, afterSeq: number, limit: number): Promise<TaskEvent[]> {
+    const entries = (await script('events_read', [taskId, afterSeq, limit])) as string[];
+    return entries.map(parseEvent);
+  }
+
+  // Blocking reads need a connection of their own; one BLPOP at a time per handle, shared
+  // by every caller waiting at that moment.
+  let blocking: Redis | null = null;
+  let waiting: Promise<boolean> | null = null;
+  function waitForWork(timeoutMs: number): Promise<boolean> {
+    if (closed) return Promise.reject(new StoreError('STORE_CLOSED', 'the store is closed'));
+    if (waiting) return waiting;
+    if (!blocking) {
+      blocking = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, lazyConnect: false, enableAutoPipelining: false });
+      blocking.on('error', () => undefined);
+    }
+    const seconds = Math.max(0.01, timeoutMs / 1000).toFixed(3);
+    waiting = blocking.blpop(`${base}marker`, seconds).then(
+      (got) => got !== null,
+      () => false,
+    ).finally(() => {
+      waiting = null;
+    });
+    return waiting;
+  }
+
+  const hub = new RedisEventHub({
+    // Subscriptions wait for the connection instead (SUBSCRIBE is queued until it is up).
+    connect: () => redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, lazyConnect: false }),
+    channel: eventsKey,
+    read: (taskId, afterSeq) => readEvents(taskId, afterSeq, options.eventsMax ?? DEFAULT_EVENTS_MAX),
+  });
+
+  function session(tenant: string, id: string, reply: unknown): Session {
+    const [createdAt, updatedAt, expiresAt, messages] = reply as [string, string, string, string[]];
+    return {
+      tenant, id, messages: messages.map((m) => JSON.parse(m) as unknown),
+      createdAt: Number(createdAt), updatedAt: Number(updatedAt), expiresAt: Number(expiresAt),
+    };
+  }
+
+  const store: Store = {
+    enqueue: (req) => call(async () => {
+      const { priority, kind } = validateEnqueue(req);
+      const reply = (await script('enqueue', [
+        newTaskId(clock ? clock() : Date.now()), req.tenant, kind, req.sessionId ?? '', priority, toJson(req.input),
+        req.maxAttempts, req.timeoutMs, req.idempotencyKey ?? '', options.queueLimit,
+      ])) as [number, unknown];
+      if (reply[0] === -1) {
+        throw new StoreError('QUEUE_FULL', `queue full: ${String(reply[1])} tasks queued (store.queue_limit = ${options.queueLimit})`);
+      }
+      return { task: toTask(toFields(reply[1])), created: reply[0] === 1 };
+    }),
+    claim: (req) => call(async () => {
+      validateClaim(req);
+      if (req.n === 0) return [];
+      const reply = (await script('claim', [req.n, req.worker, req.leaseMs])) as unknown[];
+      return reply.map((flat) => toClaimedTask(toFields(flat)));
+    }),
+    renew: (taskId, fence, leaseMs) => call(async () => {
+      validateLease(leaseMs);
+      return (await script('renew', [taskId, fence, leaseMs])) as 'renewed' | 'cancelling' | 'lost';
+    }),
+    complete: (taskId, fence, result) => call(async () => (await script('complete', [taskId, fence, toJson(result)])) === 1),
+    completeAndClaim: (taskId, fence, result, next) => call(async () => {
+      validateClaim(next);
+      const [completed, claimed] = (await script('complete_claim', [taskId, fence, toJson(result), next.n, next.worker, next.leaseMs])) as
+        [number, unknown[]];
+      return { completed: completed === 1, claimed: claimed.map((flat) => toClaimedTask(toFields(flat))) };
+    }),
+    fail: (taskId, fence, error, opts) => call(async () => {
+      const clean = toJson({ code: String(error.code), message: String(error.message) });
+      return (await script('fail', [taskId, fence, clean, opts.retryable ? '1' : '0', opts.retryDelayMs])) as
+        'retrying' | 'dead' | 'cancelled' | 'stale';
+    }),
+    release: (taskId, fence) => call(async () => (await script('release', [taskId, fence])) === 1),
+    cancel: (tenant, id) => call(async () => {
+      const reply = await script('cancel', [tenant, id]);
+      return reply === null ? null : toTask(toFields(reply));
+    }),
+    // A caller's `now` is honoured like the test clock's (Redis' TIME otherwise).
+    reapExpired: (now) => call(async () => {
+      const args = [...common()];
+      if (now !== undefined) args[0] = String(now);
+      return Number(await run('reap', base, args));
+    }),
+    get: (tenant, id) => call(async () => {
+      const fields = toFields(await redis.hgetall(`${base}t:${id}`).then((o) => Object.entries(o).flat()));
+      return fields.size > 0 && fields.get('tenant') === tenant ? toTask(fields) : null;
+    }),
+    list: (tenant, opts) => call(async () => {
+      validateList(opts);
+      const index = opts.status !== undefined ? `${base}ts:${opts.status}:${tenant}` : `${base}ta:${tenant}`;
+      const ids = await redis.zrevrangebylex(index, opts.before !== undefined ? `(${opts.before}` : '+', '-', 'LIMIT', 0, opts.limit);
+      const pipeline = redis.pipeline();
+      for (const id of ids) pipeline.hgetall(`${base}t:${id}`);
+      const rows = (await pipeline.exec()) ?? [];
+      const tasks: Task[] = [];
+      for (const [err, row] of rows) {
+        if (err) throw err;
+        const fields = toFields(Object.entries(row as Record<string, string>).flat());
+        if (fields.size > 0) tasks.push(toTask(fields));
+      }
+      return tasks;
+    }),
+    publish: (taskId, event) => call(async () => {
+      const seq = await script('publish', [taskId, toJson(event)]);
+      return seq === null ? null : Number(seq);
+    }),
+    events: (taskId, afterSeq, limit) => call(() => readEvents(taskId, afterSeq, limit ?? DEFAULT_EVENTS_LIMIT)),
+    subscribe: (taskId, afterSeq, onEvent) => hub.subscribe(taskId, afterSeq, onEvent),
+    sessionGet: (tenant, id) => call(async () => {
+      const reply = await script('session_get', [tenant, id]);
+      return reply === null ? null : session(tenant, id, reply);
+    }),
+    sessionAppend: (tenant, id, messages, writer) => call(async () => {
+      validateMessages(messages);
+      const reply = await script('session_append', [
+        tenant, id, options.sessionTtlMs, writer?.taskId ?? '', writer?.fence ?? 0, ...messages.map(toJson),
+      ]);
+      if (reply === 'STALE_FENCE') {
+        throw new StoreError('STALE_FENCE', `turn ${writer?.taskId} (fence ${writer?.fence}) no longer holds session ${id}`);
+      }
+      return session(tenant, id, reply);
+    }),
+    sessionDelete: (tenant, id) => call(async () => (await script('session_delete', [tenant, id])) === 1),
+    rateLimitTake: (key, limit, now) => call(async () => {
+      gcra(null, limit, 0); // validates the limit the same way as every backend
+      const args = [...common(), limit.ratePerSec, limit.burst];
+      if (now !== undefined) args[0] = String(now);
+      const [allowed, remaining, retryAfterMs, resetMs] = (await run('rate_limit_take', `${prefix}:rl:{${key}}`, args)) as number[];
+      return { allowed: allowed === 1, remaining, retryAfterMs, resetMs } as RateLimitResult;
+    }),
+    toolClaim: (taskId, key, owner, leaseMs) => call(async () => {
+      validateLease(leaseMs);
+      const reply = (await script('tool_claim', [key, owner, leaseMs], toolKey(taskId))) as [string, string | number];
+      if (reply[0] === 'done') return { state: 'done', result: JSON.parse(reply[1] as string) } as ToolClaim;
+      if (reply[0] === 'pending') return { state: 'pending', leaseRemainingMs: Number(reply[1]) };
+      return { state: 'claimed' };
+    }),
+    toolPut: (taskId, key, owner, result) => call(async () => (await script('tool_put', [key, owner, toJson(result)], toolKey(taskId))) === 1),
+    toolGet: (taskId, key) => call(async () => {
+      const value = await redis.hget(toolKey(taskId), `r:${key}`);
+      return value === null ? null : { result: JSON.parse(value) };
+    }),
+    waitForWork,
+    stats: () => call(async () => {
+      const [flat, delayed, oldest, now, queued, running] = (await script('stats', [])) as
+        [string[], number, string | null, string, number, number];
+      const counts = toFields(flat);
+      const result: StoreStats = { depthByPriority: {}, queued, delayed, oldestWaitMs: 0, running, dead: Number(counts.get('dead') ?? 0) };
+      for (const [field, value] of counts) {
+        if (!field.startsWith('q:')) continue;
+        const priority = Number(field.slice(2));
+        const ready = Number(value) - Number(counts.get(`d:${priority}`) ?? 0);
+        if (ready > 0) result.depthByPriority[priority] = ready;
+      }
+      if (oldest !== null && Number(oldest) <= Number(now)) result.oldestWaitMs = Number(now) - Number(oldest);
+      return result;
+    }),
+    cleanup: (now) => call(async () => {
+      const result: CleanupResult = { tasks: 0, sessions: 0 };
+      for (;;) {
+        const args = [...common(), options.resultTtlMs, CLEANUP_BATCH];
+        if (now !== undefined) args[0] = String(now);
+        const [sessions, ...ids] = (await run('cleanup', base, args)) as [number, ...string[]];
+        result.sessions += sessions;
+        result.tasks += ids.length;
+        if (ids.length > 0) await redis.del(...ids.map(toolKey));
+        if (ids.length < CLEANUP_BATCH && sessions < CLEANUP_BATCH) break;
+      }
+      return result;
+    }),
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      hub.close();
+      blocking?.disconnect();
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+  return store;
+}
+
+/** The url without its password, for logs and errors. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparsable url)';
+  }
+}

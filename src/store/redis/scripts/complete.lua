@@ -1,0 +1,6 @@
+-- Records the result of a held task (a result after a cancel request still wins).
+-- ARGS: id, fence, result (JSON). Returns 1, or 0 when the fence is stale.
+local t = held(arg(1), arg(2))
+if not t then return 0 end
+transition(t, { status = 'succeeded', result = arg(3), leaseUntil = false, finishedAt = num(NOW) })
+return 1

@@ -1,0 +1,32 @@
+-- Adds a task, or returns the tenant's task with the same idempotency key.
+-- ARGS: id, tenant, kind, sessionId|'', priority, input (JSON), maxAttempts, timeoutMs,
+-- idempotencyKey|'', queueLimit. Returns {1|0, task} (created or not) or {-1, queued} when full.
+local id, tenant, kind, session, priority = arg(1), arg(2), arg(3), arg(4), arg(5)
+local ikey, limit = arg(9), tonumber(arg(10))
+if ikey ~= '' then
+  local existing = redis.call('HGET', K_IDEM, idem_field(tenant, ikey))
+  if existing then
+    local t = load(existing)
+    if t then return { 0, flat(t) } end
+  end
+end
+local queued = redis.call('ZCARD', K_WAITING)
+if queued >= limit then return { -1, queued } end
+local t = {
+  id = id, tenant = tenant, kind = kind, status = 'queued', priority = priority, input = arg(6),
+  attempt = '0', maxAttempts = arg(7), timeoutMs = arg(8), createdAt = num(NOW), updatedAt = num(NOW),
+  runAt = num(NOW), fence = '0', evseq = '0', qseq = tostring(redis.call('INCR', B .. 'qseq')),
+}
+if session ~= '' then t.sessionId = session end
+if ikey ~= '' then
+  t.idempotencyKey = ikey
+  redis.call('HSET', K_IDEM, idem_field(tenant, ikey), id)
+end
+redis.call('HSET', tkey(id), unpack(flat(t)))
+redis.call('ZADD', tenant_key(tenant), 0, id)
+redis.call('ZADD', status_key('queued', tenant), 0, id)
+count('queued', priority, 1)
+if session ~= '' then redis.call('RPUSH', turns_key(t), id) end
+redis.call('ZADD', K_WAITING, t.runAt, id)
+if is_head(t) then schedule(t) end
+return { 1, flat(t) }

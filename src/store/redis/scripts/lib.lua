@@ -1,0 +1,250 @@
+-- Prepended to every script (src/store/redis/scripts.ts). KEYS[1] is the queue's key base
+-- ("{prefix}:", one hash slot: tasks, indexes, events and sessions of one queue live in it).
+-- ARGV[1] is the caller's clock for tests ('' = Redis' own TIME), ARGV[2] the events kept per
+-- task, ARGV[3] how long a finished task's events list lives; the op's arguments follow.
+local B = KEYS[1]
+local NOW
+if ARGV[1] ~= '' then
+  NOW = tonumber(ARGV[1])
+else
+  local t = redis.call('TIME')
+  NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local EVENTS_MAX = ARGV[2]
+local EVENTS_TTL = ARGV[3]
+local function arg(i) return ARGV[3 + i] end
+
+-- Lua's tostring keeps 14 digits; scores and times need all of theirs.
+local function num(x) return string.format('%.17g', x) end
+
+-- A ready task's score: priority first (higher runs first), then arrival (qseq), in one
+-- double: (1000 - priority) * 2^42 + qseq stays below 2^53 for priorities in -1000..1000.
+local PRIO_SPAN = 4398046511104
+local function ready_score(t) return num((1000 - tonumber(t.priority)) * PRIO_SPAN + tonumber(t.qseq)) end
+
+local K_READY, K_DELAYED, K_WAITING = B .. 'ready', B .. 'delayed', B .. 'waiting'
+local K_LEASE, K_FINISHED, K_COUNTS = B .. 'lease', B .. 'finished', B .. 'counts'
+local K_IDEM, K_SESSEXP = B .. 'idem', B .. 'sessexp'
+local function tkey(id) return B .. 't:' .. id end
+local function evkey(id) return B .. 'ev:' .. id end
+local function tenant_key(tenant) return B .. 'ta:' .. tenant end
+local function status_key(status, tenant) return B .. 'ts:' .. status .. ':' .. tenant end
+-- Lengths first, so a ':' inside a tenant or id cannot make two names one.
+local function pair(a, b) return #a .. ':' .. a .. ':' .. b end
+local function turns_key(t) return B .. 'turns:' .. pair(t.tenant, t.sessionId) end
+local function idem_field(tenant, key) return pair(tenant, key) end
+
+local function load(id)
+  local flat = redis.call('HGETALL', tkey(id))
+  if #flat == 0 then return nil end
+  local t = {}
+  for i = 1, #flat, 2 do t[flat[i]] = flat[i + 1] end
+  return t
+end
+
+local function terminal(status) return status == 'succeeded' or status == 'dead' or status == 'cancelled' end
+local function active(status) return status == 'running' or status == 'cancelling' end
+
+-- Counters the stats read instead of scanning; the totals of queued and running tasks are
+-- the sizes of `waiting` and `lease`, so only these two need counting.
+local function count(status, priority, delta)
+  if status == 'queued' then
+    redis.call('HINCRBY', K_COUNTS, 'q:' .. priority, delta)
+  elseif status == 'dead' then
+    redis.call('HINCRBY', K_COUNTS, 'dead', delta)
+  end
+end
+
+-- A task's events are a list of {"s":seq,"f":final,"d":event} entries, seq 1, 2, … (a list,
+-- not a stream: creating a stream costs several times a task's other writes, and seq already
+-- is the resume id). Trimmed from the front past EVENTS_MAX; the entries carry their seq.
+local function append_event(id, data, final)
+  local seq = redis.call('HINCRBY', tkey(id), 'evseq', 1)
+  local key = evkey(id)
+  local entry = '{"s":' .. seq .. ',"f":' .. (final and 'true' or 'false') .. ',"d":' .. data .. '}'
+  if redis.call('RPUSH', key, entry) > tonumber(EVENTS_MAX) then redis.call('LTRIM', key, -tonumber(EVENTS_MAX), -1) end
+  if final then redis.call('PEXPIRE', key, EVENTS_TTL) end
+  -- Subscribers on every node follow the list through this notification.
+  redis.call('PUBLISH', key, entry)
+  return seq
+end
+
+local function status_event(t, error_json)
+  local s = '{"type":"status","status":"' .. t.status .. '","attempt":' .. t.attempt
+  if t.status == 'succeeded' then s = s .. ',"result":' .. (t.result or 'null') end
+  if error_json then s = s .. ',"error":' .. error_json end
+  if t.status == 'queued' then s = s .. ',"runAt":' .. t.runAt end
+  append_event(t.id, s .. '}', terminal(t.status))
+end
+
+-- A queued task sits in `ready` (may run now) or `delayed` (runAt later), unless it belongs
+-- to a session and an earlier task of that session is not finished: it then waits in the
+-- session's list only (the tasks of one session run one at a time, in order).
+local function is_head(t) return not t.sessionId or redis.call('LINDEX', turns_key(t), 0) == t.id end
+
+-- A task made ready leaves one marker (never more) that wakes one node blocked in
+-- waitForWork (BLPOP), as BullMQ's marker does; a claim that leaves tasks ready sets it again
+-- for the next idle node. One marker at most: an idle node is woken in vain at most once.
+local K_MARKER = B .. 'marker'
+local function wake()
+  if redis.call('LLEN', K_MARKER) == 0 then redis.call('LPUSH', K_MARKER, '1') end
+end
+
+local function schedule(t)
+  if tonumber(t.runAt) > NOW then
+    redis.call('ZADD', K_DELAYED, t.runAt, t.id)
+    redis.call('HINCRBY', K_COUNTS, 'd:' .. t.priority, 1)
+  else
+    redis.call('ZADD', K_READY, ready_score(t), t.id)
+    wake()
+  end
+end
+
+-- popped: the claim took it off `ready` already.
+local function unschedule(t, popped)
+  redis.call('ZREM', K_WAITING, t.id)
+  if popped then return end
+  redis.call('ZREM', K_READY, t.id)
+  if redis.call('ZREM', K_DELAYED, t.id) == 1 then redis.call('HINCRBY', K_COUNTS, 'd:' .. t.priority, -1) end
+end
+
+-- Turns run one at a time, in order: when one ends, the next of its session may run.
+local function turn_done(t)
+  if not t.sessionId then return end
+  local key = turns_key(t)
+  local head = redis.call('LINDEX', key, 0)
+  redis.call('LREM', key, 1, t.id)
+  if head ~= t.id then return end
+  local next_id = redis.call('LINDEX', key, 0)
+  if next_id then
+    local n = load(next_id)
+    if n and n.status == 'queued' then schedule(n) end
+  end
+end
+
+-- Every status change: fields (false deletes one), counters, indexes, queue placement and
+-- the status event, all in the calling script.
+local function transition(t, changes, error_json, popped)
+  local old = t.status
+  local set, del = {}, {}
+  changes.updatedAt = num(NOW)
+  for k, v in pairs(changes) do
+    if v == false then
+      t[k] = nil
+      del[#del + 1] = k
+    else
+      t[k] = tostring(v)
+      set[#set + 1] = k
+      set[#set + 1] = t[k]
+    end
+  end
+  redis.call('HSET', tkey(t.id), unpack(set))
+  if #del > 0 then redis.call('HDEL', tkey(t.id), unpack(del)) end
+  if old ~= t.status then
+    redis.call('ZREM', status_key(old, t.tenant), t.id)
+    redis.call('ZADD', status_key(t.status, t.tenant), 0, t.id)
+    count(old, t.priority, -1)
+    count(t.status, t.priority, 1)
+  end
+  if old == 'queued' and t.status ~= 'queued' then unschedule(t, popped) end
+  if active(old) and not active(t.status) then redis.call('ZREM', K_LEASE, t.id) end
+  if t.status == 'queued' and old ~= 'queued' then
+    redis.call('ZADD', K_WAITING, t.runAt, t.id)
+    if is_head(t) then schedule(t) end
+  end
+  if terminal(t.status) then
+    redis.call('ZADD', K_FINISHED, t.finishedAt, t.id)
+    turn_done(t)
+  end
+  status_event(t, error_json)
+end
+
+local function to_running(t, worker, lease_until)
+  transition(t, {
+    status = 'running', attempt = tonumber(t.attempt) + 1, fence = tonumber(t.fence) + 1, worker = worker,
+    leaseUntil = num(lease_until), startedAt = num(NOW),
+  }, nil, true)
+  redis.call('ZADD', K_LEASE, num(lease_until), t.id)
+end
+
+-- Back to the queue; count_attempt false gives the attempt back (a release on drain).
+local function to_queued(t, run_at, error_json, count_attempt)
+  local changes = { status = 'queued', runAt = num(run_at), leaseUntil = false }
+  if error_json then changes.error = error_json end
+  if not count_attempt then changes.attempt = tonumber(t.attempt) - 1 end
+  transition(t, changes, error_json)
+end
+
+local function to_dead(t, error_json)
+  transition(t, { status = 'dead', error = error_json, leaseUntil = false, finishedAt = num(NOW) }, error_json)
+end
+
+local function to_cancelled(t, error_json)
+  local changes = { status = 'cancelled', leaseUntil = false, finishedAt = num(NOW) }
+  if error_json then changes.error = error_json end
+  transition(t, changes, error_json)
+end
+
+local function flat(t)
+  local out = {}
+  for k, v in pairs(t) do
+    out[#out + 1] = k
+    out[#out + 1] = v
+  end
+  return out
+end
+
+-- Expired leases (deadline before now): back to the queue with the attempt counted, dead
+-- after the last attempt, cancelled when a cancel was asked for.
+local function reap(limit)
+  local ids = redis.call('ZRANGEBYSCORE', K_LEASE, '-inf', '(' .. num(NOW), 'LIMIT', 0, limit)
+  for _, id in ipairs(ids) do
+    local t = load(id)
+    if not t or not active(t.status) then
+      redis.call('ZREM', K_LEASE, id)
+    elseif t.status == 'cancelling' then
+      to_cancelled(t, nil)
+    else
+      local err = '{"code":"LEASE_EXPIRED","message":"attempt ' .. t.attempt .. ' stopped renewing its lease"}'
+      if tonumber(t.attempt) < tonumber(t.maxAttempts) then to_queued(t, NOW, err, true) else to_dead(t, err) end
+    end
+  end
+  return #ids
+end
+
+-- Delayed tasks whose time has come move to `ready`.
+local function promote(limit)
+  local ids = redis.call('ZRANGEBYSCORE', K_DELAYED, '-inf', num(NOW), 'LIMIT', 0, limit)
+  for _, id in ipairs(ids) do
+    redis.call('ZREM', K_DELAYED, id)
+    local fields = redis.call('HMGET', tkey(id), 'priority', 'qseq')
+    redis.call('HINCRBY', K_COUNTS, 'd:' .. fields[1], -1)
+    redis.call('ZADD', K_READY, ready_score({ priority = fields[1], qseq = fields[2] }), id)
+    wake()
+  end
+end
+
+-- The task if (id, fence) is still the current claim.
+local function held(id, fence)
+  local t = load(id)
+  if not t or t.fence ~= fence or not active(t.status) then return nil end
+  return t
+end
+
+-- Expired leases back first, due retries to ready, then up to n ready tasks (highest
+-- priority, then oldest) to `worker` under a lease; the claimed tasks, flat.
+local function claim_ready(n, worker, lease_ms)
+  reap(1000)
+  promote(1000)
+  local popped = redis.call('ZPOPMIN', K_READY, n)
+  local out = {}
+  for i = 1, #popped, 2 do
+    local t = load(popped[i])
+    if t and t.status == 'queued' then
+      to_running(t, worker, NOW + lease_ms)
+      out[#out + 1] = flat(t)
+    end
+  end
+  if redis.call('ZCARD', K_READY) > 0 then wake() end
+  return out
+end

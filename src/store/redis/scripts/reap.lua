@@ -1,0 +1,8 @@
+-- The reaper's pass: expired leases back to the queue, dead or cancelled (see lib.lua), in
+-- batches until none is left. ARGS: none. Returns how many tasks changed.
+local total = 0
+repeat
+  local n = reap(1000)
+  total = total + n
+until n < 1000
+return total

@@ -1,0 +1,52 @@
+// A task hash (HGETALL's flat [field, value, …] as the scripts return it) as the contract's
+// Task. Absent fields are null; JSON fields are parsed here, never inside Lua.
+import type { ClaimedTask, Task, TaskError, TaskKind, TaskStatus } from '../types.ts';
+
+export function toFields(flat: unknown): Map<string, string> {
+  const list = flat as string[];
+  const map = new Map<string, string>();
+  for (let i = 0; i + 1 < list.length; i += 2) map.set(list[i] as string, list[i + 1] as string);
+  return map;
+}
+
+function json(value: string | undefined): unknown {
+  return value === undefined ? null : JSON.parse(value);
+}
+
+function int(value: string | undefined): number | null {
+  return value === undefined ? null : Number(value);
+}
+
+export function toTask(f: Map<string, string>): Task {
+  return {
+    id: f.get('id') as string,
+    tenant: f.get('tenant') as string,
+    kind: f.get('kind') as TaskKind,
+    sessionId: f.get('sessionId') ?? null,
+    status: f.get('status') as TaskStatus,
+    priority: Number(f.get('priority')),
+    input: json(f.get('input')),
+    result: json(f.get('result')),
+    error: json(f.get('error')) as TaskError | null,
+    attempt: Number(f.get('attempt')),
+    maxAttempts: Number(f.get('maxAttempts')),
+    timeoutMs: Number(f.get('timeoutMs')),
+    idempotencyKey: f.get('idempotencyKey') ?? null,
+    worker: f.get('worker') ?? null,
+    leaseUntil: int(f.get('leaseUntil')),
+    createdAt: Number(f.get('createdAt')),
+    updatedAt: Number(f.get('updatedAt')),
+    runAt: Number(f.get('runAt')),
+    startedAt: int(f.get('startedAt')),
+    finishedAt: int(f.get('finishedAt')),
+  };
+}
+
+export function toClaimedTask(f: Map<string, string>): ClaimedTask {
+  return { ...toTask(f), fence: Number(f.get('fence')) };
+}
+
+/** JSON text for a payload; undefined (a function returning nothing) is stored as null. */
+export function toJson(value: unknown): string {
+  return JSON.stringify(value ?? null);
+}

@@ -1,0 +1,47 @@
+// The [store] keys of the Redis backend: a url it can use, and never a password shown.
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError } from '../../../src/config/errors.ts';
+import { loadConfig } from '../../../src/config/load.ts';
+import { redactConfig } from '../../../src/config/redact.ts';
+import { tempDir } from './tmpfiles.ts';
+
+const dir = tempDir();
+afterAll(() => dir.remove());
+
+function issuesOf(text: string) {
+  const file = dir.write(`store-${Math.random().toString(36).slice(2)}.toml`, text);
+  try {
+    loadConfig({ file, env: {} });
+  } catch (err) {
+    return { file, issues: (err as ConfigError).issues };
+  }
+  return { file, issues: [] };
+}
+
+describe('[store] for the redis backend', () => {
+  it('takes backend = "redis" with a url, prefix and password variable', () => {
+    const file = dir.write('store-ok.toml', '[store]\nbackend = "redis"\nurl = "redis://10.0.0.5:6380/2"\nprefix = "fleet-a"\npassword_env = "REDIS_PW"\n');
+    expect(loadConfig({ file, env: {} }).config.store).toMatchObject({ backend: 'redis', url: 'redis://10.0.0.5:6380/2', prefix: 'fleet-a', password_env: 'REDIS_PW' });
+  });
+
+  it('names store.url with its file and line when the redis backend has none or a bad one', () => {
+    for (const text of ['[store]\nbackend = "redis"\n', '[store]\nbackend = "redis"\nurl = "http://x:y@host"\n']) {
+      const { file, issues } = issuesOf(text);
+      expect(issues).toHaveLength(1);
+      expect(issues[0]).toMatchObject({ key: 'store.url', file });
+      expect(issues[0]?.line).toBeGreaterThan(0);
+      expect(issues[0]?.message).not.toContain('x:y');
+    }
+  });
+
+  it('rejects a prefix that is not a plain name', () => {
+    expect(issuesOf('[store]\nprefix = "a{b}"\n').issues.map((i) => i.key)).toEqual(['store.prefix']);
+  });
+
+  it('never shows a password written into the url', () => {
+    const file = dir.write('store-secret.toml', '[store]\nbackend = "redis"\nurl = "redis://:hunter2@10.0.0.5:6379"\n');
+    const shown = JSON.stringify(redactConfig(loadConfig({ file, env: {} }).config));
+    expect(shown).not.toContain('hunter2');
+    expect(shown).toContain('10.0.0.5:6379');
+  });
+});

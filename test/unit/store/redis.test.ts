@@ -1,0 +1,239 @@
+// What the Redis backend does beyond the conformance suite (test/conformance/redis.test.ts):
+// Redis' own clock, scripts surviving SCRIPT FLUSH, event lists expiring after the end,
+// subscriptions surviving a dropped connection, UNAVAILABLE while Redis is down, and the
+// Lua scripts reaching the single binary's bundle.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { isStoreError } from '../../../src/store/errors.ts';
+import { luaSources } from '../../../src/store/redis/lua-sources.ts';
+import { openStore } from '../../../src/store/index.ts';
+import { openRedisStore, type RedisStoreOptions } from '../../../src/store/redis/index.ts';
+import { durabilityWarnings, type RedisDurability } from '../../../src/store/redis/inspect.ts';
+import { defaultConfig } from '../../../src/config/defaults.ts';
+import type { Store, TaskEvent } from '../../../src/store/types.ts';
+import { embedLua } from '../../../scripts/embed-lua.ts';
+import { eventually, req } from '../../conformance/store/harness.ts';
+import { startRedis, type RedisServer } from '../../helpers/redis.ts';
+
+let server: RedisServer;
+let admin: Redis;
+beforeAll(async () => {
+  server = await startRedis();
+  admin = new Redis(server.url);
+});
+afterAll(async () => {
+  admin?.disconnect();
+  await server?.stop();
+});
+
+async function open(overrides: Partial<RedisStoreOptions> = {}): Promise<Store> {
+  const store = await openRedisStore({
+    url: server.url, prefix: `t${randomBytes(6).toString('hex')}`, queueLimit: 1000, resultTtlMs: 60_000, sessionTtlMs: 60_000, ...overrides,
+  });
+  onTestFinished(() => store.close());
+  return store;
+}
+
+async function redisNow(): Promise<number> {
+  const [sec, usec] = await admin.time();
+  return Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
+}
+
+describe('redis store', () => {
+  it('runs leases on Redis\' clock when no clock is given', async () => {
+    const store = await open();
+    const { task } = await store.enqueue(req());
+    const before = await redisNow();
+    const [first] = await store.claim({ worker: 'w1', n: 1, leaseMs: 200 });
+    const after = await redisNow();
+    expect(first?.leaseUntil).toBeGreaterThanOrEqual(before + 200);
+    expect(first?.leaseUntil).toBeLessThanOrEqual(after + 200);
+    expect(await store.claim({ worker: 'w2', n: 1, leaseMs: 1000 })).toEqual([]);
+    await new Promise((r) => setTimeout(r, 400));
+    const [second] = await store.claim({ worker: 'w2', n: 1, leaseMs: 1000 });
+    expect(second).toMatchObject({ id: task.id, attempt: 2, error: { code: 'LEASE_EXPIRED' } });
+  });
+
+  it('keeps working after Redis forgot its scripts (SCRIPT FLUSH)', async () => {
+    const store = await open();
+    await store.enqueue(req());
+    await admin.script('FLUSH');
+    expect((await store.enqueue(req())).created).toBe(true);
+    expect(await store.claim({ worker: 'w1', n: 5, leaseMs: 1000 })).toHaveLength(2);
+  });
+
+  it('lets a finished task\'s events expire on their own, after the result TTL', async () => {
+    const prefix = `t${randomBytes(6).toString('hex')}`;
+    const store = await open({ prefix, resultTtlMs: 30_000 });
+    const { task } = await store.enqueue(req());
+    const [claimed] = await store.claim({ worker: 'w1', n: 1, leaseMs: 1000 });
+    const key = `{${prefix}}:ev:${task.id}`;
+    expect(await admin.pttl(key)).toBe(-1);
+    await store.complete(task.id, claimed?.fence ?? 0, 'ok');
+    const ttl = await admin.pttl(key);
+    expect(ttl).toBeGreaterThan(30_000);
+    expect(ttl).toBeLessThanOrEqual(30_000 + 60_000);
+  });
+
+  it('keeps a subscription delivering in order after its connection was dropped', async () => {
+    const store = await open();
+    const { task } = await store.enqueue(req());
+    const got: TaskEvent[] = [];
+    store.subscribe(task.id, 0, (e) => got.push(e));
+    await store.publish(task.id, 1);
+    await eventually(() => expect(got).toHaveLength(1));
+    await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    await store.publish(task.id, 2);
+    await store.publish(task.id, 3);
+    await eventually(() => expect(got.map((e) => e.event)).toEqual([1, 2, 3]), 10_000);
+    await store.publish(task.id, 4);
+    await eventually(() => expect(got.map((e) => e.seq)).toEqual([1, 2, 3, 4]), 10_000);
+  });
+
+  it('answers UNAVAILABLE at once while Redis is down, and works again once it is back', async () => {
+    const own = await startRedis();
+    onTestFinished(() => own.stop());
+    const store = await open({ url: own.url });
+    await store.enqueue(req());
+    await own.stop({ keepDir: true });
+    const started = Date.now();
+    await expect(store.enqueue(req())).rejects.toSatisfy((e) => isStoreError(e, 'UNAVAILABLE'));
+    expect(Date.now() - started).toBeLessThan(5000);
+    const again = await startRedis({ port: own.port, dir: own.dir });
+    onTestFinished(() => again.stop());
+    let created = false;
+    for (let i = 0; i < 100 && !created; i++) {
+      created = await store.enqueue(req()).then((r) => r.created, () => false);
+      if (!created) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(created).toBe(true);
+  });
+
+  it('refuses to open against an unreachable Redis with UNAVAILABLE', async () => {
+    await expect(openRedisStore({ url: 'redis://127.0.0.1:1', queueLimit: 1, resultTtlMs: 1, sessionTtlMs: 1, redis: { retryStrategy: () => null } }))
+      .rejects.toSatisfy((e) => isStoreError(e, 'UNAVAILABLE'));
+  });
+
+  it('carries every Lua script into the single binary\'s bundle', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'drover-lua-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const outfile = join(dir, 'lua.mjs');
+    await build({
+      entryPoints: [join(import.meta.dirname, '../../../src/store/redis/lua-sources.ts')],
+      bundle: true, platform: 'node', format: 'esm', outfile, logLevel: 'silent', plugins: [embedLua],
+      define: { 'import.meta.dirname': JSON.stringify(dir) },
+    });
+    const bundled = (await import(pathToFileURL(outfile).href)) as { luaSources(): Record<string, string> };
+    const sources = luaSources();
+    expect(Object.keys(sources)).toContain('claim');
+    expect(bundled.luaSources()).toEqual(sources);
+  });
+});
+
+describe('redis durability at start', () => {
+  const safe: RedisDurability = { version: '7.0.15', maxmemoryPolicy: 'noeviction', aof: true, appendfsync: 'everysec', rdbSaves: false };
+  it.each([
+    ['AOF everysec, noeviction', safe, [['info', /AOF \(appendfsync everysec\).*1 s/]]],
+    ['eviction policy', { ...safe, maxmemoryPolicy: 'allkeys-lru' }, [['warn', /allkeys-lru, not noeviction/], ['info', /AOF/]]],
+    ['no AOF, RDB snapshots', { ...safe, aof: false, rdbSaves: true }, [['warn', /no AOF \(RDB snapshots only\).*since the last snapshot/]]],
+    ['no persistence at all', { ...safe, aof: false, appendfsync: 'everysec', rdbSaves: false }, [['warn', /no AOF and no RDB snapshots: a Redis restart loses the queue;/]]],
+  ] as const)('%s', (_, durability, expected) => {
+    const lines = durabilityWarnings(durability);
+    expect(lines.map(([level]) => level)).toEqual(expected.map(([level]) => level));
+    lines.forEach(([, msg], i) => expect(msg).toMatch(expected[i]?.[1] as RegExp));
+  });
+});
+
+describe('openStore with store.backend = "redis"', () => {
+  it('authenticates with the password from store.password_env, and says which variable is unset', async () => {
+    const own = await startRedis({ args: ['--requirepass', 'pw-from-env'] });
+    onTestFinished(() => own.stop());
+    const config = { ...defaultConfig().store, backend: 'redis' as const, url: own.url, prefix: 'p1', password_env: 'DROVER_TEST_PW', stateDir: '' };
+    const store = await openStore({ ...config, env: { DROVER_TEST_PW: 'pw-from-env' } });
+    onTestFinished(() => store.close());
+    expect((await store.enqueue(req())).created).toBe(true);
+    const peek = new Redis(own.url, { password: 'pw-from-env' });
+    onTestFinished(() => peek.disconnect());
+    expect(await peek.zcard('{p1}:waiting')).toBe(1);
+    await expect(openStore({ ...config, env: {} })).rejects.toThrow(/DROVER_TEST_PW, which is not set/);
+    await expect(openStore({ ...config, env: { DROVER_TEST_PW: 'wrong' } })).rejects.toSatisfy((e) => isStoreError(e));
+  });
+});
+
+describe('redis events bound', () => {
+  it('keeps the newest eventsMax events of a task and still resumes after any seq', async () => {
+    const store = await open({ eventsMax: 5 });
+    const { task } = await store.enqueue(req());
+    for (let i = 1; i <= 12; i++) await store.publish(task.id, i);
+    expect((await store.events(task.id, 0)).map((e) => e.seq)).toEqual([8, 9, 10, 11, 12]);
+    expect((await store.events(task.id, 9)).map((e) => e.event)).toEqual([10, 11, 12]);
+    expect((await store.events(task.id, 9, 2)).map((e) => e.seq)).toEqual([10, 11]);
+    const got: TaskEvent[] = [];
+    store.subscribe(task.id, 2, (e) => got.push(e));
+    await eventually(() => expect(got.map((e) => e.seq)).toEqual([8, 9, 10, 11, 12]));
+    await store.publish(task.id, 13);
+    await eventually(() => expect(got.map((e) => e.seq)).toEqual([8, 9, 10, 11, 12, 13]));
+  });
+});
+
+describe('redis waitForWork', () => {
+  it('wakes an idle claimer when another node enqueues or requeues, and times out when nothing comes', async () => {
+    const prefix = `t${randomBytes(6).toString('hex')}`;
+    const idle = await open({ prefix });
+    const other = await open({ prefix });
+    const waitFor = idle.waitForWork?.bind(idle);
+    if (!waitFor) throw new Error('the redis store offers waitForWork');
+    const started = Date.now();
+    expect(await waitFor(300)).toBe(false);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+
+    const woken = waitFor(20_000);
+    await new Promise((r) => setTimeout(r, 100));
+    const { task } = await other.enqueue(req());
+    expect(await woken).toBe(true);
+    const [claimed] = await idle.claim({ worker: 'w1', n: 1, leaseMs: 60_000 });
+    expect(claimed?.id).toBe(task.id);
+
+    const again = waitFor(20_000);
+    await other.release(task.id, claimed?.fence ?? 0);
+    expect(await again).toBe(true);
+  });
+});
+
+describe('redis waitForWork with several idle nodes', () => {
+  it('wakes the next idle node while tasks are left after a claim', async () => {
+    const prefix = `t${randomBytes(6).toString('hex')}`;
+    const [a, b, producer] = [await open({ prefix }), await open({ prefix }), await open({ prefix })];
+    for (let i = 0; i < 4; i++) await producer.enqueue(req({ input: i }));
+    expect(await a.waitForWork?.(3000)).toBe(true);
+    expect(await a.claim({ worker: 'a', n: 2, leaseMs: 60_000 })).toHaveLength(2);
+    expect(await b.waitForWork?.(3000)).toBe(true);
+    expect(await b.claim({ worker: 'b', n: 2, leaseMs: 60_000 })).toHaveLength(2);
+    const started = Date.now();
+    expect(await a.waitForWork?.(300)).toBe(false);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+  });
+});
+
+describe('redis completeAndClaim', () => {
+  it('completes a task and claims the next in one call, and still claims when the fence was stale', async () => {
+    const store = await open();
+    const ids = [];
+    for (let i = 0; i < 3; i++) ids.push((await store.enqueue(req({ input: i }))).task.id);
+    const [first] = await store.claim({ worker: 'w1', n: 1, leaseMs: 60_000 });
+    const r = await store.completeAndClaim?.(first?.id ?? '', first?.fence ?? 0, { answer: 1 }, { worker: 'w1', n: 1, leaseMs: 60_000 });
+    expect(r?.completed).toBe(true);
+    expect(r?.claimed.map((t) => [t.id, t.status, t.worker])).toEqual([[ids[1], 'running', 'w1']]);
+    expect(await store.get('acme', ids[0] as string)).toMatchObject({ status: 'succeeded', result: { answer: 1 } });
+    expect((await store.events(ids[0] as string, 0)).at(-1)).toMatchObject({ final: true, event: { status: 'succeeded' } });
+    const stale = await store.completeAndClaim?.(first?.id ?? '', first?.fence ?? 0, 'again', { worker: 'w1', n: 5, leaseMs: 60_000 });
+    expect(stale?.completed).toBe(false);
+    expect(stale?.claimed.map((t) => t.id)).toEqual([ids[2]]);
+  });
+});
