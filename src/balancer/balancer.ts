@@ -4,8 +4,9 @@ import type { Strategy, Target } from './strategy.ts';
 
 export interface BalancerStats {
   queued: number;
-  /** Connections refused because the queue was full or the balancer was closing. */
+  /** Connections answered 503 at once: every refusal, and by why (its `reason` label in /metrics). */
   refused: number;
+  refusedBy: Record<RefusalReason, number>;
   /** Connections closed after waiting longer than the queue timeout. */
   timedOut: number;
   /** Connections that could not be written to a child's channel. */
@@ -13,6 +14,9 @@ export interface BalancerStats {
   /** Connections handed over, by child id. */
   handed: Map<number, number>;
 }
+
+/** Why a connection was refused: the wait queue was full, the node is draining, or drover is stopping. */
+export type RefusalReason = 'queue_full' | 'draining' | 'stopping';
 
 interface Waiting {
   socket: Socket;
@@ -26,6 +30,7 @@ function unavailable(code: string, message: string): string {
 }
 const OVERLOADED = unavailable('OVERLOADED', 'all children are at capacity');
 const DRAINING = unavailable('DRAINING', 'this node is draining');
+const ANSWERS: Record<RefusalReason, string> = { queue_full: OVERLOADED, draining: DRAINING, stopping: OVERLOADED };
 
 /**
  * Places each connection on a child chosen by the strategy. It binds late: when no child has
@@ -33,7 +38,9 @@ const DRAINING = unavailable('DRAINING', 'this node is draining');
  * (assigning on arrival queues light requests behind heavy ones inside a busy child).
  */
 export class Balancer {
-  readonly stats: BalancerStats = { queued: 0, refused: 0, timedOut: 0, handoffFailed: 0, handed: new Map() };
+  readonly stats: BalancerStats = {
+    queued: 0, refused: 0, refusedBy: { queue_full: 0, draining: 0, stopping: 0 }, timedOut: 0, handoffFailed: 0, handed: new Map(),
+  };
   private queue: Waiting[] = [];
   private head = 0;
   /** Requests read from idle keep-alive connections, waiting for a free child (quick routes first). */
@@ -74,14 +81,14 @@ export class Balancer {
    */
   accept = (socket: Socket, head?: Buffer): void => {
     socket.on('error', () => {});
-    if (this.closed) return this.refuse(socket);
-    if (this.draining) return this.refuse(socket, DRAINING);
+    if (this.closed) return this.refuse(socket, 'stopping');
+    if (this.draining) return this.refuse(socket, 'draining');
     if (head) return this.acceptRebound(socket, head);
     if (this.waiting === 0) {
       const t = this.pick(false);
       if (t) return this.send(t, socket);
     }
-    if (this.waiting >= this.opts.queueLimit) return this.refuse(socket);
+    if (this.waiting >= this.opts.queueLimit) return this.refuse(socket, 'queue_full');
     this.queue.push({ socket, since: Date.now() });
     this.stats.queued = this.waiting;
   };
@@ -93,7 +100,7 @@ export class Balancer {
       const t = this.pick(true);
       if (t) return this.send(t, socket, { head, route });
     }
-    if (this.waiting >= this.opts.queueLimit) return this.refuse(socket);
+    if (this.waiting >= this.opts.queueLimit) return this.refuse(socket, 'queue_full');
     this.rebound.push({ socket, head, route, since: now });
     this.stats.queued = this.waiting;
   }
@@ -122,8 +129,8 @@ export class Balancer {
   close(): void {
     this.closed = true;
     clearInterval(this.sweeper);
-    for (const r of this.rebound.clear()) this.refuse(r.socket);
-    while (this.queued > 0) this.refuse(this.queue[this.head++]!.socket);
+    for (const r of this.rebound.clear()) this.refuse(r.socket, 'stopping');
+    while (this.queued > 0) this.refuse(this.queue[this.head++]!.socket, 'stopping');
     this.compact();
   }
 
@@ -151,9 +158,10 @@ export class Balancer {
     });
   }
 
-  private refuse(socket: Socket, answer = OVERLOADED): void {
+  private refuse(socket: Socket, reason: RefusalReason): void {
     this.stats.refused++;
-    socket.end(answer);
+    this.stats.refusedBy[reason]++;
+    socket.end(ANSWERS[reason]);
   }
 
   private expire(): void {

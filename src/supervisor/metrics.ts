@@ -43,10 +43,10 @@ export class SupervisorMetrics {
       collect() { this.set(sup.idle.size); } });
     new Counter({ name: 'drover_balancer_rebound_requests_total', help: 'requests that arrived on a connection waiting in the supervisor and were handed to a child', registers: r,
       collect() { this.reset(); this.inc(sup.idle.rebound); } });
-    new Counter({ name: 'drover_balancer_refused_total', help: 'connections answered 503 by the supervisor (queue full, timed out, or stopping)', labelNames: ['reason'], registers: r,
+    new Counter({ name: 'drover_balancer_refused_total', help: 'connections answered 503 by the supervisor, by reason (queue full, node draining, stopping, or timed out in the queue)', labelNames: ['reason'], registers: r,
       collect() {
         this.reset();
-        this.inc({ reason: 'queue_full' }, sup.balancer.stats.refused);
+        for (const [reason, n] of Object.entries(sup.balancer.stats.refusedBy)) this.inc({ reason }, n);
         this.inc({ reason: 'queue_timeout' }, sup.balancer.stats.timedOut);
       } });
     const perChild = (name: string, help: string, read: (rep: LoadReport) => number) =>
