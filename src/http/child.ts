@@ -60,6 +60,7 @@ export async function runChild(): Promise<void> {
   const direct = new DirectAccept(config.balancer.child_target, {
     backlog: config.server.backlog,
     load: () => tracker.load,
+    busy: () => tracker.busy,
     serve: (socket) => server.emit('connection', socket),
     // A raw handle is not closed by node after sending (only net.Socket is): close ours once written.
     forward: (client) => send({ t: 'back' }, client, { done: () => client.close() }),
@@ -110,6 +111,7 @@ export async function runChild(): Promise<void> {
       received: tracker.received,
       connections: tracker.connections,
       inflight: tracker.inflight,
+      streams: tracker.streams,
       runningTasks: executor?.running ?? 0,
       taskSlots: executor?.slots ?? 0,
       requests: tracker.requests,

@@ -9,6 +9,7 @@ import { pickVictim, type AutoscaleLoop } from '../autoscaler/index.ts';
 import { restartDelay } from './backoff.ts';
 import { ChildHandle } from './child.ts';
 import { setupFork, SUPERVISOR_ONLY_ENV } from './fork.ts';
+import { NO_LIMIT } from './protocol.ts';
 import { Notifier } from './systemd.ts';
 
 /** How long start waits for the first child's copy of the socket before saying "started" anyway. */
@@ -300,11 +301,11 @@ export class Supervisor extends EventEmitter {
   /**
    * Least load across children that accept directly. While their loads are within a slack of
    * each other the kernel's choice stands (whichever child accepts first: a busy event loop
-   * takes none) and the limit is the target. When one pulls ahead, every child may take
-   * connections only up to the lowest load plus the slack, so the busier ones stop accepting.
+   * takes none) and there is no limit (a child still stops at child_target requests being
+   * answered). When one pulls ahead, every child may take connections only up to the lowest
+   * load plus the slack, so the busier ones stop accepting.
    */
   private acceptLimit(): { limit: number; slack: number; spread: boolean } {
-    const target = this.config.balancer.child_target;
     let floor = Infinity;
     let top = 0;
     let ready = 0;
@@ -317,9 +318,9 @@ export class Supervisor extends EventEmitter {
     }
     // A child still starting will accept soon: it counts for the spread.
     const spread = ready + this.countLive('starting') > 1;
-    if (floor === Infinity) return { limit: target, slack: SPREAD_SLACK_MIN, spread };
+    if (floor === Infinity) return { limit: NO_LIMIT, slack: SPREAD_SLACK_MIN, spread };
     const slack = Math.max(SPREAD_SLACK_MIN, Math.ceil(floor * SPREAD_SLACK_SHARE));
-    return { limit: top - floor <= slack ? target : Math.min(target, floor + slack), slack, spread };
+    return { limit: top - floor <= slack ? NO_LIMIT : floor + slack, slack, spread };
   }
 
   private steer(): void {

@@ -29,6 +29,7 @@ function child(id: number, cap: number) {
     got,
     done: 0,
     load: () => got.length - t.done,
+    busy: () => got.length - t.done,
     accepts: () => true,
     settled: () => true,
     handoff: (s, _head, cb) => (got.push(s), cb(null)),
