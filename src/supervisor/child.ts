@@ -3,7 +3,7 @@ import type { Worker } from 'node:cluster';
 import type { Socket } from 'node:net';
 import type { ClientHandle, ListenHandle } from '../balancer/listen.ts';
 import type { Target } from '../balancer/strategy.ts';
-import { isChildMessage, NO_LIMIT, type LoadReport, type SupervisorMessage } from './protocol.ts';
+import { isChildMessage, NO_LIMIT, type IdleOnDrain, type LoadReport, type SupervisorMessage } from './protocol.ts';
 
 export type ChildState = 'starting' | 'ready' | 'draining' | 'exited';
 
@@ -142,12 +142,15 @@ export class ChildHandle extends EventEmitter implements Target {
     });
   }
 
-  /** Stop sending it work; it finishes in-flight requests and exits. Killed if still alive after the deadline. */
-  drain(deadlineMs: number, killAfterMs: number, reason: string): void {
+  /**
+   * Stop sending it work; it finishes in-flight requests and exits. Killed if still alive after
+   * the deadline. `idle`: what it does with its idle keep-alive connections (see the message).
+   */
+  drain(deadlineMs: number, killAfterMs: number, reason: string, idle: IdleOnDrain = 'return'): void {
     if (this.state === 'exited' || this.state === 'draining') return;
     this.state = 'draining';
     this.drainReason = reason;
-    this.send({ t: 'drain', deadlineMs, reason });
+    this.send({ t: 'drain', deadlineMs, reason, idle });
     this.killTimer = setTimeout(() => this.kill('SIGKILL'), deadlineMs + killAfterMs);
     this.killTimer.unref();
   }

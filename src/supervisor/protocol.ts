@@ -2,6 +2,8 @@
 // be read at a glance. Each carries one discriminating field, `t`. Handles travel only with
 // `conn`, `listen`, `back`, `idle` and `lent`. prom-client's own metrics messages share the channel; isChildMessage() tells ours apart.
 
+export type IdleOnDrain = 'return' | 'expire' | 'close';
+
 /** The accept limit while children's loads are close: no limit (JSON has no Infinity). */
 export const NO_LIMIT = Number.MAX_SAFE_INTEGER;
 
@@ -79,8 +81,14 @@ export type SupervisorMessage =
   | { t: 'unlisten' }
   /** Send a copy of your listening socket (the supervisor keeps it and stops accepting itself). */
   | { t: 'lend' }
-  /** Take no new work, finish in-flight requests and tasks by the deadline, then exit 0. */
-  | { t: 'drain'; deadlineMs: number; reason: string }
+  /**
+   * Take no new work, finish in-flight requests and tasks by the deadline, then exit 0.
+   * `idle` says what becomes of keep-alive connections idle between requests: `return` them to
+   * the supervisor, which gives their next request to another child (reload, scale-down,
+   * replacement: the node keeps serving); `expire` them at the keep-alive timeout (the whole
+   * node drains); `close` them now (drover stops).
+   */
+  | { t: 'drain'; deadlineMs: number; reason: string; idle: IdleOnDrain }
   /** Send your metrics (a scrape of /metrics on the admin port). */
   | { t: 'metrics'; id: number };
 

@@ -221,13 +221,16 @@ export class Supervisor extends EventEmitter {
     // Children stop accepting as they drain; from here on the supervisor answers new
     // connections itself (503 DRAINING).
     await this.listener?.acceptHere();
-    this.idle.closeAll();
+    // Connections waiting here for their next request are left to their keep-alive timeout, as
+    // the children's are: closing one now could cut a request already on the wire. A request
+    // that comes on one is answered 503 DRAINING.
+
     this.log.info({ children: this.children.size }, 'draining the node');
     this.notifier.status('draining');
     const exits = [...this.children.values()].map((c) => new Promise((r) => (c.state === 'exited' ? r(null) : c.once('exit', r))));
     for (const c of this.children.values()) {
       if (c.state === 'starting') c.terminate(sup.kill_timeout * 1000, 'drain');
-      else c.drain(sup.shutdown_timeout * 1000, sup.kill_timeout * 1000, 'drain');
+      else c.drain(sup.shutdown_timeout * 1000, sup.kill_timeout * 1000, 'drain', 'expire');
     }
     await Promise.all(exits);
     this.log.info('node drained');
@@ -289,7 +292,7 @@ export class Supervisor extends EventEmitter {
       const exits = [...this.children.values()].map((c) => new Promise((r) => (c.state === 'exited' ? r(null) : c.once('exit', r))));
       for (const c of this.children.values()) {
         if (c.state === 'starting') c.terminate(sup.kill_timeout * 1000, 'shutdown');
-        else c.drain(sup.shutdown_timeout * 1000, sup.kill_timeout * 1000, 'shutdown');
+        else c.drain(sup.shutdown_timeout * 1000, sup.kill_timeout * 1000, 'shutdown', 'close');
       }
       await Promise.all(exits);
       this.log.info({ code }, 'stopped');
@@ -395,8 +398,9 @@ export class Supervisor extends EventEmitter {
     });
     child.on('back', (client: ClientHandle) => this.balancer.accept(pausedSocket(client)));
     child.on('idle', (client: ClientHandle) => {
-      // A stopping or draining node keeps no idle connection, as its children do not.
-      if (this.stopping || this.draining) client.close();
+      // A stopping node keeps no idle connection. A draining one (drover drain) holds it until
+      // its keep-alive timeout, and answers a request on it 503 DRAINING.
+      if (this.stopping) client.close();
       else this.idle.hold(client);
     });
     child.on('exit', (code, signal) => this.onExit(child, code, signal));
