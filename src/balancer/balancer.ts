@@ -18,6 +18,19 @@ export interface BalancerStats {
 /** Why a connection was refused: the wait queue was full, the node is draining, or drover is stopping. */
 export type RefusalReason = 'queue_full' | 'draining' | 'stopping';
 
+export interface BalancerOptions {
+  queueLimit: number;
+  queueTimeoutMs: number;
+  /**
+   * Takes a new connection that would wait, to read the start of its request first; it comes
+   * back through accept(socket, head). False when it cannot (the socket then waits unread).
+   */
+  readFirst?: (socket: Socket) => boolean;
+}
+
+/** Health checks: answered by any ready child, full or not (see acceptRebound). */
+const HEALTH_ROUTES = new Set(['GET /healthz', 'GET /readyz', 'HEAD /healthz', 'HEAD /readyz']);
+
 interface Waiting {
   socket: Socket;
   since: number;
@@ -52,9 +65,9 @@ export class Balancer {
 
   private readonly strategy: Strategy;
   private readonly targets: () => readonly Target[];
-  private readonly opts: { queueLimit: number; queueTimeoutMs: number };
+  private readonly opts: BalancerOptions;
 
-  constructor(strategy: Strategy, targets: () => readonly Target[], opts: { queueLimit: number; queueTimeoutMs: number }) {
+  constructor(strategy: Strategy, targets: () => readonly Target[], opts: BalancerOptions) {
     this.strategy = strategy;
     this.targets = targets;
     this.opts = opts;
@@ -89,6 +102,8 @@ export class Balancer {
       if (t) return this.send(t, socket);
     }
     if (this.waiting >= this.opts.queueLimit) return this.refuse(socket, 'queue_full');
+    // Every child is full: the request is read first, so that a health check goes ahead.
+    if (this.opts.readFirst?.(socket)) return;
     this.queue.push({ socket, since: Date.now() });
     this.stats.queued = this.waiting;
   };
@@ -96,6 +111,13 @@ export class Balancer {
   private acceptRebound(socket: Socket, head: Buffer): void {
     const now = performance.now();
     const route = routeKey(head);
+    // A health check never queues behind work: a load balancer that waits for it takes the
+    // node out while it is only busy. It costs a child next to nothing, so any ready child
+    // takes it, the least loaded first, at its target or not.
+    if (HEALTH_ROUTES.has(route)) {
+      const t = leastLoaded(this.targets());
+      if (t) return this.send(t, socket, { head, route });
+    }
     if (this.rebound.size === 0) {
       const t = this.pick(true);
       if (t) return this.send(t, socket, { head, route });
@@ -188,4 +210,11 @@ export class Balancer {
     }
     this.stats.queued = this.waiting;
   }
+}
+
+/** The ready child with the least load, whatever its target. */
+function leastLoaded(targets: readonly Target[]): Target | undefined {
+  let best: Target | undefined;
+  for (const t of targets) if (t.accepts() && (!best || t.load() < best.load())) best = t;
+  return best;
 }

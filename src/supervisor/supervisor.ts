@@ -33,6 +33,17 @@ function pausedSocket(client: ClientHandle): net.Socket {
   return new net.Socket({ handle: client, pauseOnCreate: true, readable: true, writable: true } as unknown as net.SocketConstructorOpts);
 }
 
+/** Takes the connection of a paused socket that has read nothing, leaving the socket empty (as IdleReturn does in a child). */
+function takeHandle(socket: net.Socket): ClientHandle | undefined {
+  const s = socket as unknown as { _handle: (ClientHandle & { readStop(): number }) | null };
+  const handle = s._handle;
+  if (!handle || socket.destroyed || socket.bytesRead > 0) return undefined;
+  handle.readStop();
+  s._handle = null;
+  socket.destroy();
+  return handle;
+}
+
 export type RestartReason = 'crash' | 'boot_failure' | 'hang' | 'memory' | 'ready_timeout';
 
 export interface ReloadResult {
@@ -101,6 +112,14 @@ export class Supervisor extends EventEmitter {
     this.balancer = new Balancer(createStrategy(b.strategy), () => this.targets(), {
       queueLimit: b.queue_limit,
       queueTimeoutMs: b.queue_timeout * 1000,
+      // A connection that would wait for a full child waits for its first bytes among the idle
+      // keep-alive ones, which come back with them (balancer/idle.ts).
+      readFirst: (socket) => {
+        const handle = takeHandle(socket);
+        if (!handle) return false;
+        this.idle.hold(handle);
+        return true;
+      },
     });
     this.idle = new IdleConnections(this.balancer.accept, { keepAliveTimeoutMs: config.server.keep_alive_timeout * 1000 });
   }

@@ -88,6 +88,29 @@ describe('balancer strategies', () => {
     await d.stop();
   });
 
+  // Before the fix /healthz waited in the queue like any request, until the hold ended.
+  it('a health check does not wait behind work: /healthz and /readyz go to a full child at once, a ping waits', async () => {
+    const d = await startDrover({
+      args: ['start', '--port', '0', '--children', '1'],
+      env: { DROVER_BALANCER__CHILD_TARGET: '1' },
+    });
+    const slow = request(d.url('/debug/hold?ms=4000'));
+    await sleep(300);
+    const t0 = Date.now();
+    const ping = request(d.url('/v1/ping')).then((r) => ({ status: r.status, ms: Date.now() - t0 }));
+    await sleep(100);
+    for (const path of ['/healthz', '/readyz']) {
+      const t1 = Date.now();
+      expect((await request(d.url(path))).status).toBe(200);
+      expect(Date.now() - t1).toBeLessThan(2000);
+    }
+    const p = await ping;
+    expect(p.status).toBe(200);
+    expect(p.ms).toBeGreaterThanOrEqual(3000);
+    expect((await slow).status).toBe(200);
+    await d.stop();
+  });
+
   it('refuses with 503 OVERLOADED when the wait queue is full', async () => {
     const d = await startDrover({
       args: ['start', '--port', '0', '--children', '1'],
