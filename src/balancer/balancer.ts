@@ -4,8 +4,9 @@ import type { Strategy, Target } from './strategy.ts';
 
 export interface BalancerStats {
   queued: number;
-  /** Connections refused because the queue was full or the balancer was closing. */
+  /** Connections answered 503 at once: every refusal, and by why (its `reason` label in /metrics). */
   refused: number;
+  refusedBy: Record<RefusalReason, number>;
   /** Connections closed after waiting longer than the queue timeout. */
   timedOut: number;
   /** Connections that could not be written to a child's channel. */
@@ -13,6 +14,22 @@ export interface BalancerStats {
   /** Connections handed over, by child id. */
   handed: Map<number, number>;
 }
+
+/** Why a connection was refused: the wait queue was full, the node is draining, or drover is stopping. */
+export type RefusalReason = 'queue_full' | 'draining' | 'stopping';
+
+export interface BalancerOptions {
+  queueLimit: number;
+  queueTimeoutMs: number;
+  /**
+   * Takes a new connection that would wait, to read the start of its request first; it comes
+   * back through accept(socket, head). False when it cannot (the socket then waits unread).
+   */
+  readFirst?: (socket: Socket) => boolean;
+}
+
+/** Health checks: answered by any ready child, full or not (see acceptRebound). */
+const HEALTH_ROUTES = new Set(['GET /healthz', 'GET /readyz', 'HEAD /healthz', 'HEAD /readyz']);
 
 interface Waiting {
   socket: Socket;
@@ -26,6 +43,7 @@ function unavailable(code: string, message: string): string {
 }
 const OVERLOADED = unavailable('OVERLOADED', 'all children are at capacity');
 const DRAINING = unavailable('DRAINING', 'this node is draining');
+const ANSWERS: Record<RefusalReason, string> = { queue_full: OVERLOADED, draining: DRAINING, stopping: OVERLOADED };
 
 /**
  * Places each connection on a child chosen by the strategy. It binds late: when no child has
@@ -33,7 +51,9 @@ const DRAINING = unavailable('DRAINING', 'this node is draining');
  * (assigning on arrival queues light requests behind heavy ones inside a busy child).
  */
 export class Balancer {
-  readonly stats: BalancerStats = { queued: 0, refused: 0, timedOut: 0, handoffFailed: 0, handed: new Map() };
+  readonly stats: BalancerStats = {
+    queued: 0, refused: 0, refusedBy: { queue_full: 0, draining: 0, stopping: 0 }, timedOut: 0, handoffFailed: 0, handed: new Map(),
+  };
   private queue: Waiting[] = [];
   private head = 0;
   /** Requests read from idle keep-alive connections, waiting for a free child (quick routes first). */
@@ -45,9 +65,9 @@ export class Balancer {
 
   private readonly strategy: Strategy;
   private readonly targets: () => readonly Target[];
-  private readonly opts: { queueLimit: number; queueTimeoutMs: number };
+  private readonly opts: BalancerOptions;
 
-  constructor(strategy: Strategy, targets: () => readonly Target[], opts: { queueLimit: number; queueTimeoutMs: number }) {
+  constructor(strategy: Strategy, targets: () => readonly Target[], opts: BalancerOptions) {
     this.strategy = strategy;
     this.targets = targets;
     this.opts = opts;
@@ -74,14 +94,16 @@ export class Balancer {
    */
   accept = (socket: Socket, head?: Buffer): void => {
     socket.on('error', () => {});
-    if (this.closed) return this.refuse(socket);
-    if (this.draining) return this.refuse(socket, DRAINING);
+    if (this.closed) return this.refuse(socket, 'stopping');
+    if (this.draining) return this.refuse(socket, 'draining');
     if (head) return this.acceptRebound(socket, head);
     if (this.waiting === 0) {
       const t = this.pick(false);
       if (t) return this.send(t, socket);
     }
-    if (this.waiting >= this.opts.queueLimit) return this.refuse(socket);
+    if (this.waiting >= this.opts.queueLimit) return this.refuse(socket, 'queue_full');
+    // Every child is full: the request is read first, so that a health check goes ahead.
+    if (this.opts.readFirst?.(socket)) return;
     this.queue.push({ socket, since: Date.now() });
     this.stats.queued = this.waiting;
   };
@@ -89,11 +111,18 @@ export class Balancer {
   private acceptRebound(socket: Socket, head: Buffer): void {
     const now = performance.now();
     const route = routeKey(head);
+    // A health check never queues behind work: a load balancer that waits for it takes the
+    // node out while it is only busy. It costs a child next to nothing, so any ready child
+    // takes it, the least loaded first, at its target or not.
+    if (HEALTH_ROUTES.has(route)) {
+      const t = leastLoaded(this.targets());
+      if (t) return this.send(t, socket, { head, route });
+    }
     if (this.rebound.size === 0) {
       const t = this.pick(true);
       if (t) return this.send(t, socket, { head, route });
     }
-    if (this.waiting >= this.opts.queueLimit) return this.refuse(socket);
+    if (this.waiting >= this.opts.queueLimit) return this.refuse(socket, 'queue_full');
     this.rebound.push({ socket, head, route, since: now });
     this.stats.queued = this.waiting;
   }
@@ -122,8 +151,8 @@ export class Balancer {
   close(): void {
     this.closed = true;
     clearInterval(this.sweeper);
-    for (const r of this.rebound.clear()) this.refuse(r.socket);
-    while (this.queued > 0) this.refuse(this.queue[this.head++]!.socket);
+    for (const r of this.rebound.clear()) this.refuse(r.socket, 'stopping');
+    while (this.queued > 0) this.refuse(this.queue[this.head++]!.socket, 'stopping');
     this.compact();
   }
 
@@ -151,9 +180,10 @@ export class Balancer {
     });
   }
 
-  private refuse(socket: Socket, answer = OVERLOADED): void {
+  private refuse(socket: Socket, reason: RefusalReason): void {
     this.stats.refused++;
-    socket.end(answer);
+    this.stats.refusedBy[reason]++;
+    socket.end(ANSWERS[reason]);
   }
 
   private expire(): void {
@@ -180,4 +210,11 @@ export class Balancer {
     }
     this.stats.queued = this.waiting;
   }
+}
+
+/** The ready child with the least load, whatever its target. */
+function leastLoaded(targets: readonly Target[]): Target | undefined {
+  let best: Target | undefined;
+  for (const t of targets) if (t.accepts() && (!best || t.load() < best.load())) best = t;
+  return best;
 }

@@ -3,10 +3,12 @@ import type { Socket } from 'node:net';
 /** A child as the balancer sees it. The supervisor's ChildHandle implements it. */
 export interface Target {
   readonly id: number;
-  /** Load at which the child takes no new connection. */
+  /** Requests being answered (busy) at which the child takes no new connection. */
   readonly target: number;
-  /** Estimated load: open connections + in-flight requests as last reported, plus two for each handoff since (a connection and its request). */
+  /** Estimated load: open connections + in-flight requests as last reported, plus two for each handoff since (a connection and its request). Children are compared by it. */
   load(): number;
+  /** Estimated requests being answered, event streams left out, plus one for each handoff since: what fills a child up to its target. */
+  busy(): number;
   /** Ready and not draining. */
   accepts(): boolean;
   /** Every connection handed over has been reported received: its event loop is not stuck. */
@@ -26,5 +28,5 @@ export interface Strategy {
 }
 
 export function hasRoom(t: Target): boolean {
-  return t.accepts() && t.load() < t.target;
+  return t.accepts() && t.busy() < t.target;
 }

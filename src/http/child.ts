@@ -3,7 +3,7 @@ import { getSystemErrorName } from 'node:util';
 import type { ClientHandle, ListenHandle } from '../balancer/listen.ts';
 import type { Config } from '../config/schema.ts';
 import { createLogger } from '../log.ts';
-import { isSupervisorMessage, type ChildMessage, type LoadReport } from '../supervisor/protocol.ts';
+import { isSupervisorMessage, type ChildMessage, type IdleOnDrain, type LoadReport } from '../supervisor/protocol.ts';
 import { loadAgentModule } from '../worker-pool/agent-module.ts';
 import { startExecutor, type Executor } from '../worker-pool/index.ts';
 import { computeSizing, readMachine } from '../config/sizing.ts';
@@ -19,6 +19,8 @@ import { ChildMetrics } from './metrics.ts';
 
 export const CHILD_CONFIG_ENV = 'DROVER_CHILD_CONFIG';
 export const CHILD_ID_ENV = 'DROVER_CHILD_ID';
+/** How long a draining child waits, at most, for connections it gave back to be written to the channel. */
+const HAND_ON_WAIT_MS = 2000;
 /** How long a booting child waits for the supervisor's answer about the shared socket. */
 const LISTEN_ANSWER_MS = 5000;
 
@@ -42,8 +44,11 @@ export async function runChild(): Promise<void> {
   // moved its traffic away.
   process.on('SIGINT', () => {});
   process.on('SIGHUP', () => {});
-  process.on('SIGTERM', () => drain(config.supervisor.shutdown_timeout * 1000, 'SIGTERM'));
-  process.on('disconnect', () => drain(config.supervisor.shutdown_timeout * 1000, 'supervisor gone'));
+  // A SIGTERM from the supervisor replaces a hung or late child while the node serves on: its
+  // idle connections go back (a stopping supervisor closes them). With no supervisor there is
+  // no one to give them to.
+  process.on('SIGTERM', () => drain(config.supervisor.shutdown_timeout * 1000, 'SIGTERM', 'return'));
+  process.on('disconnect', () => drain(config.supervisor.shutdown_timeout * 1000, 'supervisor gone', 'close'));
 
   const pace = new ReportPace(() => report(), (now) => idleReturn.heldLately(now));
   const onChange = (urgent: boolean) => {
@@ -60,9 +65,9 @@ export async function runChild(): Promise<void> {
   const direct = new DirectAccept(config.balancer.child_target, {
     backlog: config.server.backlog,
     load: () => tracker.load,
+    busy: () => tracker.busy,
     serve: (socket) => server.emit('connection', socket),
-    // A raw handle is not closed by node after sending (only net.Socket is): close ours once written.
-    forward: (client) => send({ t: 'back' }, client, { done: () => client.close() }),
+    forward: (client) => handOn({ t: 'back' }, client),
     askListen: () => send({ t: 'want-listen' }),
     listenFailed: (errno) => log.warn({ error: getSystemErrorName(errno) }, 'cannot accept from the shared socket; connections come through the supervisor'),
   });
@@ -73,8 +78,21 @@ export async function runChild(): Promise<void> {
   const idleReturn = new IdleReturn(
     leastLoad ? config.balancer.rebind_idle_after * 1000 : 0,
     (before) => tracker.idleSince(before),
-    (client) => send({ t: 'idle' }, client, { done: () => client.close() }),
+    (client) => handOn({ t: 'idle' }, client),
   );
+  // Connections on their way to the supervisor. A handle not yet written to the channel when
+  // the process exits is closed with it, and the client's next request on it is reset: a
+  // draining child waits for these before it exits.
+  let handingOn = 0;
+  let handedOn: (() => void) | undefined;
+  function handOn(msg: ChildMessage, client: ClientHandle): void {
+    handingOn++;
+    // A raw handle is not closed by node after sending (only net.Socket is): close ours once written.
+    send(msg, client, { done: () => {
+      client.close();
+      if (--handingOn === 0) handedOn?.();
+    } });
+  }
   let listenAnswered: (() => void) | undefined;
   // Before anything can report: the executor reports as soon as it claims its first task.
   let interval = tracker.takeInterval();
@@ -110,6 +128,7 @@ export async function runChild(): Promise<void> {
       received: tracker.received,
       connections: tracker.connections,
       inflight: tracker.inflight,
+      streams: tracker.streams,
       runningTasks: executor?.running ?? 0,
       taskSlots: executor?.slots ?? 0,
       requests: tracker.requests,
@@ -124,7 +143,7 @@ export async function runChild(): Promise<void> {
   }
 
   let draining: Promise<never> | undefined;
-  function drain(deadlineMs: number, reason: string): Promise<never> {
+  function drain(deadlineMs: number, reason: string, idle: IdleOnDrain): Promise<never> {
     draining ??= (async () => {
       state.ready = false;
       state.draining = true;
@@ -133,16 +152,22 @@ export async function runChild(): Promise<void> {
       // From now on every response asks the client to close, so keep-alive connections end
       // after their current request instead of holding the old child open.
       tracker.keepAlive = false;
-      log.info({ reason, deadlineMs }, 'draining');
+      log.info({ reason, deadlineMs, idle }, 'draining');
       const deadline = Date.now() + deadlineMs;
       // Running tasks finish (or go back to the queue at the deadline) while requests finish.
       const tasks = executor?.drain(deadlineMs);
+      // Closing a keep-alive connection between requests races the client's next request,
+      // which then fails with ECONNRESET: while the node serves on, each idle connection goes
+      // back to the supervisor, which gives its next request to another child; a draining
+      // node lets them reach the keep-alive timeout (node's server closes them then).
       while (tracker.load > 0 && Date.now() < deadline) {
-        tracker.closeIdleKeepAlive();
+        if (idle === 'return') idleReturn.giveBack(tracker.idleSince(performance.now()));
+        else if (idle === 'close') tracker.closeIdleKeepAlive();
         await new Promise((r) => setTimeout(r, 50));
       }
       await tasks;
       log.info({ left: tracker.load }, tracker.load ? 'drain deadline passed' : 'drained');
+      if (handingOn > 0) await new Promise<void>((r) => ((handedOn = r), setTimeout(r, HAND_ON_WAIT_MS)));
       await store?.close();
       process.exit(0);
     })();
@@ -201,7 +226,7 @@ export async function runChild(): Promise<void> {
         send({ t: 'unlistened' });
         return;
       case 'drain':
-        void drain(msg.deadlineMs, msg.reason);
+        void drain(msg.deadlineMs, msg.reason, msg.idle ?? 'return');
         return;
       case 'metrics':
         void metrics.registry.getMetricsAsJSON().then((m) => send({ t: 'metrics', id: msg.id, metrics: m }));

@@ -1,13 +1,16 @@
 import net from 'node:net';
 import type { ClientHandle, ListenHandle } from '../balancer/listen.ts';
+import { NO_LIMIT } from '../supervisor/protocol.ts';
 
 const BURST_MIN = 2;
 const BURST_SHARE = 0.1;
 
 export interface DirectAcceptOptions {
   backlog: number;
-  /** The child's load now (open connections + in-flight requests). */
+  /** The child's load now (open connections + in-flight requests): what the supervisor steers by. */
   load(): number;
+  /** Requests being answered now (streams left out): a child at its target takes no more. */
+  busy(): number;
   /** Serves a connection this child keeps. */
   serve(socket: net.Socket): void;
   /** Sends a connection this child will not serve back to the supervisor. */
@@ -25,10 +28,12 @@ export interface DirectAcceptOptions {
  * handoff costs a round trip per connection).
  *
  * The supervisor steers by load with one number, the limit: a child takes connections while
- * its load is under it. At the limit the child sends the connection it just took back to the
- * supervisor, which places it on the least-loaded child or queues it; below its target it also
+ * its load is under it (NO_LIMIT while the loads are close). At the limit the child sends the
+ * connection it just took back to the supervisor, which places it on the least-loaded child,
  * closes its copy of the socket, so the kernel gives the next connections to the others, and
- * asks for the socket again once its load is back under the limit.
+ * asks for the socket again once its load is back under the limit. A child whose requests
+ * being answered (busy) reach its target sends new connections back too, to wait in the
+ * supervisor's queue, but keeps its copy: it is full, not steered away.
  *
  * A burst of connections lands on whichever child wakes first, faster than any report reaches
  * the supervisor. So while other children accept too (`spread`), a child lets its load grow by
@@ -55,7 +60,7 @@ export class DirectAccept {
 
   constructor(target: number, opts: DirectAcceptOptions) {
     this.target = target;
-    this.limit = target;
+    this.limit = NO_LIMIT;
     this.opts = opts;
   }
 
@@ -138,9 +143,13 @@ export class DirectAccept {
     }
     if (this.stopped || load >= this.limit) {
       this.forwarded++;
-      // At the target the socket stays open: the overflow goes to the supervisor's queue
-      // through this child. Under the target the limit is the supervisor steering away.
-      if (this.stopped || this.limit < this.target) this.close();
+      this.close();
+      this.opts.forward(client);
+      return;
+    }
+    if (this.opts.busy() >= this.target) {
+      // Full: the socket stays open and the overflow goes to the supervisor's queue through this child.
+      this.forwarded++;
       this.opts.forward(client);
       return;
     }

@@ -118,6 +118,13 @@ export class IdleReturn {
     return now - this.heldAt <= HELD_MEMORY_MS;
   }
 
+  /** Gives these connections back now, whatever the loop did (a draining child hands its idle ones on). */
+  giveBack(sockets: Iterable<Socket>): void {
+    // Not one the server is closing (its last answer said Connection: close), nor one whose
+    // last answer is still being written: the handle would leave with bytes not yet sent.
+    for (const socket of [...sockets]) if (!socket.writableEnded && socket.writableLength === 0) this.detach(socket as unknown as Detachable);
+  }
+
   private detach(socket: Detachable): void {
     const handle = socket._handle;
     if (!handle) return;

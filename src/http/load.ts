@@ -19,12 +19,21 @@ export interface SocketUse {
  * Counts what makes a child busy: open connections, requests in flight, requests served, and
  * request durations since the last report. Attached to the raw http.Server so nothing in the
  * framework can hide a request from it. `onChange(urgent)` fires on every change; urgent when
- * the load drops from at or above `target`, so the supervisor can hand a waiting connection
+ * `busy` drops from at or above `target`, so the supervisor can hand a waiting connection
  * over at once.
+ *
+ * Two numbers come out of it. `load` (connections + requests) is what children are compared
+ * by: the supervisor spreads connections so that loads stay close. `busy` (requests being
+ * answered) is what fills a child up to `target`: an open event stream, a keep-alive
+ * connection between requests, or one still sending its headers only waits on the network
+ * and costs a socket and a little memory, not a share of the event loop, so thousands of them
+ * must not keep a health check or a new submission out (issue 14 item 5).
  */
 export class LoadTracker {
   connections = 0;
   inflight = 0;
+  /** Requests in flight whose answer is a stream that has started (an SSE stream): they wait on the network. */
+  streams = 0;
   requests = 0;
   received = 0;
   /** Cleared while draining: every response then says `Connection: close`, so keep-alive clients move to other children. */
@@ -50,6 +59,11 @@ export class LoadTracker {
     return this.connections + this.inflight;
   }
 
+  /** Requests being answered, streams left out: what child_target bounds. */
+  get busy(): number {
+    return this.inflight - this.streams;
+  }
+
   attach(server: Server): void {
     server.on('connection', (socket: Socket) => {
       this.connections++;
@@ -66,6 +80,9 @@ export class LoadTracker {
     function onResponseClose(this: ChildResponse): void {
       tracker.finish(this);
     }
+    function onStream(res: ChildResponse): void {
+      tracker.streamStarted(res);
+    }
     // Prepended, so it runs before fastify's handler can write the headers.
     server.prependListener('request', (req: IncomingMessage, res: ChildResponse) => {
       this.inflight++;
@@ -74,12 +91,23 @@ export class LoadTracker {
       if (!this.keepAlive) res.shouldKeepAlive = false;
       res.socketUse = use;
       res.startedAt = performance.now();
+      res.onStream = onStream;
       this.onChange(false);
       res.on('close', onResponseClose);
     });
   }
 
+  /** An answer became a long-lived stream: its request no longer counts as busy. */
+  private streamStarted(res: ChildResponse): void {
+    if (res.streaming || res.writableFinished) return;
+    res.streaming = true;
+    const wasFull = this.busy >= this.target;
+    this.streams++;
+    this.onChange(wasFull);
+  }
+
   private finish(res: ChildResponse): void {
+    if (res.streaming) this.streams--;
     const use = res.socketUse;
     const now = performance.now();
     if (use) {
@@ -132,7 +160,7 @@ export class LoadTracker {
 
   /** Lowers a count; urgent when that frees a child that was at its target. */
   private drop(count: 'connections' | 'inflight'): void {
-    const wasFull = this.load >= this.target;
+    const wasFull = this.busy >= this.target;
     this[count]--;
     this.onChange(wasFull);
   }

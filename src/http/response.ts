@@ -1,4 +1,4 @@
-import { ServerResponse, type IncomingMessage } from 'node:http';
+import { ServerResponse, type IncomingMessage, type OutgoingHttpHeader, type OutgoingHttpHeaders } from 'node:http';
 import type { SocketUse } from './load.ts';
 
 /**
@@ -14,4 +14,22 @@ export class ChildResponse<Request extends IncomingMessage = IncomingMessage> ex
   socketUse: SocketUse | undefined = undefined;
   /** The route pattern that answered it, for the request metrics (route-label.ts). */
   route: string | undefined = undefined;
+  /** Told when the headers of an event stream go out (LoadTracker: a stream waits on the network). */
+  onStream: ((res: ChildResponse) => void) | undefined = undefined;
+  /** Its answer is an event stream under way (LoadTracker). */
+  streaming = false;
+
+  // Fastify writes a reply's headers with writeHead(status, headers): the one place every
+  // answer passes once, so the content type is looked at here rather than in a hook per request.
+  override writeHead(statusCode: number, reason?: string | OutgoingHttpHeaders | OutgoingHttpHeader[], headers?: OutgoingHttpHeaders | OutgoingHttpHeader[]): this {
+    super.writeHead(statusCode, reason as string, headers);
+    if (this.onStream !== undefined && isEventStream(this, typeof reason === 'string' ? headers : reason)) this.onStream(this);
+    return this;
+  }
+}
+
+function isEventStream(res: ServerResponse, given: OutgoingHttpHeaders | OutgoingHttpHeader[] | undefined): boolean {
+  let type: unknown = res.getHeader('content-type');
+  if (type === undefined && given !== undefined && !Array.isArray(given)) type = given['content-type'];
+  return typeof type === 'string' && type.startsWith('text/event-stream');
 }

@@ -3,7 +3,7 @@ import type { Worker } from 'node:cluster';
 import type { Socket } from 'node:net';
 import type { ClientHandle, ListenHandle } from '../balancer/listen.ts';
 import type { Target } from '../balancer/strategy.ts';
-import { isChildMessage, type LoadReport, type SupervisorMessage } from './protocol.ts';
+import { isChildMessage, NO_LIMIT, type IdleOnDrain, type LoadReport, type SupervisorMessage } from './protocol.ts';
 
 export type ChildState = 'starting' | 'ready' | 'draining' | 'exited';
 
@@ -84,6 +84,12 @@ export class ChildHandle extends EventEmitter implements Target {
     return (r ? r.connections + r.inflight : 0) + 2 * inTransit;
   }
 
+  busy(): number {
+    const r = this.report;
+    const inTransit = this.sent - (r?.received ?? 0);
+    return (r ? r.inflight - (r.streams ?? 0) : 0) + inTransit;
+  }
+
   settled(): boolean {
     return this.sent === (this.report?.received ?? 0);
   }
@@ -109,12 +115,12 @@ export class ChildHandle extends EventEmitter implements Target {
     this.send({ t: 'listen', limit, spread }, handle);
   }
 
-  /** Sends a new limit when it changed by `minChange` or more, or went back to the target, or `spread` changed. */
+  /** Sends a new limit when it changed by `minChange` or more, or was lifted (NO_LIMIT), or `spread` changed. */
   setLimit(limit: number, minChange: number, spread: boolean): void {
-    const last = this.limit ?? this.target;
+    const last = this.limit ?? NO_LIMIT;
     if (spread === this.spread) {
       if (limit === last) return;
-      if (limit !== this.target && Math.abs(limit - last) < minChange) return;
+      if (limit !== NO_LIMIT && last !== NO_LIMIT && Math.abs(limit - last) < minChange) return;
     }
     this.limit = limit;
     this.spread = spread;
@@ -136,12 +142,15 @@ export class ChildHandle extends EventEmitter implements Target {
     });
   }
 
-  /** Stop sending it work; it finishes in-flight requests and exits. Killed if still alive after the deadline. */
-  drain(deadlineMs: number, killAfterMs: number, reason: string): void {
+  /**
+   * Stop sending it work; it finishes in-flight requests and exits. Killed if still alive after
+   * the deadline. `idle`: what it does with its idle keep-alive connections (see the message).
+   */
+  drain(deadlineMs: number, killAfterMs: number, reason: string, idle: IdleOnDrain = 'return'): void {
     if (this.state === 'exited' || this.state === 'draining') return;
     this.state = 'draining';
     this.drainReason = reason;
-    this.send({ t: 'drain', deadlineMs, reason });
+    this.send({ t: 'drain', deadlineMs, reason, idle });
     this.killTimer = setTimeout(() => this.kill('SIGKILL'), deadlineMs + killAfterMs);
     this.killTimer.unref();
   }

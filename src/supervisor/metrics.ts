@@ -39,14 +39,14 @@ export class SupervisorMetrics {
       collect() { this.reset(); for (const [child, n] of sup.balancer.stats.handed) if (sup.children.has(child)) this.inc({ child: String(child) }, n); } });
     new Gauge({ name: 'drover_balancer_waiting_connections', help: 'connections waiting in the supervisor for a child with room', registers: r,
       collect() { this.set(sup.balancer.waiting); } });
-    new Gauge({ name: 'drover_balancer_idle_connections', help: 'keep-alive connections children gave back, waiting in the supervisor for their next request', registers: r,
+    new Gauge({ name: 'drover_balancer_idle_connections', help: 'connections waiting in the supervisor for their next request to begin: keep-alive ones children gave back, and new ones while every child is full', registers: r,
       collect() { this.set(sup.idle.size); } });
     new Counter({ name: 'drover_balancer_rebound_requests_total', help: 'requests that arrived on a connection waiting in the supervisor and were handed to a child', registers: r,
       collect() { this.reset(); this.inc(sup.idle.rebound); } });
-    new Counter({ name: 'drover_balancer_refused_total', help: 'connections answered 503 by the supervisor (queue full, timed out, or stopping)', labelNames: ['reason'], registers: r,
+    new Counter({ name: 'drover_balancer_refused_total', help: 'connections answered 503 by the supervisor, by reason (queue full, node draining, stopping, or timed out in the queue)', labelNames: ['reason'], registers: r,
       collect() {
         this.reset();
-        this.inc({ reason: 'queue_full' }, sup.balancer.stats.refused);
+        for (const [reason, n] of Object.entries(sup.balancer.stats.refusedBy)) this.inc({ reason }, n);
         this.inc({ reason: 'queue_timeout' }, sup.balancer.stats.timedOut);
       } });
     const perChild = (name: string, help: string, read: (rep: LoadReport) => number) =>

@@ -2,6 +2,11 @@
 // be read at a glance. Each carries one discriminating field, `t`. Handles travel only with
 // `conn`, `listen`, `back`, `idle` and `lent`. prom-client's own metrics messages share the channel; isChildMessage() tells ours apart.
 
+export type IdleOnDrain = 'return' | 'expire' | 'close';
+
+/** The accept limit while children's loads are close: no limit (JSON has no Infinity). */
+export const NO_LIMIT = Number.MAX_SAFE_INTEGER;
+
 /** What a child reports about itself, on every heartbeat and whenever it frees a full slot. */
 export interface LoadReport {
   /**
@@ -14,6 +19,8 @@ export interface LoadReport {
   connections: number;
   /** HTTP requests being served. */
   inflight: number;
+  /** Of those, answers that are event streams under way: they wait on the network and leave the child free. */
+  streams?: number;
   /** Agent tasks running in the executor pool. */
   runningTasks: number;
   /** Task slots of the executor pool (threads × tasks per thread). */
@@ -63,7 +70,8 @@ export type SupervisorMessage =
   | { t: 'conn'; head?: string }
   /**
    * Answer to `want-listen`: the shared listening socket travels as the handle, or none while
-   * the supervisor accepts every connection itself. The child accepts while its load < limit;
+   * the supervisor accepts every connection itself. The child accepts while its load < limit
+   * (NO_LIMIT while loads are close) and its requests being answered < balancer.child_target;
    * `spread` says other children accept too (so it caps how fast its load may grow between reports).
    */
   | { t: 'listen'; limit: number; spread: boolean }
@@ -73,8 +81,14 @@ export type SupervisorMessage =
   | { t: 'unlisten' }
   /** Send a copy of your listening socket (the supervisor keeps it and stops accepting itself). */
   | { t: 'lend' }
-  /** Take no new work, finish in-flight requests and tasks by the deadline, then exit 0. */
-  | { t: 'drain'; deadlineMs: number; reason: string }
+  /**
+   * Take no new work, finish in-flight requests and tasks by the deadline, then exit 0.
+   * `idle` says what becomes of keep-alive connections idle between requests: `return` them to
+   * the supervisor, which gives their next request to another child (reload, scale-down,
+   * replacement: the node keeps serving); `expire` them at the keep-alive timeout (the whole
+   * node drains); `close` them now (drover stops).
+   */
+  | { t: 'drain'; deadlineMs: number; reason: string; idle: IdleOnDrain }
   /** Send your metrics (a scrape of /metrics on the admin port). */
   | { t: 'metrics'; id: number };
 

@@ -11,6 +11,7 @@ import { decideRestart, INITIAL_RESTART_STATE, type RestartAction, type RestartC
 import { ChildHandle } from './child.ts';
 import { setupFork, SUPERVISOR_ONLY_ENV } from './fork.ts';
 import { memoryVerdict, rssHardLimitMb } from './memory.ts';
+import { NO_LIMIT } from './protocol.ts';
 import { Notifier } from './systemd.ts';
 import type { Monitor } from '../admin/monitor.ts';
 
@@ -33,6 +34,17 @@ const SPREAD_SLACK_SHARE = 0.5;
 /** A connection a child sent back, as the balancer takes it: a socket that has read nothing. */
 function pausedSocket(client: ClientHandle): net.Socket {
   return new net.Socket({ handle: client, pauseOnCreate: true, readable: true, writable: true } as unknown as net.SocketConstructorOpts);
+}
+
+/** Takes the connection of a paused socket that has read nothing, leaving the socket empty (as IdleReturn does in a child). */
+function takeHandle(socket: net.Socket): ClientHandle | undefined {
+  const s = socket as unknown as { _handle: (ClientHandle & { readStop(): number }) | null };
+  const handle = s._handle;
+  if (!handle || socket.destroyed || socket.bytesRead > 0) return undefined;
+  handle.readStop();
+  s._handle = null;
+  socket.destroy();
+  return handle;
 }
 
 export type RestartReason = 'crash' | 'boot_failure' | 'hang' | 'memory' | 'ready_timeout';
@@ -108,6 +120,14 @@ export class Supervisor extends EventEmitter {
     this.balancer = new Balancer(createStrategy(b.strategy), () => this.targets(), {
       queueLimit: b.queue_limit,
       queueTimeoutMs: b.queue_timeout * 1000,
+      // A connection that would wait for a full child waits for its first bytes among the idle
+      // keep-alive ones, which come back with them (balancer/idle.ts).
+      readFirst: (socket) => {
+        const handle = takeHandle(socket);
+        if (!handle) return false;
+        this.idle.hold(handle);
+        return true;
+      },
     });
     this.idle = new IdleConnections(this.balancer.accept, { keepAliveTimeoutMs: config.server.keep_alive_timeout * 1000 });
   }
@@ -277,13 +297,16 @@ export class Supervisor extends EventEmitter {
     // Children stop accepting as they drain; from here on the supervisor answers new
     // connections itself (503 DRAINING).
     await this.listener?.acceptHere();
-    this.idle.closeAll();
+    // Connections waiting here for their next request are left to their keep-alive timeout, as
+    // the children's are: closing one now could cut a request already on the wire. A request
+    // that comes on one is answered 503 DRAINING.
+
     this.log.info({ children: this.children.size }, 'draining the node');
     this.notifier.status('draining');
     const exits = [...this.children.values()].map((c) => new Promise((r) => (c.state === 'exited' ? r(null) : c.once('exit', r))));
     for (const c of this.children.values()) {
       if (c.state === 'starting') c.terminate(sup.kill_timeout * 1000, 'drain');
-      else c.drain(sup.shutdown_timeout * 1000, sup.kill_timeout * 1000, 'drain');
+      else c.drain(sup.shutdown_timeout * 1000, sup.kill_timeout * 1000, 'drain', 'expire');
     }
     await Promise.all(exits);
     this.log.info('node drained');
@@ -345,7 +368,7 @@ export class Supervisor extends EventEmitter {
       const exits = [...this.children.values()].map((c) => new Promise((r) => (c.state === 'exited' ? r(null) : c.once('exit', r))));
       for (const c of this.children.values()) {
         if (c.state === 'starting') c.terminate(sup.kill_timeout * 1000, 'shutdown');
-        else c.drain(sup.shutdown_timeout * 1000, sup.kill_timeout * 1000, 'shutdown');
+        else c.drain(sup.shutdown_timeout * 1000, sup.kill_timeout * 1000, 'shutdown', 'close');
       }
       await Promise.all(exits);
       this.log.info({ code }, 'stopped');
@@ -357,11 +380,11 @@ export class Supervisor extends EventEmitter {
   /**
    * Least load across children that accept directly. While their loads are within a slack of
    * each other the kernel's choice stands (whichever child accepts first: a busy event loop
-   * takes none) and the limit is the target. When one pulls ahead, every child may take
-   * connections only up to the lowest load plus the slack, so the busier ones stop accepting.
+   * takes none) and there is no limit (a child still stops at child_target requests being
+   * answered). When one pulls ahead, every child may take connections only up to the lowest
+   * load plus the slack, so the busier ones stop accepting.
    */
   private acceptLimit(): { limit: number; slack: number; spread: boolean } {
-    const target = this.config.balancer.child_target;
     let floor = Infinity;
     let top = 0;
     let ready = 0;
@@ -374,9 +397,9 @@ export class Supervisor extends EventEmitter {
     }
     // A child still starting will accept soon: it counts for the spread.
     const spread = ready + this.countLive('starting') > 1;
-    if (floor === Infinity) return { limit: target, slack: SPREAD_SLACK_MIN, spread };
+    if (floor === Infinity) return { limit: NO_LIMIT, slack: SPREAD_SLACK_MIN, spread };
     const slack = Math.max(SPREAD_SLACK_MIN, Math.ceil(floor * SPREAD_SLACK_SHARE));
-    return { limit: top - floor <= slack ? target : Math.min(target, floor + slack), slack, spread };
+    return { limit: top - floor <= slack ? NO_LIMIT : floor + slack, slack, spread };
   }
 
   private steer(): void {
@@ -452,8 +475,9 @@ export class Supervisor extends EventEmitter {
     });
     child.on('back', (client: ClientHandle) => this.balancer.accept(pausedSocket(client)));
     child.on('idle', (client: ClientHandle) => {
-      // A stopping or draining node keeps no idle connection, as its children do not.
-      if (this.stopping || this.draining) client.close();
+      // A stopping node keeps no idle connection. A draining one (drover drain) holds it until
+      // its keep-alive timeout, and answers a request on it 503 DRAINING.
+      if (this.stopping) client.close();
       else this.idle.hold(client);
     });
     child.on('exit', (code, signal) => this.onExit(child, code, signal));

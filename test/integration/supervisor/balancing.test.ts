@@ -75,15 +75,38 @@ describe('balancer strategies', () => {
   it('a connection waits in the supervisor while every child is at its target, then is served', async () => {
     const d = await startDrover({
       args: ['start', '--port', '0', '--children', '1'],
-      env: { DROVER_BALANCER__CHILD_TARGET: '2' },
+      env: { DROVER_BALANCER__CHILD_TARGET: '1' },
     });
     const t0 = Date.now();
     const slow = request(d.url('/debug/hold?ms=1000'));
     await sleep(100);
     const queued = await request(d.url('/v1/ping'));
     expect(queued.status).toBe(200);
-    // It was not handed over while the child was full (connection + request = 2).
+    // It was not handed over while the child was full (one request being answered).
     expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
+    expect((await slow).status).toBe(200);
+    await d.stop();
+  });
+
+  // Before the fix /healthz waited in the queue like any request, until the hold ended.
+  it('a health check does not wait behind work: /healthz and /readyz go to a full child at once, a ping waits', async () => {
+    const d = await startDrover({
+      args: ['start', '--port', '0', '--children', '1'],
+      env: { DROVER_BALANCER__CHILD_TARGET: '1' },
+    });
+    const slow = request(d.url('/debug/hold?ms=4000'));
+    await sleep(300);
+    const t0 = Date.now();
+    const ping = request(d.url('/v1/ping')).then((r) => ({ status: r.status, ms: Date.now() - t0 }));
+    await sleep(100);
+    for (const path of ['/healthz', '/readyz']) {
+      const t1 = Date.now();
+      expect((await request(d.url(path))).status).toBe(200);
+      expect(Date.now() - t1).toBeLessThan(2000);
+    }
+    const p = await ping;
+    expect(p.status).toBe(200);
+    expect(p.ms).toBeGreaterThanOrEqual(3000);
     expect((await slow).status).toBe(200);
     await d.stop();
   });
@@ -91,7 +114,7 @@ describe('balancer strategies', () => {
   it('refuses with 503 OVERLOADED when the wait queue is full', async () => {
     const d = await startDrover({
       args: ['start', '--port', '0', '--children', '1'],
-      env: { DROVER_BALANCER__CHILD_TARGET: '2', DROVER_BALANCER__QUEUE_LIMIT: '1' },
+      env: { DROVER_BALANCER__CHILD_TARGET: '1', DROVER_BALANCER__QUEUE_LIMIT: '1' },
     });
     const slow = request(d.url('/debug/hold?ms=1500'));
     await sleep(100);

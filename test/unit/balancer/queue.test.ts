@@ -29,6 +29,7 @@ function child(id: number, cap: number) {
     got,
     done: 0,
     load: () => got.length - t.done,
+    busy: () => got.length - t.done,
     accepts: () => true,
     settled: () => true,
     handoff: (s, _head, cb) => (got.push(s), cb(null)),
@@ -69,6 +70,29 @@ describe('Balancer wait queue', () => {
     expect(bal.waiting).toBe(1);
     expect(await answer).toMatch(/^HTTP\/1.1 503 Service Unavailable[\s\S]*"code":"OVERLOADED"/);
     expect(bal.stats.refused).toBe(1);
+    expect(bal.stats.refusedBy).toEqual({ queue_full: 1, draining: 0, stopping: 0 });
+    clients.forEach((c) => c.destroy());
+    bal.close();
+  });
+
+  // Each refusal is counted under its own reason (drover_balancer_refused_total{reason}): a
+  // drained node's 503s are not a full queue.
+  it.each([
+    { why: 'draining', code: 'DRAINING', setup: (bal: Balancer) => void (bal.draining = true) },
+    { why: 'stopping', code: 'OVERLOADED', setup: (bal: Balancer) => bal.close() },
+  ] as const)('counts a refusal while $why under its own reason', async ({ why, code, setup }) => {
+    const a = child(1, 5);
+    const bal = new Balancer(leastLoad(), () => [a], { queueLimit: 10, queueTimeoutMs: 10_000 });
+    const { accepted, clients } = await sockets(1);
+    const answer = new Promise<string>((r) => {
+      let text = '';
+      clients[0]!.setEncoding('utf8').on('data', (d: string) => (text += d)).on('end', () => r(text));
+    });
+    setup(bal);
+    bal.accept(accepted[0]!);
+    expect(await answer).toContain(`"code":"${code}"`);
+    expect(a.got).toHaveLength(0);
+    expect(bal.stats.refusedBy).toEqual({ queue_full: 0, draining: 0, stopping: 0, [why]: 1 });
     clients.forEach((c) => c.destroy());
     bal.close();
   });

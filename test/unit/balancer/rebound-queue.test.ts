@@ -11,6 +11,7 @@ function child(): Target & { isSettled: boolean } {
     target: 10,
     isSettled: false,
     load: () => 0,
+    busy: () => 0,
     accepts: () => true,
     settled() {
       return this.isSettled;

@@ -4,13 +4,17 @@ import { leastLoad } from '../../../src/balancer/least-load.ts';
 import { roundRobin } from '../../../src/balancer/round-robin.ts';
 import type { Target } from '../../../src/balancer/strategy.ts';
 
-function target(id: number, load: number, opts: { target?: number; accepts?: boolean } = {}): Target & { current: number } {
+/** `busy` defaults to the load (every connection bringing a request being answered). */
+function target(id: number, load: number, opts: { target?: number; accepts?: boolean; busy?: number } = {}): Target & { current: number } {
   return {
     id,
     target: opts.target ?? 10,
     current: load,
     load() {
       return this.current;
+    },
+    busy() {
+      return opts.busy ?? this.current;
     },
     accepts: () => opts.accepts ?? true,
     settled: () => true,
@@ -25,6 +29,14 @@ describe('least-load', () => {
   it('picks the child with the least load', () => {
     const s = leastLoad();
     expect(s.pick([target(1, 5), target(2, 1), target(3, 3)])?.id).toBe(2);
+  });
+
+  // Open event streams and idle connections raise a child's load but not what it is busy with.
+  it('a child whose load is over its target from open streams still has room; the lower load still wins', () => {
+    const s = leastLoad();
+    expect(s.pick([target(1, 500, { target: 4, busy: 1 })])?.id).toBe(1);
+    expect(s.pick([target(1, 500, { target: 4, busy: 1 }), target(2, 300, { target: 4, busy: 3 })])?.id).toBe(2);
+    expect(s.pick([target(1, 500, { target: 4, busy: 4 }), target(2, 300, { target: 4, busy: 4 })])).toBeUndefined();
   });
 
   it('skips children that do not accept or are at their target', () => {

@@ -2,6 +2,7 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ClientHandle, ListenHandle } from '../../../src/balancer/listen.ts';
 import { DirectAccept } from '../../../src/http/direct-accept.ts';
+import { NO_LIMIT } from '../../../src/supervisor/protocol.ts';
 import { eventually } from '../../helpers/http.ts';
 
 // Real sockets on loopback: the listening handle of a net.Server is what a child receives from
@@ -29,10 +30,11 @@ function connect(port: number): Promise<net.Socket> {
 }
 
 function harness(target: number) {
-  const h = { load: 0, served: [] as net.Socket[], forwarded: [] as ClientHandle[], asks: 0 };
+  const h = { load: 0, busy: 0, served: [] as net.Socket[], forwarded: [] as ClientHandle[], asks: 0 };
   const direct = new DirectAccept(target, {
     backlog: 64,
     load: () => h.load,
+    busy: () => h.busy,
     serve: (socket) => {
       h.served.push(socket);
       sockets.push(socket);
@@ -80,16 +82,30 @@ describe('DirectAccept', () => {
     expect(h.asks).toBe(1);
   });
 
-  it('at its target: sends connections back to the supervisor queue but keeps accepting', async () => {
+  it('busy at its target: sends connections back to the supervisor queue but keeps accepting', async () => {
     const { handle, port } = await sharedSocket();
     const { h, direct } = harness(3);
-    direct.listen(handle, 3, false);
-    h.load = 3;
+    direct.listen(handle, NO_LIMIT, false);
+    h.load = 6;
+    h.busy = 3;
     await connect(port);
     await connect(port);
     await eventually(() => h.forwarded.length === 2);
     expect(direct.listening).toBe(true);
     expect(h.asks).toBe(0);
+  });
+
+  // Event streams and idle connections count in the load (children are compared by it) but
+  // not as busy: a child holding thousands of them still takes new requests.
+  it('with a load far over its target from open streams but few requests being answered: keeps serving', async () => {
+    const { handle, port } = await sharedSocket();
+    const { h, direct } = harness(3);
+    direct.listen(handle, NO_LIMIT, false);
+    h.load = 2000;
+    h.busy = 2;
+    const client = await connect(port);
+    expect(await new Promise<string>((r) => client.setEncoding('utf8').on('data', r))).toBe('served here\n');
+    expect(h.forwarded).toHaveLength(0);
   });
 
   it('with other children accepting, lets its load grow by at most the burst allowance between reports', async () => {
