@@ -32,7 +32,7 @@ export interface SocketUse {
 export class LoadTracker {
   connections = 0;
   inflight = 0;
-  /** Requests in flight whose answer is a stream that has started (an SSE stream): they wait on the network. */
+  /** Requests in flight that wait on I/O, not the CPU: an SSE stream under way, a long poll (`?wait=`). */
   streams = 0;
   requests = 0;
   received = 0;
@@ -97,7 +97,7 @@ export class LoadTracker {
     });
   }
 
-  /** An answer became a long-lived stream: its request no longer counts as busy. */
+  /** An answer became a long wait on I/O (a stream, a long poll): its request no longer counts as busy. */
   private streamStarted(res: ChildResponse): void {
     if (res.streaming || res.writableFinished) return;
     res.streaming = true;

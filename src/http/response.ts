@@ -14,7 +14,7 @@ export class ChildResponse<Request extends IncomingMessage = IncomingMessage> ex
   socketUse: SocketUse | undefined = undefined;
   /** The route pattern that answered it, for the request metrics (route-label.ts). */
   route: string | undefined = undefined;
-  /** Told when the headers of an event stream go out (LoadTracker: a stream waits on the network). */
+  /** Told when the answer becomes a wait on I/O: an event stream's headers go out, or a long poll starts waiting (LoadTracker). */
   onStream: ((res: ChildResponse) => void) | undefined = undefined;
   /** Its answer is an event stream under way (LoadTracker). */
   streaming = false;

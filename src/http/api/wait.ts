@@ -3,6 +3,7 @@
 // (store.subscribe), which any process's writes reach, so it costs no polling of its own.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Store } from '../../store/index.ts';
+import type { ChildResponse } from '../response.ts';
 
 /**
  * Seconds to wait: the query's value (already validated against limits.max_wait), else the
@@ -23,6 +24,11 @@ export function requestedWait(request: FastifyRequest, maxWait: number): number 
  */
 export function waitForFinal(store: Store, taskId: string, ms: number, reply: FastifyReply, stop: AbortSignal): Promise<boolean> {
   if (ms <= 0 || stop.aborted) return Promise.resolve(false);
+  // A long poll waits on the store, not on the CPU: like an event stream, it does not fill
+  // the child up to balancer.child_target (LoadTracker), so a few hundred of them cannot
+  // stop a node from taking new work.
+  const raw = reply.raw as ChildResponse;
+  raw.onStream?.(raw);
   return new Promise((resolve) => {
     let unsubscribe = () => {};
     const finish = (final: boolean) => {

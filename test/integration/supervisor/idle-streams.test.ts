@@ -69,6 +69,34 @@ describe('idle connections do not take a node down (issue 14 item 5)', () => {
     }
   }, 120_000);
 
+  // A long poll (`?wait=`) waits on the store as an event stream waits on the network. Before
+  // it was counted so, 2 × child_target of them filled both children and every submission
+  // waited in the supervisor until queue_timeout and got 503.
+  it('long polls hold no slot: submissions answer while more long polls than the children take are open', async () => {
+    const target = 8;
+    const d = await startDrover({
+      args: ['start', '--port', '0', '--children', '2'],
+      env: { DROVER_EXECUTOR__AGENT: AGENT, DROVER_BALANCER__CHILD_TARGET: String(target), DROVER_BALANCER__QUEUE_TIMEOUT: '3', DROVER_SUPERVISOR__SHUTDOWN_TIMEOUT: '2', DROVER_LIMITS__RATE_PER_SECOND: '100000', DROVER_LIMITS__BURST: '100000' },
+    });
+    const id = await submit(d.url(''), { hold_ms: 600_000 });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+    const polls = Array.from({ length: 4 * target }, () => request(d.url(`/v1/tasks/${id}?wait=60`), { agent, timeoutMs: 90_000 }).catch(() => undefined));
+    try {
+      // Every long poll has reached a child once the node has seen them all.
+      await sleep(1500);
+      const submits = await timed(10, async () => {
+        const r = await request(d.url('/v1/tasks'), { method: 'POST', body: JSON.stringify({ input: {} }), headers: { 'content-type': 'application/json' }, timeoutMs: 15_000 });
+        return r.status;
+      });
+      expect(new Set(submits.statuses)).toEqual(new Set([202]));
+      expect(p99(submits.ms)).toBeLessThan(1000);
+    } finally {
+      agent.destroy();
+      await d.stop();
+      await Promise.all(polls);
+    }
+  }, 60_000);
+
   // Before the fix 600 of them filled two children (a connection counted against child_target
   // from its first byte) and everything else waited in the supervisor.
   it(`slow header senders hold no slot: health answers while ${SLOW} of them are open, and the header timeout cuts them`, async () => {
