@@ -9,6 +9,7 @@ import { ControlServer } from '../supervisor/control.ts';
 import { startAutoscaler } from '../supervisor/autoscale.ts';
 import { openStore } from '../store/index.ts';
 import { checkAuthBind } from '../http/api/auth.ts';
+import { startFleetAgent } from '../fleet/agent-server.ts';
 import { EXIT } from './usage.ts';
 
 /**
@@ -29,7 +30,9 @@ export async function start(load: LoadOptions): Promise<number> {
   let stopped!: (code: number) => void;
   const done = new Promise<number>((resolve) => (stopped = resolve));
   // A second TERM/INT reaches sup.stop() again, which kills what is left.
+  let stopping = false;
   const stop = (why: string, code: number = EXIT.ok) => {
+    stopping = true;
     const p = sup.stop(why, code);
     void p.then(stopped);
     return p;
@@ -50,12 +53,16 @@ export async function start(load: LoadOptions): Promise<number> {
   }, config.store.cleanup_interval * 1000);
   cleanup.unref();
   let admin: Awaited<ReturnType<typeof startAdmin>> | undefined;
+  let agent: Awaited<ReturnType<typeof startFleetAgent>>;
   try {
     admin = await startAdmin(sup, metrics, config.admin, log);
+    // Up before the children: HAProxy hears `down #no ready child` until the first is ready.
+    agent = await startFleetAgent(sup, () => stopping, log);
     await sup.start();
   } catch (err) {
     await stop('start failed', EXIT.failure);
     admin?.close();
+    await agent?.close();
     await control.close();
     await store.close();
     throw err;
@@ -65,6 +72,7 @@ export async function start(load: LoadOptions): Promise<number> {
   autoscaler?.stop();
   clearInterval(cleanup);
   admin?.close();
+  await agent?.close();
   await control.close();
   await store.close();
   return code;
