@@ -10,6 +10,7 @@ import type { Status } from '../supervisor/status.ts';
 import { control, NotRunningError } from './control-client.ts';
 import { renderStatus } from './render.ts';
 import { start } from './start.ts';
+import { printHaproxyConfig } from './haproxy-config.ts';
 import { EXIT, USAGE, UsageError } from './usage.ts';
 
 const options = {
@@ -101,6 +102,8 @@ async function run(command: string, args: string[], values: Values): Promise<num
         { file: loaded.file ?? null, config: redactConfig(loaded.config), sizing: { ...sizing, explanation } });
       return EXIT.ok;
     }
+    case 'haproxy-config':
+      return printHaproxyConfig(args, loadConfig(loadOptions(values)).config);
     case 'version':
       noArgs();
       console.log(pkg.version);

@@ -8,6 +8,8 @@ commands:
   drain                 take no new work, let children finish and exit (reload/scale resumes)
   stop                  graceful stop: finish in-flight work, then exit
   check-config          validate the config; print it (secrets redacted) and the sizing
+  haproxy-config [HOST:PORT ...]
+                        print an HAProxy configuration for these nodes (default: fleet.nodes)
   version               print the version
   help                  print this help
 
