@@ -12,6 +12,7 @@ import { renderStatus } from './render.ts';
 import { agentTypes } from './types.ts';
 import { start } from './start.ts';
 import { top } from './top.ts';
+import { printHaproxyConfig } from './haproxy-config.ts';
 import { EXIT, USAGE, UsageError } from './usage.ts';
 
 const options = {
@@ -131,6 +132,8 @@ async function run(command: string, args: string[], values: Values): Promise<num
       noArgs();
       process.stdout.write(agentTypes());
       return EXIT.ok;
+    case 'haproxy-config':
+      return printHaproxyConfig(args, loadConfig(loadOptions(values)).config);
     case 'version':
       noArgs();
       console.log(pkg.version);

@@ -15,6 +15,7 @@ import { preflight } from './preflight.ts';
 import { removeExtracted } from '../worker-pool/files.ts';
 import { isSea } from 'node:sea';
 import { checkAuthBind, checkBoundAddress } from '../http/api/auth.ts';
+import { startFleetAgent } from '../fleet/agent-server.ts';
 import { EXIT } from './usage.ts';
 
 /**
@@ -64,7 +65,9 @@ export async function start(load: LoadOptions): Promise<number> {
   let stopped!: (code: number) => void;
   const done = new Promise<number>((resolve) => (stopped = resolve));
   // A second TERM/INT reaches sup.stop() again, which kills what is left.
+  let stopping = false;
   const stop = (why: string, code: number = EXIT.ok) => {
+    stopping = true;
     const p = sup.stop(why, code);
     void p.then(stopped);
     return p;
@@ -84,12 +87,16 @@ export async function start(load: LoadOptions): Promise<number> {
   const monitor = (sup.monitor = new Monitor(sup, store, sizing, log));
   monitor.start();
   let admin: Awaited<ReturnType<typeof startAdmin>> | undefined;
+  let agent: Awaited<ReturnType<typeof startFleetAgent>>;
   try {
     admin = await startAdmin(sup, metrics, config.admin, log);
+    // Up before the children: HAProxy hears `down #no ready child` until the first is ready.
+    agent = await startFleetAgent(sup, () => stopping, () => store.fault(), log);
     await sup.start();
   } catch (err) {
     await stop('start failed', EXIT.failure);
     admin?.close();
+    await agent?.close();
     await control.close();
     await store.close();
     if (isSea()) removeExtracted(config.supervisor.runtime_dir);
@@ -101,6 +108,7 @@ export async function start(load: LoadOptions): Promise<number> {
   monitor.stop();
   clearInterval(cleanup);
   admin?.close();
+  await agent?.close();
   await control.close();
   await store.close();
   // Every child has exited: the executor files the binary's children extracted can go.

@@ -12,6 +12,8 @@ commands:
   stop                  graceful stop: finish in-flight work, then exit
   check-config          validate the config; print it (secrets redacted) and the sizing
   types                 print the TypeScript types of an agent (drover types > drover.d.ts)
+  haproxy-config [HOST:PORT ...]
+                        print an HAProxy configuration for these nodes (default: fleet.nodes)
   version               print the version
   help                  print this help
 

@@ -161,6 +161,18 @@ export const LogSchema = Section({
   format: Type.Union([Type.Literal('auto'), Type.Literal('json'), Type.Literal('pretty')], { default: 'auto', description: 'json: one JSON object per line (for journald and log shippers); pretty: readable lines; auto = pretty when stdout is a terminal, else json' }),
 });
 
+export const FleetSchema = Section({
+  agent_port: Int(0, 0, 65535, 'TCP port of the HAProxy agent-check responder, the same on every node (0 = off)'),
+  agent_host: Type.String({ default: '127.0.0.1', description: 'address the agent-check responder listens on: a loopback or private address, never a public one' }),
+  agent_maxconn: Type.Union([Type.Literal('auto'), Type.Integer({ minimum: 0, maximum: 10_000_000 })], { default: 0, description: 'concurrent requests the agent offers HAProxy (maxconn:N), divided among fleet.haproxies (0 = not sent; auto = ready children × balancer.child_target)' }),
+  haproxies: Int(1, 1, 64, 'number of HAProxies that check this node; the agent divides its maxconn among them'),
+  nodes: Type.Array(Type.String(), { default: [], description: 'drover haproxy-config: node addresses (host:port; the port defaults to server.port) written as the backends\' servers' }),
+  haproxy_slots: Int(16, 0, 4096, 'drover haproxy-config: spare server slots (server-template) for nodes that join later'),
+  haproxy_bind: Type.String({ default: ':80', description: 'drover haproxy-config: address HAProxy\'s frontend binds' }),
+  haproxy_stats_socket: Type.String({ default: '/run/haproxy/admin.sock', description: 'drover haproxy-config: HAProxy\'s admin stats socket (Runtime API, level admin)' }),
+  haproxy_state_file: Type.String({ default: '/var/lib/haproxy/server-state', description: 'drover haproxy-config: server-state file kept across HAProxy reloads' }),
+});
+
 export const ConfigSchema = Type.Object({
   server: ServerSchema,
   supervisor: SupervisorSchema,
@@ -173,9 +185,11 @@ export const ConfigSchema = Type.Object({
   limits: LimitsSchema,
   llm: LlmSchema,
   log: LogSchema,
+  fleet: FleetSchema,
 }, { additionalProperties: false });
 
 export type Config = Static<typeof ConfigSchema>;
 export type ProviderConfig = Static<typeof ProviderSchema>;
 export type AutoscaleConfig = Config['autoscale'];
 export type ExecutorConfig = Config['executor'];
+export type FleetConfig = Config['fleet'];

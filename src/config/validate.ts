@@ -93,7 +93,20 @@ function crossCheck(config: Config, locate: Locate): ConfigIssue[] {
   } else if (admin.enabled && admin.allow_remote && admin.token === '') {
     problem(['admin', 'token'], 'expected a token when admin.allow_remote is true, got ""', ['admin', 'allow_remote']);
   }
+  // HAProxy trusts what the agent says (drain, down, maxconn): it must not face the internet.
+  if (config.fleet.agent_port !== 0 && !isLoopback(config.fleet.agent_host) && !isPrivateAddress(config.fleet.agent_host)) {
+    problem(['fleet', 'agent_host'], `${found(config.fleet.agent_host)} is neither a loopback nor a private address (10/8, 172.16/12, 192.168/16, fc00::/7)`);
+  }
   return issues;
+}
+
+function isPrivateAddress(host: string): boolean {
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.\d{1,3}\.\d{1,3}$/.exec(host);
+  if (v4) {
+    const [a, b] = [Number(v4[1]), Number(v4[2])];
+    return a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168);
+  }
+  return /^f[cd][0-9a-f]{2}:/i.test(host);
 }
 
 function isLoopback(host: string): boolean {
