@@ -1,4 +1,4 @@
-// A real HAProxy (Debian's 2.6, installed by scripts/ensure-haproxy.sh) for the fleet tests:
+// A real HAProxy (Debian's 2.6, installed by scripts/ensure-test-deps.sh) for the fleet tests:
 // config in a private temp dir, `haproxy -c` first, then `haproxy -db` in the foreground on
 // loopback ports, its Runtime API on a unix socket in the same dir, stopped by its pid.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -9,7 +9,7 @@ import { ROOT, tempDir } from './drover.ts';
 
 /** Installs haproxy when missing (idempotent; fast when present). */
 export function ensureHaproxy(): void {
-  execFileSync('sh', [join(ROOT, 'scripts/ensure-haproxy.sh')], { stdio: 'inherit', timeout: 300_000 });
+  execFileSync('sh', [join(ROOT, 'scripts/ensure-test-deps.sh')], { stdio: 'inherit', timeout: 300_000 });
 }
 
 /** A loopback port nothing listens on right now (HAProxy needs fixed ports in its config). */

@@ -1,5 +1,5 @@
 // The status page in a real browser: Debian's chromium driven by playwright-core (which
-// downloads nothing), against a running drover. scripts/ensure-browser.sh installs chromium
+// downloads nothing), against a running drover. scripts/ensure-test-deps.sh installs chromium
 // when it is missing.
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
@@ -45,7 +45,7 @@ const runtimeDir = tempDir('drover-run-');
 // endpoint is bound to a non-loopback address, so it needs the token: the browser has it as the
 // HTTP Basic password, as a person would type it into the browser's prompt.
 beforeAll(async () => {
-  execFileSync('sh', [join(ROOT, 'scripts/ensure-browser.sh')], { stdio: 'inherit', timeout: 300_000 });
+  execFileSync('sh', [join(ROOT, 'scripts/ensure-test-deps.sh')], { stdio: 'inherit', timeout: 300_000 });
   mkdirSync(ARTIFACTS, { recursive: true });
   // The browser starts while drover does: each takes seconds on a loaded machine.
   [d, ctx] = await Promise.all([

@@ -1,4 +1,4 @@
-// `drover top` in a real terminal (tmux, installed by scripts/ensure-browser.sh when missing)
+// `drover top` in a real terminal (tmux, installed by scripts/ensure-test-deps.sh when missing)
 // and piped.
 import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -10,7 +10,7 @@ let d: DroverProcess;
 const runtimeDir = tempDir('drover-run-');
 
 beforeAll(async () => {
-  execFileSync('sh', [join(ROOT, 'scripts/ensure-browser.sh')], { stdio: 'inherit', timeout: 300_000 });
+  execFileSync('sh', [join(ROOT, 'scripts/ensure-test-deps.sh')], { stdio: 'inherit', timeout: 300_000 });
   d = await startDrover({ args: ['start', '--port', '0', '--children', '2'], env: { DROVER_SUPERVISOR__RUNTIME_DIR: runtimeDir } });
 }, 310_000);
 afterAll(stopAll);
