@@ -70,6 +70,17 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
     redis.disconnect();
     throw new StoreError('UNAVAILABLE', `cannot reach redis at ${redactUrl(options.url)}: ${(err as Error).message}`, { cause: err });
   }
+  const cancels = new RedisCancelWatch(
+    redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, lazyConnect: false }),
+    `${base}cancels`,
+  );
+  try {
+    await cancels.start();
+  } catch (err) {
+    cancels.close();
+    redis.disconnect();
+    throw new StoreError('UNAVAILABLE', `cannot subscribe to cancel notices at ${redactUrl(options.url)}: ${(err as Error).message}`, { cause: err });
+  }
   if (options.log) {
     const log = options.log;
     await inspectRedis(redis).then(
@@ -148,10 +159,6 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
     read: (taskId, afterSeq) => readEvents(taskId, afterSeq, options.eventsMax ?? DEFAULT_EVENTS_MAX),
   });
 
-  const cancels = new RedisCancelWatch(
-    () => redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, lazyConnect: false }),
-    `${base}cancels`,
-  );
 
   function session(tenant: string, id: string, reply: unknown): Session {
     const [createdAt, updatedAt, expiresAt, messages] = reply as [string, string, string, string[]];
