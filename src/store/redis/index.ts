@@ -13,6 +13,7 @@ import type {
 } from '../types.ts';
 import { validateClaim, validateEnqueue, validateLease, validateList, validateMessages } from '../validate.ts';
 import type { Logger } from '../../log.ts';
+import { RedisCancelWatch } from './cancels.ts';
 import { parseEvent, RedisEventHub } from './events.ts';
 import { durabilityWarnings, inspectRedis } from './inspect.ts';
 import { defineScripts, scriptRunner, type ScriptName } from './scripts.ts';
@@ -57,13 +58,28 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
   };
   const redis = new Redis(options.url, connOptions);
   // Errors reach callers through their commands; without a listener ioredis logs each one.
-  redis.on('error', () => undefined);
+  // The last one is kept to say why the store is unreachable (fault()).
+  let lastError = '';
+  redis.on('error', (err: Error) => {
+    lastError = err.message;
+  });
   defineScripts(redis);
   try {
     await redis.connect();
   } catch (err) {
     redis.disconnect();
     throw new StoreError('UNAVAILABLE', `cannot reach redis at ${redactUrl(options.url)}: ${(err as Error).message}`, { cause: err });
+  }
+  const cancels = new RedisCancelWatch(
+    redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, lazyConnect: false }),
+    `${base}cancels`,
+  );
+  try {
+    await cancels.start();
+  } catch (err) {
+    cancels.close();
+    redis.disconnect();
+    throw new StoreError('UNAVAILABLE', `cannot subscribe to cancel notices at ${redactUrl(options.url)}: ${(err as Error).message}`, { cause: err });
   }
   if (options.log) {
     const log = options.log;
@@ -78,6 +94,20 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
   const clock = options.clock;
   const common = (): string[] => [clock ? String(clock()) : '', String(options.eventsMax ?? DEFAULT_EVENTS_MAX), String(options.resultTtlMs + EVENTS_GRACE_MS)];
   let closed = false;
+  // What fault() reports: set whenever the command connection drops, cleared once it is
+  // ready again (ioredis reconnects by itself meanwhile).
+  // The log says it once each way (/readyz's 503 points there).
+  let down: string | null = null;
+  redis.on('close', () => {
+    if (closed || down !== null) return;
+    down = 'connection lost';
+    options.log?.warn({ store: 'redis', url: redactUrl(options.url) }, 'redis: connection lost; reconnecting (the store is unavailable meanwhile)');
+  });
+  redis.on('ready', () => {
+    if (down !== null) options.log?.info({ store: 'redis', url: redactUrl(options.url) }, 'redis: connected again');
+    down = null;
+    lastError = '';
+  });
 
   /** Every call: refused once closed, and a Redis that cannot be reached is UNAVAILABLE. */
   async function call<T>(fn: () => Promise<T>): Promise<T> {
@@ -129,6 +159,7 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
     read: (taskId, afterSeq) => readEvents(taskId, afterSeq, options.eventsMax ?? DEFAULT_EVENTS_MAX),
   });
 
+
   function session(tenant: string, id: string, reply: unknown): Session {
     const [createdAt, updatedAt, expiresAt, messages] = reply as [string, string, string, string[]];
     return {
@@ -142,8 +173,11 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
       const { priority, kind } = validateEnqueue(req);
       const reply = (await script('enqueue', [
         newTaskId(clock ? clock() : Date.now()), req.tenant, kind, req.sessionId ?? '', priority, toJson(req.input),
-        req.maxAttempts, req.timeoutMs, req.idempotencyKey ?? '', options.queueLimit,
+        req.maxAttempts, req.timeoutMs, req.idempotencyKey ?? '', options.queueLimit, req.requestHash ?? '',
       ])) as [number, unknown];
+      if (reply[0] === -2) {
+        throw new StoreError('IDEMPOTENCY_MISMATCH', `idempotency key ${JSON.stringify(req.idempotencyKey)} was first used for another request (task ${String(reply[1])})`);
+      }
       if (reply[0] === -1) {
         throw new StoreError('QUEUE_FULL', `queue full: ${String(reply[1])} tasks queued (store.queue_limit = ${options.queueLimit})`);
       }
@@ -176,6 +210,7 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
       const reply = await script('cancel', [tenant, id]);
       return reply === null ? null : toTask(toFields(reply));
     }),
+    onCancel: (listener) => cancels.watch(listener),
     // A caller's `now` is honoured like the test clock's (Redis' TIME otherwise).
     reapExpired: (now) => call(async () => {
       const args = [...common()];
@@ -269,10 +304,12 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
       }
       return result;
     }),
+    fault: () => (down === null ? null : `redis at ${redactUrl(options.url)} unreachable: ${lastError || down}`),
     close: async () => {
       if (closed) return;
       closed = true;
       hub.close();
+      cancels.close();
       blocking?.disconnect();
       await redis.quit().catch(() => redis.disconnect());
     },

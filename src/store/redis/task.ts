@@ -1,6 +1,6 @@
 // A task hash (HGETALL's flat [field, value, …] as the scripts return it) as the contract's
 // Task. Absent fields are null; JSON fields are parsed here, never inside Lua.
-import type { ClaimedTask, Task, TaskError, TaskKind, TaskStatus } from '../types.ts';
+import type { ClaimedTask, Task, TaskAttempt, TaskError, TaskKind, TaskStatus } from '../types.ts';
 
 export function toFields(flat: unknown): Map<string, string> {
   const list = flat as string[];
@@ -17,18 +17,31 @@ function int(value: string | undefined): number | null {
   return value === undefined ? null : Number(value);
 }
 
+/** The finished runs (the `attempts` field: JSON objects joined by commas, see lib.lua's
+ * end_attempt), then the open one while the task runs. */
+function attempts(f: Map<string, string>, status: TaskStatus): TaskAttempt[] {
+  const finished = f.get('attempts');
+  const list = finished === undefined ? [] : (JSON.parse(`[${finished}]`) as TaskAttempt[]);
+  if (status === 'running' || status === 'cancelling') {
+    list.push({ n: Number(f.get('attempt')), error: null, startedAt: Number(f.get('startedAt')), finishedAt: null });
+  }
+  return list;
+}
+
 export function toTask(f: Map<string, string>): Task {
+  const status = f.get('status') as TaskStatus;
   return {
     id: f.get('id') as string,
     tenant: f.get('tenant') as string,
     kind: f.get('kind') as TaskKind,
     sessionId: f.get('sessionId') ?? null,
-    status: f.get('status') as TaskStatus,
+    status,
     priority: Number(f.get('priority')),
     input: json(f.get('input')),
     result: json(f.get('result')),
     error: json(f.get('error')) as TaskError | null,
     attempt: Number(f.get('attempt')),
+    attempts: attempts(f, status),
     maxAttempts: Number(f.get('maxAttempts')),
     timeoutMs: Number(f.get('timeoutMs')),
     idempotencyKey: f.get('idempotencyKey') ?? null,

@@ -41,6 +41,21 @@ export function deferred(store: Store): Store {
     get(target, name, receiver) {
       const value = Reflect.get(target, name, receiver) as unknown;
       if (typeof value !== 'function') return value;
+      // Synchronous by contract: nothing to defer.
+      if (name === 'fault') return () => target.fault();
+      if (name === 'onCancel') {
+        return (listener: Parameters<Store['onCancel']>[0]) => {
+          let stop: (() => void) | null = null;
+          let stopped = false;
+          setImmediate(() => {
+            if (!stopped) stop = target.onCancel((id) => setImmediate(() => !stopped && listener(id)));
+          });
+          return () => {
+            stopped = true;
+            stop?.();
+          };
+        };
+      }
       if (name === 'subscribe') {
         return (taskId: string, afterSeq: number, onEvent: Parameters<Store['subscribe']>[2]) => {
           let stop: (() => void) | null = null;

@@ -75,5 +75,13 @@ describe('store.backend = "redis"', () => {
     expect(r.status).toBe(503);
     expect(r.json()).toMatchObject({ error: { code: 'UNAVAILABLE' } });
     expect(r.headers['retry-after']).toBe('1');
+    // A balancer looking at /readyz sends traffic elsewhere meanwhile.
+    let ready = await call(a, 'GET', '/readyz');
+    for (let i = 0; i < 100 && ready.status !== 503; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      ready = await call(a, 'GET', '/readyz');
+    }
+    expect(ready.status).toBe(503);
+    expect(ready.json()).toMatchObject({ error: { code: 'STORE_UNAVAILABLE' } });
   });
 });

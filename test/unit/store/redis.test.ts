@@ -1,7 +1,7 @@
 // What the Redis backend does beyond the conformance suite (test/conformance/redis.test.ts):
 // Redis' own clock, scripts surviving SCRIPT FLUSH, event lists expiring after the end,
-// subscriptions surviving a dropped connection, UNAVAILABLE while Redis is down, and the
-// Lua scripts reaching the single binary's bundle.
+// subscriptions surviving a dropped connection, UNAVAILABLE and fault() while Redis is
+// down, and the Lua scripts reaching the single binary's bundle.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -96,15 +96,18 @@ describe('redis store', () => {
     await eventually(() => expect(got.map((e) => e.seq)).toEqual([1, 2, 3, 4]), 10_000);
   });
 
-  it('answers UNAVAILABLE at once while Redis is down, and works again once it is back', async () => {
+  it('answers UNAVAILABLE at once and reports a fault while Redis is down, and works again once it is back', async () => {
     const own = await startRedis();
     onTestFinished(() => own.stop());
     const store = await open({ url: own.url });
     await store.enqueue(req());
+    expect(store.fault()).toBeNull();
     await own.stop({ keepDir: true });
     const started = Date.now();
     await expect(store.enqueue(req())).rejects.toSatisfy((e) => isStoreError(e, 'UNAVAILABLE'));
     expect(Date.now() - started).toBeLessThan(5000);
+    // What /readyz answers 503 on: the store knows it cannot reach Redis.
+    await eventually(() => expect(store.fault()).toMatch(new RegExp(`^redis at redis://127\\.0\\.0\\.1:${own.port}/? unreachable: .+`)), 5000);
     const again = await startRedis({ port: own.port, dir: own.dir });
     onTestFinished(() => again.stop());
     let created = false;
@@ -113,6 +116,7 @@ describe('redis store', () => {
       if (!created) await new Promise((r) => setTimeout(r, 100));
     }
     expect(created).toBe(true);
+    expect(store.fault()).toBeNull();
   });
 
   it('refuses to open against an unreachable Redis with UNAVAILABLE', async () => {

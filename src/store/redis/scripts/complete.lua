@@ -2,5 +2,5 @@
 -- ARGS: id, fence, result (JSON). Returns 1, or 0 when the fence is stale.
 local t = held(arg(1), arg(2))
 if not t then return 0 end
-transition(t, { status = 'succeeded', result = arg(3), leaseUntil = false, finishedAt = num(NOW) })
+to_succeeded(t, arg(3))
 return 1

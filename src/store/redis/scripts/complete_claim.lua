@@ -4,7 +4,7 @@
 local t = held(arg(1), arg(2))
 local completed = 0
 if t then
-  transition(t, { status = 'succeeded', result = arg(3), leaseUntil = false, finishedAt = num(NOW) })
+  to_succeeded(t, arg(3))
   completed = 1
 end
 local n = tonumber(arg(4))

@@ -1,13 +1,18 @@
--- Adds a task, or returns the tenant's task with the same idempotency key.
+-- Adds a task, or returns the tenant's task with the same idempotency key (unless both
+-- carry a request hash and they differ).
 -- ARGS: id, tenant, kind, sessionId|'', priority, input (JSON), maxAttempts, timeoutMs,
--- idempotencyKey|'', queueLimit. Returns {1|0, task} (created or not) or {-1, queued} when full.
+-- idempotencyKey|'', queueLimit, requestHash|''. Returns {1|0, task} (created or not),
+-- {-1, queued} when full, or {-2, existing id} when the key was used for another request.
 local id, tenant, kind, session, priority = arg(1), arg(2), arg(3), arg(4), arg(5)
-local ikey, limit = arg(9), tonumber(arg(10))
+local ikey, limit, hash = arg(9), tonumber(arg(10)), arg(11)
 if ikey ~= '' then
   local existing = redis.call('HGET', K_IDEM, idem_field(tenant, ikey))
   if existing then
     local t = load(existing)
-    if t then return { 0, flat(t) } end
+    if t then
+      if hash ~= '' and t.requestHash and t.requestHash ~= hash then return { -2, t.id } end
+      return { 0, flat(t) }
+    end
   end
 end
 local queued = redis.call('ZCARD', K_WAITING)
@@ -20,6 +25,7 @@ local t = {
 if session ~= '' then t.sessionId = session end
 if ikey ~= '' then
   t.idempotencyKey = ikey
+  if hash ~= '' then t.requestHash = hash end
   redis.call('HSET', K_IDEM, idem_field(tenant, ikey), id)
 end
 redis.call('HSET', tkey(id), unpack(flat(t)))

@@ -25,6 +25,8 @@ local function ready_score(t) return num((1000 - tonumber(t.priority)) * PRIO_SP
 local K_READY, K_DELAYED, K_WAITING = B .. 'ready', B .. 'delayed', B .. 'waiting'
 local K_LEASE, K_FINISHED, K_COUNTS = B .. 'lease', B .. 'finished', B .. 'counts'
 local K_IDEM, K_SESSEXP = B .. 'idem', B .. 'sessexp'
+-- Channel of cancel notices: the id of every running task asked to cancel (index.ts listens).
+local K_CANCELS = B .. 'cancels'
 local function tkey(id) return B .. 't:' .. id end
 local function evkey(id) return B .. 'ev:' .. id end
 local function tenant_key(tenant) return B .. 'ta:' .. tenant end
@@ -159,6 +161,17 @@ local function transition(t, changes, error_json, popped)
   status_event(t, error_json)
 end
 
+-- Attempts: the finished runs are the `attempts` field, their JSON objects joined by commas
+-- (task.ts adds the brackets, and the open run from attempt and startedAt while it runs).
+-- Every change that ends a run closes it with the failure it records; a release on drain
+-- gives the attempt back and adds nothing.
+local function end_attempt(t, changes, error_json)
+  if not active(t.status) then return end
+  local entry = '{"n":' .. t.attempt .. ',"error":' .. (error_json or 'null') .. ',"startedAt":' .. t.startedAt ..
+    ',"finishedAt":' .. num(NOW) .. '}'
+  changes.attempts = t.attempts and (t.attempts .. ',' .. entry) or entry
+end
+
 local function to_running(t, worker, lease_until)
   transition(t, {
     status = 'running', attempt = tonumber(t.attempt) + 1, fence = tonumber(t.fence) + 1, worker = worker,
@@ -171,17 +184,28 @@ end
 local function to_queued(t, run_at, error_json, count_attempt)
   local changes = { status = 'queued', runAt = num(run_at), leaseUntil = false }
   if error_json then changes.error = error_json end
-  if not count_attempt then changes.attempt = tonumber(t.attempt) - 1 end
+  if count_attempt then end_attempt(t, changes, error_json) else changes.attempt = tonumber(t.attempt) - 1 end
   transition(t, changes, error_json)
 end
 
+-- The task's error is the one it ended with: none once a run succeeded (earlier failures
+-- stay in its attempts).
+local function to_succeeded(t, result_json)
+  local changes = { status = 'succeeded', result = result_json, error = false, leaseUntil = false, finishedAt = num(NOW) }
+  end_attempt(t, changes, nil)
+  transition(t, changes)
+end
+
 local function to_dead(t, error_json)
-  transition(t, { status = 'dead', error = error_json, leaseUntil = false, finishedAt = num(NOW) }, error_json)
+  local changes = { status = 'dead', error = error_json, leaseUntil = false, finishedAt = num(NOW) }
+  end_attempt(t, changes, error_json)
+  transition(t, changes, error_json)
 end
 
 local function to_cancelled(t, error_json)
   local changes = { status = 'cancelled', leaseUntil = false, finishedAt = num(NOW) }
   if error_json then changes.error = error_json end
+  end_attempt(t, changes, error_json)
   transition(t, changes, error_json)
 end
 
