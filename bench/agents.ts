@@ -5,7 +5,7 @@
 //   (b) submit → done throughput with an agent that returns at once, submitted over HTTP
 //       (bounded keep-alive concurrency: net.core.somaxconn is small here) and straight into
 //       the store.
-//   npm run bench:agents -- [--inflight 10000] [--steady 20] [--latency 2000] [--tasks 20000]
+//   npm run bench:agents -- [--inflight 10000] [--steady 20] [--latency 2000] [--tasks 20000] [--llm-http2 off|h2c]
 // Everything listens on 127.0.0.1; every process started is ended by its pid (bench/lib/procs.ts).
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -27,6 +27,8 @@ const { values: args } = parseArgs({
     tasks: { type: 'string', default: '20000' },
     children: { type: 'string', default: '2' },
     'http-concurrency': { type: 'string', default: '64' },
+    // off: the mock and the client speak HTTP/1.1 (a socket per call); h2c: HTTP/2, calls multiplexed.
+    'llm-http2': { type: 'string', default: 'off' },
   },
 });
 const target = Number(args.inflight);
@@ -35,6 +37,7 @@ const latencyMs = Number(args.latency);
 const tasksB = Number(args.tasks);
 const children = Number(args.children);
 const httpConcurrency = Number(args['http-concurrency']);
+const llmHttp2 = args['llm-http2'] === 'h2c' ? 'h2c' : 'off';
 const SUBMIT_BURST = 50;
 const SUBMIT_PAUSE_MS = 3;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -111,7 +114,7 @@ async function waitIdle(store: Store, timeoutMs: number): Promise<void> {
 async function inflightRun(): Promise<string[]> {
   const mock = startProcess('mock-llm', process.execPath, ['--input-type=module', '-e', `
     const { startMockLlm } = await import(${JSON.stringify(join(ROOT, 'src/agent/mock-llm.ts'))});
-    const m = await startMockLlm({ latencyMs: ${latencyMs} });
+    const m = await startMockLlm({ latencyMs: ${latencyMs}, http2: ${llmHttp2 === 'h2c'} });
     console.log(m.url);`]);
   const url = await waitForLine(mock, (l) => l.startsWith('http://'), 10_000);
   const perChild = Math.ceil((target * 1.2) / children);
@@ -121,6 +124,7 @@ async function inflightRun(): Promise<string[]> {
     DROVER_LLM__PROVIDERS__MOCK__BASE_URL: url,
     DROVER_LLM__PROVIDERS__MOCK__CONNECTIONS: String(perChild),
     DROVER_LLM__PROVIDERS__MOCK__MAX_CONCURRENCY: String(perChild),
+    DROVER_LLM__PROVIDERS__MOCK__HTTP2: llmHttp2,
   });
   const { store, childPids } = node;
   try {

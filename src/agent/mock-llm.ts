@@ -2,9 +2,12 @@
 // network and no API key, and tests and benchmarks exercise the real client, pools and sockets.
 // Its answer is deterministic ("echo: " + the last user message); latency, a failure rate and a
 // scripted sequence of answers make the slow, flaky and rate-limited cases reproducible.
-// A request in flight costs one timer and its socket, so tens of thousands can wait at once.
+// A request in flight costs one timer and its socket (or HTTP/2 stream), so tens of thousands can
+// wait at once. With `http2` it speaks HTTP/2 without TLS (prior knowledge, h2c), which undici
+// can be told to use, so tests and benchmarks see how many connections a client really opens.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createH2cServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import type { AddressInfo, Socket } from 'node:net';
 import type { ProviderConfig } from '../config/schema.ts';
 
 export interface MockLlmOptions {
@@ -20,6 +23,20 @@ export interface MockLlmOptions {
   random?: () => number;
   /** Largest request body accepted (413 above). Default 10 MiB. */
   bodyLimitBytes?: number;
+  /** Speak HTTP/2 over plain TCP (h2c, prior knowledge) instead of HTTP/1.1. Default false. */
+  http2?: boolean;
+}
+
+type Req = IncomingMessage | Http2ServerRequest;
+/** What the mock uses of a response, common to HTTP/1.1's and HTTP/2's compatibility API. */
+interface Res {
+  readonly destroyed: boolean;
+  readonly writableFinished: boolean;
+  once(event: 'close', fn: () => void): unknown;
+  writeHead(status: number, headers: Record<string, string>): unknown;
+  write(chunk: string): unknown;
+  end(): unknown;
+  end(body: string): unknown;
 }
 
 /** One scripted answer; scripted answers are used in order, before any random behaviour. */
@@ -51,6 +68,8 @@ export interface MockStats {
   aborted: number;
   /** Authorization header of the latest chat request. */
   lastAuthorization: string | undefined;
+  /** TCP connections accepted (HTTP/1.1: about one per concurrent request; HTTP/2: a few). */
+  connections: number;
 }
 
 export interface MockLlm {
@@ -69,7 +88,7 @@ export interface MockLlm {
 const MODELS = ['mock-1'];
 
 const freshStats = (): MockStats => ({
-  requests: 0, streams: 0, inFlight: 0, maxInFlight: 0, byStatus: {}, aborted: 0, lastAuthorization: undefined,
+  requests: 0, streams: 0, inFlight: 0, maxInFlight: 0, byStatus: {}, aborted: 0, lastAuthorization: undefined, connections: 0,
 });
 
 export async function startMockLlm(opts: MockLlmOptions = {}): Promise<MockLlm> {
@@ -84,7 +103,7 @@ export async function startMockLlm(opts: MockLlmOptions = {}): Promise<MockLlm> 
   const timers = new Set<NodeJS.Timeout>();
 
   // One pending timer per response at a time; the response closing early cancels it.
-  const scheduler = (res: ServerResponse) => {
+  const scheduler = (res: Res) => {
     let current: NodeJS.Timeout | undefined;
     res.once('close', () => {
       if (current) {
@@ -103,13 +122,13 @@ export async function startMockLlm(opts: MockLlmOptions = {}): Promise<MockLlm> 
     };
   };
 
-  const send = (res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}) => {
+  const send = (res: Res, status: number, body: string, headers: Record<string, string> = {}) => {
     stats.byStatus[status] = (stats.byStatus[status] ?? 0) + 1;
     res.writeHead(status, { 'content-type': 'application/json', ...headers });
     res.end(body);
   };
 
-  const chat = (req: IncomingMessage, res: ServerResponse, raw: string) => {
+  const chat = (req: Req, res: Res, raw: string) => {
     stats.requests++;
     stats.lastAuthorization = req.headers.authorization;
     stats.inFlight++;
@@ -175,7 +194,7 @@ export async function startMockLlm(opts: MockLlmOptions = {}): Promise<MockLlm> 
     });
   };
 
-  const server = createServer({ requestTimeout: 0 }, (req, res) => {
+  const handle = (req: Req, res: ServerResponse | Http2ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'GET' && path === '/v1/models') {
       return send(res, 200, JSON.stringify({
@@ -196,9 +215,19 @@ export async function startMockLlm(opts: MockLlmOptions = {}): Promise<MockLlm> 
       if (size > bodyLimit) return send(res, 413, errorBody(413, 'request body too large'));
       chat(req, res, Buffer.concat(parts).toString('utf8'));
     });
+  };
+  // Thousands of streams at once on one connection: the client's own cap is what should bind.
+  const server = opts.http2
+    ? createH2cServer({ settings: { maxConcurrentStreams: 10_000 } }, handle)
+    : createServer({ requestTimeout: 0, keepAliveTimeout: 65_000 }, handle);
+  // keepAliveTimeout above is longer than any client's idle timeout, so the client, not us, closes
+  // idle connections (no reset races). Sockets are kept so close() can drop them on either kind.
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    stats.connections++;
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
   });
-  // Longer than any client's idle timeout, so the client, not us, closes idle connections (no reset races).
-  server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     // Thousands of clients connect at once in benchmarks; the kernel caps this at net.core.somaxconn.
@@ -225,7 +254,7 @@ export async function startMockLlm(opts: MockLlmOptions = {}): Promise<MockLlm> 
       timers.clear();
       return new Promise((resolve) => {
         server.close(() => resolve());
-        server.closeAllConnections();
+        for (const socket of sockets) socket.destroy();
       });
     },
   };
@@ -233,7 +262,8 @@ export async function startMockLlm(opts: MockLlmOptions = {}): Promise<MockLlm> 
 
 /**
  * The default config's provider `mock` has an empty base_url, meaning "the built-in mock": this
- * starts it (with the provider's mock_latency_ms and mock_failure_rate) and returns the providers
+ * starts it (with the provider's mock_latency_ms and mock_failure_rate, speaking h2c when the
+ * provider's http2 is "h2c") and returns the providers
  * with its url filled in, ready for createLlmClient. Other providers are returned as they are.
  */
 export async function startConfiguredMock(
@@ -241,7 +271,7 @@ export async function startConfiguredMock(
 ): Promise<{ providers: Record<string, ProviderConfig>; mock: MockLlm | undefined }> {
   const cfg = providers.mock;
   if (!cfg || cfg.base_url) return { providers, mock: undefined };
-  const mock = await startMockLlm({ latencyMs: cfg.mock_latency_ms, failureRate: cfg.mock_failure_rate });
+  const mock = await startMockLlm({ latencyMs: cfg.mock_latency_ms, failureRate: cfg.mock_failure_rate, http2: cfg.http2 === 'h2c' });
   return { providers: { ...providers, mock: { ...cfg, base_url: mock.url } }, mock };
 }
 

@@ -1,5 +1,7 @@
 // One configured provider: one undici Pool (keep-alive connections, capped), its budget and its
-// policies. A call goes: retry → budget (slot + tokens) → breaker → timeout → HTTP.
+// policies. Over HTTP/2 a connection carries up to STREAMS_PER_CONNECTION calls at once, so a
+// thousand waiting calls hold ten sockets instead of a thousand; over HTTP/1.1 the pool's cap
+// makes further calls queue inside undici rather than open a socket each. A call goes: retry → budget (slot + tokens) → breaker → timeout → HTTP.
 // The budget sits outside the breaker so that callers queued for a slot look at the breaker
 // only when their turn comes, and fail fast then instead of piling onto a failing provider.
 import { Pool, type Dispatcher } from 'undici';
@@ -56,6 +58,24 @@ const breakerStates = {
   [CircuitState.Isolated]: 'isolated',
 } as const;
 
+/** undici's default and a Node HTTP/2 server's default peer limit; providers allow at least as many. */
+export const STREAMS_PER_CONNECTION = 100;
+
+/** The undici Pool options for a provider: its connection cap and how it speaks HTTP/2. */
+export function poolOptions(config: Pick<ProviderConfig, 'connections' | 'http2'>): Pool.Options & { useH2c: boolean } {
+  const useH2c = config.http2 === 'h2c';
+  return {
+    connections: config.connections,
+    keepAliveTimeout: 10_000,
+    // ALPN offers h2 only over TLS; h2c (HTTP/2 on a plain socket) has to be asked for.
+    allowH2: config.http2 !== 'off',
+    // undici 8's Pool builds its connector from a top-level useH2c (untyped) and ignores
+    // h2Options.useH2c there; the Clients it makes read h2Options. Both are set so both agree.
+    useH2c,
+    h2Options: { useH2c, maxConcurrentStreams: STREAMS_PER_CONNECTION },
+  };
+}
+
 export class Provider {
   readonly name: string;
   private readonly config: ProviderConfig;
@@ -72,7 +92,7 @@ export class Provider {
     this.config = config;
     const url = new URL(config.base_url);
     this.path = `${url.pathname.replace(/\/+$/, '')}/chat/completions`;
-    this.pool = new Pool(url.origin, { connections: config.connections, keepAliveTimeout: 10_000 });
+    this.pool = new Pool(url.origin, poolOptions(config));
     this.headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
     if (opts.apiKey) this.headers.authorization = `Bearer ${opts.apiKey}`;
     this.budget = new Budget(config.max_concurrency, config.tokens_per_minute);

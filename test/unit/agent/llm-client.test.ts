@@ -219,3 +219,33 @@ describe('llm client: time limits and cancellation', () => {
     expect(r.llm.stats().mock!.inFlight).toBe(0);
   });
 });
+
+describe('llm client: connections', () => {
+  it('over HTTP/2 (h2c), 1,000 concurrent chat calls share a handful of connections', async () => {
+    r = await rig({ http2: 'h2c', max_concurrency: 1000, connections: 64 }, { http2: true, latencyMs: 300 });
+    const answers = await Promise.all(Array.from({ length: 1000 }, (_, i) => r!.llm.chat(ask(`q${i}`))));
+    expect(answers.every((a, i) => a.content === `echo: q${i}`)).toBe(true);
+    expect(r.mock.stats.requests).toBe(1000);
+    // undici puts up to 100 streams on one connection: 1,000 calls need 10, not 64 or 1,000.
+    expect(r.mock.stats.connections).toBeGreaterThan(0);
+    expect(r.mock.stats.connections).toBeLessThanOrEqual(10);
+  }, 60_000);
+
+  it('over HTTP/1.1, 200 concurrent calls queue on a pool of `connections` sockets', async () => {
+    r = await rig({ http2: 'off', max_concurrency: 1000, connections: 8 }, { latencyMs: 50 });
+    const answers = await Promise.all(Array.from({ length: 200 }, (_, i) => r!.llm.chat(ask(`q${i}`))));
+    expect(answers.every((a, i) => a.content === `echo: q${i}`)).toBe(true);
+    expect(r.mock.stats.connections).toBeLessThanOrEqual(8);
+    expect(r.mock.stats.maxInFlight).toBeLessThanOrEqual(8);
+  }, 60_000);
+
+  it('a stream over HTTP/2 yields its deltas and ends', async () => {
+    r = await rig({ http2: 'h2c' }, { http2: true, latencyMs: 40 });
+    const s = r.llm.stream(ask('one two three four five'));
+    const deltas: string[] = [];
+    for await (const d of s) deltas.push(d);
+    expect(deltas.join('')).toBe('echo: one two three four five');
+    expect((await s.done).usage.estimated).toBe(false);
+    expect(r.mock.stats.connections).toBe(1);
+  });
+});
