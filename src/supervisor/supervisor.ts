@@ -300,7 +300,6 @@ export class Supervisor extends EventEmitter {
     // Connections waiting here for their next request are left to their keep-alive timeout, as
     // the children's are: closing one now could cut a request already on the wire. A request
     // that comes on one is answered 503 DRAINING.
-
     this.log.info({ children: this.children.size }, 'draining the node');
     this.notifier.status('draining');
     const exits = [...this.children.values()].map((c) => new Promise((r) => (c.state === 'exited' ? r(null) : c.once('exit', r))));
@@ -567,8 +566,9 @@ export class Supervisor extends EventEmitter {
 
   private count(reason: RestartReason, slot?: number): void {
     this.restarts.set(reason, (this.restarts.get(reason) ?? 0) + 1);
-    if (slot !== undefined) this.slotRestarts.set(slot, (this.slotRestarts.get(slot) ?? 0) + 1);
-    if (slot !== undefined) this.slotLastRestart.set(slot, reason);
+    if (slot === undefined) return;
+    this.slotRestarts.set(slot, (this.slotRestarts.get(slot) ?? 0) + 1);
+    this.slotLastRestart.set(slot, reason);
   }
 
   /** Brings the number of live children to `desired`: forks after the backoff, drains extras. */
