@@ -6,6 +6,7 @@
 // ioredis subscribes again by itself, and every subscription reads the list once more.
 import type { Redis } from 'ioredis';
 import type { TaskEvent, Unsubscribe } from '../types.ts';
+import { deliverLater, type Delivery } from '../delivery.ts';
 
 /** One stored or published entry: {"s":seq,"f":final,"d":event}. */
 export function parseEvent(entry: string): TaskEvent {
@@ -13,13 +14,7 @@ export function parseEvent(entry: string): TaskEvent {
   return { seq: parsed.s, event: parsed.d, final: parsed.f };
 }
 
-interface Subscription {
-  taskId: string;
-  lastSeq: number;
-  onEvent: (event: TaskEvent) => void;
-  queue: TaskEvent[];
-  scheduled: boolean;
-  closed: boolean;
+interface Subscription extends Delivery {
   reading: boolean;
   readAgain: boolean;
 }
@@ -138,15 +133,8 @@ export class RedisEventHub {
   }
 
   private deliver(sub: Subscription, event: TaskEvent): void {
-    sub.lastSeq = event.seq;
-    sub.queue.push(event);
+    deliverLater(sub, event);
     if (event.final) this.detach(sub);
-    if (sub.scheduled) return;
-    sub.scheduled = true;
-    queueMicrotask(() => {
-      sub.scheduled = false;
-      while (!sub.closed && sub.queue.length > 0) sub.onEvent(sub.queue.shift() as TaskEvent);
-    });
   }
 
   private detach(sub: Subscription): void {

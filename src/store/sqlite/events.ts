@@ -7,6 +7,7 @@
 // committed id below it: following ids misses nothing.
 import { isTerminal, type StatusEvent, type TaskError, type TaskEvent, type TaskStatus, type Unsubscribe } from '../types.ts';
 import type { Db } from './db.ts';
+import { deliverLater, type Delivery } from '../delivery.ts';
 import { fromJson, TERMINAL, toJson, type Ctx, type TaskRow } from './context.ts';
 
 interface EventRow {
@@ -17,15 +18,7 @@ interface EventRow {
   data: string;
 }
 
-interface Subscription {
-  taskId: string;
-  /** Highest seq queued for delivery: the next one wanted is lastSeq + 1. */
-  lastSeq: number;
-  onEvent: (event: TaskEvent) => void;
-  queue: TaskEvent[];
-  scheduled: boolean;
-  closed: boolean;
-}
+type Subscription = Delivery;
 
 const POLL_BATCH = 1000;
 
@@ -128,15 +121,8 @@ export class EventHub {
   }
 
   private enqueue(sub: Subscription, event: TaskEvent): void {
-    sub.lastSeq = event.seq;
-    sub.queue.push(event);
+    deliverLater(sub, event);
     if (event.final) this.detach(sub);
-    if (sub.scheduled) return;
-    sub.scheduled = true;
-    queueMicrotask(() => {
-      sub.scheduled = false;
-      while (!sub.closed && sub.queue.length > 0) sub.onEvent(sub.queue.shift() as TaskEvent);
-    });
   }
 
   private detach(sub: Subscription): void {
