@@ -4,7 +4,6 @@ import { loadConfig, type LoadOptions } from '../config/load.ts';
 import { computeSizing, explainSizing, readMachine } from '../config/sizing.ts';
 import { redactConfig } from '../config/redact.ts';
 import { ConfigError, issue } from '../config/errors.ts';
-import { checkAuthBind } from '../http/api/auth.ts';
 import type { Status } from '../supervisor/status.ts';
 import { control, findControlSocket, NotRunningError } from './control-client.ts';
 import { preflight, runProbeIfAsked } from './preflight.ts';
@@ -119,7 +118,6 @@ async function run(command: string, args: string[], values: Values): Promise<num
     case 'check-config': {
       noArgs();
       const loaded = loadConfig(loadOptions(values));
-      checkAuthBind(loaded.config);
       const checks = await preflight(loaded.config, loaded.sources);
       if (checks.errors.length > 0) throw new ConfigError(checks.errors.map((e) => issue('CONFIG_INVALID', e)));
       const sizing = computeSizing(loaded.config, readMachine());

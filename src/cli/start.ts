@@ -14,7 +14,7 @@ import { ConfigError, issue } from '../config/errors.ts';
 import { preflight } from './preflight.ts';
 import { removeExtracted } from '../worker-pool/files.ts';
 import { isSea } from 'node:sea';
-import { checkAuthBind, checkBoundAddress } from '../http/api/auth.ts';
+import { checkBoundAddress } from '../http/api/auth.ts';
 import { startFleetAgent } from '../fleet/agent-server.ts';
 import { EXIT } from './usage.ts';
 
@@ -36,7 +36,6 @@ export async function start(load: LoadOptions): Promise<number> {
   const read = () => resolved(loadConfig(load).config);
   const loaded = loadConfig(load);
   const config = resolved(loaded.config);
-  checkAuthBind(config);
   // A store.path the operator chose lives where they put it (still 0600 by the mask).
   if (!config.store.path) ensurePrivateDir(config.supervisor.state_dir, 'state');
   // Before anything listens or forks: a child that cannot load the agent fails only after its boot attempts.

@@ -24,6 +24,16 @@ describe('check-config', () => {
     expect(lines[2]).toMatch(/^drover: .*drover\.toml:6: log\.level/);
   });
 
+  it('reports an anonymous public address and a missing agent in the same run', async () => {
+    const dir = files({ 'drover.toml': `[server]\nhost = "0.0.0.0"\n[executor]\nagent = "./nope.mjs"\n` });
+    const r = await cli(['check-config', '-c', join(dir, 'drover.toml')]);
+    expect(r.code).toBe(3);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^drover: server\.host = "0\.0\.0\.0" is not a loopback address/);
+    expect(lines[1]).toMatch(/executor\.agent: no such file .*nope\.mjs$/);
+  });
+
   it('loads the agent module: a missing file, a syntax error with its own file and line, a bad export', async () => {
     const dir = files({
       'syntax.mjs': 'export default async function run(input) {\n  return input +;\n}\n',
