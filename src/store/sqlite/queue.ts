@@ -2,8 +2,8 @@
 // under a lease), the reaper for expired leases, reads and stats.
 import { StoreError } from '../errors.ts';
 import { newTaskId } from '../ids.ts';
-import type { ClaimedTask, ClaimRequest, EnqueueRequest, ListOptions, StoreStats, Task } from '../types.ts';
-import { validateClaim, validateEnqueue, validateList } from '../validate.ts';
+import type { ClaimedTask, ClaimRequest, EnqueueRequest, ListOptions, StoreStats, Task, TenantBacklog } from '../types.ts';
+import { validateBacklogLimit, validateClaim, validateEnqueue, validateList } from '../validate.ts';
 import { ACTIVE, toClaimedTasks, toJson, toTaskOf, toTasks, type Ctx, type TaskRow } from './context.ts';
 import { toCancelled, toDead, toQueued, toRunning } from './transitions.ts';
 
@@ -134,4 +134,16 @@ export function stats(ctx: Ctx): StoreStats {
   // The earliest run_at is the oldest ready task's, unless even it is still delayed.
   if (oldest != null && oldest <= now) result.oldestWaitMs = now - oldest;
   return result;
+}
+
+// One pass over the partial index tasks_backlog_by_tenant (queued and running rows only, in
+// tenant order), so the cost follows the backlog, which the queue limit bounds.
+export function backlogByTenant(ctx: Ctx, limit: number): TenantBacklog[] {
+  validateBacklogLimit(limit);
+  return ctx.db.all<TenantBacklog>(
+    `SELECT tenant, SUM(status = 'queued') AS queued, SUM(status <> 'queued') AS running
+     FROM tasks INDEXED BY tasks_backlog_by_tenant WHERE status IN ('queued', 'running', 'cancelling')
+     GROUP BY tenant ORDER BY queued DESC, running DESC, tenant LIMIT :limit`,
+    { limit },
+  ).map(({ tenant, queued, running }) => ({ tenant, queued, running }));
 }

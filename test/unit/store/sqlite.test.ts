@@ -98,7 +98,7 @@ describe('sqlite store', () => {
     // What a schema-2 file holds: no attempts table, the task's own error kept after a success.
     const { DatabaseSync } = await import('node:sqlite');
     const db = new DatabaseSync(path);
-    db.exec(`DROP TABLE attempts; UPDATE tasks SET error = '${JSON.stringify(boom)}' WHERE id = '${retried.id}'; PRAGMA user_version = 2`);
+    db.exec(`DROP TABLE attempts; DROP INDEX tasks_backlog_by_tenant; UPDATE tasks SET error = '${JSON.stringify(boom)}' WHERE id = '${retried.id}'; PRAGMA user_version = 2`);
     db.close();
 
     const migrated = await openSqliteStore(opts);
