@@ -136,13 +136,12 @@ export function stats(ctx: Ctx): StoreStats {
   return result;
 }
 
-// One pass over the partial index tasks_backlog_by_tenant (queued and running rows only, in
-// tenant order), so the cost follows the backlog, which the queue limit bounds.
+// Reads the counters of tenant_counts (a few rows per tenant), never the queue's rows.
 export function backlogByTenant(ctx: Ctx, limit: number): TenantBacklog[] {
   validateBacklogLimit(limit);
   return ctx.db.all<TenantBacklog>(
-    `SELECT tenant, SUM(status = 'queued') AS queued, SUM(status <> 'queued') AS running
-     FROM tasks INDEXED BY tasks_backlog_by_tenant WHERE status IN ('queued', 'running', 'cancelling')
+    `SELECT tenant, SUM(CASE status WHEN 'queued' THEN n ELSE 0 END) AS queued, SUM(CASE status WHEN 'queued' THEN 0 ELSE n END) AS running
+     FROM tenant_counts WHERE status IN ('queued', 'running', 'cancelling') AND n > 0
      GROUP BY tenant ORDER BY queued DESC, running DESC, tenant LIMIT :limit`,
     { limit },
   ).map(({ tenant, queued, running }) => ({ tenant, queued, running }));
