@@ -23,7 +23,7 @@ const SCRAPE_TIMEOUT_MS = 2000;
 // Scrape ids of their own, so an answer to a Prometheus scrape is never taken for ours.
 const SCRAPE_ID_BASE = 1_000_000_000;
 const DEAD_LETTERS = 5;
-/** Rows of the tenant table: the busiest by backlog, and as many of those only rate limited. */
+/** Rows of the tenant table: this many busiest by backlog, and up to this many more only rate limited. */
 const TENANT_ROWS = 10;
 const LIMITED_WINDOW_MS = 60_000;
 
