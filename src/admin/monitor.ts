@@ -7,11 +7,12 @@ import { explainSizing, type Sizing } from '../config/sizing.ts';
 import { ANONYMOUS_TENANT } from '../http/api/auth.ts';
 import { DURATION_BUCKETS } from '../http/metrics.ts';
 import type { Logger } from '../log.ts';
-import type { Store, StoreStats } from '../store/index.ts';
+import type { Store, StoreStats, TenantBacklog } from '../store/index.ts';
 import { snapshot } from '../supervisor/status.ts';
 import type { Supervisor } from '../supervisor/supervisor.ts';
 import { History } from './history.ts';
 import { minus, quantile } from './quantile.ts';
+import { limitedInWindow, pruneScrapes, tenantRows, type LimitedScrape } from './tenants.ts';
 import type { DeadLetter, DecisionMark, Sample, Tasks, Traffic, View } from './view.ts';
 
 const SAMPLE_MS = 1000;
@@ -22,6 +23,9 @@ const SCRAPE_TIMEOUT_MS = 2000;
 // Scrape ids of their own, so an answer to a Prometheus scrape is never taken for ours.
 const SCRAPE_ID_BASE = 1_000_000_000;
 const DEAD_LETTERS = 5;
+/** Rows of the tenant table: this many busiest by backlog, and up to this many more only rate limited. */
+const TENANT_ROWS = 10;
+const LIMITED_WINDOW_MS = 60_000;
 
 interface Scrape {
   at: number;
@@ -37,6 +41,9 @@ export class Monitor {
   private traffic: Traffic = { windowS: 0, reqPerS: 0, byClass: {}, waiting: 0, refusedTotal: 0, timedOutTotal: 0 };
   private stats?: StoreStats;
   private deadLetters: DeadLetter[] = [];
+  private backlog: TenantBacklog[] = [];
+  /** Cumulative refusals by tenant at each scrape, back to the base of the last minute. */
+  private limited: LimitedScrape[] = [];
   private deadSeen = -1;
   private timer?: NodeJS.Timeout;
   private ticks = 0;
@@ -94,6 +101,7 @@ export class Monitor {
       succeededPerMin: sum('succeeded'),
       failedPerMin: sum('failed'),
       deadLetters: this.deadLetters,
+      tenants: tenantRows(st ? this.backlog : [], limitedInWindow(this.limited, LIMITED_WINDOW_MS), TENANT_ROWS),
     };
     const s = this.sizing;
     return {
@@ -139,9 +147,10 @@ export class Monitor {
     const now = Date.now();
     const before = this.stats;
     try {
-      this.stats = await this.store.stats();
+      [this.stats, this.backlog] = await Promise.all([this.store.stats(), this.store.backlogByTenant(TENANT_ROWS)]);
     } catch {
       this.stats = undefined;
+      this.backlog = [];
     }
     let reqs = 0;
     let httpP95S: number | undefined;
@@ -203,11 +212,17 @@ export class Monitor {
     const metrics = await AggregatorRegistry.aggregate(got).getMetricsAsJSON();
     const byClass = new Map<string, number>();
     const cumulative = new Map<string, number>();
+    const limited = new Map<string, number>();
     for (const m of metrics) {
       if (m.name === 'drover_http_requests_total') {
         for (const v of m.values) {
           const cls = String(v.labels.status_class);
           byClass.set(cls, (byClass.get(cls) ?? 0) + v.value);
+        }
+      } else if (m.name === 'drover_rate_limited_total') {
+        for (const v of m.values) {
+          const tenant = String(v.labels.tenant);
+          limited.set(tenant, (limited.get(tenant) ?? 0) + v.value);
         }
       } else if (m.name === 'drover_http_request_duration_seconds') {
         for (const v of m.values) {
@@ -220,6 +235,8 @@ export class Monitor {
     const cum = [...DURATION_BUCKETS.map(String), '+Inf'].map((le) => cumulative.get(le) ?? 0);
     const buckets = cum.map((x, i) => Math.max(0, x - (i === 0 ? 0 : cum[i - 1]!)));
     const now: Scrape = { at: Date.now(), byClass, buckets };
+    this.limited.push({ at: now.at, byTenant: limited });
+    this.limited = pruneScrapes(this.limited, LIMITED_WINDOW_MS);
     const prev = this.lastScrape;
     this.lastScrape = now;
     if (!prev) return;

@@ -1,6 +1,7 @@
 // What the status page and `drover top` show, as plain JSON: the status snapshot plus what
 // the monitor measured over time. One shape for both, built in one place (monitor.ts).
 import type { Status } from '../supervisor/status.ts';
+import type { TenantRow } from './tenants.ts';
 
 /** One second of the node, for the charts and sparklines. */
 export interface Sample {
@@ -71,6 +72,8 @@ export interface Tasks {
   succeededPerMin?: number;
   failedPerMin?: number;
   deadLetters: DeadLetter[];
+  /** The busiest tenants by backlog, then tenants only rate limited (tenants.ts). */
+  tenants: TenantRow[];
 }
 
 export interface Executor {

@@ -2,6 +2,7 @@
 // the control socket once a second and redraws in place (alternate screen, `q` quits); when
 // stdout is not a terminal it prints one plain line a second instead.
 import type { Sample, View } from '../admin/view.ts';
+import type { TenantRow } from '../admin/tenants.ts';
 import { control } from './control-client.ts';
 import { duration, mb, table } from './render.ts';
 import { EXIT } from './usage.ts';
@@ -27,6 +28,11 @@ export function sparkline(values: readonly (number | undefined)[], width: number
 
 const ms = (s: number | undefined) => (s === undefined ? '-' : `${Math.round(s * 1000)}ms`);
 
+/** The tenant table of the status page on one line: queued/running, and refusals when any. */
+export function tenantsLine(rows: readonly TenantRow[]): string {
+  return `tenants ${rows.map((r) => `${r.tenant} ${r.queued}q/${r.running}r${r.limitedPerMin > 0 ? ` ${r.limitedPerMin} limited/min` : ''}`).join('  ')}`;
+}
+
 /** The whole screen for one view, `cols` wide, at most `rows` lines. */
 export function renderTop(view: View, samples: readonly Sample[], cols: number, rows: number): string[] {
   const s = view.status;
@@ -40,6 +46,7 @@ export function renderTop(view: View, samples: readonly Sample[], cols: number, 
     t.available
       ? `tasks queued ${t.queued}  running ${t.running}/${view.executor.slotsTotal}  oldest wait ${t.oldestWaitS.toFixed(1)}s  ok/min ${t.succeededPerMin ?? '-'}  failed/min ${t.failedPerMin ?? '-'}  dead ${t.dead}`
       : 'tasks: store unavailable',
+    ...(t.tenants.length ? [tenantsLine(t.tenants)] : []),
     '',
   ];
   const grid = [['SLOT', 'ID', 'PID', 'STATE', 'UPTIME', 'CONNS', 'REQS', 'TASKS', 'RSS', 'LAG', 'RESTARTS']];

@@ -104,7 +104,7 @@ export async function runChild(): Promise<void> {
   try {
     if (config.executor.agent) await loadAgentModule(config.executor.agent);
     store = await openStore({ ...config.store, stateDir: config.supervisor.state_dir });
-    registerApi(app, { config, store, state });
+    registerApi(app, { config, store, state, rateLimited: (tenant) => metrics.rateLimited(tenant) });
     const { threads, tasksPerThread } = computeSizing(config, readMachine());
     executor = await startExecutor({ config, store, log, threads, tasksPerThread, childId: state.id, onChange });
     await app.ready();

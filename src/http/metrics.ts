@@ -25,6 +25,8 @@ export class ChildMetrics {
   readonly registry = new Registry();
   /** route → stats indexed by status class (1..5). */
   private readonly routes = new Map<string, (RouteStats | undefined)[]>();
+  /** tenant → requests refused 429 RATE_LIMITED. */
+  private readonly limited = new Map<string, number>();
 
   /**
    * `connections` reads how this child took its connections from the shared socket (see
@@ -45,6 +47,20 @@ export class ChildMetrics {
       },
     });
     this.registry.registerMetric(durationHistogram(routes));
+    // A label per tenant is bounded: tenants come from the configured API keys (auth.keys),
+    // never from what a client sends, and a refusal happens only after the key matched. No
+    // child label, so the supervisor's merge sums a tenant's refusals over the children.
+    const limited = this.limited;
+    new Counter({
+      name: 'drover_rate_limited_total',
+      help: 'requests refused 429 RATE_LIMITED, by tenant (limits.rate_per_second, limits.burst)',
+      labelNames: ['tenant'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [tenant, n] of limited) this.inc({ tenant }, n);
+      },
+    });
     const childCounter = (name: string, help: string, read: () => number) =>
       new Counter({ name, help, labelNames: ['child'], registers: [this.registry], collect() {
         this.reset();
@@ -56,6 +72,10 @@ export class ChildMetrics {
       () => connections().forwarded);
     childCounter('drover_http_requests_deferred_total', 'requests to a route that holds the event loop, started after the quicker requests this child had read',
       deferred);
+  }
+
+  rateLimited(tenant: string): void {
+    this.limited.set(tenant, (this.limited.get(tenant) ?? 0) + 1);
   }
 
   observeRequest(route: string, status: number, seconds: number): void {

@@ -189,6 +189,15 @@ export interface StoreStats {
   succeeded?: number;
 }
 
+/** One tenant's share of the queue, for the status page. */
+export interface TenantBacklog {
+  tenant: string;
+  /** All its queued tasks, including those waiting for a retry time. */
+  queued: number;
+  /** Its running and cancelling tasks. */
+  running: number;
+}
+
 export interface CleanupResult {
   tasks: number;
   sessions: number;
@@ -259,6 +268,9 @@ export interface Store {
   waitForWork?(timeoutMs: number): Promise<boolean>;
 
   stats(): Promise<StoreStats>;
+  /** The `limit` tenants with the most queued tasks (then most running, then by name), leaving
+   * out tenants with none of either. Apart from stats() so the autoscaler's read stays as cheap. */
+  backlogByTenant(limit: number): Promise<TenantBacklog[]>;
   /** Removes finished tasks (with their events and tool results) older than resultTtlMs,
    * expired sessions and idle rate-limit state. */
   cleanup(now?: number): Promise<CleanupResult>;

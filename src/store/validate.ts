@@ -50,6 +50,10 @@ export function validateList(opts: ListOptions): void {
   integer(opts.limit, 'limit', 1);
 }
 
+export function validateBacklogLimit(limit: number): void {
+  integer(limit, 'limit', 1);
+}
+
 export function validateMessages(messages: unknown[]): void {
   if (!Array.isArray(messages)) fail('messages must be an array');
 }

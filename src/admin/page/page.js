@@ -160,9 +160,27 @@ function drawTraffic(view) {
   set(root, 'refused', `${t.refusedTotal} / ${t.timedOutTotal}`);
 }
 
+// Tenants come from the configured API keys: few rows, rebuilt whole each second.
+function drawTenants(rows) {
+  const body = $('#tenants tbody');
+  if (!rows.length) {
+    const tr = el('tr');
+    tr.appendChild(el('td', 'no backlog, no tenant rate limited')).colSpan = 4;
+    body.replaceChildren(tr);
+    return;
+  }
+  body.replaceChildren(...rows.map((r) => {
+    const tr = el('tr');
+    tr.dataset.tenant = r.tenant;
+    tr.append(el('td', r.tenant), el('td', String(r.queued)), el('td', String(r.running)), el('td', String(r.limitedPerMin), r.limitedPerMin > 0 ? 'limited' : undefined));
+    return tr;
+  }));
+}
+
 function drawTasks(view) {
   const t = view.tasks;
   const root = $('#tasks');
+  drawTenants(t.tenants ?? []);
   if (!t.available) { set(root, 'queued', 'store unavailable'); return; }
   set(root, 'queued', String(t.queued));
   const prio = Object.entries(t.byPriority).sort((a, b) => Number(b[0]) - Number(a[0]));

@@ -23,12 +23,14 @@ export interface ApiDeps {
   config: Config;
   store: Store;
   state: ChildState;
+  /** Called with the tenant of every request refused 429 RATE_LIMITED. */
+  rateLimited?: (tenant: string) => void;
 }
 
 export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   const { config, store, state } = deps;
   const auth = new Authenticator(config.auth.keys, config.limits.failed_auth_per_minute);
-  const limiter = new RateLimiter(store, config.limits);
+  const limiter = new RateLimiter(store, config.limits, deps.rateLimited);
 
   // Draining is a flag the child flips; long polls and event streams must learn of it soon,
   // so the child's last connections close and clients reconnect elsewhere.

@@ -20,10 +20,13 @@ export function rateLimitHeaders(limit: Config['limits'], r: RateLimitResult): R
 export class RateLimiter {
   private readonly store: Store;
   private readonly limits: Config['limits'];
+  private readonly refused: (tenant: string) => void;
 
-  constructor(store: Store, limits: Config['limits']) {
+  /** `refused` counts each 429 by tenant (the child's metrics). */
+  constructor(store: Store, limits: Config['limits'], refused: (tenant: string) => void = () => {}) {
     this.store = store;
     this.limits = limits;
+    this.refused = refused;
   }
 
   /** Takes one request from the tenant's bucket; sets the headers; throws 429 when empty. */
@@ -32,6 +35,7 @@ export class RateLimiter {
     const headers = rateLimitHeaders(this.limits, r);
     reply.headers(headers);
     if (r.allowed) return;
+    this.refused(tenant);
     // Retry-After is whole seconds; rounding up means a client that waits it out gets in.
     const retryAfter = String(Math.max(1, seconds(r.retryAfterMs)));
     throw new ApiError(429, 'RATE_LIMITED', `too many requests for this tenant: ${this.limits.rate_per_second}/s, burst ${this.limits.burst}`, {

@@ -9,9 +9,9 @@ import { StoreError } from '../errors.ts';
 import { gcra } from '../gcra.ts';
 import { newTaskId } from '../ids.ts';
 import type {
-  CleanupResult, RateLimitResult, Session, Store, StoreOptions, StoreStats, Task, TaskEvent, ToolClaim,
+  CleanupResult, RateLimitResult, Session, Store, StoreOptions, StoreStats, Task, TaskEvent, TenantBacklog, ToolClaim,
 } from '../types.ts';
-import { validateClaim, validateEnqueue, validateLease, validateList, validateMessages } from '../validate.ts';
+import { validateBacklogLimit, validateClaim, validateEnqueue, validateLease, validateList, validateMessages } from '../validate.ts';
 import type { Logger } from '../../log.ts';
 import { RedisCancelWatch } from './cancels.ts';
 import { parseEvent, RedisEventHub } from './events.ts';
@@ -290,6 +290,15 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
       }
       if (oldest !== null && Number(oldest) <= Number(now)) result.oldestWaitMs = Number(now) - Number(oldest);
       return result;
+    }),
+    backlogByTenant: (limit) => call(async () => {
+      validateBacklogLimit(limit);
+      const flat = (await script('backlog', [])) as (string | number)[];
+      const rows: TenantBacklog[] = [];
+      for (let i = 0; i < flat.length; i += 3) rows.push({ tenant: String(flat[i]), queued: Number(flat[i + 1]), running: Number(flat[i + 2]) });
+      // Same order as the SQLite backend's ORDER BY queued DESC, running DESC, tenant.
+      rows.sort((a, b) => b.queued - a.queued || b.running - a.running || (a.tenant < b.tenant ? -1 : a.tenant > b.tenant ? 1 : 0));
+      return rows.slice(0, limit);
     }),
     cleanup: (now) => call(async () => {
       const result: CleanupResult = { tasks: 0, sessions: 0 };

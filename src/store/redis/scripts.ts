@@ -6,7 +6,7 @@ import { luaSources } from './lua-sources.ts';
 
 export const SCRIPT_NAMES = [
   'enqueue', 'claim', 'renew', 'complete', 'complete_claim', 'fail', 'release', 'cancel', 'reap', 'publish', 'events_read',
-  'stats', 'cleanup', 'session_append', 'session_get', 'session_delete', 'rate_limit_take',
+  'stats', 'backlog', 'cleanup', 'session_append', 'session_get', 'session_delete', 'rate_limit_take',
   'tool_claim', 'tool_put',
 ] as const;
 

@@ -9,7 +9,7 @@ import { openDb } from './open.ts';
 import { EventHub, publish, readEvents } from './events.ts';
 import { cancel, complete, fail, release, renew } from './lifecycle.ts';
 import { rateLimitTake, removeFullBuckets } from './limits.ts';
-import { claim, enqueue, get, list, reapExpired, stats } from './queue.ts';
+import { backlogByTenant, claim, enqueue, get, list, reapExpired, stats } from './queue.ts';
 import { removeExpiredSessions, sessionAppend, sessionDelete, sessionGet } from './sessions.ts';
 import { toolClaim, toolGet, toolPut } from './tools.ts';
 
@@ -64,6 +64,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     toolPut: async (taskId, key, owner, result) => toolPut(ctx, taskId, key, owner, result),
     toolGet: async (taskId, key) => toolGet(ctx, taskId, key),
     stats: async () => stats(ctx),
+    backlogByTenant: async (limit) => backlogByTenant(ctx, limit),
     cleanup: async (now) => cleanup(ctx, now ?? ctx.clock()),
     fault: () => db.fault,
     close: async () => {

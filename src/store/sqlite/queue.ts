@@ -2,8 +2,8 @@
 // under a lease), the reaper for expired leases, reads and stats.
 import { StoreError } from '../errors.ts';
 import { newTaskId } from '../ids.ts';
-import type { ClaimedTask, ClaimRequest, EnqueueRequest, ListOptions, StoreStats, Task } from '../types.ts';
-import { validateClaim, validateEnqueue, validateList } from '../validate.ts';
+import type { ClaimedTask, ClaimRequest, EnqueueRequest, ListOptions, StoreStats, Task, TenantBacklog } from '../types.ts';
+import { validateBacklogLimit, validateClaim, validateEnqueue, validateList } from '../validate.ts';
 import { ACTIVE, toClaimedTasks, toJson, toTaskOf, toTasks, type Ctx, type TaskRow } from './context.ts';
 import { toCancelled, toDead, toQueued, toRunning } from './transitions.ts';
 
@@ -134,4 +134,15 @@ export function stats(ctx: Ctx): StoreStats {
   // The earliest run_at is the oldest ready task's, unless even it is still delayed.
   if (oldest != null && oldest <= now) result.oldestWaitMs = now - oldest;
   return result;
+}
+
+// Reads the counters of tenant_counts (a few rows per tenant), never the queue's rows.
+export function backlogByTenant(ctx: Ctx, limit: number): TenantBacklog[] {
+  validateBacklogLimit(limit);
+  return ctx.db.all<TenantBacklog>(
+    `SELECT tenant, SUM(CASE status WHEN 'queued' THEN n ELSE 0 END) AS queued, SUM(CASE status WHEN 'queued' THEN 0 ELSE n END) AS running
+     FROM tenant_counts WHERE status IN ('queued', 'running', 'cancelling') AND n > 0
+     GROUP BY tenant ORDER BY queued DESC, running DESC, tenant LIMIT :limit`,
+    { limit },
+  ).map(({ tenant, queued, running }) => ({ tenant, queued, running }));
 }

@@ -125,6 +125,30 @@ const MIGRATIONS: readonly string[] = [
       CASE status WHEN 'succeeded' THEN NULL ELSE error END
     FROM tasks WHERE attempt > 0 AND started_at IS NOT NULL;
   `,
+  // 4: counts by tenant and status, kept by triggers like task_counts, for the backlog per
+  // tenant on the status page: the supervisor reads it every second, and counting the queue's
+  // rows instead would hold its event loop ~15 ms at 100,000 queued tasks.
+  `
+  CREATE TABLE tenant_counts (
+    tenant TEXT NOT NULL,
+    status TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (tenant, status)
+  ) WITHOUT ROWID;
+  INSERT INTO tenant_counts (tenant, status, n) SELECT tenant, status, COUNT(*) FROM tasks GROUP BY tenant, status;
+  CREATE TRIGGER tasks_tenant_counted_on_insert AFTER INSERT ON tasks BEGIN
+    INSERT INTO tenant_counts (tenant, status, n) VALUES (new.tenant, new.status, 1)
+      ON CONFLICT (tenant, status) DO UPDATE SET n = n + 1;
+  END;
+  CREATE TRIGGER tasks_tenant_counted_on_update AFTER UPDATE OF status ON tasks WHEN old.status <> new.status BEGIN
+    UPDATE tenant_counts SET n = n - 1 WHERE tenant = old.tenant AND status = old.status;
+    INSERT INTO tenant_counts (tenant, status, n) VALUES (new.tenant, new.status, 1)
+      ON CONFLICT (tenant, status) DO UPDATE SET n = n + 1;
+  END;
+  CREATE TRIGGER tasks_tenant_counted_on_delete AFTER DELETE ON tasks BEGIN
+    UPDATE tenant_counts SET n = n - 1 WHERE tenant = old.tenant AND status = old.status;
+  END;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -76,6 +76,32 @@ export function stateTests(setup: Setup): void {
       expect(await store.stats()).toEqual({ depthByPriority: { 0: 2 }, queued: 3, delayed: 1, oldestWaitMs: 1500, running: 1, dead: 1 });
     });
 
+    it('reports the backlog per tenant: most queued first, running and cancelling counted, idle tenants left out', async () => {
+      const { store } = await setup();
+      expect(await store.backlogByTenant(10)).toEqual([]);
+      for (let i = 0; i < 2; i++) await store.enqueue(req({ tenant: 'globex', priority: 9 }));
+      const [, second] = await store.claim({ worker: 'w1', n: 2, leaseMs: 60_000 });
+      await store.cancel('globex', second?.id ?? '');
+      await store.enqueue(req({ tenant: 'initech', priority: 8 }));
+      const [done] = await store.claim({ worker: 'w1', n: 1, leaseMs: 60_000 });
+      await store.complete(done?.id ?? '', done?.fence ?? 0, 'ok');
+      await store.enqueue(req({ tenant: 'globex', priority: -1 }));
+      for (let i = 0; i < 4; i++) await store.enqueue(req({ tenant: 'acme' }));
+      const [retried] = await store.claim({ worker: 'w1', n: 1, leaseMs: 60_000 });
+      await store.fail(retried?.id ?? '', retried?.fence ?? 0, { code: 'E', message: 'm' }, { retryable: true, retryDelayMs: 10_000 });
+      await store.claim({ worker: 'w1', n: 1, leaseMs: 60_000 });
+      await store.enqueue(req({ tenant: 'umbrella' }));
+      await store.enqueue(req({ tenant: 'bigco' }));
+      expect(await store.backlogByTenant(10)).toEqual([
+        { tenant: 'acme', queued: 3, running: 1 },
+        { tenant: 'globex', queued: 1, running: 2 },
+        { tenant: 'bigco', queued: 1, running: 0 },
+        { tenant: 'umbrella', queued: 1, running: 0 },
+      ]);
+      expect((await store.backlogByTenant(2)).map((b) => b.tenant)).toEqual(['acme', 'globex']);
+      await expect(store.backlogByTenant(0)).rejects.toSatisfy((e) => isStoreError(e, 'INVALID_ARGUMENT'));
+    });
+
     it('removes finished tasks with their events and tool results after the result TTL, and expired sessions', async () => {
       const { store, clock } = await setup({ resultTtlMs: 60_000, sessionTtlMs: 30_000 });
       const done = (await store.enqueue(req({ idempotencyKey: 'once' }))).task;

@@ -93,13 +93,19 @@ describe('status page', () => {
     for (let i = 0; i < 12; i++) expect((await post({ input: { hold_ms: 1000 } })).status).toBe(202);
     // One that times out with a single attempt: a dead letter with its error.
     expect((await post({ input: { hold_ms: 10_000 }, timeout_s: 0.3, max_attempts: 1 })).status).toBe(202);
-    await expect.poll(async () => Number(await tile(page, 'tasks', 'queued').textContent()), { timeout: 10_000 }).toBeGreaterThan(0);
+    // The queue, and the tenant's share of it in the tenant table (no API keys: 'anonymous').
+    const tenantCell = (n: number) => page.locator(`#tenants tr[data-tenant="anonymous"] td:nth-child(${n})`);
+    await expect.poll(async () => [Number(await tile(page, 'tasks', 'queued').textContent()) > 0, Number(await tenantCell(2).textContent({ timeout: 500 }).catch(() => '0')) > 0], { timeout: 10_000 }).toEqual([true, true]);
     await expect.poll(async () => Number(await tile(page, 'tasks', 'running').textContent()), { timeout: 10_000 }).toBeGreaterThan(0);
     // The 13 POSTs are this scrape window's requests (kept for one window, 5 s): a p95 appears.
     await expect.poll(() => tile(page, 'traffic', 'p95').textContent(), { timeout: 12_000 }).toMatch(/^\d+(\.\d+)? m?s$/);
     await expect.poll(async () => Number(await tile(page, 'tasks', 'succeeded').textContent()), { timeout: 20_000 }).toBeGreaterThanOrEqual(12);
     await expect.poll(() => tile(page, 'tasks', 'dead').textContent(), { timeout: 10_000 }).toBe('1');
     await expect.poll(() => page.locator('#dead-letters li').first().textContent(), { timeout: 10_000 }).toMatch(/after 1 attempt\(s\): TASK_TIMEOUT/);
+    // A burst past the tenant's bucket (limits.burst 40): the refusals show in its row within a scrape or two.
+    const burst = await Promise.all(Array.from({ length: 80 }, () => request(d.url('/v1/tasks/none'))));
+    expect(burst.filter((r) => r.status === 429).length).toBeGreaterThan(0);
+    await expect.poll(async () => Number(await tenantCell(4).textContent({ timeout: 500 }).catch(() => '0')), { timeout: 15_000 }).toBeGreaterThan(0);
 
     // `drover scale 3`: the autoscaler panel marks the change of the desired count, as manual.
     expect((await cli(['scale', '3'], { DROVER_SUPERVISOR__RUNTIME_DIR: runtimeDir })).code).toBe(0);

@@ -31,6 +31,12 @@ describe('per-tenant rate limit', () => {
     // 1/s refills a token every second; Retry-After rounds the wait up to whole seconds.
     expect(retryAfter).toBe(1);
 
+    // The refusal is counted for its tenant, summed over both children.
+    const admin = (await api.d.waitLog((l) => l.msg === 'admin listening')).port as number;
+    const metrics = (await request(`http://127.0.0.1:${admin}/metrics`)).body;
+    expect(metrics).toMatch(/^drover_rate_limited_total\{tenant="a"\} 1$/m);
+    expect(metrics).not.toMatch(/^drover_rate_limited_total\{tenant="b"\}/m);
+
     // Tenant B has its own bucket; health checks have none.
     expect((await call(api.d, 'GET', '/v1/tasks', { key: B })).status).toBe(200);
     expect((await request(api.d.url('/healthz'))).status).toBe(200);

@@ -98,12 +98,14 @@ describe('sqlite store', () => {
     // What a schema-2 file holds: no attempts table, the task's own error kept after a success.
     const { DatabaseSync } = await import('node:sqlite');
     const db = new DatabaseSync(path);
-    db.exec(`DROP TABLE attempts; UPDATE tasks SET error = '${JSON.stringify(boom)}' WHERE id = '${retried.id}'; PRAGMA user_version = 2`);
+    db.exec(`DROP TABLE attempts; DROP TABLE tenant_counts; DROP TRIGGER tasks_tenant_counted_on_insert; DROP TRIGGER tasks_tenant_counted_on_update; DROP TRIGGER tasks_tenant_counted_on_delete; UPDATE tasks SET error = '${JSON.stringify(boom)}' WHERE id = '${retried.id}'; PRAGMA user_version = 2`);
     db.close();
 
     const migrated = await openSqliteStore(opts);
     expect((await migrated.get('acme', retried.id))?.attempts).toEqual([{ n: 2, error: null, startedAt: 1_000_020, finishedAt: 1_000_030 }]);
     expect((await migrated.get('acme', queued.id))?.attempts).toEqual([]);
+    // Counted per tenant from the tasks already there (schema 4).
+    expect(await migrated.backlogByTenant(10)).toEqual([{ tenant: 'acme', queued: 1, running: 0 }]);
     await migrated.close();
   });
 

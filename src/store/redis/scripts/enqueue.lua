@@ -30,6 +30,7 @@ if ikey ~= '' then
 end
 redis.call('HSET', tkey(id), unpack(flat(t)))
 redis.call('ZADD', tenant_key(tenant), 0, id)
+redis.call('SADD', K_TENANTS, tenant)
 redis.call('ZADD', status_key('queued', tenant), 0, id)
 count('queued', priority, 1)
 if session ~= '' then redis.call('RPUSH', turns_key(t), id) end

@@ -25,6 +25,8 @@ local function ready_score(t) return num((1000 - tonumber(t.priority)) * PRIO_SP
 local K_READY, K_DELAYED, K_WAITING = B .. 'ready', B .. 'delayed', B .. 'waiting'
 local K_LEASE, K_FINISHED, K_COUNTS = B .. 'lease', B .. 'finished', B .. 'counts'
 local K_IDEM, K_SESSEXP = B .. 'idem', B .. 'sessexp'
+-- Every tenant that enqueued, for the backlog per tenant (backlog.lua).
+local K_TENANTS = B .. 'tenants'
 -- Channel of cancel notices: the id of every running task asked to cancel (index.ts listens).
 local K_CANCELS = B .. 'cancels'
 local function tkey(id) return B .. 't:' .. id end
