@@ -23,27 +23,34 @@ export function request(url: string, opts: { method?: string; body?: string | Bu
 }
 
 /**
- * Sends requests from `concurrency` loops until stop() is called; counts what failed and which
- * child pid answered each success. Bounded by `maxRequests` so a runaway test stays small.
+ * Sends requests from `concurrency` loops until stop() is called; counts what failed (the
+ * error's code, e.g. ECONNRESET, else its message) and which child pid answered each success.
+ * Bounded by `maxRequests` so a runaway test stays small. With `keepAlive` each loop is a
+ * client of its own on one keep-alive connection (http.Agent, as a service calling drover
+ * keeps one), pausing up to `pauseMs` between calls so its connection sits idle in the child;
+ * otherwise each request opens a new connection.
  */
-export function loadLoop(url: string, concurrency: number, maxRequests = 50_000) {
+export function loadLoop(url: string, concurrency: number, opts: { maxRequests?: number; keepAlive?: boolean; pauseMs?: number } = {}) {
+  const { maxRequests = 50_000, keepAlive = false, pauseMs = 0 } = opts;
   let running = true;
   const byPid = new Map<number, number>();
   const failures: string[] = [];
   let sent = 0;
-  const loops = Array.from({ length: concurrency }, async () => {
+  const agents = keepAlive ? Array.from({ length: concurrency }, () => new http.Agent({ keepAlive: true, maxSockets: 1 })) : [];
+  const loops = Array.from({ length: concurrency }, async (_, i) => {
     while (running && sent < maxRequests) {
       sent++;
       try {
-        const r = await request(url, { timeoutMs: 10_000 });
+        const r = await request(url, { timeoutMs: 10_000, ...(keepAlive && { agent: agents[i]! }) });
         if (r.status !== 200) failures.push(`status ${r.status}: ${r.body}`);
         else {
           const pid = r.json<{ pid: number }>().pid;
           byPid.set(pid, (byPid.get(pid) ?? 0) + 1);
         }
       } catch (err) {
-        failures.push((err as Error).message);
+        failures.push((err as NodeJS.ErrnoException).code ?? (err as Error).message);
       }
+      if (pauseMs > 0) await sleep(Math.random() * pauseMs);
     }
   });
   return {
@@ -55,6 +62,7 @@ export function loadLoop(url: string, concurrency: number, maxRequests = 50_000)
     async stop() {
       running = false;
       await Promise.all(loops);
+      for (const a of agents) a.destroy();
     },
   };
 }

@@ -1,53 +1,10 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import http from 'node:http';
 import net from 'node:net';
 import { startDrover, stopAll, tempDir, type DroverProcess } from '../../helpers/drover.ts';
 import { join } from 'node:path';
-import { request, sleep } from '../../helpers/http.ts';
+import { loadLoop, request, sleep } from '../../helpers/http.ts';
 
 afterAll(stopAll);
-
-/**
- * `clients` closed loops, each on its own keep-alive http.Agent (one connection each, as a
- * service calling drover keeps one), until stop(); counts failures and answers per child pid.
- */
-function keepAliveLoop(url: string, clients: number) {
-  let running = true;
-  let sent = 0;
-  const failures: string[] = [];
-  const byPid = new Map<number, number>();
-  const agents = Array.from({ length: clients }, () => new http.Agent({ keepAlive: true, maxSockets: 1 }));
-  const loops = agents.map(async (agent) => {
-    while (running) {
-      sent++;
-      try {
-        const r = await request(url, { agent, timeoutMs: 10_000 });
-        if (r.status !== 200) failures.push(`status ${r.status}: ${r.body}`);
-        else {
-          const pid = r.json<{ pid: number }>().pid;
-          byPid.set(pid, (byPid.get(pid) ?? 0) + 1);
-        }
-      } catch (err) {
-        failures.push((err as NodeJS.ErrnoException).code ?? (err as Error).message);
-      }
-      // A client that pauses between calls, as a service does: its connection sits idle in
-      // the child, which is where a draining child used to close it under the next request.
-      await sleep(Math.random() * 20);
-    }
-  });
-  return {
-    failures,
-    byPid,
-    get sent() {
-      return sent;
-    },
-    async stop() {
-      running = false;
-      await Promise.all(loops);
-      for (const a of agents) a.destroy();
-    },
-  };
-}
 
 /** Sends one command to the supervisor's control socket; resolves with every reply line once it closes. */
 function controlCommand(path: string, cmd: object): Promise<Record<string, unknown>[]> {
@@ -69,7 +26,7 @@ describe('keep-alive clients across reload, scale-down and drain (issue 14 item 
   // the client had just sent on one failed with ECONNRESET (8–10 per reload).
   it('8 keep-alive clients in a closed loop: 0 failed requests across three reloads and a scale-down', async () => {
     const d = await startDrover({ args: ['start', '--port', '0', '--children', '2'] });
-    const load = keepAliveLoop(d.url('/v1/ping'), 8);
+    const load = loadLoop(d.url('/v1/ping'), 8, { keepAlive: true, pauseMs: 20 });
     try {
       await sleep(500);
       for (let i = 0; i < 3; i++) {
