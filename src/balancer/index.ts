@@ -10,5 +10,5 @@ export function createStrategy(name: StrategyName): Strategy {
 
 export { Balancer, type BalancerStats } from './balancer.ts';
 export { IdleConnections } from './idle.ts';
-export { PublicSocket, ListenError, type ClientHandle, type ListenHandle } from './listen.ts';
+export { PublicSocket, ListenError, detachHandle, type ClientHandle, type ListenHandle } from './listen.ts';
 export type { Strategy, Target } from './strategy.ts';

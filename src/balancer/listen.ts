@@ -29,6 +29,22 @@ export interface ClientHandle {
 }
 
 /** The fd systemd handed us, if the variables are meant for this process; they are then cleared so children never see them. */
+/**
+ * Takes the connection away from a net.Socket, to hand it to another process (node's own
+ * child_process does the same): reading stops first, so bytes that arrive from now on stay in
+ * the kernel for the next owner; then the socket lets go of the handle (so destroying it does
+ * not close the connection) and its close frees what it held (an HTTP parser, a load count).
+ */
+export function detachHandle(socket: net.Socket): ClientHandle | undefined {
+  const s = socket as unknown as { _handle: (ClientHandle & { readStop(): number }) | null };
+  const handle = s._handle;
+  if (!handle) return undefined;
+  handle.readStop();
+  s._handle = null;
+  socket.destroy();
+  return handle;
+}
+
 export function takeActivatedFd(env: NodeJS.ProcessEnv = process.env): number | undefined {
   const pid = env.LISTEN_PID;
   const fds = Number(env.LISTEN_FDS ?? 0);

@@ -1,11 +1,5 @@
 import type { Socket } from 'node:net';
-import type { ClientHandle } from '../balancer/listen.ts';
-
-/** The parts of net.Socket that taking its connection away touches (node's own child_process does the same). */
-interface Detachable {
-  _handle: (ClientHandle & { readStop(): number }) | null;
-  destroy(): void;
-}
+import { detachHandle, type ClientHandle } from '../balancer/listen.ts';
 
 /** How long a child keeps giving idle connections back after its event loop was last held. */
 const HELD_MEMORY_MS = 30_000;
@@ -110,7 +104,7 @@ export class IdleReturn {
     this.cpuAt = cpu;
     if (this.afterMs <= 0 || !this.heldLately(now)) return;
     const idle = [...this.idle(now - this.afterMs)];
-    for (const socket of idle) this.detach(socket as unknown as Detachable);
+    for (const socket of idle) this.detach(socket);
   }
 
   /** Whether a handler held the event loop on the CPU within the last HELD_MEMORY_MS. */
@@ -122,18 +116,12 @@ export class IdleReturn {
   giveBack(sockets: Iterable<Socket>): void {
     // Not one the server is closing (its last answer said Connection: close), nor one whose
     // last answer is still being written: the handle would leave with bytes not yet sent.
-    for (const socket of [...sockets]) if (!socket.writableEnded && socket.writableLength === 0) this.detach(socket as unknown as Detachable);
+    for (const socket of [...sockets]) if (!socket.writableEnded && socket.writableLength === 0) this.detach(socket);
   }
 
-  private detach(socket: Detachable): void {
-    const handle = socket._handle;
+  private detach(socket: Socket): void {
+    const handle = detachHandle(socket);
     if (!handle) return;
-    // Stop reading before anything else: bytes that arrive from now on stay in the kernel for
-    // the supervisor's copy. Then the socket lets go of the handle (so destroying it does not
-    // close the connection) and its close frees the HTTP parser and the load count.
-    handle.readStop();
-    socket._handle = null;
-    socket.destroy();
     this.returned++;
     this.give(handle);
   }

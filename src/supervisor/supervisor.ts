@@ -3,7 +3,7 @@ import { EventEmitter, once } from 'node:events';
 import net from 'node:net';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
-import { Balancer, IdleConnections, PublicSocket, createStrategy, type ClientHandle, type ListenHandle } from '../balancer/index.ts';
+import { Balancer, IdleConnections, PublicSocket, createStrategy, detachHandle, type ClientHandle, type ListenHandle } from '../balancer/index.ts';
 import { CHILD_CONFIG_ENV, CHILD_ID_ENV } from '../http/child.ts';
 import { pickVictim, type AutoscaleLoop } from '../autoscaler/index.ts';
 import { computeSizing, readMachine, TASK_MEMORY_SHARE } from '../config/sizing.ts';
@@ -36,15 +36,10 @@ function pausedSocket(client: ClientHandle): net.Socket {
   return new net.Socket({ handle: client, pauseOnCreate: true, readable: true, writable: true } as unknown as net.SocketConstructorOpts);
 }
 
-/** Takes the connection of a paused socket that has read nothing, leaving the socket empty (as IdleReturn does in a child). */
+/** Takes the connection of a paused socket that has read nothing, leaving the socket empty. */
 function takeHandle(socket: net.Socket): ClientHandle | undefined {
-  const s = socket as unknown as { _handle: (ClientHandle & { readStop(): number }) | null };
-  const handle = s._handle;
-  if (!handle || socket.destroyed || socket.bytesRead > 0) return undefined;
-  handle.readStop();
-  s._handle = null;
-  socket.destroy();
-  return handle;
+  if (socket.destroyed || socket.bytesRead > 0) return undefined;
+  return detachHandle(socket);
 }
 
 export type RestartReason = 'crash' | 'boot_failure' | 'hang' | 'memory' | 'ready_timeout';
