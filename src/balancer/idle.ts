@@ -9,6 +9,8 @@ import type { ClientHandle } from './listen.ts';
  * closed here as the child would have closed it.
  */
 export class IdleConnections {
+  /** Connections children gave back, ever. */
+  returned = 0;
   /** Connections that brought a request and went on to a child. */
   rebound = 0;
   private readonly held = new Set<net.Socket>();
@@ -44,6 +46,7 @@ export class IdleConnections {
       },
     } as unknown as net.SocketConstructorOpts);
     this.held.add(socket);
+    this.returned++;
     socket.on('error', () => socket.destroy());
     socket.on('end', () => socket.destroy());
     socket.on('close', () => this.held.delete(socket));

@@ -37,7 +37,7 @@ export interface Status {
   totals: { children: number; ready: number; connections: number; inflight: number; runningTasks: number; taskSlots: number; rss: number; waiting: number };
   restarts: Record<string, number>;
   reloads: { ok: number; failed: number };
-  balancer: { waiting: number; refused: number; timedOut: number; handoffFailed: number; idle: number; rebound: number };
+  balancer: { waiting: number; refused: number; timedOut: number; handoffFailed: number; idle: number; returned: number; rebound: number };
 }
 
 const startedAt = Date.now();
@@ -94,6 +94,7 @@ export function snapshot(sup: Supervisor): Status {
       timedOut: sup.balancer.stats.timedOut,
       handoffFailed: sup.balancer.stats.handoffFailed,
       idle: sup.idle.size,
+      returned: sup.idle.returned,
       rebound: sup.idle.rebound,
     },
   };
