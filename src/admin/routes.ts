@@ -2,7 +2,7 @@
 // pushed once a second as server-sent events). Authorisation is the admin endpoint's, checked
 // before these run.
 import type http from 'node:http';
-import type { Supervisor } from '../supervisor/supervisor.ts';
+import type { Monitor } from './monitor.ts';
 import { statusPage } from './assets.ts';
 
 const PUSH_MS = 1000;
@@ -16,7 +16,7 @@ function json(res: http.ServerResponse, status: number, code: string, message: s
 }
 
 /** Answers `/` and `/events`; returns false for any other path. */
-export function servePage(sup: Supervisor, path: string, req: http.IncomingMessage, res: http.ServerResponse): boolean {
+export function servePage(monitor: Monitor | undefined, path: string, req: http.IncomingMessage, res: http.ServerResponse): boolean {
   if (path === '/') {
     const { html, csp } = statusPage();
     res.writeHead(200, {
@@ -29,7 +29,6 @@ export function servePage(sup: Supervisor, path: string, req: http.IncomingMessa
     return true;
   }
   if (path !== '/events') return false;
-  const monitor = sup.monitor;
   if (!monitor) {
     json(res, 503, 'NOT_READY', 'the status monitor is not running yet');
     return true;

@@ -3,7 +3,7 @@ import { lstatSync, statSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Config } from '../config/schema.ts';
 import { controlSocketPath, type ControlReply, type ControlRequest } from '../supervisor/control.ts';
-import { runtimeDirCandidates, UnsafePathError, untrustedSocketReason } from '../supervisor/paths.ts';
+import { runtimeDirCandidates, UnsafePathError, untrustedSocketReason } from '../config/paths.ts';
 
 export class NotRunningError extends Error {
   readonly code = 'NOT_RUNNING';

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { isSea } from 'node:sea';
 import type { Config } from '../config/schema.ts';
 import type { ConfigSource } from '../config/load.ts';
-import { checkAuthBind } from '../http/api/auth.ts';
+import { checkAuthBind } from '../config/bind.ts';
 import { loadAgentModule } from '../worker-pool/agent-module.ts';
 
 /** Set on the process that only loads the agent module (see probeAgent). */

@@ -3,7 +3,7 @@ import type { Config } from '../config/schema.ts';
 import { computeSizing, readMachine } from '../config/sizing.ts';
 import { createLogger, resolveLogFormat } from '../log.ts';
 import { Supervisor } from '../supervisor/supervisor.ts';
-import { ensurePrivateDir, withResolvedDirs } from '../supervisor/paths.ts';
+import { ensurePrivateDir, withResolvedDirs } from '../config/paths.ts';
 import { SupervisorMetrics } from '../supervisor/metrics.ts';
 import { startAdmin } from '../supervisor/admin.ts';
 import { ControlServer } from '../supervisor/control.ts';
@@ -14,7 +14,7 @@ import { ConfigError, issue } from '../config/errors.ts';
 import { preflight } from './preflight.ts';
 import { removeExtracted } from '../worker-pool/files.ts';
 import { isSea } from 'node:sea';
-import { checkBoundAddress } from '../http/api/auth.ts';
+import { checkBoundAddress } from '../config/bind.ts';
 import { startFleetAgent } from '../fleet/agent-server.ts';
 import { EXIT } from './usage.ts';
 
@@ -78,17 +78,17 @@ export async function start(load: LoadOptions): Promise<number> {
   process.on('SIGTTOU', () => sup.pin(sup.desired - 1));
 
   const metrics = new SupervisorMetrics(sup);
-  const control = await ControlServer.start(sup, config.supervisor.runtime_dir, log, () => stop('drover stop'));
+  const monitor = new Monitor(sup, store, sizing, log);
+  const control = await ControlServer.start(sup, monitor, config.supervisor.runtime_dir, log, () => stop('drover stop'));
   const cleanup = setInterval(() => {
     store.cleanup().then((r) => (r.tasks || r.sessions) && log.info(r, 'expired tasks and sessions removed'), (err: unknown) => log.error({ err }, 'store cleanup failed'));
   }, config.store.cleanup_interval * 1000);
   cleanup.unref();
-  const monitor = (sup.monitor = new Monitor(sup, store, sizing, log));
   monitor.start();
   let admin: Awaited<ReturnType<typeof startAdmin>> | undefined;
   let agent: Awaited<ReturnType<typeof startFleetAgent>>;
   try {
-    admin = await startAdmin(sup, metrics, config.admin, log);
+    admin = await startAdmin(sup, monitor, metrics, config.admin, log);
     // Up before the children: HAProxy hears `down #no ready child` until the first is ready.
     agent = await startFleetAgent(sup, () => stopping, () => store.fault(), log);
     await sup.start();

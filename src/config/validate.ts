@@ -2,6 +2,7 @@
 // name the key, where it was set and what it should be; then checks what one key cannot say
 // alone (a default provider that exists, min ≤ max, an admin port that stays on loopback).
 import { Value } from '@sinclair/typebox/value';
+import { isLoopback } from './bind.ts';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
 import { ConfigSchema, type Config } from './schema.ts';
 import { expected, formatKey, found, knownKeys, schemaAt, type KeyPath } from './describe.ts';
@@ -107,10 +108,6 @@ function isPrivateAddress(host: string): boolean {
     return a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168);
   }
   return /^f[cd][0-9a-f]{2}:/i.test(host);
-}
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 /** TypeBox's JSON pointer (`/auth/keys/0/tenant`) as a key path; array indexes become numbers. */

@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
 import { ApiError, clientErrorHandler, errorHandlerFor, frameworkErrorHandler, MAX_PARAM_LENGTH, sendError, storeUnavailable } from './errors.ts';
-import { QuickFirst } from './quick-first.ts';
+import { QuickFirst } from '../balancer/child/quick-first.ts';
 import { ChildResponse } from './response.ts';
 import { labelRoutes } from './route-label.ts';
 import { path } from './routes.ts';

@@ -1,5 +1,15 @@
 import { ServerResponse, type IncomingMessage, type OutgoingHttpHeader, type OutgoingHttpHeaders } from 'node:http';
-import type { SocketUse } from './load.ts';
+import type { Socket } from 'node:net';
+
+/** A connection's counters (LoadTracker, src/balancer/child/load.ts). */
+export interface SocketUse {
+  readonly socket: Socket;
+  active: number;
+  served: number;
+  /** When the last request finished and none was left (performance.now()), and the bytes read by then. */
+  idleAt: number;
+  bytesAtIdle: number;
+}
 
 /**
  * A child's HTTP response: node's, with the fields drover writes on every request declared up

@@ -1,17 +1,13 @@
 import http from 'node:http';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { Config } from '../config/schema.ts';
+import { isLoopback } from '../config/bind.ts';
 import type { Logger } from '../log.ts';
 import type { SupervisorMetrics } from './metrics.ts';
 import { snapshot } from './status.ts';
 import { servePage } from '../admin/routes.ts';
+import type { Monitor } from '../admin/monitor.ts';
 import type { Supervisor } from './supervisor.ts';
-
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
-
-export function isLoopback(host: string): boolean {
-  return LOOPBACK.test(host);
-}
 
 function sameSecret(a: string, b: string): boolean {
   const h = (s: string) => createHash('sha256').update(s).digest();
@@ -39,7 +35,7 @@ function json(res: http.ServerResponse, status: number, body: unknown): void {
  * over /events) for people. It listens on loopback unless admin.allow_remote is set, and then
  * every request needs the token (the config loader refuses allow_remote without one).
  */
-export async function startAdmin(sup: Supervisor, metrics: SupervisorMetrics, config: Config['admin'], log: Logger): Promise<http.Server | undefined> {
+export async function startAdmin(sup: Supervisor, monitor: Monitor, metrics: SupervisorMetrics, config: Config['admin'], log: Logger): Promise<http.Server | undefined> {
   if (!config.enabled) return undefined;
   if (!isLoopback(config.host) && !config.allow_remote) {
     throw Object.assign(new Error(`admin.host ${config.host} is not a loopback address; set admin.allow_remote = true and admin.token to expose it`), { code: 'CONFIG_INVALID' });
@@ -57,7 +53,7 @@ export async function startAdmin(sup: Supervisor, metrics: SupervisorMetrics, co
         res.writeHead(200, { 'content-type': contentType }).end(body);
       } else if (path === '/status') {
         json(res, 200, snapshot(sup));
-      } else if (!servePage(sup, path ?? '/', req, res)) {
+      } else if (!servePage(monitor, path ?? '/', req, res)) {
         json(res, 404, { error: { code: 'NOT_FOUND', message: `no route for GET ${path}; try /, /metrics or /status` } });
       }
     } catch (err) {

@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
 import type { Worker } from 'node:cluster';
 import type { Socket } from 'node:net';
-import type { ClientHandle, ListenHandle } from '../balancer/listen.ts';
-import type { Target } from '../balancer/strategy.ts';
-import { isChildMessage, NO_LIMIT, type IdleOnDrain, type LoadReport, type SupervisorMessage } from './protocol.ts';
+import type { ClientHandle, ListenHandle } from '../balancer/supervisor/listen.ts';
+import type { Target } from '../balancer/supervisor/strategy.ts';
+import { asChildMessage, NO_LIMIT, type ChildHandles, type HandleArg, type SupervisorHandles, type IdleOnDrain, type LoadReport, type SupervisorMessage } from '../ipc/messages.ts';
 
 export type ChildState = 'starting' | 'ready' | 'draining' | 'exited';
 
@@ -171,8 +171,8 @@ export class ChildHandle extends EventEmitter implements Target {
   }
 
   /** A message, with a handle that travels as a copy (the listening socket: the supervisor keeps its own). */
-  send(msg: SupervisorMessage, handle?: ListenHandle): void {
-    if (this.worker.isConnected()) this.worker.send(msg, handle as unknown as Socket, {}, () => {});
+  send<M extends Exclude<SupervisorMessage, { t: 'conn' }>>(msg: M, ...handle: HandleArg<M, SupervisorHandles>): void {
+    if (this.worker.isConnected()) this.worker.send(msg, handle[0] as unknown as Socket, {}, () => {});
   }
 
   /** The child's metrics registry as prom-client JSON, or undefined after `timeoutMs`. */
@@ -193,8 +193,14 @@ export class ChildHandle extends EventEmitter implements Target {
     });
   }
 
-  private onMessage(msg: unknown, handle?: unknown): void {
-    if (!isChildMessage(msg)) return;
+  private onMessage(raw: unknown, handle?: unknown): void {
+    const msg = asChildMessage(raw);
+    if (!msg) {
+      // prom-client's own messages share the channel and carry no `t`; one of ours that fails
+      // its check would otherwise vanish and, for a load report, look like a hung child.
+      if (typeof (raw as { t?: unknown } | null)?.t === 'string') this.emit('invalid', raw);
+      return;
+    }
     this.lastSeen = Date.now();
     switch (msg.t) {
       case 'ready':
@@ -222,13 +228,13 @@ export class ChildHandle extends EventEmitter implements Target {
         return;
       case 'back':
       case 'idle':
-        if (handle) this.emit(msg.t, handle as ClientHandle);
+        if (handle) this.emit(msg.t, handle as ChildHandles['back']);
         return;
       case 'unlistened':
         this.emit('unlistened');
         return;
       case 'lent':
-        this.emit('lent', handle as ListenHandle | undefined);
+        this.emit('lent', handle as ChildHandles['lent']);
         return;
     }
   }

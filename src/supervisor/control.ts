@@ -2,8 +2,9 @@ import net from 'node:net';
 import { chmodSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../log.ts';
-import { ensurePrivateDir } from './paths.ts';
+import { ensurePrivateDir } from '../config/paths.ts';
 import { snapshot } from './status.ts';
+import type { Monitor } from '../admin/monitor.ts';
 import type { Supervisor } from './supervisor.ts';
 
 export const CONTROL_SOCKET = 'drover.sock';
@@ -51,7 +52,7 @@ export class ControlServer {
     this.path = path;
   }
 
-  static async start(sup: Supervisor, runtimeDir: string, log: Logger, onStop: () => Promise<number>): Promise<ControlServer> {
+  static async start(sup: Supervisor, monitor: Monitor, runtimeDir: string, log: Logger, onStop: () => Promise<number>): Promise<ControlServer> {
     // A directory another user can write to lets them swap this socket for their own.
     ensurePrivateDir(runtimeDir, 'runtime');
     const path = controlSocketPath(runtimeDir);
@@ -65,7 +66,7 @@ export class ControlServer {
         const nl = buf.indexOf('\n');
         if (nl < 0) return;
         socket.removeAllListeners('data');
-        void handle(sup, buf.slice(0, nl), (reply) => socket.write(`${JSON.stringify(reply)}\n`), onStop, log).finally(() => socket.end());
+        void handle(sup, monitor, buf.slice(0, nl), (reply) => socket.write(`${JSON.stringify(reply)}\n`), onStop, log).finally(() => socket.end());
       });
     });
     const control = new ControlServer(server, path);
@@ -88,7 +89,7 @@ export class ControlServer {
   }
 }
 
-async function handle(sup: Supervisor, line: string, reply: (r: ControlReply) => void, onStop: () => Promise<number>, log: Logger): Promise<void> {
+async function handle(sup: Supervisor, monitor: Monitor, line: string, reply: (r: ControlReply) => void, onStop: () => Promise<number>, log: Logger): Promise<void> {
   let req: ControlRequest;
   try {
     req = JSON.parse(line) as ControlRequest;
@@ -102,7 +103,7 @@ async function handle(sup: Supervisor, line: string, reply: (r: ControlReply) =>
     case 'status':
       return reply({ type: 'result', ok: true, status: snapshot(sup) });
     case 'view':
-      return reply(sup.monitor ? { type: 'result', ok: true, view: sup.monitor.view(req.since) } : { type: 'result', ok: false, error: 'the status monitor is not running yet' });
+      return reply({ type: 'result', ok: true, view: monitor.view(req.since) });
     case 'reload': {
       const onStep = (s: { step: number; total: number; oldPid?: number; newPid?: number }) =>
         progress(`child ${s.step}/${s.total}: pid ${s.oldPid} replaced by pid ${s.newPid}`, s);

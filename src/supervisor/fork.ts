@@ -17,6 +17,3 @@ export function setupFork(): void {
     stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
   });
 }
-
-/** Variables a child must not inherit: they are meant for the supervisor alone. */
-export const SUPERVISOR_ONLY_ENV = ['NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID', 'LISTEN_PID', 'LISTEN_FDS', 'LISTEN_FDNAMES'];

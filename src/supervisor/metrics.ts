@@ -1,5 +1,5 @@
 import { AggregatorRegistry, Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { LoadReport } from './protocol.ts';
+import type { LoadReport } from '../ipc/messages.ts';
 import pkg from '../../package.json' with { type: 'json' };
 import type { Supervisor } from './supervisor.ts';
 

@@ -3,17 +3,16 @@ import { EventEmitter, once } from 'node:events';
 import net from 'node:net';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
-import { Balancer, IdleConnections, PublicSocket, createStrategy, detachHandle, type ClientHandle, type ListenHandle } from '../balancer/index.ts';
-import { CHILD_CONFIG_ENV, CHILD_ID_ENV } from '../http/child.ts';
+import { Balancer, IdleConnections, PublicSocket, createStrategy, detachHandle, type ClientHandle, type ListenHandle } from '../balancer/supervisor/index.ts';
+import { CHILD_CONFIG_ENV, CHILD_ID_ENV, SUPERVISOR_ONLY_ENV } from '../ipc/env.ts';
 import { pickVictim, type AutoscaleLoop } from '../autoscaler/index.ts';
 import { computeSizing, readMachine, TASK_MEMORY_SHARE } from '../config/sizing.ts';
 import { decideRestart, INITIAL_RESTART_STATE, type RestartAction, type RestartConfig, type RestartEvent, type RestartState } from './restart-policy.ts';
 import { ChildHandle } from './child.ts';
-import { setupFork, SUPERVISOR_ONLY_ENV } from './fork.ts';
+import { setupFork } from './fork.ts';
 import { memoryVerdict, rssHardLimitMb } from './memory.ts';
-import { NO_LIMIT } from './protocol.ts';
+import { NO_LIMIT } from '../ipc/messages.ts';
 import { Notifier } from './systemd.ts';
-import type { Monitor } from '../admin/monitor.ts';
 
 /** How long start waits for the first child's copy of the socket before saying "started" anyway. */
 const STEP_ASIDE_WAIT_MS = 2000;
@@ -73,8 +72,6 @@ export class Supervisor extends EventEmitter {
   readonly slotRestarts = new Map<number, number>();
   /** Why each slot's child was last restarted (the status page shows it beside the count). */
   readonly slotLastRestart = new Map<number, RestartReason>();
-  /** What the status page and `drover top` read (src/admin/monitor.ts); set by `drover start`. */
-  monitor?: Monitor;
   reloads = { ok: 0, failed: 0 };
   /** `drover drain`: no new connections, children finish their work and exit; reload or scale resumes. */
   draining = false;
@@ -458,6 +455,7 @@ export class Supervisor extends EventEmitter {
       this.emit('report', child);
     });
     child.on('want-listen', () => this.answerListen(child));
+    child.on('invalid', (message: unknown) => this.log.warn({ child: child.id, message }, 'malformed message from a child dropped'));
     child.on('lent', (copy?: ListenHandle) => {
       this.borrowing = false;
       if (!copy) return;

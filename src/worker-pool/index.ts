@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { startConfiguredMock } from '../agent/mock-llm.ts';
 import type { Config, ProviderConfig } from '../config/schema.ts';
 import type { Store } from '../store/types.ts';
-import { runtimeDir } from '../supervisor/paths.ts';
+import { runtimeDir } from '../config/paths.ts';
 import { executorFiles } from './files.ts';
 import { threadHeapMb } from './heap.ts';
 import { ExecutorPool } from './pool.ts';

@@ -15,7 +15,6 @@ import { registerSessionRoutes } from './sessions.ts';
 import { registerTaskRoutes } from './tasks.ts';
 import { typeboxValidator } from './validator.ts';
 
-export { checkAuthBind } from './auth.ts';
 
 const DRAIN_CHECK_MS = 250;
 

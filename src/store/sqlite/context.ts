@@ -2,7 +2,10 @@
 // the backend-neutral Task.
 import type { Clock, ClaimedTask, StoreOptions, Task, TaskAttempt, TaskError, TaskKind, TaskStatus } from '../types.ts';
 import type { Db } from './db.ts';
-import type { EventHub } from './events.ts';
+import type { EventHub } from './event-hub.ts';
+import { fromJson } from './json.ts';
+
+export { fromJson, toJson } from './json.ts';
 
 export interface Ctx {
   db: Db;
@@ -36,15 +39,6 @@ export interface TaskRow {
   run_at: number;
   started_at: number | null;
   finished_at: number | null;
-}
-
-/** JSON text for a column; undefined (a function returning nothing) is stored as null. */
-export function toJson(value: unknown): string {
-  return JSON.stringify(value ?? null);
-}
-
-export function fromJson(text: string | null): unknown {
-  return text === null ? null : JSON.parse(text);
 }
 
 interface AttemptRow {

@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startDrover, stopAll, type DroverProcess } from '../../helpers/drover.ts';
 import { request, sleep, type Reply } from '../../helpers/http.ts';
 import { startApi } from '../api/support.ts';
-import { WARMUP_MS } from '../../../src/http/idle-return.ts';
+import { WARMUP_MS } from '../../../src/balancer/child/idle-return.ts';
 
 afterAll(stopAll);
 

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import net from 'node:net';
-import { Balancer } from '../../../src/balancer/balancer.ts';
-import { leastLoad } from '../../../src/balancer/least-load.ts';
-import type { Target } from '../../../src/balancer/strategy.ts';
+import { Balancer } from '../../../src/balancer/supervisor/balancer.ts';
+import { leastLoad } from '../../../src/balancer/supervisor/least-load.ts';
+import type { Target } from '../../../src/balancer/supervisor/strategy.ts';
 
 const servers: net.Server[] = [];
 afterEach(() => servers.splice(0).forEach((s) => s.close()));

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Socket } from 'node:net';
-import { leastLoad } from '../../../src/balancer/least-load.ts';
-import { roundRobin } from '../../../src/balancer/round-robin.ts';
-import type { Target } from '../../../src/balancer/strategy.ts';
+import { leastLoad } from '../../../src/balancer/supervisor/least-load.ts';
+import { roundRobin } from '../../../src/balancer/supervisor/round-robin.ts';
+import type { Target } from '../../../src/balancer/supervisor/strategy.ts';
 
 /** `busy` defaults to the load (every connection bringing a request being answered). */
 function target(id: number, load: number, opts: { target?: number; accepts?: boolean; busy?: number } = {}): Target & { current: number } {

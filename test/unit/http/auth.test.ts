@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ANONYMOUS_TENANT, Authenticator, anonymousBindProblem, checkAuthBind } from '../../../src/http/api/auth.ts';
+import { ANONYMOUS_TENANT, Authenticator } from '../../../src/http/api/auth.ts';
+import { anonymousBindProblem, checkAuthBind } from '../../../src/config/bind.ts';
 import { ApiError } from '../../../src/http/errors.ts';
 import { defaultConfig } from '../../../src/config/defaults.ts';
 

@@ -1,24 +1,23 @@
 import type { Socket } from 'node:net';
 import { getSystemErrorName } from 'node:util';
-import type { ClientHandle, ListenHandle } from '../balancer/listen.ts';
+import type { ClientHandle, ListenHandle } from '../ipc/handles.ts';
 import type { Config } from '../config/schema.ts';
 import { createLogger } from '../log.ts';
-import { isSupervisorMessage, type ChildMessage, type IdleOnDrain, type LoadReport } from '../supervisor/protocol.ts';
+import { asSupervisorMessage, type ChildHandles, type ChildMessage, type HandleArg, type IdleOnDrain, type LoadReport, type SupervisorHandles } from '../ipc/messages.ts';
+import { CHILD_CONFIG_ENV, CHILD_ID_ENV } from '../ipc/env.ts';
 import { loadAgentModule } from '../worker-pool/agent-module.ts';
 import { startExecutor, type Executor } from '../worker-pool/index.ts';
 import { computeSizing, readMachine } from '../config/sizing.ts';
 import { openStore, type Store } from '../store/index.ts';
-import { buildApp, type ChildState } from './app.ts';
-import { registerApi } from './api/index.ts';
-import { DirectAccept } from './direct-accept.ts';
-import { IdleReturn } from './idle-return.ts';
-import { LoadTracker } from './load.ts';
-import { ReportPace } from './report-pace.ts';
-import { routeOf } from './route-label.ts';
-import { ChildMetrics } from './metrics.ts';
+import { buildApp, type ChildState } from '../http/app.ts';
+import { registerApi } from '../http/api/index.ts';
+import { DirectAccept } from '../balancer/child/direct-accept.ts';
+import { IdleReturn } from '../balancer/child/idle-return.ts';
+import { LoadTracker } from '../balancer/child/load.ts';
+import { ReportPace } from '../balancer/child/report-pace.ts';
+import { routeOf } from '../http/route-label.ts';
+import { ChildMetrics } from '../http/metrics.ts';
 
-export const CHILD_CONFIG_ENV = 'DROVER_CHILD_CONFIG';
-export const CHILD_ID_ENV = 'DROVER_CHILD_ID';
 /** How long a draining child waits, at most, for connections it gave back to be written to the channel. */
 const HAND_ON_WAIT_MS = 2000;
 /** How long a booting child waits for the supervisor's answer about the shared socket. */
@@ -28,7 +27,12 @@ const LISTEN_ANSWER_MS = 5000;
  * To the supervisor, if it is still there. A handle travels as a copy; node closes ours once it
  * is written unless `keepOpen`. `done` runs once the message is written or could not be.
  */
-function send(msg: ChildMessage, handle?: ClientHandle | ListenHandle, opts: { keepOpen?: boolean; done?: () => void } = {}): void {
+function send<M extends ChildMessage>(msg: M, ...handle: HandleArg<M, ChildHandles>): void {
+  sendWith(msg, handle[0], {});
+}
+
+/** `keepOpen`: the handle travels as a copy (the listening socket); `done` once it is sent. */
+function sendWith<M extends ChildMessage>(msg: M, handle: HandleArg<M, ChildHandles>[0] | undefined, opts: { keepOpen?: boolean; done?: () => void }): void {
   if (!process.connected) return opts.done?.();
   process.send!(msg, handle as unknown as Socket, { keepOpen: opts.keepOpen ?? false }, opts.done);
 }
@@ -85,10 +89,10 @@ export async function runChild(): Promise<void> {
   // draining child waits for these before it exits.
   let handingOn = 0;
   let handedOn: (() => void) | undefined;
-  function handOn(msg: ChildMessage, client: ClientHandle): void {
+  function handOn(msg: { t: 'back' | 'idle' }, client: ClientHandle): void {
     handingOn++;
     // A raw handle is not closed by node after sending (only net.Socket is): close ours once written.
-    send(msg, client, { done: () => {
+    sendWith(msg, client, { done: () => {
       client.close();
       if (--handingOn === 0) handedOn?.();
     } });
@@ -174,12 +178,13 @@ export async function runChild(): Promise<void> {
     return draining;
   }
 
-  process.on('message', (msg: unknown, handle?: unknown) => {
-    if (!isSupervisorMessage(msg)) return;
+  process.on('message', (raw: unknown, handle?: unknown) => {
+    const msg = asSupervisorMessage(raw);
+    if (!msg) return;
     switch (msg.t) {
       case 'conn': {
         pace.handedOver();
-        const socket = handle as Socket | undefined;
+        const socket = handle as SupervisorHandles['conn'];
         // The socket can close while it travels; then no handle arrives.
         if (!socket) {
           tracker.received++;
@@ -211,7 +216,7 @@ export async function runChild(): Promise<void> {
         return;
       }
       case 'listen':
-        direct.listen(handle as ListenHandle | undefined, msg.limit, msg.spread);
+        direct.listen(handle as SupervisorHandles['listen'], msg.limit, msg.spread);
         listenAnswered?.();
         return;
       case 'limit':
@@ -219,14 +224,14 @@ export async function runChild(): Promise<void> {
         return;
       case 'lend':
         // Copied into the message: this child keeps listening on its own.
-        send({ t: 'lent' }, direct.handle, { keepOpen: true });
+        sendWith({ t: 'lent' }, direct.handle, { keepOpen: true });
         return;
       case 'unlisten':
         direct.stop();
         send({ t: 'unlistened' });
         return;
       case 'drain':
-        void drain(msg.deadlineMs, msg.reason, msg.idle ?? 'return');
+        void drain(msg.deadlineMs, msg.reason, msg.idle);
         return;
       case 'metrics':
         void metrics.registry.getMetricsAsJSON().then((m) => send({ t: 'metrics', id: msg.id, metrics: m }));

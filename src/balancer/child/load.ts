@@ -2,18 +2,11 @@
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
-import type { ChildResponse } from './response.ts';
+import type { ChildResponse, SocketUse } from '../../http/response.ts';
+
+export type { SocketUse } from '../../http/response.ts';
 
 const LATENCY_SAMPLES = 2048;
-
-export interface SocketUse {
-  readonly socket: Socket;
-  active: number;
-  served: number;
-  /** When the last request finished and none was left (performance.now()), and the bytes read by then. */
-  idleAt: number;
-  bytesAtIdle: number;
-}
 
 /**
  * Counts what makes a child busy: open connections, requests in flight, requests served, and

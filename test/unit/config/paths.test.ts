@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../../src/config/defaults.ts';
-import { runtimeDirCandidates, SYSTEM_RUNTIME_DIR, unsafeDirReason, untrustedSocketReason, type StatLike } from '../../../src/supervisor/paths.ts';
+import { runtimeDirCandidates, SYSTEM_RUNTIME_DIR, unsafeDirReason, untrustedSocketReason, type StatLike } from '../../../src/config/paths.ts';
 
 const ME = 1000;
 const OTHER = 1001;

@@ -1,9 +1,9 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ClientHandle, ListenHandle } from '../../../src/balancer/listen.ts';
-import { DirectAccept } from '../../../src/http/direct-accept.ts';
-import { NO_LIMIT } from '../../../src/supervisor/protocol.ts';
-import { eventually } from '../../helpers/http.ts';
+import type { ClientHandle, ListenHandle } from '../../../../src/balancer/supervisor/listen.ts';
+import { DirectAccept } from '../../../../src/balancer/child/direct-accept.ts';
+import { NO_LIMIT } from '../../../../src/ipc/messages.ts';
+import { eventually } from '../../../helpers/http.ts';
 
 // Real sockets on loopback: the listening handle of a net.Server is what a child receives from
 // the supervisor (the same kernel socket), and DirectAccept takes it over.

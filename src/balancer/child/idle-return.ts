@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { detachHandle, type ClientHandle } from '../balancer/listen.ts';
+import { detachHandle, type ClientHandle } from '../../ipc/handles.ts';
 
 /** How long a child keeps giving idle connections back after its event loop was last held. */
 const HELD_MEMORY_MS = 30_000;

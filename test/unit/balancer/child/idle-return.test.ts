@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { burn, spin } from '../../../src/http/debug-routes.ts';
-import { IdleReturn } from '../../../src/http/idle-return.ts';
-import { sleep } from '../../helpers/http.ts';
+import { burn, spin } from '../../../../src/http/debug-routes.ts';
+import { IdleReturn } from '../../../../src/balancer/child/idle-return.ts';
+import { sleep } from '../../../helpers/http.ts';
 
 /** Blocks this thread for `ms` without using the CPU, as a machine that does not schedule it does. */
 function stall(ms: number): void {

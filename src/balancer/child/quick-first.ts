@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { quickest } from '../balancer/rebound-queue.ts';
+import { quickest } from '../route-cost.ts';
 
 /** A route whose handler keeps the event loop this long (ms, running average) or longer is heavy. */
 export const HEAVY_MS = 5;

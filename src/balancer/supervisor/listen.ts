@@ -1,4 +1,7 @@
 import net from 'node:net';
+import type { ClientHandle, ListenHandle } from '../../ipc/handles.ts';
+
+export { detachHandle, type ClientHandle, type ListenHandle } from '../../ipc/handles.ts';
 
 /** systemd passes activated sockets from fd 3 on (sd_listen_fds(3)). */
 const SD_LISTEN_FDS_START = 3;
@@ -11,40 +14,7 @@ export class ListenError extends Error {
   }
 }
 
-/**
- * A listening socket as libuv hands it to JavaScript (node's TCPWrap): the part drover uses.
- * It is what node:cluster passes around in SCHED_NONE mode; a handle sent over IPC arrives as
- * a copy of the same kernel socket in the child.
- */
-export interface ListenHandle {
-  onconnection: ((status: number, client?: ClientHandle) => void) | null;
-  listen(backlog: number): number;
-  close(cb?: () => void): void;
-}
-
-/** An accepted connection before any net.Socket wraps it. */
-export interface ClientHandle {
-  setNoDelay?(on: boolean): number;
-  close(cb?: () => void): void;
-}
-
 /** The fd systemd handed us, if the variables are meant for this process; they are then cleared so children never see them. */
-/**
- * Takes the connection away from a net.Socket, to hand it to another process (node's own
- * child_process does the same): reading stops first, so bytes that arrive from now on stay in
- * the kernel for the next owner; then the socket lets go of the handle (so destroying it does
- * not close the connection) and its close frees what it held (an HTTP parser, a load count).
- */
-export function detachHandle(socket: net.Socket): ClientHandle | undefined {
-  const s = socket as unknown as { _handle: (ClientHandle & { readStop(): number }) | null };
-  const handle = s._handle;
-  if (!handle) return undefined;
-  handle.readStop();
-  s._handle = null;
-  socket.destroy();
-  return handle;
-}
-
 export function takeActivatedFd(env: NodeJS.ProcessEnv = process.env): number | undefined {
   const pid = env.LISTEN_PID;
   const fds = Number(env.LISTEN_FDS ?? 0);

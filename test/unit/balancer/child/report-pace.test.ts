@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ACK_DELAY_MS, QUICK_REPORT_DELAY_MS, ReportPace } from '../../../src/http/report-pace.ts';
-import { eventually, sleep } from '../../helpers/http.ts';
+import { ACK_DELAY_MS, QUICK_REPORT_DELAY_MS, ReportPace } from '../../../../src/balancer/child/report-pace.ts';
+import { eventually, sleep } from '../../../helpers/http.ts';
 
 /** A pace whose reports are recorded (performance.now() of each). */
 function pace(held: boolean): { pace: ReportPace; times: number[] } {

@@ -5,7 +5,7 @@
 import { lstatSync, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { tmpdir, userInfo } from 'node:os';
-import type { Config } from '../config/schema.ts';
+import type { Config } from './schema.ts';
 
 /** The unit's RuntimeDirectory=drover: where a supervisor run by systemd keeps its control socket. */
 export const SYSTEM_RUNTIME_DIR = '/run/drover';

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { describe, expect, it } from 'vitest';
-import { spin } from '../../../src/http/debug-routes.ts';
-import { HEAVY_MS, QuickFirst } from '../../../src/http/quick-first.ts';
+import { spin } from '../../../../src/http/debug-routes.ts';
+import { HEAVY_MS, QuickFirst } from '../../../../src/balancer/child/quick-first.ts';
 
 const app = {} as FastifyInstance;
 const request = {} as FastifyRequest;

@@ -1,6 +1,6 @@
 import net from 'node:net';
-import type { ClientHandle, ListenHandle } from '../balancer/listen.ts';
-import { NO_LIMIT } from '../supervisor/protocol.ts';
+import type { ClientHandle, ListenHandle } from '../../ipc/handles.ts';
+import { NO_LIMIT } from '../../ipc/messages.ts';
 
 const BURST_MIN = 2;
 const BURST_SHARE = 0.1;

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Target } from './strategy.ts';
+import { quickest } from '../route-cost.ts';
 
 /** Routes remembered; requests to others count as quick (new routes are not made to wait). */
 const MAX_ROUTES = 512;
@@ -30,26 +31,6 @@ export function routeKey(head: Buffer): string {
     .map((seg) => (looksLikeId(seg) ? '*' : seg))
     .join('/');
   return `${method} ${path}`;
-}
-
-/**
- * Index of what should start next among waiting work (-1 when none waits): the least expected
- * hold minus the time waited, so quick work goes first and slow work waits at most about its
- * own hold longer than in arrival order. The supervisor's ReboundQueue and a child's QuickFirst
- * order by it.
- */
-export function quickest<T extends { since: number }>(waiting: readonly T[], expected: (w: T) => number, now: number): number {
-  let best = -1;
-  let bestScore = Infinity;
-  for (let i = 0; i < waiting.length; i++) {
-    const w = waiting[i]!;
-    const score = expected(w) - (now - w.since);
-    if (score < bestScore) {
-      best = i;
-      bestScore = score;
-    }
-  }
-  return best;
 }
 
 /**
