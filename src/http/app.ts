@@ -38,7 +38,7 @@ export function buildApp(config: Config, state: ChildState, log: Logger): { app:
     requestTimeout: s.request_timeout * 1000,
     maxRequestsPerSocket: s.max_requests_per_connection || undefined,
     return503OnClosing: false,
-    maxParamLength: MAX_PARAM_LENGTH,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // Every error a client can see has drover's {error:{code,message}} shape, fastify's own too.
     frameworkErrors: frameworkErrorHandler,
     clientErrorHandler,
