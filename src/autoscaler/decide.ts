@@ -6,6 +6,7 @@
 // down; the recommendation is stabilised over its window, rate-limited and bounded. Our one
 // addition is the memory guard, last, so no rule can add a child while memory is short.
 import { limit, prune, stabilise } from './behavior.ts';
+import { fleetSignals, shareReadings } from './fleet.ts';
 import { readMetrics, type Reading, type Readings } from './metrics.ts';
 import type { Policy } from './policy.ts';
 import type { Decision, DecisionMetric, History, Signals } from './types.ts';
@@ -93,7 +94,10 @@ function fromMetrics(history: History, { readings, missing }: Readings, s: Signa
 
 export function decide(history: History, signals: Signals, policy: Policy, now: number): DecideResult {
   const current = signals.children + signals.starting;
-  const readings = readMetrics(signals, policy);
+  // In a fleet the metrics size the whole fleet and this node takes its share (fleet.ts).
+  const readings = signals.fleet
+    ? shareReadings(readMetrics(fleetSignals(signals, signals.fleet), policy), signals.fleet)
+    : readMetrics(signals, policy);
   const outcome = outOfRange(current, signals, policy) ?? fromMetrics(history, readings, signals, policy, current, now);
   const { desired } = outcome;
 

@@ -23,6 +23,8 @@ export interface Signals {
   eventLoopLagS?: number;
   /** Memory the machine (or cgroup) can still give out. */
   freeMemoryMb?: number;
+  /** The other nodes sharing this node's queue (fleet mode): the metrics size the fleet and this node takes its share. */
+  fleet?: FleetView;
 }
 
 /** The metrics that each recommend a child count. */
@@ -91,4 +93,24 @@ export interface Victim<Id> {
   id: Id;
   /** Which rule chose it, with the number that decided, e.g. "fewest running tasks (0)". */
   why: string;
+}
+
+/** Another live node sharing this node's queue, as the fleet registry says. */
+export interface FleetPeer {
+  id: string;
+  /** Its ready children. */
+  children: number;
+  /** Agent tasks running on it. */
+  running: number;
+  maxChildren: number;
+  draining: boolean;
+}
+
+export interface FleetView {
+  /** This node's registry id. */
+  self: string;
+  /** The most children this node may run. */
+  selfMax: number;
+  /** The other live nodes (this one excluded). */
+  peers: FleetPeer[];
 }

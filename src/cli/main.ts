@@ -5,9 +5,10 @@ import { computeSizing, explainSizing, readMachine } from '../config/sizing.ts';
 import { redactConfig } from '../config/redact.ts';
 import { ConfigError, issue } from '../config/errors.ts';
 import type { Status } from '../supervisor/status.ts';
+import type { FleetListing } from '../fleet/registry.ts';
 import { control, findControlSocket, NotRunningError } from './control-client.ts';
 import { preflight, runProbeIfAsked } from './preflight.ts';
-import { renderStatus } from './render.ts';
+import { renderFleet, renderStatus } from './render.ts';
 import { agentTypes } from './types.ts';
 import { start } from './start.ts';
 import { top } from './top.ts';
@@ -22,6 +23,7 @@ const options = {
   strategy: { type: 'string' },
   json: { type: 'boolean' },
   force: { type: 'boolean' },
+  fleet: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const;
@@ -95,6 +97,11 @@ async function run(command: string, args: string[], values: Values): Promise<num
       return start(loadOptions(values));
     case 'status': {
       noArgs();
+      if (values.fleet) {
+        const r = await control(socketPath(values), { cmd: 'fleet' });
+        print(values, renderFleet(r.fleet as FleetListing), r.fleet);
+        return EXIT.ok;
+      }
       const r = await control(socketPath(values), { cmd: 'status' });
       print(values, renderStatus(r.status as Status), r.status);
       return EXIT.ok;

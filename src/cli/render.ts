@@ -1,3 +1,4 @@
+import type { FleetListing } from '../fleet/registry.ts';
 import type { Status } from '../supervisor/status.ts';
 
 export const mb = (bytes: number) => `${Math.round(bytes / 2 ** 20)}MB`;
@@ -34,4 +35,19 @@ export function renderStatus(s: Status): string {
   const decisions = s.autoscale.decisions as { at: string; desired: number; reason: string }[] | undefined;
   if (decisions?.length) tail.push('last autoscale decisions:', ...decisions.map((d) => `  ${d.at}  → ${d.desired}  ${d.reason}`));
   return [...head, '', table(rows), '', ...tail].join('\n');
+}
+
+/** `drover status --fleet` for people: a line per node, then the totals. */
+export function renderFleet(f: FleetListing): string {
+  const rows = [['NODE', 'ADDRESS', 'VERSION', 'CHILDREN', 'TASKS', 'LOAD', 'REQS', 'STATE', 'SEEN']];
+  for (const n of f.nodes) {
+    rows.push([
+      n.id, `${n.address}:${n.port}`, n.version, `${n.children}/${n.maxChildren}`, `${n.running}/${n.slots}`,
+      `${Math.round(n.load * 100)}%`, String(n.inflight), n.draining ? 'draining' : 'serving', `${Math.round(n.ageS)}s ago`,
+    ]);
+  }
+  const t = f.totals;
+  rows.push([`${t.nodes} nodes`, '', '', `${t.children}/${t.maxChildren}`, `${t.running}/${t.slots}`, t.slots ? `${Math.round((t.running / t.slots) * 100)}%` : '-', String(t.inflight), t.draining ? `${t.draining} draining` : '', '']);
+  const head = f.shared ? 'fleet (shared Redis registry)' : 'fleet of one: the SQLite store is not shared; use store.backend = "redis" for several nodes';
+  return [head, '', table(rows)].join('\n');
 }

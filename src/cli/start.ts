@@ -16,6 +16,10 @@ import { removeExtracted } from '../worker-pool/files.ts';
 import { isSea } from 'node:sea';
 import { checkBoundAddress } from '../config/bind.ts';
 import { startFleetAgent } from '../fleet/agent-server.ts';
+import { fleetListing, openRegistry } from '../fleet/registry.ts';
+import { advertisedAddress, nodeInfo, startHeartbeat, type Heartbeat } from '../fleet/heartbeat.ts';
+import { snapshot } from '../supervisor/status.ts';
+import { resolvePolicy } from '../autoscaler/index.ts';
 import { EXIT } from './usage.ts';
 
 /**
@@ -50,6 +54,11 @@ export async function start(load: LoadOptions): Promise<number> {
     ...config.store, stateDir: config.supervisor.state_dir, checkIntegrity: true, warn: (msg) => log.warn(msg), log,
   });
   const sizing = computeSizing(config, readMachine());
+  // The fleet registry lives in the same store: Redis shares it between nodes.
+  const registry = await openRegistry(config.store).catch(async (err: unknown) => {
+    await store.close();
+    throw err;
+  });
   const sup = new Supervisor(config, log, sizing.children);
   // Anonymous access is judged by the address the public socket really has (a socket from
   // systemd ignores server.host), at start and again for each reloaded config.
@@ -65,8 +74,11 @@ export async function start(load: LoadOptions): Promise<number> {
   const done = new Promise<number>((resolve) => (stopped = resolve));
   // A second TERM/INT reaches sup.stop() again, which kills what is left.
   let stopping = false;
+  let heartbeat: Heartbeat | undefined;
   const stop = (why: string, code: number = EXIT.ok) => {
     stopping = true;
+    // A node that stops leaves the fleet registry at once; the others take over its share.
+    void heartbeat?.stop();
     const p = sup.stop(why, code);
     void p.then(stopped);
     return p;
@@ -79,7 +91,8 @@ export async function start(load: LoadOptions): Promise<number> {
 
   const metrics = new SupervisorMetrics(sup);
   const monitor = new Monitor(sup, store, sizing, log);
-  const control = await ControlServer.start(sup, monitor, config.supervisor.runtime_dir, log, () => stop('drover stop'));
+  const fleet = async () => fleetListing(registry.shared, await registry.nodes());
+  const control = await ControlServer.start(sup, monitor, fleet, config.supervisor.runtime_dir, log, () => stop('drover stop'));
   const cleanup = setInterval(() => {
     store.cleanup().then((r) => (r.tasks || r.sessions) && log.info(r, 'expired tasks and sessions removed'), (err: unknown) => log.error({ err }, 'store cleanup failed'));
   }, config.store.cleanup_interval * 1000);
@@ -97,12 +110,22 @@ export async function start(load: LoadOptions): Promise<number> {
     admin?.close();
     await agent?.close();
     await control.close();
+    await registry.close();
     await store.close();
     if (isSea()) removeExtracted(config.supervisor.runtime_dir);
     throw err;
   }
-  const autoscaler = startAutoscaler(sup, store, sizing, log);
+  const maxChildren = resolvePolicy(config.autoscale, sizing.maxChildren).max_children;
+  const address = advertisedAddress(config);
+  const beats = (heartbeat = startHeartbeat(registry, () => nodeInfo(snapshot(sup), sup.config, maxChildren, address), config.fleet.heartbeat_interval * 1000, log));
+  // Peers only with a shared registry: a node alone sizes itself as before.
+  const peers = registry.shared
+    ? () => ({ self: beats.id() ?? '', selfMax: maxChildren, peers: beats.nodes().filter((n) => n.id !== beats.id()).map((n) => ({ id: n.id, children: n.children, running: n.running, maxChildren: n.maxChildren, draining: n.draining })) })
+    : undefined;
+  const autoscaler = startAutoscaler(sup, store, sizing, log, peers);
   const code = await done;
+  await beats.stop();
+  await registry.close();
   autoscaler?.stop();
   monitor.stop();
   clearInterval(cleanup);

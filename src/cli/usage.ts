@@ -3,6 +3,7 @@ export const USAGE = `usage: drover <command> [options]
 commands:
   start                 run the supervisor in the foreground (what systemd runs)
   status [--json]       children, load and totals of the running supervisor
+  status --fleet        every node of the fleet (from the registry) and the fleet's totals
   top                   the status page in the terminal, live (q quits); plain lines when piped
   reload                rolling reload: re-read the config, replace children one at a time
   scale <N|+N|-N|auto>  pin the number of children (suspends autoscaling) and wait until they
@@ -21,6 +22,7 @@ options:
   -c, --config FILE     TOML config (default: $DROVER_CONFIG, ./drover.toml, /etc/drover/drover.toml)
   --json                machine-readable output (status, check-config)
   --force               scale: go beyond autoscale.max_children
+  --fleet               status: the whole fleet instead of this node
   --host HOST           start: public API address (server.host)
   --port PORT           start: public API port (server.port)
   --children N|auto     start: number of HTTP children (supervisor.children)

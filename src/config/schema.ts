@@ -163,6 +163,9 @@ export const LogSchema = Section({
 });
 
 export const FleetSchema = Section({
+  node_id: Type.String({ default: '', maxLength: 200, pattern: '^[A-Za-z0-9._:-]*$', description: 'this node\'s name in the fleet registry ("" = host name:server.port)' }),
+  advertise_address: Type.String({ default: '', description: 'address other machines (HAProxy, haproxy-sync) reach this node at ("" = server.host when it is a specific address, else the first non-loopback IPv4 address)' }),
+  heartbeat_interval: Seconds(2, { minimum: 0.1, maximum: 60, description: 'how often the node writes itself into the fleet registry; an entry not renewed for 3 intervals has expired (a dead node)' }),
   agent_port: Int(0, 0, 65535, 'TCP port of the HAProxy agent-check responder, the same on every node (0 = off)'),
   agent_host: Type.String({ default: '127.0.0.1', description: 'address the agent-check responder listens on: a loopback or private address, never a public one' }),
   agent_maxconn: Type.Union([Type.Literal('auto'), Type.Integer({ minimum: 0, maximum: 10_000_000 })], { default: 0, description: 'concurrent requests the agent offers HAProxy (maxconn:N), divided among fleet.haproxies (0 = not sent; auto = ready children × balancer.child_target)' }),

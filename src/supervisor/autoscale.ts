@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { freemem } from 'node:os';
 import { AutoscaleLoop, resolvePolicy, type Signals } from '../autoscaler/index.ts';
+import type { FleetView } from '../autoscaler/fleet.ts';
 import type { Sizing } from '../config/sizing.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/index.ts';
@@ -21,7 +22,7 @@ function availableMemoryMb(): number {
  * Measures one tick for the autoscaler from the children's last reports and the queue in the
  * store. Latency metrics are the worst child's: one child far behind is a reason to grow.
  */
-export async function measure(sup: Supervisor, store: Store, slotsFallback: number): Promise<Signals | undefined> {
+export async function measure(sup: Supervisor, store: Store, slotsFallback: number, fleet?: () => FleetView): Promise<Signals | undefined> {
   const ready = [...sup.children.values()].filter((c) => c.state === 'ready');
   if (ready.length === 0) return undefined;
   const reports = ready.map((c) => c.report).filter((r) => r !== undefined);
@@ -38,14 +39,16 @@ export async function measure(sup: Supervisor, store: Store, slotsFallback: numb
     httpP95S: max(reports.map((r) => r.httpP95 ?? 0)),
     eventLoopLagS: max(reports.map((r) => r.eventLoopLag)),
     freeMemoryMb: availableMemoryMb(),
+    ...(fleet && { fleet: fleet() }),
   };
 }
 
-export function startAutoscaler(sup: Supervisor, store: Store, sizing: Sizing, log: Logger): AutoscaleLoop | undefined {
+/** `fleet`: the other nodes sharing the queue (a shared registry), so this node sizes for its share. */
+export function startAutoscaler(sup: Supervisor, store: Store, sizing: Sizing, log: Logger, fleet?: () => FleetView): AutoscaleLoop | undefined {
   if (!sup.config.autoscale.enabled) return undefined;
   const policy = resolvePolicy(sup.config.autoscale, sizing.maxChildren);
   const loop = new AutoscaleLoop(policy, {
-    signals: () => measure(sup, store, sizing.slotsPerChild),
+    signals: () => measure(sup, store, sizing.slotsPerChild, fleet),
     paused: () => sup.pinned || sup.draining || sup.busy(),
     apply: (desired, d) => sup.scale(desired, `autoscale (${d.metric}): ${d.reason}`),
   }, log, (d) => {

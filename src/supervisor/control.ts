@@ -5,6 +5,7 @@ import type { Logger } from '../log.ts';
 import { ensurePrivateDir } from '../config/paths.ts';
 import { snapshot } from './status.ts';
 import type { Monitor } from '../admin/monitor.ts';
+import type { FleetListing } from '../fleet/registry.ts';
 import type { Supervisor } from './supervisor.ts';
 
 export const CONTROL_SOCKET = 'drover.sock';
@@ -12,6 +13,8 @@ export const CONTROL_SOCKET = 'drover.sock';
 /** What the CLI asks the running supervisor, one JSON line per connection. */
 export type ControlRequest =
   | { cmd: 'status' }
+  /** Every node of the fleet, from the registry (`drover status --fleet`). */
+  | { cmd: 'fleet' }
   /** The status page's view (snapshot and history), for `drover top`. */
   | { cmd: 'view'; since?: number }
   | { cmd: 'reload' }
@@ -52,7 +55,7 @@ export class ControlServer {
     this.path = path;
   }
 
-  static async start(sup: Supervisor, monitor: Monitor, runtimeDir: string, log: Logger, onStop: () => Promise<number>): Promise<ControlServer> {
+  static async start(sup: Supervisor, monitor: Monitor, fleet: () => Promise<FleetListing>, runtimeDir: string, log: Logger, onStop: () => Promise<number>): Promise<ControlServer> {
     // A directory another user can write to lets them swap this socket for their own.
     ensurePrivateDir(runtimeDir, 'runtime');
     const path = controlSocketPath(runtimeDir);
@@ -66,7 +69,7 @@ export class ControlServer {
         const nl = buf.indexOf('\n');
         if (nl < 0) return;
         socket.removeAllListeners('data');
-        void handle(sup, monitor, buf.slice(0, nl), (reply) => socket.write(`${JSON.stringify(reply)}\n`), onStop, log).finally(() => socket.end());
+        void handle(sup, monitor, fleet, buf.slice(0, nl), (reply) => socket.write(`${JSON.stringify(reply)}\n`), onStop, log).finally(() => socket.end());
       });
     });
     const control = new ControlServer(server, path);
@@ -89,7 +92,7 @@ export class ControlServer {
   }
 }
 
-async function handle(sup: Supervisor, monitor: Monitor, line: string, reply: (r: ControlReply) => void, onStop: () => Promise<number>, log: Logger): Promise<void> {
+async function handle(sup: Supervisor, monitor: Monitor, fleet: () => Promise<FleetListing>, line: string, reply: (r: ControlReply) => void, onStop: () => Promise<number>, log: Logger): Promise<void> {
   let req: ControlRequest;
   try {
     req = JSON.parse(line) as ControlRequest;
@@ -104,6 +107,12 @@ async function handle(sup: Supervisor, monitor: Monitor, line: string, reply: (r
       return reply({ type: 'result', ok: true, status: snapshot(sup) });
     case 'view':
       return reply({ type: 'result', ok: true, view: monitor.view(req.since) });
+    case 'fleet':
+      try {
+        return reply({ type: 'result', ok: true, fleet: await fleet() });
+      } catch (err) {
+        return reply({ type: 'result', ok: false, error: `cannot read the fleet registry: ${(err as Error).message}` });
+      }
     case 'reload': {
       const onStep = (s: { step: number; total: number; oldPid?: number; newPid?: number }) =>
         progress(`child ${s.step}/${s.total}: pid ${s.oldPid} replaced by pid ${s.newPid}`, s);

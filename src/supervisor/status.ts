@@ -26,6 +26,8 @@ export interface Status {
   node: string;
   uptimeS: number;
   listening?: string;
+  /** The public socket's TCP port (absent on a unix socket). */
+  port?: number;
   /** Who accepts connections: the children from the shared socket, or the supervisor. */
   accept: 'children' | 'supervisor';
   strategy: string;
@@ -69,6 +71,7 @@ export function snapshot(sup: Supervisor): Status {
     node: process.version,
     uptimeS: Math.round((now - startedAt) / 1000),
     listening: sup.listener?.address,
+    port: sup.listener?.port,
     accept: sup.direct ? 'children' : 'supervisor',
     strategy: sup.balancer.strategyName,
     generation: sup.generation,
