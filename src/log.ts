@@ -16,7 +16,7 @@ export function resolveLogFormat(format: LogFormat, stdout: { isTTY?: boolean } 
 }
 
 /** One logger per process: lines on stdout, tagged with pid and role; JSON unless `pretty`. */
-export function createLogger(fields: { role: 'supervisor' | 'child' | 'cli'; child?: number }, level = 'info', format: LogFormat = 'json'): Logger {
+export function createLogger(fields: { role: 'supervisor' | 'child' | 'cli' | 'haproxy-sync'; child?: number }, level = 'info', format: LogFormat = 'json'): Logger {
   const options = { level, base: { pid: process.pid, ...fields }, timestamp: pino.stdTimeFunctions.isoTime };
   if (resolveLogFormat(format) === 'pretty') {
     // One line per event, as in the JSON form: `[12:00:01.234] INFO (4242): supervisor: child ready {"child":3,"bootMs":310}`.

@@ -13,6 +13,7 @@ import { agentTypes } from './types.ts';
 import { start } from './start.ts';
 import { top } from './top.ts';
 import { printHaproxyConfig } from './haproxy-config.ts';
+import { haproxySync } from './haproxy-sync.ts';
 import { EXIT, USAGE, UsageError } from './usage.ts';
 
 const options = {
@@ -24,6 +25,7 @@ const options = {
   json: { type: 'boolean' },
   force: { type: 'boolean' },
   fleet: { type: 'boolean' },
+  once: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const;
@@ -139,6 +141,9 @@ async function run(command: string, args: string[], values: Values): Promise<num
       return EXIT.ok;
     case 'haproxy-config':
       return printHaproxyConfig(args, loadConfig(loadOptions(values)).config);
+    case 'haproxy-sync':
+      noArgs();
+      return haproxySync(loadConfig(loadOptions(values)).config, values.once === true);
     case 'version':
       noArgs();
       console.log(pkg.version);

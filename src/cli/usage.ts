@@ -15,6 +15,8 @@ commands:
   types                 print the TypeScript types of an agent (drover types > drover.d.ts)
   haproxy-config [HOST:PORT ...]
                         print an HAProxy configuration for these nodes (default: fleet.nodes)
+  haproxy-sync [--once] on the HAProxy host: keep HAProxy's server slots in step with the
+                        fleet registry (nodes join, drain, leave) through its Runtime API
   version               print the version
   help                  print this help
 
@@ -23,6 +25,7 @@ options:
   --json                machine-readable output (status, check-config)
   --force               scale: go beyond autoscale.max_children
   --fleet               status: the whole fleet instead of this node
+  --once                haproxy-sync: reconcile once and exit
   --host HOST           start: public API address (server.host)
   --port PORT           start: public API port (server.port)
   --children N|auto     start: number of HTTP children (supervisor.children)

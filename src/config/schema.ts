@@ -174,6 +174,7 @@ export const FleetSchema = Section({
   haproxy_slots: Int(16, 0, 4096, 'drover haproxy-config: spare server slots (server-template) for nodes that join later'),
   haproxy_bind: Type.String({ default: ':80', description: 'drover haproxy-config: address HAProxy\'s frontend binds' }),
   haproxy_stats_socket: Type.String({ default: '/run/haproxy/admin.sock', description: 'drover haproxy-config: HAProxy\'s admin stats socket (Runtime API, level admin)' }),
+  haproxy_drain_grace: Seconds(30, { minimum: 0, maximum: 86_400, description: 'drover haproxy-sync: how long a slot whose node left the registry stays in drain before it goes to maint and is freed' }),
   haproxy_state_file: Type.String({ default: '/var/lib/haproxy/server-state', description: 'drover haproxy-config: server-state file kept across HAProxy reloads' }),
 });
 

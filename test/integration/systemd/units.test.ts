@@ -15,6 +15,7 @@ afterAll(stopAll);
 
 const SERVICE = join(ROOT, 'systemd/drover.service');
 const SOCKET = join(ROOT, 'systemd/drover.socket');
+const SYNC = join(ROOT, 'systemd/drover-haproxy-sync.service');
 const analyze = ['/usr/bin/systemd-analyze', '/bin/systemd-analyze'].find((p) => existsSync(p));
 const noAnalyze = analyze ? undefined : 'systemd-analyze is not installed here';
 // verify checks that ExecStart= exists; a stand-in /usr/local/bin/drover goes into a private
@@ -39,7 +40,7 @@ function installSteps(): string[] {
 describe('the systemd units', () => {
   it.skipIf(noVerify !== undefined)(`pass systemd-analyze verify with nothing to say${skipped(noVerify)}`, async () => {
     const script = 'mount -t tmpfs tmpfs /usr/local/bin && printf "#!/bin/sh\\n" > /usr/local/bin/drover && chmod 0755 /usr/local/bin/drover && exec "$0" verify --man=no "$@"';
-    const r = await run('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, analyze!, SERVICE, SOCKET]);
+    const r = await run('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, analyze!, SERVICE, SOCKET, SYNC]);
     expect(r.stderr + r.stdout).toBe('');
     expect(r.code).toBe(0);
   });
@@ -56,6 +57,10 @@ describe('the systemd units', () => {
       expect(unit.split('\n')).toContain(line);
     }
     expect(unit).not.toMatch(/^MemoryDenyWriteExecute=/m);
+    const sync = await run(analyze!, ['security', '--offline=true', '--no-pager', SYNC]);
+    const syncLevel = /Overall exposure level for drover-haproxy-sync\.service: ([\d.]+) (\w+)/.exec(sync.stdout);
+    expect(syncLevel, sync.stdout + sync.stderr).not.toBeNull();
+    expect(Number(syncLevel![1])).toBeLessThan(3);
   });
 
   it('point Documentation= at a file the README install steps install', () => {
