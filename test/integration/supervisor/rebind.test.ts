@@ -250,9 +250,9 @@ describe('idle keep-alive connections go back to the supervisor (balancer.rebind
     const quick = track('quick', viaAgent(d, q!, '/v1/ping'));
     const answers = await Promise.all([busy, slow1, slow2, quick]);
     for (const r of answers) expect(r.status).toBe(200);
+    // It waited for the request that held the child, not for the two slow ones queued before it
+    // (the order says so; a time bound would only measure how loaded the machine is).
     expect(finished).toEqual(['busy', 'quick', 'slow1', 'slow2']);
-    // It waited for the request that held the child, not for the two slow ones queued before it.
-    expect(answers[3]!.ms).toBeLessThan(600);
     for (const agent of [a!, b!, c!, q!]) agent.destroy();
     await d.stop();
   });
