@@ -85,8 +85,21 @@ function crossCheck(config: Config, locate: Locate): ConfigIssue[] {
   if (config.executor.retry_delay > config.executor.retry_delay_max) {
     problem(['executor', 'retry_delay'], `expected at most executor.retry_delay_max (${config.executor.retry_delay_max}), got ${config.executor.retry_delay}`, ['executor', 'retry_delay_max']);
   }
-  if (config.store.backend === 'redis' && !/^rediss?:\/\/[^/]/.test(config.store.url)) {
-    problem(['store', 'url'], `expected redis://host:port or rediss://host:port with store.backend = "redis", got ${config.store.url === '' ? '""' : 'another form (not shown: it may hold a password)'}`, ['store', 'backend']);
+  if (config.store.backend === 'redis') {
+    const { url, sentinels, cluster_nodes: clusterNodes } = config.store;
+    const given = [url !== '' && 'url', sentinels.length > 0 && 'sentinels', clusterNodes.length > 0 && 'cluster_nodes'].filter((k) => k !== false);
+    if (given.length > 1) {
+      problem(['store', given[1]!], `expected one of store.url, store.sentinels and store.cluster_nodes, got ${given.map((k) => `store.${k}`).join(' and ')}`, ['store', given[0]!]);
+    } else if (given.length === 0 || given[0] === 'url') {
+      if (!/^rediss?:\/\/[^/]/.test(url)) {
+        problem(['store', 'url'], `expected redis://host:port or rediss://host:port (or store.sentinels or store.cluster_nodes) with store.backend = "redis", got ${url === '' ? '""' : 'another form (not shown: it may hold a password)'}`, ['store', 'backend']);
+      }
+    } else {
+      const key = given[0]!;
+      for (const node of key === 'sentinels' ? sentinels : clusterNodes) {
+        if (!/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/.test(node)) problem(['store', key], `expected host:port addresses, got ${found(node)}`);
+      }
+    }
   }
   const { admin } = config;
   if (admin.enabled && !admin.allow_remote && !isLoopback(admin.host)) {

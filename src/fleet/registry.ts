@@ -6,9 +6,9 @@
 // In Redis: a sorted set of node ids scored by when each expires (on Redis' clock, so nodes'
 // clocks need not agree) and a hash of each node's JSON; both in the store's hash slot
 // (`{prefix}:`), so one script reads and prunes them atomically on Cluster too.
-import { Redis, type RedisOptions } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
 import type { Config } from '../config/schema.ts';
-import { redactUrl } from '../store/redis/index.ts';
+import { createRedis, describeRedis, redisTopology, type RedisClient } from '../store/redis/connect.ts';
 
 /** Heartbeats a node may miss before its entry expires. */
 export const TTL_BEATS = 3;
@@ -93,7 +93,7 @@ redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 return 1`;
 
-type FleetRedis = Redis & {
+type FleetRedis = RedisClient & {
   fleetBeat(expiries: string, info: string, id: string, json: string, ttlMs: number): Promise<number>;
   fleetList(expiries: string, info: string): Promise<(string | number)[]>;
   fleetLeave(expiries: string, info: string, id: string): Promise<number>;
@@ -104,7 +104,7 @@ class RedisRegistry implements Registry {
   private readonly redis: FleetRedis;
   private readonly keys: [string, string];
 
-  constructor(redis: Redis, prefix: string) {
+  constructor(redis: RedisClient, prefix: string) {
     redis.defineCommand('fleetBeat', { numberOfKeys: 2, lua: BEAT });
     redis.defineCommand('fleetList', { numberOfKeys: 2, lua: LIST });
     redis.defineCommand('fleetLeave', { numberOfKeys: 2, lua: LEAVE });
@@ -172,9 +172,10 @@ class LocalRegistry implements Registry {
 
 /** The registry for the configured store: Redis' when the store is Redis, else a local one. */
 export async function openRegistry(store: Config['store'], env: NodeJS.ProcessEnv = process.env, redisOptions: RedisOptions = {}): Promise<Registry> {
-  if (store.backend !== 'redis' || !store.url) return new LocalRegistry();
+  const topology = redisTopology(store);
+  if (store.backend !== 'redis' || (!store.url && !topology.sentinels && !topology.clusterNodes)) return new LocalRegistry();
   const password = store.password_env ? env[store.password_env] : undefined;
-  const redis = new Redis(store.url, {
+  const redis = createRedis(store.url, topology, {
     lazyConnect: true,
     // A beat that cannot go out is simply late; the next one carries the news.
     enableOfflineQueue: false,
@@ -187,7 +188,7 @@ export async function openRegistry(store: Config['store'], env: NodeJS.ProcessEn
     await redis.connect();
   } catch (err) {
     redis.disconnect();
-    throw new Error(`fleet registry: cannot reach redis at ${redactUrl(store.url)}: ${(err as Error).message}`, { cause: err });
+    throw new Error(`fleet registry: cannot reach ${describeRedis(store.url, topology)}: ${(err as Error).message}`, { cause: err });
   }
   return new RedisRegistry(redis, store.prefix || 'drover');
 }

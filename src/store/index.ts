@@ -5,6 +5,7 @@ import { mkdirSync } from 'node:fs';
 import type { Config } from '../config/schema.ts';
 import { StoreError } from './errors.ts';
 import type { Logger } from '../log.ts';
+import { redisTopology } from './redis/connect.ts';
 import { openRedisStore } from './redis/index.ts';
 import { openSqliteStore } from './sqlite/index.ts';
 import type { Clock, Store } from './types.ts';
@@ -12,7 +13,7 @@ import type { Clock, Store } from './types.ts';
 export * from './types.ts';
 export { StoreError, isStoreError, type StoreErrorCode } from './errors.ts';
 
-type RedisKeys = 'url' | 'prefix' | 'password_env';
+type RedisKeys = 'url' | 'prefix' | 'password_env' | 'sentinels' | 'sentinel_name' | 'cluster_nodes' | 'tls';
 /** `log`: where a backend reports what it found at open (the supervisor passes one; children
  * open quietly). `env`: where password_env is looked up. */
 export type StoreConfig = Omit<Config['store'], RedisKeys | 'discard_orphaned_wal'> & Partial<Pick<Config['store'], RedisKeys | 'discard_orphaned_wal'>> & {
@@ -46,9 +47,12 @@ export async function openStore(config: StoreConfig): Promise<Store> {
       if (config.password_env && password === undefined) {
         throw new StoreError('INVALID_ARGUMENT', `store.password_env names ${config.password_env}, which is not set`);
       }
-      if (!config.url) throw new StoreError('INVALID_ARGUMENT', 'store.backend = "redis" needs store.url');
+      const topology = redisTopology(config);
+      if (!config.url && !topology.sentinels?.length && !topology.clusterNodes?.length) {
+        throw new StoreError('INVALID_ARGUMENT', 'store.backend = "redis" needs store.url, store.sentinels or store.cluster_nodes');
+      }
       return openRedisStore({
-        ...common, url: config.url, ...(config.prefix && { prefix: config.prefix }),
+        ...common, url: config.url ?? '', topology, ...(config.prefix && { prefix: config.prefix }),
         ...(password !== undefined && { password }),
         ...(config.log && { log: config.log }),
       });

@@ -39,6 +39,8 @@ export interface RedisServerOptions {
   /** Reuse a port (restart at the same address). */
   port?: number;
   args?: string[];
+  /** Run as a sentinel from this config file (in `dir`; sentinels rewrite their config). */
+  sentinelConfig?: string;
 }
 
 async function freePort(): Promise<number> {
@@ -56,7 +58,8 @@ function waitReady(child: ChildProcess): Promise<void> {
     const timer = setTimeout(() => reject(new Error(`redis-server not ready in ${READY_TIMEOUT_MS} ms:\n${out}`)), READY_TIMEOUT_MS);
     const onData = (chunk: Buffer) => {
       out += chunk.toString();
-      if (out.includes('Ready to accept connections')) {
+      // A sentinel is ready once it monitors its master.
+      if (out.includes('Ready to accept connections') || out.includes('+monitor master')) {
         clearTimeout(timer);
         child.stdout?.off('data', onData);
         child.stdout?.resume();
@@ -76,9 +79,10 @@ async function startOnce(opts: RedisServerOptions, port: number, dir: string): P
     ? ['--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '']
     : ['--appendonly', 'no', '--save', ''];
   const child = spawn(REDIS_SERVER, [
+    ...(opts.sentinelConfig ? [opts.sentinelConfig, '--sentinel'] : []),
     '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--logfile', '',
-    '--daemonize', 'no', '--protected-mode', 'yes', '--maxmemory-policy', 'noeviction',
-    ...persistence, ...(opts.args ?? []),
+    '--daemonize', 'no', '--protected-mode', 'yes',
+    ...(opts.sentinelConfig ? [] : ['--maxmemory-policy', 'noeviction', ...persistence]), ...(opts.args ?? []),
   ], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   running.add(child.pid as number);

@@ -5,15 +5,15 @@
 // with no SUBSCRIBE still on its way (every child watches anyway, so it costs nothing extra).
 // A notice missed while the connection is down is not replayed: notices are hints, and the
 // worker's next renew answers `cancelling` anyway.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connect.ts';
 import type { Unsubscribe } from '../types.ts';
 
 export class RedisCancelWatch {
   private readonly channel: string;
   private readonly listeners = new Set<(taskId: string) => void>();
-  private readonly conn: Redis;
+  private readonly conn: RedisClient;
 
-  constructor(conn: Redis, channel: string) {
+  constructor(conn: RedisClient, channel: string) {
     this.channel = channel;
     this.conn = conn;
     conn.on('error', () => undefined); // ioredis reconnects and subscribes again by itself

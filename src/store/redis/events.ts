@@ -4,7 +4,7 @@
 // nothing between the two is missed), and delivers in seq order: an event that does not
 // follow the last one delivered sends it back to the list for the gap. After a reconnect
 // ioredis subscribes again by itself, and every subscription reads the list once more.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connect.ts';
 import type { TaskEvent, Unsubscribe } from '../types.ts';
 import { deliverLater, type Delivery } from '../delivery.ts';
 
@@ -21,7 +21,7 @@ interface Subscription extends Delivery {
 
 export interface EventHubDeps {
   /** A connection of its own (a subscribed connection can do nothing else). */
-  connect(): Redis;
+  connect(): RedisClient;
   channel(taskId: string): string;
   read(taskId: string, afterSeq: number): Promise<TaskEvent[]>;
 }
@@ -32,7 +32,7 @@ export class RedisEventHub {
   private readonly byChannel = new Map<string, string>();
   /** Per task: resolves once its channel is subscribed. */
   private readonly listening = new Map<string, Promise<void>>();
-  private conn: Redis | null = null;
+  private conn: RedisClient | null = null;
 
   constructor(deps: EventHubDeps) {
     this.deps = deps;
@@ -69,7 +69,7 @@ export class RedisEventHub {
     this.conn = null;
   }
 
-  private connection(): Redis {
+  private connection(): RedisClient {
     if (this.conn) return this.conn;
     const conn = this.deps.connect();
     conn.on('message', (channel: string, message: string) => this.onMessage(channel, message));

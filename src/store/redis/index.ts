@@ -4,7 +4,7 @@
 // queue (tasks, indexes, events, sessions) under `{prefix}:` in one hash slot, since a
 // claim must see the whole queue at once; rate buckets and tool results under
 // `prefix:rl:{key}` and `prefix:tool:{taskId}`, spread over the slots.
-import { Redis, type RedisOptions } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
 import { StoreError } from '../errors.ts';
 import { gcra } from '../gcra.ts';
 import { newTaskId } from '../ids.ts';
@@ -15,13 +15,16 @@ import { validateBacklogLimit, validateClaim, validateEnqueue, validateLease, va
 import type { Logger } from '../../log.ts';
 import { RedisCancelWatch } from './cancels.ts';
 import { parseEvent, RedisEventHub } from './events.ts';
+import { createRedis, describeRedis, duplicateRedis, type RedisClient, type RedisTopology } from './connect.ts';
 import { durabilityWarnings, inspectRedis } from './inspect.ts';
 import { defineScripts, scriptRunner, type ScriptName } from './scripts.ts';
 import { toClaimedTask, toFields, toJson, toTask } from './task.ts';
 
 export interface RedisStoreOptions extends StoreOptions {
-  /** redis://[user:password@]host:port[/db] or rediss:// for TLS. */
+  /** redis://[user:password@]host:port[/db] or rediss:// for TLS (unused with sentinels or a cluster). */
   url: string;
+  /** Sentinels or a Cluster instead of one Redis at `url`. */
+  topology?: RedisTopology;
   /** Key prefix, so several deployments can share one Redis. */
   prefix?: string;
   /** Overrides the password in the url (read from an environment variable by the config). */
@@ -56,7 +59,8 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
     ...(options.password !== undefined && { password: options.password }),
     ...options.redis,
   };
-  const redis = new Redis(options.url, connOptions);
+  const redis = createRedis(options.url, options.topology ?? {}, connOptions);
+  const where = describeRedis(options.url, options.topology);
   // Errors reach callers through their commands; without a listener ioredis logs each one.
   // The last one is kept to say why the store is unreachable (fault()).
   let lastError = '';
@@ -68,10 +72,10 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
     await redis.connect();
   } catch (err) {
     redis.disconnect();
-    throw new StoreError('UNAVAILABLE', `cannot reach redis at ${redactUrl(options.url)}: ${(err as Error).message}`, { cause: err });
+    throw new StoreError('UNAVAILABLE', `cannot reach ${where}: ${(err as Error).message}`, { cause: err });
   }
   const cancels = new RedisCancelWatch(
-    redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, lazyConnect: false }),
+    duplicateRedis(redis, { enableOfflineQueue: true, maxRetriesPerRequest: null, lazyConnect: false }),
     `${base}cancels`,
   );
   try {
@@ -79,13 +83,13 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
   } catch (err) {
     cancels.close();
     redis.disconnect();
-    throw new StoreError('UNAVAILABLE', `cannot subscribe to cancel notices at ${redactUrl(options.url)}: ${(err as Error).message}`, { cause: err });
+    throw new StoreError('UNAVAILABLE', `cannot subscribe to cancel notices (${where}): ${(err as Error).message}`, { cause: err });
   }
   if (options.log) {
     const log = options.log;
     await inspectRedis(redis).then(
       (d) => {
-        for (const [level, msg] of durabilityWarnings(d)) log[level]({ store: 'redis', url: redactUrl(options.url), ...d }, msg);
+        for (const [level, msg] of durabilityWarnings(d)) log[level]({ store: 'redis', where, ...d }, msg);
       },
       (err: unknown) => log.warn({ err }, 'redis: cannot read INFO to check eviction and persistence'),
     );
@@ -101,10 +105,10 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
   redis.on('close', () => {
     if (closed || down !== null) return;
     down = 'connection lost';
-    options.log?.warn({ store: 'redis', url: redactUrl(options.url) }, 'redis: connection lost; reconnecting (the store is unavailable meanwhile)');
+    options.log?.warn({ store: 'redis', where }, 'redis: connection lost; reconnecting (the store is unavailable meanwhile)');
   });
   redis.on('ready', () => {
-    if (down !== null) options.log?.info({ store: 'redis', url: redactUrl(options.url) }, 'redis: connected again');
+    if (down !== null) options.log?.info({ store: 'redis', where }, 'redis: connected again');
     down = null;
     lastError = '';
   });
@@ -133,13 +137,13 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
 
   // Blocking reads need a connection of their own; one BLPOP at a time per handle, shared
   // by every caller waiting at that moment.
-  let blocking: Redis | null = null;
+  let blocking: RedisClient | null = null;
   let waiting: Promise<boolean> | null = null;
   function waitForWork(timeoutMs: number): Promise<boolean> {
     if (closed) return Promise.reject(new StoreError('STORE_CLOSED', 'the store is closed'));
     if (waiting) return waiting;
     if (!blocking) {
-      blocking = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, lazyConnect: false, enableAutoPipelining: false });
+      blocking = duplicateRedis(redis, { enableOfflineQueue: true, maxRetriesPerRequest: null, lazyConnect: false, enableAutoPipelining: false });
       blocking.on('error', () => undefined);
     }
     const seconds = Math.max(0.01, timeoutMs / 1000).toFixed(3);
@@ -154,7 +158,7 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
 
   const hub = new RedisEventHub({
     // Subscriptions wait for the connection instead (SUBSCRIBE is queued until it is up).
-    connect: () => redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, lazyConnect: false }),
+    connect: () => duplicateRedis(redis, { enableOfflineQueue: true, maxRetriesPerRequest: null, lazyConnect: false }),
     channel: eventsKey,
     read: (taskId, afterSeq) => readEvents(taskId, afterSeq, options.eventsMax ?? DEFAULT_EVENTS_MAX),
   });
@@ -308,12 +312,14 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
         const [sessions, ...ids] = (await run('cleanup', base, args)) as [number, ...string[]];
         result.sessions += sessions;
         result.tasks += ids.length;
-        if (ids.length > 0) await redis.del(...ids.map(toolKey));
+        // One DEL per task: their tool results live in slots of their own (a Cluster refuses a
+        // DEL across slots); auto-pipelining sends them together all the same.
+        await Promise.all(ids.map((id) => redis.del(toolKey(id))));
         if (ids.length < CLEANUP_BATCH && sessions < CLEANUP_BATCH) break;
       }
       return result;
     }),
-    fault: () => (down === null ? null : `redis at ${redactUrl(options.url)} unreachable: ${lastError || down}`),
+    fault: () => (down === null ? null : `${where} unreachable: ${lastError || down}`),
     close: async () => {
       if (closed) return;
       closed = true;
@@ -326,13 +332,4 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
   return store;
 }
 
-/** The url without its password, for logs and errors. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(unparsable url)';
-  }
-}
+export { redactUrl } from './connect.ts';

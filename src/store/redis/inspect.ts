@@ -1,6 +1,6 @@
 // What a node checks about its Redis at start: eviction would silently drop queued tasks,
 // and without AOF a Redis restart loses everything since the last RDB snapshot (or all of it).
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connect.ts';
 
 export interface RedisDurability {
   version: string;
@@ -18,7 +18,7 @@ function infoField(info: string, name: string): string | undefined {
 }
 
 /** INFO, which managed Redis services allow where CONFIG GET is often disabled. */
-export async function inspectRedis(redis: Redis): Promise<RedisDurability> {
+export async function inspectRedis(redis: RedisClient): Promise<RedisDurability> {
   const info = await redis.info();
   let appendfsync: string | null = null;
   let rdbSaves = infoField(info, 'rdb_last_bgsave_status') !== undefined && infoField(info, 'rdb_changes_since_last_save') !== undefined;

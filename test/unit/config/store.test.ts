@@ -34,6 +34,22 @@ describe('[store] for the redis backend', () => {
     }
   });
 
+  it('takes sentinels or cluster nodes instead of a url', () => {
+    const sentinel = dir.write('store-sentinel.toml', '[store]\nbackend = "redis"\nsentinels = ["10.0.0.5:26379", "redis-b"]\nsentinel_name = "queue"\n');
+    expect(loadConfig({ file: sentinel, env: {} }).config.store).toMatchObject({ sentinels: ['10.0.0.5:26379', 'redis-b'], sentinel_name: 'queue', url: '' });
+    const cluster = dir.write('store-cluster.toml', '[store]\nbackend = "redis"\ncluster_nodes = ["[fd00::5]:7000", "10.0.0.6"]\ntls = true\n');
+    expect(loadConfig({ file: cluster, env: {} }).config.store).toMatchObject({ cluster_nodes: ['[fd00::5]:7000', '10.0.0.6'], tls: true });
+  });
+
+  it('refuses two of url, sentinels and cluster_nodes, and an address that is not host:port', () => {
+    const both = issuesOf('[store]\nbackend = "redis"\nurl = "redis://10.0.0.5"\ncluster_nodes = ["10.0.0.6:7000"]\n').issues;
+    expect(both.map((i) => i.key)).toEqual(['store.cluster_nodes']);
+    expect(both[0]?.message).toMatch(/:4: store\.cluster_nodes: expected one of store\.url, store\.sentinels and store\.cluster_nodes, got store\.url and store\.cluster_nodes$/);
+    const bad = issuesOf('[store]\nbackend = "redis"\nsentinels = ["10.0.0.5:26379/0"]\n').issues;
+    expect(bad.map((i) => i.key)).toEqual(['store.sentinels']);
+    expect(bad[0]?.message).toContain('expected host:port addresses');
+  });
+
   it('rejects a prefix that is not a plain name', () => {
     expect(issuesOf('[store]\nprefix = "a{b}"\n').issues.map((i) => i.key)).toEqual(['store.prefix']);
   });
