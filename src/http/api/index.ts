@@ -1,7 +1,7 @@
 // The public task and session API, as one encapsulated fastify plugin: its validator, its
 // content types and its auth and rate-limit hooks apply to its routes only, so /healthz,
 // /readyz and /v1/ping stay open to load balancers.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config } from '../../config/schema.ts';
 import type { Store } from '../../store/index.ts';
 import type { ChildState } from '../app.ts';
@@ -14,6 +14,8 @@ import { buildSchemas } from './schemas.ts';
 import { registerSessionRoutes } from './sessions.ts';
 import { registerTaskRoutes } from './tasks.ts';
 import { typeboxValidator } from './validator.ts';
+import type { DroverPlugin } from '../plugin-types.ts';
+import { pluginApi } from './plugin-api.ts';
 
 
 const DRAIN_CHECK_MS = 250;
@@ -24,6 +26,8 @@ export interface ApiDeps {
   state: ChildState;
   /** Called with the tenant of every request refused 429 RATE_LIMITED. */
   rateLimited?: (tenant: string) => void;
+  /** The user's routes ([http] plugin), registered behind the same auth. */
+  plugin?: DroverPlugin;
 }
 
 export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
@@ -44,25 +48,43 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   state.storeFault = () => store.fault();
   const ctx: ApiContext = { config, store, schemas: buildSchemas(config), stop: stopping.signal };
 
+  // On the root: the API's routes and the user's, each in a scope of their own, set it.
+  app.decorateRequest('tenant', '');
+  // Before validation and long before the store: every walk over the body after this one
+  // (schema checks, JSON.stringify) may recurse.
+  const depthGuard = async (request: FastifyRequest): Promise<void> => {
+    if (request.body !== undefined && deeperThan(request.body, config.limits.max_json_depth)) {
+      throw new ApiError(400, 'BODY_TOO_DEEP', `the body nests arrays and objects more than ${config.limits.max_json_depth} levels deep (limits.max_json_depth)`);
+    }
+  };
+
   app.register(async (api) => {
     api.setValidatorCompiler(typeboxValidator);
     // JSON only: fastify's default text/plain parser would hand a string to the schema and
     // turn a wrong Content-Type into a confusing 400 instead of a 415.
     api.removeContentTypeParser('text/plain');
-    api.decorateRequest('tenant', '');
     api.addHook('onRequest', async (request, reply) => {
       request.tenant = auth.tenant(request.headers, request.ip);
       await limiter.take(request.tenant, reply);
     });
-    // Before validation and long before the store: every walk over the body after this one
-    // (schema checks, JSON.stringify) may recurse.
-    api.addHook('preValidation', async (request) => {
-      if (request.body !== undefined && deeperThan(request.body, config.limits.max_json_depth)) {
-        throw new ApiError(400, 'BODY_TOO_DEEP', `the body nests arrays and objects more than ${config.limits.max_json_depth} levels deep (limits.max_json_depth)`);
-      }
-    });
+    api.addHook('preValidation', depthGuard);
     api.addHook('onClose', async () => clearInterval(watch));
     registerTaskRoutes(api, ctx);
     registerSessionRoutes(api, ctx);
   });
+
+  // The user's routes: the same keys and failed-key lockout, errors in drover's shape (the
+  // root's handler), fastify's own validator and content types. Not the tenant's request rate:
+  // these answer webhooks and health probes of their own, and the tasks they submit meet the
+  // queue's limits. (A plugin that registers a route the API has fails the child's boot.)
+  const plugin = deps.plugin;
+  if (plugin) {
+    app.register(async (scope) => {
+      scope.addHook('onRequest', async (request) => {
+        request.tenant = auth.tenant(request.headers, request.ip);
+      });
+      scope.addHook('preValidation', depthGuard);
+      await scope.register(plugin, pluginApi(ctx, state.id));
+    });
+  }
 }
