@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { describe, expect, it } from 'vitest';
-import { spin } from '../../../../src/http/debug-routes.ts';
+import { spin } from '../../../helpers/cpu.ts';
 import { HEAVY_MS, QuickFirst } from '../../../../src/balancer/child/quick-first.ts';
 
 const app = {} as FastifyInstance;
