@@ -1,9 +1,9 @@
 // What a user's routes module ([http] plugin) is written against. Its default export is a
 // fastify plugin; each child registers it behind drover's API-key auth and error handling and
-// hands it `drover`, the same task calls the /v1 routes make. Types only: a plugin imports
-// them with `import type`, which the binary's loader (Node's type stripping) erases.
+// hands it `drover`, the same task calls the /v1 routes make. Types only, and this file alone
+// (with fastify's types): a plugin author copies it, or `drover types routes` prints it, and
+// imports it with `import type`, which Node's type stripping erases.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { SubmitTaskBody, TaskViewBody } from './api/schemas.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -12,11 +12,52 @@ declare module 'fastify' {
   }
 }
 
-/** A task as GET /v1/tasks/:id shows it. */
-export type TaskView = TaskViewBody;
+export interface TaskError {
+  code: string;
+  message: string;
+}
 
-/** What POST /v1/tasks takes: `input` and the optional priority, idempotency_key, timeout_s, max_attempts. */
-export type SubmitTask = SubmitTaskBody;
+/**
+ * A task as GET /v1/tasks/:id shows it (src/http/api/schemas.ts, TaskView, is the source:
+ * plugin-api.ts hands out what that schema serialises, which the compiler checks fits this).
+ */
+export interface TaskView {
+  id: string;
+  kind: 'task' | 'turn';
+  session_id: string | null;
+  status: string;
+  priority: number;
+  /** Number of the current or last run (0 before the first). */
+  attempt: number;
+  /** Every run, oldest first; `error` is why that run failed. */
+  attempts: { n: number; error: TaskError | null; started_at: string; finished_at: string | null }[];
+  max_attempts: number;
+  timeout_s: number;
+  idempotency_key: string | null;
+  /** ISO 8601, UTC. */
+  created_at: string;
+  updated_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  /** Present on get and wait, not on submit (as in the /v1 answers). */
+  input?: unknown;
+  result: unknown;
+  error: TaskError | null;
+  links: { self: string; events: string; session?: string };
+}
+
+/** What POST /v1/tasks takes. */
+export interface SubmitTask {
+  input: unknown;
+  /** -1000…1000; higher runs first. Default 0. */
+  priority?: number;
+  /** 1–255 characters: a task submitted again with the same key is the same task. */
+  idempotency_key?: string;
+  /** Default executor.task_timeout; at most limits.max_task_timeout. */
+  timeout_s?: number;
+  /** 1…100. Default executor.max_attempts. */
+  max_attempts?: number;
+}
 
 export interface DroverTasks {
   /**

@@ -8,8 +8,15 @@ import type { Drover, SubmitTask, TaskView } from '../plugin-types.ts';
 import { ApiError } from '../errors.ts';
 import { enqueue, taskOptions, type ApiContext } from './context.ts';
 import { deeperThan } from './depth.ts';
+import type { SubmitTaskBody, TaskViewBody } from './schemas.ts';
 import { taskView } from './view.ts';
 import { waitForFinal } from './wait.ts';
+
+// The plugin types are written out (plugin-types.ts stands alone for plugin authors); the
+// compiler checks that they and the API's schemas describe the same shapes.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const agree: Same<TaskView, TaskViewBody> & Same<SubmitTask, SubmitTaskBody> = true;
+void agree;
 
 export function pluginApi(ctx: ApiContext, child: number): Drover {
   const { store } = ctx;
