@@ -52,11 +52,10 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   app.decorateRequest('tenant', '');
   // Before validation and long before the store: every walk over the body after this one
   // (schema checks, JSON.stringify) may recurse.
-  const depthGuard = async (request: FastifyRequest): Promise<void> => {
-    if (request.body !== undefined && deeperThan(request.body, config.limits.max_json_depth)) {
-      throw new ApiError(400, 'BODY_TOO_DEEP', `the body nests arrays and objects more than ${config.limits.max_json_depth} levels deep (limits.max_json_depth)`);
-    }
-  };
+  const tooDeep = (request: FastifyRequest): ApiError | undefined =>
+    request.body !== undefined && deeperThan(request.body, config.limits.max_json_depth)
+      ? new ApiError(400, 'BODY_TOO_DEEP', `the body nests arrays and objects more than ${config.limits.max_json_depth} levels deep (limits.max_json_depth)`)
+      : undefined;
 
   app.register(async (api) => {
     api.setValidatorCompiler(typeboxValidator);
@@ -67,7 +66,10 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
       request.tenant = auth.tenant(request.headers, request.ip);
       await limiter.take(request.tenant, reply);
     });
-    api.addHook('preValidation', depthGuard);
+    api.addHook('preValidation', async (request) => {
+      const err = tooDeep(request);
+      if (err) throw err;
+    });
     api.addHook('onClose', async () => clearInterval(watch));
     registerTaskRoutes(api, ctx);
     registerSessionRoutes(api, ctx);
@@ -80,10 +82,17 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   const plugin = deps.plugin;
   if (plugin) {
     app.register(async (scope) => {
-      scope.addHook('onRequest', async (request) => {
-        request.tenant = auth.tenant(request.headers, request.ip);
+      // Callback hooks, not async ones: with nothing to wait for, a request reaches its handler
+      // in the same turn it was read, as a route of drover's own does (see QuickFirst).
+      scope.addHook('onRequest', (request, _reply, done) => {
+        try {
+          request.tenant = auth.tenant(request.headers, request.ip);
+        } catch (err) {
+          return done(err as Error);
+        }
+        done();
       });
-      scope.addHook('preValidation', depthGuard);
+      scope.addHook('preValidation', (request, _reply, done) => done(tooDeep(request)));
       await scope.register(plugin, pluginApi(ctx, state.id));
     });
   }

@@ -101,6 +101,17 @@ describe('QuickFirst', () => {
     await new Promise<void>((r) => qf.afterStarted(r));
   });
 
+  it('counts a heavy request behind an async hook, which reaches its handler a few promise jobs after it was read', async () => {
+    const { qf, heavy, ran } = routes();
+    await heavy();
+    ran.length = 0;
+    // As fastify runs an async onRequest hook: the handler is called from a promise job.
+    const h = Promise.resolve().then(() => Promise.resolve()).then(() => heavy());
+    const ranWhenTaken = await new Promise<string[]>((r) => qf.afterStarted(() => r([...ran])));
+    expect(ranWhenTaken).toEqual(['heavy']);
+    await h;
+  });
+
   it('forgets a route that was slow once and quick since', async () => {
     const qf = new QuickFirst();
     let ms = 20;
