@@ -14,13 +14,20 @@ const A = 'key-of-tenant-a-0123456789';
 const B = 'key-of-tenant-b-9876543210';
 
 // A .ts plugin typed against src/http/plugin-types.ts, as the README shows one.
-const ROUTES = `import type { DroverPlugin } from '${join(ROOT, 'src/http/plugin-types.ts')}';
+const ROUTES = `import type { DroverPlugin, SubmitTask } from '${join(ROOT, 'src/http/plugin-types.ts')}';
 
 const routes: DroverPlugin = async (app, drover) => {
   app.post('/hooks/build', async (request, reply) => {
     const { task } = await drover.tasks.submit(request, { input: request.body, priority: 5 });
     return reply.code(202).send({ accepted: task.id, status: task.status });
   });
+  // A synchronous façade: submit, then answer with the result.
+  app.post('/hooks/sync', async (request, reply) => {
+    const { task } = await drover.tasks.submit(request, { input: request.body });
+    const done = await drover.tasks.wait(reply, task.id, 10);
+    return { status: done?.status, result: done?.result };
+  });
+  app.post('/hooks/raw', async (request, reply) => reply.code(202).send((await drover.tasks.submit(request, request.body as SubmitTask)).task));
   app.get('/hooks/who', async (request) => {
     await new Promise((r) => setTimeout(r, Number((request.query as { ms?: string }).ms ?? 0)));
     return { tenant: request.tenant, child: drover.child, pid: process.pid };
@@ -70,12 +77,16 @@ describe('a routes plugin', () => {
     const task = await call(d, 'GET', `/v1/tasks/${accepted}?wait=10`, { key: A });
     expect(task.json()).toMatchObject({ status: 'succeeded', priority: 5, result: { built: 'abc123' } });
     expect((await call(d, 'GET', `/hooks/tasks/${accepted}`, { key: A })).json()).toEqual({ status: 'succeeded', input: { result: { built: 'abc123' } } });
+    expect((await call(d, 'POST', '/hooks/sync', { key: B, body: { hold_ms: 200, result: 'done' } })).json()).toEqual({ status: 'succeeded', result: 'done' });
     // Another tenant sees neither, and the plugin's own error arrives in drover's shape.
     expect((await call(d, 'GET', `/v1/tasks/${accepted}`, { key: B })).status).toBe(404);
     const other = await call(d, 'GET', `/hooks/tasks/${accepted}`, { key: B });
     expect(other.status).toBe(404);
     expect(other.json()).toEqual({ error: { code: 'NO_SUCH_BUILD', message: 'no such build' } });
-    // A body the API would refuse is refused here too.
+    // A task the API would refuse is refused here too, and so is a body that is not JSON.
+    const priority = await call(d, 'POST', '/hooks/raw', { key: A, body: { input: 1, priority: 5000 } });
+    expect(priority.status).toBe(400);
+    expect(priority.json()).toMatchObject({ error: { code: 'INVALID_REQUEST', message: expect.stringContaining('task.priority') } });
     const bad = await call(d, 'POST', '/hooks/build', { key: A, body: '{"a":' });
     expect(bad.status).toBe(400);
     expect(bad.json()).toMatchObject({ error: { code: 'INVALID_JSON' } });

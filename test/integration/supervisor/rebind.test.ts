@@ -1,7 +1,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startDrover, stopAll, type DroverProcess } from '../../helpers/drover.ts';
+import { startDrover, stopAll, TEST_ROUTES, type DroverProcess } from '../../helpers/drover.ts';
 import { request, sleep, type Reply } from '../../helpers/http.ts';
 import { startApi } from '../api/support.ts';
 import { WARMUP_MS } from '../../../src/balancer/child/idle-return.ts';
@@ -149,7 +149,7 @@ describe('idle keep-alive connections go back to the supervisor (balancer.rebind
   });
 
   it('a request body larger than one read arrives whole after its connection waited in the supervisor', async () => {
-    const api = await startApi({ children: 2 });
+    const api = await startApi({ children: 2, env: { DROVER_HTTP__PLUGIN: TEST_ROUTES } });
     await holdEveryChild(api.d, 2);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     await viaAgent(api.d, agent, '/v1/ping');
