@@ -1,6 +1,7 @@
 // What check-config and start verify beyond the config's own keys, before any child is
-// forked: the agent module and the routes plugin load, the public address is not served anonymously, and the
-// providers' API key variables are set. Every problem is collected, none stops the others.
+// forked: the agent module and the routes plugin load, the public address is not served
+// anonymously, and the providers' API key variables are set. Every problem is collected, none
+// stops the others.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';

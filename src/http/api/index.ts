@@ -1,6 +1,7 @@
 // The public task and session API, as one encapsulated fastify plugin: its validator, its
 // content types and its auth and rate-limit hooks apply to its routes only, so /healthz,
-// /readyz and /v1/ping stay open to load balancers.
+// /readyz and /v1/ping stay open to load balancers. The user's routes ([http] plugin) get a
+// scope of their own beside it, behind the same API keys.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config } from '../../config/schema.ts';
 import type { Store } from '../../store/index.ts';
