@@ -13,6 +13,7 @@ const notHere = async (): Promise<never> => {
 const probeDrover: Drover = {
   child: 0,
   error: (_status, _code, message) => new Error(message),
+  rateLimit: notHere,
   tasks: { submit: notHere, get: notHere, wait: notHere },
 };
 

@@ -77,6 +77,13 @@ export interface DroverTasks {
 
 export interface Drover {
   readonly tasks: DroverTasks;
+  /**
+   * Takes one request from the tenant's bucket (limits.rate_per_second, limits.burst), the one
+   * the /v1 routes draw from, and sets the RateLimit-* headers; past the burst it throws 429
+   * RATE_LIMITED with Retry-After. Plugin routes are not limited unless they call it (e.g.
+   * from an onRequest hook of their own).
+   */
+  rateLimit(request: FastifyRequest, reply: FastifyReply): Promise<void>;
   /** An error answered in drover's shape: `{ "error": { "code", "message" } }` with this status. */
   error(status: number, code: string, message: string, headers?: Record<string, string>): Error;
   /** This child's number, as /v1/ping shows it. */

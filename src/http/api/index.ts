@@ -77,9 +77,10 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   // The user's routes: the same keys and failed-key lockout, errors in drover's shape (the
-  // root's handler), fastify's own validator and content types. Not the tenant's request rate:
-  // these answer webhooks and health probes of their own, and the tasks they submit meet the
-  // queue's limits. (A plugin that registers a route the API has fails the child's boot.)
+  // root's handler), fastify's own validator and content types. The tenant's request rate only
+  // where the plugin asks (drover.rateLimit): its routes may answer a provider's callbacks or
+  // probes of their own, and the limiter costs a store write per request. (A plugin that
+  // registers a route the API has fails the child's boot.)
   const plugin = deps.plugin;
   if (plugin) {
     app.register(async (scope) => {
@@ -94,7 +95,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
         done();
       });
       scope.addHook('preValidation', (request, _reply, done) => done(tooDeep(request)));
-      await scope.register(plugin, pluginApi(ctx, state.id));
+      await scope.register(plugin, pluginApi(ctx, state.id, limiter));
     });
   }
 }

@@ -8,6 +8,7 @@ import type { Drover, SubmitTask, TaskView } from '../plugin-types.ts';
 import { ApiError } from '../errors.ts';
 import { enqueue, taskOptions, type ApiContext } from './context.ts';
 import { deeperThan } from './depth.ts';
+import type { RateLimiter } from './rate-limit.ts';
 import type { SubmitTaskBody, TaskViewBody } from './schemas.ts';
 import { taskView } from './view.ts';
 import { waitForFinal } from './wait.ts';
@@ -18,7 +19,7 @@ type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const agree: Same<TaskView, TaskViewBody> & Same<SubmitTask, SubmitTaskBody> = true;
 void agree;
 
-export function pluginApi(ctx: ApiContext, child: number): Drover {
+export function pluginApi(ctx: ApiContext, child: number, limiter: RateLimiter): Drover {
   const { store } = ctx;
   const submission = TypeCompiler.Compile(ctx.schemas.SubmitTask);
   const maxDepth = ctx.config.limits.max_json_depth;
@@ -38,6 +39,7 @@ export function pluginApi(ctx: ApiContext, child: number): Drover {
 
   return {
     child,
+    rateLimit: (request, reply) => limiter.take(request.tenant, reply),
     error: (status, code, message, headers) => new ApiError(status, code, message, headers),
     tasks: {
       async submit(request, task) {

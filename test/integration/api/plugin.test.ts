@@ -12,6 +12,7 @@ afterAll(stopAll);
 
 const A = 'key-of-tenant-a-0123456789';
 const B = 'key-of-tenant-b-9876543210';
+const C = 'key-of-tenant-c-5555555555';
 
 // A .ts plugin typed against src/http/plugin-types.ts, as the README shows one.
 const ROUTES = `import type { DroverPlugin, SubmitTask } from '${join(ROOT, 'src/http/plugin-types.ts')}';
@@ -28,6 +29,7 @@ const routes: DroverPlugin = async (app, drover) => {
     return { status: done?.status, result: done?.result };
   });
   app.post('/hooks/raw', async (request, reply) => reply.code(202).send((await drover.tasks.submit(request, request.body as SubmitTask)).task));
+  app.get('/hooks/limited', { onRequest: (request, reply) => drover.rateLimit(request, reply) }, async () => ({ ok: true }));
   app.get('/hooks/who', async (request) => {
     await new Promise((r) => setTimeout(r, Number((request.query as { ms?: string }).ms ?? 0)));
     return { tenant: request.tenant, child: drover.child, pid: process.pid };
@@ -51,7 +53,9 @@ function configDir(plugin: { name: string; text: string }, extra = ''): string {
 
 describe('a routes plugin', () => {
   it('answers through the supervisor on every child, behind the API keys, and submits tasks as the API does', async () => {
-    const dir = configDir({ name: 'routes.ts', text: ROUTES }, keysToml({ 'tenant-a': A, 'tenant-b': B }));
+    // A small bucket per tenant: plugin routes draw from it only where they ask to.
+    const limits = '[limits]\nrate_per_second = 0.1\nburst = 3\n\n';
+    const dir = configDir({ name: 'routes.ts', text: ROUTES }, limits + keysToml({ 'tenant-a': A, 'tenant-b': B, 'tenant-c': C }));
     // Started elsewhere: the plugin's path is relative to the config file, not to the cwd.
     const d = await startDrover({
       args: ['start', '--port', '0', '--children', '2', '-c', join(dir, 'drover.toml')],
@@ -68,6 +72,14 @@ describe('a routes plugin', () => {
     for (const r of who) expect(r.json()).toMatchObject({ tenant: 'tenant-a' });
     expect(new Set(who.map((r) => r.json<{ pid: number }>().pid))).toEqual(new Set(d.childPids()));
     expect(new Set(who.map((r) => r.json<{ child: number }>().child)).size).toBe(2);
+
+    // Ten plugin requests of tenant-a above, past its burst of 3: only a route that asks is limited.
+    const limited = [];
+    for (let i = 0; i < 4; i++) limited.push(await call(d, 'GET', '/hooks/limited', { key: C }));
+    expect(limited.map((r) => r.status)).toEqual([200, 200, 200, 429]);
+    expect(limited[0]!.headers['ratelimit-remaining']).toBe('2');
+    expect(limited[3]!.json()).toMatchObject({ error: { code: 'RATE_LIMITED' } });
+    expect(limited[3]!.headers['retry-after']).toBeDefined();
 
     // The webhook enqueues for the caller's tenant and answers 202; /v1 sees the same task.
     const hook = await call(d, 'POST', '/hooks/build', { key: A, body: { result: { built: 'abc123' } } });
