@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { EXECUTOR_ASSETS } from '../src/worker-pool/files.ts';
 import { PAGE_ASSETS } from '../src/admin/assets.ts';
-import { AGENT_TYPES_ASSET } from '../src/cli/types.ts';
+import { AGENT_TYPES_ASSET, ROUTES_TYPES_ASSET } from '../src/cli/types.ts';
 import { embedLua } from './embed-lua.ts';
 
 const root = resolve(import.meta.dirname, '..');
@@ -63,6 +63,7 @@ writeFileSync(seaConfig, JSON.stringify({
     ...Object.fromEntries(Object.entries(PAGE_ASSETS).map(([key, path]) => [key, join(root, path)])),
     // `drover types` prints it (src/cli/types.ts).
     [AGENT_TYPES_ASSET]: join(root, 'src/agent/types.ts'),
+    [ROUTES_TYPES_ASSET]: join(root, 'src/http/plugin-types.ts'),
   },
 }, null, 2));
 execFileSync(process.execPath, ['--experimental-sea-config', seaConfig], { stdio: 'inherit' });

@@ -12,6 +12,8 @@ import { defaultConfig } from '../../src/config/defaults.ts';
 import { runCommand, startProcess, stopProcess, waitForLine } from './procs.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
+/** The routes plugin the tests load too (test/fixtures/test-routes.ts). */
+const TEST_ROUTES = join(ROOT, 'test/fixtures/test-routes.ts');
 const BIN = join(ROOT, 'node_modules/.bin');
 const NODE = join(BIN, 'node');
 const PM2 = join(BIN, 'pm2');
@@ -128,7 +130,9 @@ function drover(key: VariantKey, label: string, strategy: string, extraEnv: Reco
       const env: NodeJS.ProcessEnv = {
         ...process.env,
         PATH: `${BIN}:${process.env.PATH ?? ''}`,
-        DROVER_DEBUG_ROUTES: '1',
+        // /debug/spin and /debug/hold: the mixed workloads' heavy and long-lived handlers, as a
+        // user's routes plugin (drover has no such routes of its own).
+        DROVER_HTTP__PLUGIN: TEST_ROUTES,
         DROVER_AUTOSCALE__ENABLED: 'false',
         DROVER_SUPERVISOR__SHUTDOWN_TIMEOUT: '10',
         // Control socket and admin port of its own: another drover on this machine (a test

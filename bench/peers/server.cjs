@@ -1,6 +1,6 @@
 'use strict';
 // The peers' HTTP app: the same fastify routes and server settings as a drover child
-// (src/http/app.ts, debug-routes.ts), so that in the balancer benchmark only the process
+// (src/http/app.ts, and the routes plugin test/fixtures/test-routes.ts), so that in the balancer benchmark only the process
 // model differs. Started alone (one process), by cluster.cjs (node:cluster) or by PM2.
 // Env: PORT, HOST (127.0.0.1), KEEP_ALIVE_MS, REQUEST_TIMEOUT_MS, HEADERS_TIMEOUT_MS and
 // MAX_REQUESTS_PER_SOCKET, which bench/lib/servers.ts sets from drover's config defaults.

@@ -11,6 +11,7 @@ import { computeSizing, readMachine } from '../config/sizing.ts';
 import { openStore, type Store } from '../store/index.ts';
 import { buildApp, type ChildState } from '../http/app.ts';
 import { registerApi } from '../http/api/index.ts';
+import { loadPlugin } from '../http/plugin.ts';
 import { DirectAccept } from '../balancer/child/direct-accept.ts';
 import { IdleReturn } from '../balancer/child/idle-return.ts';
 import { LoadTracker } from '../balancer/child/load.ts';
@@ -107,8 +108,9 @@ export async function runChild(): Promise<void> {
   let executor: Executor | undefined;
   try {
     if (config.executor.agent) await loadAgentModule(config.executor.agent);
+    const plugin = config.http.plugin ? await loadPlugin(config.http.plugin) : undefined;
     store = await openStore({ ...config.store, stateDir: config.supervisor.state_dir });
-    registerApi(app, { config, store, state, rateLimited: (tenant) => metrics.rateLimited(tenant) });
+    registerApi(app, { config, store, state, plugin, rateLimited: (tenant) => metrics.rateLimited(tenant) });
     const { threads, tasksPerThread } = computeSizing(config, readMachine());
     executor = await startExecutor({ config, store, log, threads, tasksPerThread, childId: state.id, onChange });
     await app.ready();

@@ -9,7 +9,7 @@ import type { FleetListing } from '../fleet/registry.ts';
 import { control, findControlSocket, NotRunningError } from './control-client.ts';
 import { preflight, runProbeIfAsked } from './preflight.ts';
 import { renderFleet, renderStatus } from './render.ts';
-import { agentTypes } from './types.ts';
+import { agentTypes, routesTypes } from './types.ts';
 import { start } from './start.ts';
 import { top } from './top.ts';
 import { printHaproxyConfig } from './haproxy-config.ts';
@@ -136,8 +136,8 @@ async function run(command: string, args: string[], values: Values): Promise<num
       return EXIT.ok;
     }
     case 'types':
-      noArgs();
-      process.stdout.write(agentTypes());
+      if (args.length > 1 || (args[0] !== undefined && args[0] !== 'routes')) throw new UsageError(`unexpected argument '${args.at(-1)}' (drover types [routes])`);
+      process.stdout.write(args[0] === 'routes' ? routesTypes() : agentTypes());
       return EXIT.ok;
     case 'haproxy-config':
       return printHaproxyConfig(args, loadConfig(loadOptions(values)).config);

@@ -1,6 +1,7 @@
 // What check-config and start verify beyond the config's own keys, before any child is
-// forked: the agent module loads, the public address is not served anonymously, and the
-// providers' API key variables are set. Every problem is collected, none stops the others.
+// forked: the agent module and the routes plugin load, the public address is not served
+// anonymously, and the providers' API key variables are set. Every problem is collected, none
+// stops the others.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
@@ -10,10 +11,13 @@ import type { Config } from '../config/schema.ts';
 import type { ConfigSource } from '../config/load.ts';
 import { checkAuthBind } from '../config/bind.ts';
 import { loadAgentModule } from '../worker-pool/agent-module.ts';
+import { loadPlugin } from '../http/plugin.ts';
+import { registerProbe } from '../http/plugin-probe.ts';
 
-/** Set on the process that only loads the agent module (see probeAgent). */
-const PROBE_ENV = 'DROVER_AGENT_PROBE';
-/** An agent whose top level takes longer than this would not let a child boot either. */
+/** Set on the process that only loads a module (see probe): the agent's, or the routes plugin's. */
+const PROBE_ENV = { agent: 'DROVER_AGENT_PROBE', plugin: 'DROVER_PLUGIN_PROBE' } as const;
+type ProbeKind = keyof typeof PROBE_ENV;
+/** A module whose top level takes longer than this would not let a child boot either. */
 const PROBE_TIMEOUT_MS = 20_000;
 
 export interface Preflight {
@@ -39,8 +43,12 @@ export async function preflight(config: Config, sources: Readonly<Record<string,
     errors.push((err as Error).message);
   }
   if (config.executor.agent) {
-    const problem = await probeAgent(config.executor.agent);
+    const problem = await probe('agent', config.executor.agent);
     if (problem) errors.push(`${origin(sources['executor.agent'])}executor.agent: ${problem}`);
+  }
+  if (config.http.plugin) {
+    const problem = await probe('plugin', config.http.plugin);
+    if (problem) errors.push(`${origin(sources['http.plugin'])}http.plugin: ${problem}`);
   }
   for (const [name, p] of Object.entries(config.llm.providers)) {
     const key = `llm.providers.${name}.api_key_env`;
@@ -50,16 +58,17 @@ export async function preflight(config: Config, sources: Readonly<Record<string,
 }
 
 /**
- * Loads the agent module in a process of its own (its top level is user code: it must not run
- * in the supervisor, nor keep it alive) and returns what went wrong, with the agent's own
+ * Loads a user's module in a process of its own (its top level is user code: it must not run
+ * in the supervisor, nor keep it alive) and returns what went wrong, with the module's own
  * file and line: Node prints those only for an uncaught error, so the probe lets it be one.
+ * A plugin is also registered on a bare fastify, which runs its function.
  */
-async function probeAgent(file: string): Promise<string | undefined> {
+async function probe(kind: ProbeKind, file: string): Promise<string | undefined> {
   const abs = isAbsolute(file) ? file : resolve(file);
   if (!existsSync(abs)) return `no such file ${abs}`;
   // Inside the single binary the binary is the entry; from the sources, the same script.
   const args = isSea() ? [] : [...process.execArgv, process.argv[1]!];
-  const proc = spawn(process.execPath, args, { env: { ...process.env, [PROBE_ENV]: abs }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(process.execPath, args, { env: { ...process.env, [PROBE_ENV[kind]]: abs }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   proc.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
   const timer = setTimeout(() => proc.kill('SIGKILL'), PROBE_TIMEOUT_MS);
@@ -83,9 +92,11 @@ export function describeFailure(stderr: string, abs: string): string {
 
 /** In the probe process: loads the module and exits 0, or fails the way Node reports best. */
 export function runProbeIfAsked(): boolean {
-  const file = process.env[PROBE_ENV];
-  if (!file) return false;
-  loadAgentModule(file).then(
+  const agent = process.env[PROBE_ENV.agent];
+  const plugin = process.env[PROBE_ENV.plugin];
+  if (!agent && !plugin) return false;
+  const loaded = agent ? loadAgentModule(agent) : loadPlugin(plugin!).then((p) => registerProbe(p, plugin!));
+  loaded.then(
     () => process.exit(0),
     (err: Error) => {
       // An error from the module itself: thrown again, uncaught, so Node prints its file and line.

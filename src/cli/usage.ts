@@ -13,6 +13,7 @@ commands:
   stop                  graceful stop: finish in-flight work, then exit
   check-config          validate the config; print it (secrets redacted) and the sizing
   types                 print the TypeScript types of an agent (drover types > drover.d.ts)
+  types routes          print the TypeScript types of an [http] plugin (needs fastify's types)
   haproxy-config [HOST:PORT ...]
                         print an HAProxy configuration for these nodes (default: fleet.nodes)
   haproxy-sync [--once] on the HAProxy host: keep HAProxy's server slots in step with the

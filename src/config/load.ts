@@ -2,7 +2,7 @@
 // Every problem in every layer is collected before anything is thrown, so one run of
 // `drover check-config` shows them all; the error itself leads with the first.
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse, TomlError } from 'smol-toml';
 import type { Config } from './schema.ts';
 import { formatKey, type KeyPath } from './describe.ts';
@@ -67,7 +67,20 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   const issues = [...fromEnv.issues, ...fromFlags.issues, ...validate(config, locate)];
   if (issues.length > 0) throw new ConfigError(sortIssues(issues));
 
-  return { config: config as Config, file: file === undefined ? undefined : resolve(file.name), sources: sourcesOf(file, overrides) };
+  const sources = sourcesOf(file, overrides);
+  const typed = config as Config;
+  typed.http.plugin = resolveModulePath(typed.http.plugin, sources['http.plugin'], process.cwd());
+  return { config: typed, file: file === undefined ? undefined : resolve(file.name), sources };
+}
+
+/**
+ * A module path made absolute, so children and probes load the same file whatever their cwd:
+ * one written in the config file is relative to that file's directory (the config and the
+ * routes it names travel together); one from a variable or a flag, to the working directory.
+ */
+export function resolveModulePath(path: string, source: ConfigSource | undefined, cwd: string): string {
+  if (path === '' || isAbsolute(path)) return path;
+  return resolve(source?.kind === 'file' ? dirname(resolve(cwd, source.file)) : cwd, path);
 }
 
 function readLayer(named: string | undefined, search: readonly string[], fromEnv: boolean): FileLayer | undefined {

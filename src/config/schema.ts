@@ -26,6 +26,10 @@ export const ServerSchema = Section({
   max_requests_per_connection: Int(1000, 0, 1_000_000, 'requests served on one keep-alive connection before it is closed, so pooled connections get rebalanced (0 = no limit)'),
 });
 
+export const HttpSchema = Section({
+  plugin: Type.String({ default: '', description: 'your own routes: a fastify plugin module (.ts, .js or .mjs) each child registers behind drover\'s API-key auth and error handling; a relative path is relative to the config file\'s directory ("" = none)' }),
+});
+
 export const SupervisorSchema = Section({
   children: AutoOr(Type.Integer({ minimum: 1, maximum: 256 }), 'number of HTTP children; auto = the CPU share from the cgroup quota'),
   ready_timeout: Seconds(30, { minimum: 1, description: 'time a new child has to report ready' }),
@@ -184,6 +188,7 @@ export const FleetSchema = Section({
 
 export const ConfigSchema = Type.Object({
   server: ServerSchema,
+  http: HttpSchema,
   supervisor: SupervisorSchema,
   balancer: BalancerSchema,
   admin: AdminSchema,

@@ -7,7 +7,6 @@ import { QuickFirst } from '../balancer/child/quick-first.ts';
 import { ChildResponse } from './response.ts';
 import { labelRoutes } from './route-label.ts';
 import { path } from './routes.ts';
-import { registerDebugRoutes, DEBUG_ROUTES_ENV } from './debug-routes.ts';
 
 export interface ChildState {
   id: number;
@@ -74,7 +73,5 @@ export function buildApp(config: Config, state: ChildState, log: Logger): { app:
     return { status: 'ready' };
   } }]);
   path(app, '/v1/ping', [{ method: 'GET', handler: async () => ({ pong: true, child: state.id, pid: process.pid }) }]);
-
-  if (process.env[DEBUG_ROUTES_ENV] === '1') registerDebugRoutes(app, state.id);
   return { app, server, quickFirst };
 }

@@ -5,6 +5,8 @@ import { join, resolve } from 'node:path';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const MAIN = join(ROOT, 'src/main.ts');
+/** A routes plugin with /debug/hold, /spin, /hang, /alloc and /exit (test/fixtures/test-routes.ts). */
+export const TEST_ROUTES = join(ROOT, 'test/fixtures/test-routes.ts');
 
 export interface LogLine {
   msg: string;
@@ -29,6 +31,8 @@ export interface StartOptions {
   extraFds?: number[];
   /** Run through `sh -c 'LISTEN_PID=$$ exec …'` so LISTEN_PID names the drover process. */
   socketActivated?: boolean;
+  /** Load TEST_ROUTES as the [http] plugin (by DROVER_HTTP__PLUGIN, so env may still override it). */
+  testRoutes?: boolean;
 }
 
 /** A drover supervisor started as a real process, with its log lines parsed. */
@@ -156,7 +160,7 @@ export async function startDrover(opts: StartOptions = {}): Promise<DroverProces
   // must not share a store or a control socket.
   const env = {
     ...process.env,
-    DROVER_DEBUG_ROUTES: '1',
+    ...(opts.testRoutes && { DROVER_HTTP__PLUGIN: TEST_ROUTES }),
     DROVER_AUTOSCALE__ENABLED: 'false',
     DROVER_ADMIN__PORT: '0',
     DROVER_SUPERVISOR__STATE_DIR: tempDir('drover-state-'),

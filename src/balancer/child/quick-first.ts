@@ -67,10 +67,15 @@ export class QuickFirst {
    * Calls `done` once the event loop has turned after every request waiting now has started:
    * after one turn when none waits. The supervisor counts a request it handed over as taken
    * only then, so it does not hand this child the next one while a heavy one is about to run.
+   * Whether one waits is asked in the check phase, not now: a route behind async hooks (the
+   * API-key check of a routes plugin, a plugin's own) reaches its handler, and so the queue
+   * here, only once the promise jobs after the request's parse have run.
    */
   afterStarted(done: () => void): void {
-    if (this.waiting.length === 0) setImmediate(done);
-    else this.afterWaiting.push(done);
+    setImmediate(() => {
+      if (this.waiting.length === 0) done();
+      else this.afterWaiting.push(done);
+    });
   }
 
   /** Expected event-loop hold of a route in ms (undefined for one not seen holding it). */

@@ -37,15 +37,35 @@ export function submitOptions(ctx: ApiContext, request: FastifyRequest, body: { 
   if (header !== undefined && body.idempotency_key !== undefined && header !== body.idempotency_key) {
     throw new ApiError(400, 'INVALID_REQUEST', 'the Idempotency-Key header and body.idempotency_key differ');
   }
-  const key = body.idempotency_key ?? header;
+  return taskOptions(ctx, request.tenant, body, body.idempotency_key ?? header);
+}
+
+/** The store's options for a submission: the body's, else the executor's defaults. */
+export function taskOptions(ctx: ApiContext, tenant: string, body: { priority?: number; timeout_s?: number; max_attempts?: number }, key: string | undefined) {
   const ex = ctx.config.executor;
   return {
-    tenant: request.tenant,
+    tenant,
     ...(body.priority !== undefined && { priority: body.priority }),
     ...(key !== undefined && { idempotencyKey: key }),
     timeoutMs: Math.ceil((body.timeout_s ?? ex.task_timeout) * 1000),
     maxAttempts: body.max_attempts ?? ex.max_attempts,
   };
+}
+
+/**
+ * Enqueues, or finds the task an idempotency key stands for. A key stands for the request it
+ * was first sent with (`body`): the store refuses a replay of another. A full queue is 503.
+ */
+export async function enqueue(ctx: ApiContext, req: EnqueueRequest, body: unknown): Promise<{ task: Task; created: boolean }> {
+  if (req.idempotencyKey !== undefined) {
+    req = { ...req, requestHash: requestHash({ kind: req.kind ?? 'task', sessionId: req.sessionId }, body) };
+  }
+  try {
+    return await ctx.store.enqueue(req);
+  } catch (err) {
+    if (!isStoreError(err, 'QUEUE_FULL')) throw err;
+    throw new ApiError(503, 'QUEUE_FULL', err.message, { 'retry-after': String(Math.ceil(ctx.config.limits.queue_full_retry_after)) });
+  }
 }
 
 /** After an optional wait, the task as it is now. */
@@ -64,17 +84,7 @@ export async function settle(ctx: ApiContext, request: FastifyRequest, reply: Fa
  * full queue is 503 QUEUE_FULL with Retry-After.
  */
 export async function submit(ctx: ApiContext, request: FastifyRequest, reply: FastifyReply, req: EnqueueRequest) {
-  let enqueued: { task: Task; created: boolean };
-  // A key stands for the request it was first sent with: the store refuses a replay of another.
-  if (req.idempotencyKey !== undefined) {
-    req = { ...req, requestHash: requestHash({ kind: req.kind ?? 'task', sessionId: req.sessionId }, request.body) };
-  }
-  try {
-    enqueued = await ctx.store.enqueue(req);
-  } catch (err) {
-    if (!isStoreError(err, 'QUEUE_FULL')) throw err;
-    throw new ApiError(503, 'QUEUE_FULL', err.message, { 'retry-after': String(Math.ceil(ctx.config.limits.queue_full_retry_after)) });
-  }
+  const enqueued = await enqueue(ctx, req, request.body);
   const task = await settle(ctx, request, reply, enqueued.task);
   reply.header('location', taskUrl(task.id));
   if (!enqueued.created) reply.header('idempotent-replayed', 'true');

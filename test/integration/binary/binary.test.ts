@@ -90,6 +90,32 @@ describe('the single binary', () => {
     rmSync(join(dir, 'drover.d.ts'));
   });
 
+  it('prints the routes plugin types, which need nothing but fastify\'s', () => {
+    const types = execFileSync(bin, ['types', 'routes'], { cwd: dir, encoding: 'utf8' });
+    expect(types).toBe(readFileSync(join(ROOT, 'src/http/plugin-types.ts'), 'utf8'));
+    expect([...types.matchAll(/from '([^']+)'/g)].map((m) => m[1])).toEqual(['fastify']);
+  });
+
+  it('serves the routes of a .mjs plugin beside its config, which submit tasks', async () => {
+    const conf = tempDir('drover-bin-conf-');
+    writeFileSync(join(conf, 'routes.mjs'), [
+      'export default async function routes(app, drover) {',
+      "  app.post('/hooks/echo', async (request, reply) => {",
+      '    const { task } = await drover.tasks.submit(request, { input: String(request.body.text) });',
+      '    return reply.code(202).send({ accepted: task.id, child: drover.child });',
+      '  });',
+      '}',
+      '',
+    ].join('\n'));
+    writeFileSync(join(conf, 'drover.toml'), '[http]\nplugin = "./routes.mjs"\n');
+    const d = await startDrover({ bin, cwd: dir, args: ['start', '--port', '0', '--children', '1', '-c', join(conf, 'drover.toml')] });
+    const hook = await request(d.url('/hooks/echo'), { method: 'POST', body: JSON.stringify({ text: 'hi' }), headers: { 'content-type': 'application/json' } });
+    expect(hook.status).toBe(202);
+    const { accepted } = hook.json<{ accepted: string }>();
+    expect((await request(d.url(`/v1/tasks/${accepted}?wait=10`))).json()).toMatchObject({ status: 'succeeded', result: { content: 'echo: hi' } });
+    expect(await d.stop()).toEqual({ code: 0, signal: null });
+  });
+
   it('check-config loads the agent module and names its file and line on a syntax error', () => {
     const agent = join(tempDir(), 'agent.mjs');
     writeFileSync(agent, 'export default async function run(input) {\n  return input +;\n}\n');

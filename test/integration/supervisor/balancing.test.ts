@@ -20,6 +20,7 @@ function holdOpen(url: string): { ended: () => boolean; close: () => void } {
  */
 async function spreadWithOneBusyChild(strategy: string, accept = 'children'): Promise<{ busy: number; idle: number; toIdle: number; total: number }> {
   const d: DroverProcess = await startDrover({
+    testRoutes: true,
     args: ['start', '--port', '0', '--children', '1', '--strategy', strategy],
     env: { DROVER_BALANCER__ACCEPT: accept },
   });
@@ -59,7 +60,7 @@ describe('balancer strategies', () => {
   });
 
   it('spreads long-lived connections evenly across children', async () => {
-    const d = await startDrover({ args: ['start', '--port', '0', '--children', '2'] });
+    const d = await startDrover({ testRoutes: true, args: ['start', '--port', '0', '--children', '2'] });
     const holds = Array.from({ length: 40 }, () => request(d.url('/debug/hold?ms=1500')));
     const pids = (await Promise.all(holds)).map((r) => r.json<{ pid: number }>().pid);
     const counts = [...new Set(pids)].map((p) => pids.filter((x) => x === p).length);
@@ -74,6 +75,7 @@ describe('balancer strategies', () => {
 
   it('a connection waits in the supervisor while every child is at its target, then is served', async () => {
     const d = await startDrover({
+    testRoutes: true,
       args: ['start', '--port', '0', '--children', '1'],
       env: { DROVER_BALANCER__CHILD_TARGET: '1' },
     });
@@ -91,6 +93,7 @@ describe('balancer strategies', () => {
   // Before the fix /healthz waited in the queue like any request, until the hold ended.
   it('a health check does not wait behind work: /healthz and /readyz go to a full child at once, a ping waits', async () => {
     const d = await startDrover({
+    testRoutes: true,
       args: ['start', '--port', '0', '--children', '1'],
       env: { DROVER_BALANCER__CHILD_TARGET: '1' },
     });
@@ -113,6 +116,7 @@ describe('balancer strategies', () => {
 
   it('refuses with 503 OVERLOADED when the wait queue is full', async () => {
     const d = await startDrover({
+    testRoutes: true,
       args: ['start', '--port', '0', '--children', '1'],
       env: { DROVER_BALANCER__CHILD_TARGET: '1', DROVER_BALANCER__QUEUE_LIMIT: '1' },
     });

@@ -9,7 +9,7 @@ const GOOD_AGENT = 'export default async function run(input) { return input; }\n
 
 describe('supervisor lifecycle', () => {
   it('replaces a child killed with SIGKILL; requests to the other child keep succeeding', async () => {
-    const d = await startDrover({ args: ['start', '--port', '0', '--children', '2'], env: { DROVER_SUPERVISOR__RESTART_DELAY: '0.1' } });
+    const d = await startDrover({ testRoutes: true, args: ['start', '--port', '0', '--children', '2'], env: { DROVER_SUPERVISOR__RESTART_DELAY: '0.1' } });
     const [victim, survivor] = d.childPids();
     const load = loadLoop(d.url('/v1/ping'), 4);
     await sleep(700);
@@ -38,7 +38,7 @@ describe('supervisor lifecycle', () => {
   });
 
   it('SIGHUP under continuous load: zero failed requests and every child has a new pid', async () => {
-    const d = await startDrover({ args: ['start', '--port', '0', '--children', '2'] });
+    const d = await startDrover({ testRoutes: true, args: ['start', '--port', '0', '--children', '2'] });
     const before = d.childPids();
     const load = loadLoop(d.url('/v1/ping'), 6);
     await sleep(500);
@@ -58,7 +58,7 @@ describe('supervisor lifecycle', () => {
 
   it('SIGHUP where the new children cannot boot: the old children keep serving, reload reported failed', async () => {
     const agent = writeTemp('agent.mjs', GOOD_AGENT);
-    const d = await startDrover({ args: ['start', '--port', '0', '--children', '2'], env: { DROVER_EXECUTOR__AGENT: agent } });
+    const d = await startDrover({ testRoutes: true, args: ['start', '--port', '0', '--children', '2'], env: { DROVER_EXECUTOR__AGENT: agent } });
     const before = d.childPids().sort();
     writeFileSync(agent, "throw new Error('broken deploy');\n");
     d.signal('SIGHUP');
@@ -75,7 +75,7 @@ describe('supervisor lifecycle', () => {
   });
 
   it('SIGTERM with slow requests in flight: they complete, new connections are refused, exit 0', async () => {
-    const d = await startDrover({ args: ['start', '--port', '0', '--children', '2'] });
+    const d = await startDrover({ testRoutes: true, args: ['start', '--port', '0', '--children', '2'] });
     const admin = (await d.waitLog((l) => l.msg === 'admin listening')).port as number;
     const slow = Array.from({ length: 4 }, () => request(d.url('/debug/hold?ms=2000')));
     // Wait until the children report the four requests: a connection still in the kernel's
@@ -94,6 +94,7 @@ describe('supervisor lifecycle', () => {
 
   it('replaces a child whose event loop hangs', async () => {
     const d = await startDrover({
+    testRoutes: true,
       args: ['start', '--port', '0', '--children', '2'],
       env: { DROVER_SUPERVISOR__HANG_TIMEOUT: '2', DROVER_SUPERVISOR__KILL_TIMEOUT: '1' },
     });
@@ -111,7 +112,7 @@ describe('supervisor lifecycle', () => {
 
   it('replaces a child over max_rss_mb gracefully', async () => {
     // The hard limit (auto: 1.5 × max_rss_mb, where a child is killed instead) well above the allocation.
-    const d = await startDrover({ args: ['start', '--port', '0', '--children', '1'], env: { DROVER_SUPERVISOR__MAX_RSS_MB: '200', DROVER_SUPERVISOR__MAX_RSS_HARD_MB: '2000' } });
+    const d = await startDrover({ testRoutes: true, args: ['start', '--port', '0', '--children', '1'], env: { DROVER_SUPERVISOR__MAX_RSS_MB: '200', DROVER_SUPERVISOR__MAX_RSS_HARD_MB: '2000' } });
     const [fat] = d.childPids();
     const r = await request(d.url('/debug/alloc?mb=250'), { method: 'POST' });
     expect(r.status).toBe(200);
@@ -127,6 +128,7 @@ describe('supervisor lifecycle', () => {
     // It loads in start's own check (no DROVER_CHILD_ID there) and fails in every child.
     const agent = writeTemp('agent.mjs', "if (process.env.DROVER_CHILD_ID) throw new Error('missing OPENAI_KEY');\nexport default async (x) => x;\n");
     const d = await startDrover({
+    testRoutes: true,
       args: ['start', '--port', '0', '--children', '2'],
       env: { DROVER_EXECUTOR__AGENT: agent, DROVER_SUPERVISOR__MAX_BOOT_FAILURES: '3', DROVER_SUPERVISOR__RESTART_DELAY: '0.05' },
       waitStarted: false,

@@ -25,6 +25,7 @@ function answered(url: string, agent: http.Agent, order: string[], name: string)
  */
 async function orderAfterSpin(strategy: string): Promise<{ order: string[]; deferred: number }> {
   const d = await startDrover({
+    testRoutes: true,
     args: ['start', '--port', '0', '--children', '1', '--strategy', strategy],
     // Connections stay with the child: the supervisor does not take idle ones back.
     env: { DROVER_BALANCER__REBIND_IDLE_AFTER: '0' },

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startDrover, stopAll, type DroverProcess } from '../../helpers/drover.ts';
+import { startDrover, stopAll, TEST_ROUTES, type DroverProcess } from '../../helpers/drover.ts';
 import { request, sleep, type Reply } from '../../helpers/http.ts';
 import { startApi } from '../api/support.ts';
 import { WARMUP_MS } from '../../../src/balancer/child/idle-return.ts';
@@ -86,7 +86,7 @@ async function holdEveryChild(d: DroverProcess, children: number): Promise<void>
 
 describe('idle keep-alive connections go back to the supervisor (balancer.rebind_idle_after)', () => {
   it('not while no handler has held a child: connections stay with their child', async () => {
-    const d = await startDrover({ args: ['start', '--port', '0', '--children', '2'] });
+    const d = await startDrover({ testRoutes: true, args: ['start', '--port', '0', '--children', '2'] });
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     const answers: Answer[] = [];
     for (let i = 0; i < 6; i++) {
@@ -100,7 +100,7 @@ describe('idle keep-alive connections go back to the supervisor (balancer.rebind
   });
 
   it('a request after a pause goes to a child whose event loop is free, on the same connection', async () => {
-    const d = await startDrover({ args: ['start', '--port', '0', '--children', '2'] });
+    const d = await startDrover({ testRoutes: true, args: ['start', '--port', '0', '--children', '2'] });
     await holdEveryChild(d, 2);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     const first = await viaAgent(d, agent, '/v1/ping');
@@ -131,7 +131,7 @@ describe('idle keep-alive connections go back to the supervisor (balancer.rebind
 
   it('spreads the requests of one paused connection over the children; with 0 it stays on one child (the contrast)', async () => {
     const pidsOverOneConnection = async (after: string) => {
-      const d = await startDrover({ args: ['start', '--port', '0', '--children', '2'], env: { DROVER_BALANCER__REBIND_IDLE_AFTER: after } });
+      const d = await startDrover({ testRoutes: true, args: ['start', '--port', '0', '--children', '2'], env: { DROVER_BALANCER__REBIND_IDLE_AFTER: after } });
       await holdEveryChild(d, 2);
       const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
       const answers: Answer[] = [];
@@ -149,7 +149,7 @@ describe('idle keep-alive connections go back to the supervisor (balancer.rebind
   });
 
   it('a request body larger than one read arrives whole after its connection waited in the supervisor', async () => {
-    const api = await startApi({ children: 2 });
+    const api = await startApi({ children: 2, env: { DROVER_HTTP__PLUGIN: TEST_ROUTES } });
     await holdEveryChild(api.d, 2);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     await viaAgent(api.d, agent, '/v1/ping');
@@ -170,7 +170,7 @@ describe('idle keep-alive connections go back to the supervisor (balancer.rebind
   });
 
   it('closes a waiting connection at the keep-alive timeout, forgets one the client closed, and does not hold up a stop', async () => {
-    const d = await startDrover({ args: ['start', '--port', '0', '--children', '2'], env: { DROVER_SERVER__KEEP_ALIVE_TIMEOUT: '1' } });
+    const d = await startDrover({ testRoutes: true, args: ['start', '--port', '0', '--children', '2'], env: { DROVER_SERVER__KEEP_ALIVE_TIMEOUT: '1' } });
     await holdEveryChild(d, 2);
     // Raw clients: node's http.Agent closes an idle socket itself a second before the server's
     // advertised keep-alive timeout (1 s here), and this is about what the server does.
@@ -208,7 +208,7 @@ describe('idle keep-alive connections go back to the supervisor (balancer.rebind
   });
 
   it('keeps a connection whose next request has begun: a request sent in pieces is answered whole', async () => {
-    const d = await startDrover({ args: ['start', '--port', '0', '--children', '2'] });
+    const d = await startDrover({ testRoutes: true, args: ['start', '--port', '0', '--children', '2'] });
     await holdEveryChild(d, 2);
     const raw = net.connect(d.port, '127.0.0.1');
     raw.setEncoding('latin1');
@@ -229,7 +229,7 @@ describe('idle keep-alive connections go back to the supervisor (balancer.rebind
   });
 
   it('while every child is busy, a request to a quick route goes before slow ones that came earlier', async () => {
-    const d = await startDrover({ args: ['start', '--port', '0', '--children', '1'] });
+    const d = await startDrover({ testRoutes: true, args: ['start', '--port', '0', '--children', '1'] });
     await holdEveryChild(d, 1);
     const [a, b, c, q] = Array.from({ length: 4 }, () => new http.Agent({ keepAlive: true, maxSockets: 1 }));
     // Open the four connections, then let them go idle (back to the supervisor).

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../../src/config/load.ts';
+import { loadConfig, resolveModulePath } from '../../../src/config/load.ts';
 import { defaultConfig } from '../../../src/config/defaults.ts';
 import { tempDir } from './tmpfiles.ts';
 
@@ -139,5 +139,24 @@ describe('loadConfig', () => {
     first.config.auth.keys.push({ sha256: 'c'.repeat(64), tenant: 'x' });
     const second = loadConfig({ env: {}, search: [] });
     expect(second.config).toEqual(defaultConfig());
+  });
+});
+
+describe('http.plugin', () => {
+  it.each([
+    ['', { kind: 'file', file: '/etc/drover/drover.toml' }, ''],
+    ['/srv/app/routes.ts', { kind: 'file', file: '/etc/drover/drover.toml' }, '/srv/app/routes.ts'],
+    ['./routes.ts', { kind: 'file', file: '/etc/drover/drover.toml' }, '/etc/drover/routes.ts'],
+    ['../app/routes.mjs', { kind: 'file', file: 'conf/drover.toml' }, '/home/me/app/routes.mjs'],
+    ['routes.js', { kind: 'env', variable: 'DROVER_HTTP__PLUGIN' }, '/home/me/routes.js'],
+    ['./routes.js', { kind: 'flag', flag: 'http.plugin' }, '/home/me/routes.js'],
+  ] as const)('%s set in %j is %s', (path, source, expected) => {
+    expect(resolveModulePath(path, source, '/home/me')).toBe(expected);
+  });
+
+  it('a relative path in the file is relative to the file, wherever drover runs', () => {
+    const file = dir.write('plugin/conf/drover.toml', '[http]\nplugin = "./routes.ts"\n');
+    expect(loadConfig({ file, env: {} }).config.http.plugin).toBe(`${dir.path}/plugin/conf/routes.ts`);
+    expect(loadConfig({ file, env: { DROVER_HTTP__PLUGIN: '/abs/r.mjs' } }).config.http.plugin).toBe('/abs/r.mjs');
   });
 });

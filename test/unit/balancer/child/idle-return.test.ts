@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { burn, spin } from '../../../../src/http/debug-routes.ts';
+import { burn, spin } from '../../../helpers/cpu.ts';
 import { IdleReturn } from '../../../../src/balancer/child/idle-return.ts';
 import { sleep } from '../../../helpers/http.ts';
 

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { describe, expect, it } from 'vitest';
-import { spin } from '../../../../src/http/debug-routes.ts';
+import { spin } from '../../../helpers/cpu.ts';
 import { HEAVY_MS, QuickFirst } from '../../../../src/balancer/child/quick-first.ts';
 
 const app = {} as FastifyInstance;
@@ -99,6 +99,17 @@ describe('QuickFirst', () => {
     await h;
     // Nothing waiting: at the next turn.
     await new Promise<void>((r) => qf.afterStarted(r));
+  });
+
+  it('counts a heavy request behind an async hook, which reaches its handler a few promise jobs after it was read', async () => {
+    const { qf, heavy, ran } = routes();
+    await heavy();
+    ran.length = 0;
+    // As fastify runs an async onRequest hook: the handler is called from a promise job.
+    const h = Promise.resolve().then(() => Promise.resolve()).then(() => heavy());
+    const ranWhenTaken = await new Promise<string[]>((r) => qf.afterStarted(() => r([...ran])));
+    expect(ranWhenTaken).toEqual(['heavy']);
+    await h;
   });
 
   it('forgets a route that was slow once and quick since', async () => {
