@@ -118,6 +118,7 @@ export async function start(load: LoadOptions): Promise<number> {
   const maxChildren = resolvePolicy(config.autoscale, sizing.maxChildren).max_children;
   const address = advertisedAddress(config);
   const beats = (heartbeat = startHeartbeat(registry, () => nodeInfo(snapshot(sup), sup.config, maxChildren, address), config.fleet.heartbeat_interval * 1000, log));
+  metrics.fleetNodes = beats.nodes;
   // Peers only with a shared registry: a node alone sizes itself as before.
   const peers = registry.shared
     ? () => ({ self: beats.id() ?? '', selfMax: maxChildren, peers: beats.nodes().filter((n) => n.id !== beats.id()).map((n) => ({ id: n.id, children: n.children, running: n.running, maxChildren: n.maxChildren, draining: n.draining })) })
