@@ -122,7 +122,7 @@ export async function start(load: LoadOptions): Promise<number> {
     return inFleet(status) ? nodeInfo(status, sup.config, maxChildren, address) : undefined;
   };
   const beats = (heartbeat = startHeartbeat(registry, info, config.fleet.heartbeat_interval * 1000, log));
-  metrics.fleetNodes = beats.nodes;
+  metrics.fleetNodes = monitor.fleetNodes = beats.nodes;
   // Peers only with a shared registry: a node alone sizes itself as before.
   const peers = registry.shared
     ? () => ({ self: beats.id() ?? '', selfMax: maxChildren, peers: beats.nodes().filter((n) => n.id !== beats.id()).map((n) => ({ id: n.id, children: n.children, running: n.running, maxChildren: n.maxChildren, draining: n.draining })) })
