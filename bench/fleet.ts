@@ -7,7 +7,7 @@
 //   (b) children per node (autoscaler on) over a step load of LLM tasks, sampled every 2 s;
 //   (c) kill -9 of a node running tasks: time until HAProxy marks it down, and until the
 //       tasks it ran are running elsewhere (their lease ran out, `--lease` s).
-//   npm run bench:fleet -- [--noop 2000] [--llm 400] [--latency 2000] [--lease 3] [--quick]
+//   npm run bench:fleet -- [--noop 2000] [--llm 400] [--rounds 3] [--latency 2000] [--lease 3] [--quick]
 // Everything listens on loopback (nodes on 127.0.0.2-4, as on separate VMs); every process
 // started is ended by its pid (bench/lib/procs.ts and the test helpers).
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -21,6 +21,7 @@ import { startRedis, type RedisServer } from '../test/helpers/redis.ts';
 import { cpuModel } from './lib/cpu.ts';
 import { killEverything, runCommand, startProcess, stopProcess, waitForLine, type Managed } from './lib/procs.ts';
 import { writeSection } from './lib/report.ts';
+import { median } from './lib/stats.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const MAIN = join(ROOT, 'src/main.ts');
@@ -30,6 +31,7 @@ const { values: args } = parseArgs({
     llm: { type: 'string', default: '400' },
     latency: { type: 'string', default: '2000' },
     lease: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '3' },
     quick: { type: 'boolean', default: false },
   },
 });
@@ -37,6 +39,7 @@ const NOOP_TASKS = Number(args.noop);
 const LLM_TASKS = Number(args.llm);
 const LATENCY_MS = Number(args.latency);
 const LEASE_S = Number(args.lease);
+const ROUNDS = Number(args.rounds);
 // Small children, so that the step load's top rate (40/s × 2 s = 80 tasks) needs several.
 const SLOTS_PER_CHILD = 20;
 const SUBMIT_CONCURRENCY = 32;
@@ -206,12 +209,16 @@ async function main(): Promise<void> {
   const measure = async (label: string, base: string, agentKind: 'noop' | 'llm') => {
     await submitAll(base, 50, agentKind === 'noop' ? {} : 'warm up');
     await idle();
-    const rate = agentKind === 'noop' ? await throughput(base, NOOP_TASKS, {}) : await throughput(base, LLM_TASKS, 'what is drover?');
-    console.log(`${label}: ${rate.toFixed(1)} tasks/s (load ${load()})`);
-    return rate;
+    const rates: number[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      rates.push(agentKind === 'noop' ? await throughput(base, NOOP_TASKS, {}) : await throughput(base, LLM_TASKS, 'what is drover?'));
+      console.log(`${label}, round ${i + 1}: ${rates.at(-1)!.toFixed(1)} tasks/s (load ${load()})`);
+    }
+    return median(rates);
   };
 
-  const results: Record<string, { alone: number; fleet: number; loadAlone: string; loadFleet: string }> = {};
+  const results: Partial<Record<'noop' | 'llm', { alone: number; fleet: number; loadAlone: string; loadFleet: string }>> = {};
+  let kill: { downMs: number; elsewhereMs: number; moved: number; load: string } | undefined;
   for (const kind of ['noop', 'llm'] as const) {
     const agent = kind === 'noop' ? noop : '';
     const alone = await startNode(HOSTS[0]!, agent);
@@ -224,8 +231,7 @@ async function main(): Promise<void> {
     results[kind] = { alone: aloneRate, fleet: fleetRate, loadAlone, loadFleet: load() };
     if (kind === 'llm') {
       rows.push(...(await stepLoad(front, fleet)));
-      const kill = await killOne(front, fleet);
-      results.kill = { alone: kill.downMs, fleet: kill.elsewhereMs, loadAlone: String(kill.moved), loadFleet: load() };
+      kill = { ...(await killOne(front, fleet)), load: load() };
     }
     await Promise.all(fleet.map((n) => stopProcess(n.m, 'SIGTERM', 15_000)));
     // The registry forgets the stopped nodes at once; haproxy-sync frees their slots after its grace.
@@ -237,14 +243,14 @@ async function main(): Promise<void> {
     '## Fleet',
     '',
     `Run ${startedAt.toISOString()}; Node ${process.version}; ${cpuModel()}; \`npm run bench:fleet${args.quick ? ' -- --quick' : ''}\` (bench/fleet.ts).`,
-    `Three drover nodes (127.0.0.2-4, one Redis, autoscaler on: 1..3 children of ${SLOTS_PER_CHILD} task slots each) behind HAProxy 2.6 from \`drover haproxy-config\` with \`drover haproxy-sync\`, against the first of them alone, submitted to directly. All on this one machine: the fleet shares its cores, so its rows show what balancing, the registry and the shared queue cost or keep, not what three VMs would add. Tasks submitted over ${SUBMIT_CONCURRENCY} keep-alive connections; tasks/s from the first submit until the queue is empty.`,
+    `Three drover nodes (127.0.0.2-4, one Redis, autoscaler on: 1..3 children of ${SLOTS_PER_CHILD} task slots each) behind HAProxy 2.6 from \`drover haproxy-config\` with \`drover haproxy-sync\`, against the first of them alone, submitted to directly. All on this one machine: the fleet shares its cores, so its rows show what balancing, the registry and the shared queue cost or keep, not what three VMs would add. Tasks submitted over ${SUBMIT_CONCURRENCY} keep-alive connections; tasks/s from the first submit until the queue is empty, median of ${ROUNDS} rounds (the autoscalers keep the children earlier rounds asked for).`,
     '',
     '| workload | one node alone | three nodes behind HAProxy | fleet / alone | 1-min load (alone / fleet) |',
     '| --- | --- | --- | --- | --- |',
     `| no-op agent, ${NOOP_TASKS} tasks | ${r.noop!.alone.toFixed(0)} tasks/s | ${r.noop!.fleet.toFixed(0)} tasks/s | ${(r.noop!.fleet / r.noop!.alone).toFixed(2)} | ${r.noop!.loadAlone} / ${r.noop!.loadFleet} |`,
     `| example agent, mock LLM at ${LATENCY_MS / 1000} s, ${LLM_TASKS} tasks | ${r.llm!.alone.toFixed(1)} tasks/s | ${r.llm!.fleet.toFixed(1)} tasks/s | ${(r.llm!.fleet / r.llm!.alone).toFixed(2)} | ${r.llm!.loadAlone} / ${r.llm!.loadFleet} |`,
     '',
-    `kill -9 of a node (supervisor and children) running ${r.kill!.loadAlone} tasks: HAProxy marked it down after **${(r.kill!.alone / 1000).toFixed(1)} s** (checks every 2 s, then 500 ms, fall 3); its tasks were running elsewhere after **${(r.kill!.fleet / 1000).toFixed(1)} s** (lease ${LEASE_S} s); load ${r.kill!.loadFleet}.`,
+    `kill -9 of a node (supervisor and children) running ${kill!.moved} tasks: HAProxy marked it down after **${(kill!.downMs / 1000).toFixed(1)} s** (checks every 2 s, then 500 ms, fall 3); its tasks were running elsewhere after **${(kill!.elsewhereMs / 1000).toFixed(1)} s** (lease ${LEASE_S} s); load ${kill!.load}.`,
     '',
     `Children per node over a step load of LLM tasks (rate per second, sampled every 2 s; each node sizes for its share of the shared backlog):`,
     '',
