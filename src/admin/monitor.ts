@@ -10,6 +10,7 @@ import type { Logger } from '../log.ts';
 import type { Store, StoreStats, TenantBacklog } from '../store/index.ts';
 import { snapshot } from '../supervisor/status.ts';
 import type { Supervisor } from '../supervisor/supervisor.ts';
+import type { RegisteredNode } from '../fleet/registry.ts';
 import { History } from './history.ts';
 import { minus, quantile } from './quantile.ts';
 import { limitedInWindow, pruneScrapes, tenantRows, type LimitedScrape } from './tenants.ts';
@@ -60,6 +61,8 @@ export class Monitor {
   private readonly store: Store;
   private readonly sizing: Sizing;
   private readonly log: Logger;
+  /** The fleet as of the heartbeat's last read of the registry (set once the heartbeat runs). */
+  fleetNodes?: () => RegisteredNode[];
 
   constructor(sup: Supervisor, store: Store, sizing: Sizing, log: Logger) {
     this.sup = sup;
@@ -104,6 +107,7 @@ export class Monitor {
       tenants: tenantRows(st ? this.backlog : [], limitedInWindow(this.limited, LIMITED_WINDOW_MS), TENANT_ROWS),
     };
     const s = this.sizing;
+    const fleet = this.fleetNodes?.() ?? [];
     return {
       at: now,
       status,
@@ -121,7 +125,7 @@ export class Monitor {
       decisions: this.decisions.since(now - HISTORY_S * 1000),
       samples: this.samples.since(since),
       historyS: HISTORY_S,
-      fleet: null,
+      fleet: fleet.length > 1 ? fleet : null,
     };
   }
 

@@ -2,6 +2,7 @@
 // the monitor measured over time. One shape for both, built in one place (monitor.ts).
 import type { Status } from '../supervisor/status.ts';
 import type { TenantRow } from './tenants.ts';
+import type { RegisteredNode } from '../fleet/registry.ts';
 
 /** One second of the node, for the charts and sparklines. */
 export interface Sample {
@@ -99,6 +100,6 @@ export interface View {
   samples: Sample[];
   /** Seconds of history the monitor keeps. */
   historyS: number;
-  /** One row per node when the store is shared (not yet: always null). */
-  fleet: null;
+  /** The fleet registry's live nodes as of the last heartbeat, when there is more than this one; else null. */
+  fleet: RegisteredNode[] | null;
 }

@@ -17,7 +17,7 @@ import { isSea } from 'node:sea';
 import { checkBoundAddress } from '../config/bind.ts';
 import { startFleetAgent } from '../fleet/agent-server.ts';
 import { fleetListing, openRegistry } from '../fleet/registry.ts';
-import { advertisedAddress, nodeInfo, startHeartbeat, type Heartbeat } from '../fleet/heartbeat.ts';
+import { advertisedAddress, inFleet, nodeInfo, startHeartbeat, type Heartbeat } from '../fleet/heartbeat.ts';
 import { snapshot } from '../supervisor/status.ts';
 import { resolvePolicy } from '../autoscaler/index.ts';
 import { EXIT } from './usage.ts';
@@ -117,7 +117,12 @@ export async function start(load: LoadOptions): Promise<number> {
   }
   const maxChildren = resolvePolicy(config.autoscale, sizing.maxChildren).max_children;
   const address = advertisedAddress(config);
-  const beats = (heartbeat = startHeartbeat(registry, () => nodeInfo(snapshot(sup), sup.config, maxChildren, address), config.fleet.heartbeat_interval * 1000, log));
+  const info = () => {
+    const status = snapshot(sup);
+    return inFleet(status) ? nodeInfo(status, sup.config, maxChildren, address) : undefined;
+  };
+  const beats = (heartbeat = startHeartbeat(registry, info, config.fleet.heartbeat_interval * 1000, log));
+  metrics.fleetNodes = monitor.fleetNodes = beats.nodes;
   // Peers only with a shared registry: a node alone sizes itself as before.
   const peers = registry.shared
     ? () => ({ self: beats.id() ?? '', selfMax: maxChildren, peers: beats.nodes().filter((n) => n.id !== beats.id()).map((n) => ({ id: n.id, children: n.children, running: n.running, maxChildren: n.maxChildren, draining: n.draining })) })

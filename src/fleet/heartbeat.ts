@@ -40,6 +40,15 @@ export function nodeInfo(status: Status, config: Pick<Config, 'fleet' | 'server'
   };
 }
 
+/**
+ * Whether a node belongs in the registry: not once `drover drain` has let its last child
+ * exit. A drained node serves nothing, so it leaves (haproxy-sync frees its slot) and comes
+ * back with its next beat after `drover reload` or `drover scale` ends the drain.
+ */
+export function inFleet(status: Pick<Status, 'draining' | 'children'>): boolean {
+  return !(status.draining && status.children.length === 0);
+}
+
 export interface Heartbeat {
   /** The live nodes as of the last beat (this one included), sorted by id. */
   nodes(): RegisteredNode[];
@@ -49,25 +58,38 @@ export interface Heartbeat {
   stop(): Promise<void>;
 }
 
-/** Writes `info()` into the registry now and every `intervalMs`; a failed beat is logged once per outage. */
-export function startHeartbeat(registry: Registry, info: () => NodeInfo, intervalMs: number, log: Logger): Heartbeat {
+/**
+ * Writes `info()` into the registry now and every `intervalMs`; a failed beat is logged once
+ * per outage. While `info()` is undefined the node is out of the fleet: it leaves once and
+ * only reads the registry.
+ */
+export function startHeartbeat(registry: Registry, info: () => NodeInfo | undefined, intervalMs: number, log: Logger): Heartbeat {
   let failing = false;
   let lastId: string | undefined;
   let pending: Promise<void> = Promise.resolve();
   let live: RegisteredNode[] = [];
   let stopped = false;
   let leaving: Promise<void> | undefined;
+  let away = false;
   const beat = () => {
     const node = info();
-    lastId = node.id;
-    pending = registry.beat(node, intervalMs * TTL_BEATS).then(async () => {
-      if (failing) log.info({ node: node.id }, 'fleet registry reachable again');
+    if (node) lastId = node.id;
+    const write = node
+      ? registry.beat(node, intervalMs * TTL_BEATS).then(() => (away = false))
+      : away || lastId === undefined
+        ? Promise.resolve()
+        : registry.leave(lastId).then(() => {
+          away = true;
+          log.info({ node: lastId }, 'node drained: left the fleet registry');
+        });
+    pending = write.then(async () => {
+      if (failing) log.info({ node: lastId }, 'fleet registry reachable again');
       failing = false;
       // Read back with the beat: the autoscaler and `drover status --fleet` use this list.
       const nodes = await registry.nodes();
       if (!stopped) live = nodes;
     }).catch((err: unknown) => {
-      if (!failing) log.warn({ err, node: node.id }, 'fleet registry heartbeat failed; other nodes will see this node expire if it goes on');
+      if (!failing) log.warn({ err, node: lastId }, 'fleet registry heartbeat failed; other nodes will see this node expire if it goes on');
       failing = true;
     });
   };

@@ -1,5 +1,6 @@
 import { AggregatorRegistry, Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { LoadReport } from '../ipc/messages.ts';
+import type { RegisteredNode } from '../fleet/registry.ts';
 import pkg from '../../package.json' with { type: 'json' };
 import type { Supervisor } from './supervisor.ts';
 
@@ -15,6 +16,11 @@ export class SupervisorMetrics {
   readonly registry = new Registry();
   private scrapeId = 0;
   private readonly scrapeFailures: Counter;
+  /**
+   * The fleet as of the heartbeat's last read of the registry (set once the heartbeat runs):
+   * a scrape reuses that listing rather than asking Redis again.
+   */
+  fleetNodes?: () => RegisteredNode[];
 
   constructor(sup: Supervisor) {
     const r = [this.registry];
@@ -74,6 +80,16 @@ export class SupervisorMetrics {
           this.inc({ direction: direction!, reason: reason! }, n);
         }
       } });
+    // Summed over the heartbeat's last listing (0 before its first beat). A node alone
+    // (SQLite) is a fleet of one, so these equal its own figures.
+    const fleetNodes = () => this.fleetNodes?.() ?? [];
+    const fleetSum = (name: string, help: string, read: (n: RegisteredNode) => number) =>
+      new Gauge({ name, help, registers: r,
+        collect() { this.set(fleetNodes().reduce((sum, n) => sum + read(n), 0)); } });
+    fleetSum('drover_fleet_nodes', 'live nodes in the fleet registry, this one included', () => 1);
+    fleetSum('drover_fleet_children', 'ready children across the fleet', (n) => n.children);
+    fleetSum('drover_fleet_task_slots', 'agent task slots across the fleet', (n) => n.slots);
+    fleetSum('drover_fleet_running_tasks', 'agent tasks running across the fleet', (n) => n.running);
     this.scrapeFailures = new Counter({ name: 'drover_metrics_scrape_failures_total', help: 'children that did not answer a metrics scrape in time', registers: r });
   }
 

@@ -204,6 +204,25 @@ function drawExecutor(view) {
   $('#sizing').textContent = x.explanation.join('\n');
 }
 
+// The registry's nodes (shown when the fleet has more than this one): rebuilt whole each
+// second, a row per node keyed by its id.
+function drawFleet(nodes) {
+  $('#fleet').hidden = nodes == null;
+  $('#fleet tbody').replaceChildren(...(nodes ?? []).map((n) => {
+    const tr = el('tr');
+    tr.dataset.node = n.id;
+    const cells = {
+      id: n.id, address: `${n.address}:${n.port}`, children: `${n.children} / ${n.maxChildren}`, tasks: `${n.running} / ${n.slots}`,
+      inflight: String(n.inflight), state: n.draining ? 'draining' : 'serving', age: `${secs(n.ageS)} ago`,
+    };
+    for (const [k, text] of Object.entries(cells)) tr.appendChild(el('td', text, k === 'state' && n.draining ? 'draining' : undefined)).dataset.k = k;
+    return tr;
+  }));
+  if (nodes == null) return;
+  const sum = (k) => nodes.reduce((a, n) => a + n[k], 0);
+  $('#fleet-sum').textContent = `${nodes.length} nodes · ${sum('children')} children · ${sum('running')} / ${sum('slots')} tasks`;
+}
+
 function draw(view) {
   lastView = view;
   const s = view.status;
@@ -216,7 +235,7 @@ function draw(view) {
   drawTraffic(view);
   drawTasks(view);
   drawExecutor(view);
-  $('#fleet').hidden = view.fleet == null;
+  drawFleet(view.fleet);
   drawCharts(view);
 }
 

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDrover, stopAll, tempDir, type DroverProcess } from '../../helpers/drover.ts';
 import { cli } from '../../helpers/cli.ts';
-import { sleep } from '../../helpers/http.ts';
+import { request, sleep } from '../../helpers/http.ts';
 import { startRedis, type RedisServer } from '../../helpers/redis.ts';
 import type { FleetListing } from '../../../src/fleet/registry.ts';
 
@@ -51,6 +51,18 @@ async function until(n: Node, pred: (f: FleetListing) => boolean): Promise<Fleet
   }
 }
 
+/** The fleet gauges of `n`'s admin /metrics, polled until they equal `want` (at most 10 s). */
+async function untilMetrics(n: Node, want: Record<string, number>): Promise<Record<string, number>> {
+  const admin = (await n.d.waitLog((l) => l.msg === 'admin listening')).port as number;
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const text = (await request(`http://127.0.0.1:${admin}/metrics`)).body;
+    const got = Object.fromEntries(Object.keys(want).map((k) => [k, Number(new RegExp(`^${k} (\\S+)$`, 'm').exec(text)?.[1])]));
+    if (Object.keys(want).every((k) => got[k] === want[k]) || Date.now() > deadline) return got;
+    await sleep(100);
+  }
+}
+
 beforeAll(async () => {
   server = await startRedis();
 }, 60_000);
@@ -70,6 +82,10 @@ describe('fleet registry (store.backend = "redis")', () => {
     expect(both.totals.slots).toBe(both.nodes[0]!.slots + both.nodes[1]!.slots);
     // Both nodes read the same registry.
     expect((await fleetOf(b)).nodes.map((n) => n.id)).toEqual(['node-a', 'node-b']);
+
+    // Each node's /metrics sums the fleet from its last listing.
+    const want = { drover_fleet_nodes: 2, drover_fleet_children: 3, drover_fleet_task_slots: both.totals.slots, drover_fleet_running_tasks: 0 };
+    for (const n of [a, b]) expect(await untilMetrics(n, want)).toEqual(want);
 
     const human = await cli(['status', '--fleet'], { DROVER_SUPERVISOR__RUNTIME_DIR: a.run });
     expect(human.stdout).toMatch(/^node-a\s+127\.0\.0\.1:\d+\s+\S+\s+2\/\d+/m);
