@@ -3,7 +3,8 @@ import type { Worker } from 'node:cluster';
 import type { Socket } from 'node:net';
 import type { ClientHandle, ListenHandle } from '../balancer/supervisor/listen.ts';
 import type { Target } from '../balancer/supervisor/strategy.ts';
-import { asChildMessage, NO_LIMIT, type ChildHandles, type HandleArg, type SupervisorHandles, type IdleOnDrain, type LoadReport, type SupervisorMessage } from '../ipc/messages.ts';
+import { limitNeedsSending, type Steering } from '../balancer/supervisor/steering.ts';
+import { asChildMessage, type ChildHandles, type HandleArg, type SupervisorHandles, type IdleOnDrain, type LoadReport, type SupervisorMessage } from '../ipc/messages.ts';
 
 export type ChildState = 'starting' | 'ready' | 'draining' | 'exited';
 
@@ -115,16 +116,12 @@ export class ChildHandle extends EventEmitter implements Target {
     this.send({ t: 'listen', limit, spread }, handle);
   }
 
-  /** Sends a new limit when it changed by `minChange` or more, or was lifted (NO_LIMIT), or `spread` changed. */
-  setLimit(limit: number, minChange: number, spread: boolean): void {
-    const last = this.limit ?? NO_LIMIT;
-    if (spread === this.spread) {
-      if (limit === last) return;
-      if (limit !== NO_LIMIT && last !== NO_LIMIT && Math.abs(limit - last) < minChange) return;
-    }
-    this.limit = limit;
-    this.spread = spread;
-    this.send({ t: 'limit', limit, spread });
+  /** Sends the steering's limit when it is worth a message (see limitNeedsSending). */
+  setLimit(next: Steering): void {
+    if (!limitNeedsSending(this, next)) return;
+    this.limit = next.limit;
+    this.spread = next.spread;
+    this.send({ t: 'limit', limit: next.limit, spread: next.spread });
   }
 
   /** Tells it to stop accepting from the shared socket; resolves when it says it has, or after `timeoutMs`. */

@@ -61,8 +61,8 @@ export function snapshot(sup: Supervisor): Status {
     rss: c.report?.rss ?? 0,
     eventLoopLagS: c.report?.eventLoopLag ?? 0,
     handed: sup.balancer.stats.handed.get(c.id) ?? 0,
-    restarts: sup.slotRestarts.get(c.slot) ?? 0,
-    lastRestart: sup.slotLastRestart.get(c.slot),
+    restarts: sup.counters.slotRestarts(c.slot),
+    lastRestart: sup.counters.slotLastRestart(c.slot),
   }));
   const sum = (k: 'connections' | 'inflight' | 'runningTasks' | 'taskSlots' | 'rss') => children.reduce((n, c) => n + c[k], 0);
   return {
@@ -72,7 +72,7 @@ export function snapshot(sup: Supervisor): Status {
     uptimeS: Math.round((now - startedAt) / 1000),
     listening: sup.listener?.address,
     port: sup.listener?.port,
-    accept: sup.direct ? 'children' : 'supervisor',
+    accept: sup.accept,
     strategy: sup.balancer.strategyName,
     generation: sup.generation,
     desired: sup.desired,
@@ -89,8 +89,8 @@ export function snapshot(sup: Supervisor): Status {
       rss: sum('rss'),
       waiting: sup.balancer.waiting,
     },
-    restarts: Object.fromEntries(sup.restarts),
-    reloads: { ...sup.reloads },
+    restarts: Object.fromEntries(sup.counters.restarts),
+    reloads: sup.counters.reloads,
     balancer: {
       waiting: sup.balancer.waiting,
       refused: sup.balancer.stats.refused,
