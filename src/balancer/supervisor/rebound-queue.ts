@@ -1,11 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Target } from './strategy.ts';
-import { quickest } from '../route-cost.ts';
-
-/** Routes remembered; requests to others count as quick (new routes are not made to wait). */
-const MAX_ROUTES = 512;
-/** Weight of the newest sample in a route's running average. */
-const ALPHA = 0.2;
+import { quickest, RouteCosts } from '../route-cost.ts';
 
 export interface Rebound {
   socket: Socket;
@@ -36,16 +31,17 @@ export function routeKey(head: Buffer): string {
 /**
  * Requests read from idle keep-alive connections, waiting for a child whose event loop is free.
  *
- * It learns, per route, how long a request holds a child's event loop: the time from handing
- * it over until the child has taken it and turned its loop (Balancer hands such a request only
- * to a child that has taken everything before, so each child has at most one in transit).
+ * It learns, per route, how long a request holds a child's event loop (RouteCosts): the time
+ * from handing it over until the child has taken it and turned its loop (Balancer hands such a
+ * request only to a child that has taken everything before, so each child has at most one in
+ * transit).
  * When several wait, the next to go is the one with the least expected hold minus the time it
  * has waited: quick requests no longer queue behind slow ones, and a slow one waits at most
  * about its own hold longer than it would have in arrival order.
  */
 export class ReboundQueue {
   private readonly waiting: Rebound[] = [];
-  private readonly hold = new Map<string, number>();
+  private readonly costs = new RouteCosts();
   private readonly inTransit = new Map<Target, { route: string; at: number }>();
 
   get size(): number {
@@ -93,15 +89,12 @@ export class ReboundQueue {
       }
       if (!t.settled()) continue;
       this.inTransit.delete(t);
-      const ms = now - sent.at;
-      const old = this.hold.get(sent.route);
-      if (old !== undefined) this.hold.set(sent.route, old + ALPHA * (ms - old));
-      else if (this.hold.size < MAX_ROUTES) this.hold.set(sent.route, ms);
+      this.costs.learn(sent.route, now - sent.at);
     }
   }
 
-  /** Expected event-loop hold of a route in ms (0 for a route not seen yet). */
+  /** Expected event-loop hold of a route in ms (0 for a route not known to be heavy). */
   expected(route: string): number {
-    return this.hold.get(route) ?? 0;
+    return this.costs.expected(route) ?? 0;
   }
 }
