@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Worker } from 'node:cluster';
 import type { Socket } from 'node:net';
 import type { ClientHandle, ListenHandle } from '../balancer/supervisor/listen.ts';
-import type { Target } from '../balancer/supervisor/strategy.ts';
+import type { Target } from '../balancer/supervisor/target.ts';
 import { limitNeedsSending, type Steering } from '../balancer/supervisor/steering.ts';
 import { asChildMessage, type ChildHandles, type HandleArg, type SupervisorHandles, type IdleOnDrain, type LoadReport, type SupervisorMessage } from '../ipc/messages.ts';
 
@@ -12,7 +12,7 @@ const STDERR_LINES = 20;
 
 /**
  * The supervisor's view of one child process: its state, its last load report, and what was
- * sent to it since. Emits 'ready', 'report', 'boot-failed' (message), 'want-listen',
+ * sent to it since. Emits 'ready', 'report', 'want-listen',
  * 'back' and 'idle' (client handle), 'lent' (listening handle or none), 'unlistened' and 'exit' (code, signal).
  */
 export class ChildHandle extends EventEmitter implements Target {
@@ -30,8 +30,6 @@ export class ChildHandle extends EventEmitter implements Target {
   /** Forked to replace another child; not counted as live until the replacement is done. */
   isReplacement = false;
   replacingForMemory = false;
-  exitCode?: number | null;
-  exitSignal?: string | null;
   bootError?: string;
   private readonly stderrTail: string[] = [];
   private killTimer?: NodeJS.Timeout;
@@ -54,8 +52,6 @@ export class ChildHandle extends EventEmitter implements Target {
       // A copy of the socket asked for and never sent: whoever waits for it stops waiting.
       this.emit('lent', undefined);
       this.state = 'exited';
-      this.exitCode = code;
-      this.exitSignal = signal;
       clearTimeout(this.killTimer);
       this.emit('exit', code, signal);
     });
@@ -215,7 +211,6 @@ export class ChildHandle extends EventEmitter implements Target {
       }
       case 'boot-failed':
         this.bootError = msg.message;
-        this.emit('boot-failed', msg.message);
         return;
       case 'metrics':
         this.emit('metrics', msg.id, msg.metrics);

@@ -19,6 +19,9 @@ export interface HealthLimits extends MemoryLimits {
   hang_timeout: number;
 }
 
+/** How often the supervisor runs the checks. */
+export const HEALTH_CHECK_MS = 1000;
+
 /** How far above max_rss_mb the hard limit lies when it is `auto`. */
 export const HARD_LIMIT_FACTOR = 1.5;
 

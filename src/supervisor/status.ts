@@ -28,9 +28,6 @@ export interface Status {
   listening?: string;
   /** The public socket's TCP port (absent on a unix socket). */
   port?: number;
-  /** Who accepts connections: the children from the shared socket, or the supervisor. */
-  accept: 'children' | 'supervisor';
-  strategy: string;
   generation: number;
   desired: number;
   draining: boolean;
@@ -72,8 +69,6 @@ export function snapshot(sup: Supervisor): Status {
     uptimeS: Math.round((now - startedAt) / 1000),
     listening: sup.listener?.address,
     port: sup.listener?.port,
-    accept: sup.accept,
-    strategy: sup.balancer.strategyName,
     generation: sup.generation,
     desired: sup.desired,
     draining: sup.draining,

@@ -3,7 +3,7 @@ import { EventEmitter, once } from 'node:events';
 import net from 'node:net';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
-import { Balancer, IdleConnections, PublicSocket, createStrategy, detachHandle, type ClientHandle, type ListenHandle } from '../balancer/supervisor/index.ts';
+import { Balancer, IdleConnections, PublicSocket, detachHandle, type ClientHandle, type ListenHandle } from '../balancer/supervisor/index.ts';
 import { CHILD_CONFIG_ENV, CHILD_ID_ENV, SUPERVISOR_ONLY_ENV } from '../ipc/env.ts';
 import { pickVictim, type AutoscaleLoop } from '../autoscaler/index.ts';
 import { computeSizing, readMachine, TASK_MEMORY_SHARE } from '../config/sizing.ts';
@@ -13,7 +13,7 @@ import { ChildHandle } from './child.ts';
 import { ChildRegistry, type Children } from './children.ts';
 import { SupervisorCounters } from './counters.ts';
 import { setupFork } from './fork.ts';
-import { checkHealth, type HealthAction } from './health.ts';
+import { checkHealth, HEALTH_CHECK_MS, type HealthAction } from './health.ts';
 import { Notifier } from './systemd.ts';
 
 /** How long start waits for the first child's copy of the socket before saying "started" anyway. */
@@ -91,8 +91,6 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   private readonly hooks: SupervisorHooks;
   private currentConfig: Config;
   private publicSocket?: PublicSocket;
-  /** Children accept from the shared socket (least-load with balancer.accept = "children"). */
-  private readonly direct: boolean;
   private desiredCount: number;
   private currentGeneration = 1;
   /** `drover drain`: no new connections, children finish their work and exit; reload or scale resumes. */
@@ -120,8 +118,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.desiredCount = children;
     this.notifier = new Notifier(log);
     const b = config.balancer;
-    this.direct = b.strategy === 'least-load' && b.accept === 'children';
-    this.balancer = new Balancer(createStrategy(b.strategy), () => this.targets(), {
+    this.balancer = new Balancer(() => this.targets(), {
       queueLimit: b.queue_limit,
       queueTimeoutMs: b.queue_timeout * 1000,
       // A connection that would wait for a full child waits for its first bytes among the idle
@@ -147,11 +144,6 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   get listener(): PublicSocket | undefined {
     return this.publicSocket;
-  }
-
-  /** Who accepts connections: the children from the shared socket, or the supervisor. */
-  get accept(): 'children' | 'supervisor' {
-    return this.direct ? 'children' : 'supervisor';
   }
 
   /** Children the supervisor aims for. */
@@ -187,10 +179,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const s = this.config.server;
     const listener = await PublicSocket.open({ host: s.host, port: s.port, backlog: s.backlog, vet: this.hooks.vetAddress }, this.balancer.accept);
     this.publicSocket = listener;
-    this.log.info({ where: listener.address, port: listener.port, strategy: this.balancer.strategyName, accept: this.accept }, 'listening');
+    this.log.info({ where: listener.address, port: listener.port }, 'listening');
     setupFork();
     this.maintain();
-    this.tickTimer = setInterval(() => this.tick(), 1000);
+    this.tickTimer = setInterval(() => this.tick(), HEALTH_CHECK_MS);
     await new Promise<void>((resolve, reject) => {
       const check = () => {
         if (this.fatalError) return reject(new Error(this.fatalError));
@@ -200,7 +192,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       check();
     });
     // Started means the children accept: the supervisor has stepped aside (or gives up waiting).
-    if (this.direct && listener.acceptingHere) {
+    if (listener.acceptingHere) {
       await once(this, 'stepped-aside', { signal: AbortSignal.timeout(STEP_ASIDE_WAIT_MS) }).catch(() => {});
     }
     this.notifier.ready(this.statusLine());
@@ -370,10 +362,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.maintain();
   }
 
-  /** A child asks for the shared socket: it gets it (or, when the supervisor accepts itself, none) and the limit. */
+  /** A child asks for the shared socket: it gets a copy (none while it drains, or once drover stops) and the limit. */
   private answerListen(child: ChildHandle): void {
     if (child.state === 'exited') return;
-    const handle = this.direct && child.state !== 'draining' ? this.publicSocket?.sharedHandle() : undefined;
+    const handle = child.state !== 'draining' ? this.publicSocket?.sharedHandle() : undefined;
     const { limit, spread } = this.steering();
     child.giveListen(handle, limit, spread);
   }
@@ -389,7 +381,6 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       return `invalid config: ${(err as Error).message}`;
     }
     const needRestart = (['host', 'port', 'backlog'] as const).filter((k) => next.server[k] !== this.config.server[k]).map((k) => `server.${k}`);
-    for (const k of ['strategy', 'accept'] as const) if (next.balancer[k] !== this.config.balancer[k]) needRestart.push(`balancer.${k}`);
     if (needRestart.length) this.log.warn({ keys: needRestart }, 'these settings take effect at the next restart, not on reload');
     this.currentConfig = next;
     this.log.info('config reloaded');
@@ -433,13 +424,12 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   private steer(): void {
-    if (!this.direct) return;
     const steering = this.steering();
     for (const c of this.registry.values()) if (c.state === 'ready') c.setLimit(steering);
   }
 
   private shouldStepAside(): boolean {
-    return this.direct && !this.isDraining && !this.stopping && this.publicSocket?.acceptingHere === true;
+    return !this.isDraining && !this.stopping && this.publicSocket?.acceptingHere === true;
   }
 
   /** Once a child accepts from the shared socket, the supervisor stops accepting (see PublicSocket). */

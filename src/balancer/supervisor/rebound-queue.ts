@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { Target } from './strategy.ts';
+import type { Target } from './target.ts';
 import { quickest, RouteCosts } from '../route-cost.ts';
 
 export interface Rebound {
@@ -9,6 +9,9 @@ export interface Rebound {
   since: number;
 }
 
+/** Bytes of a request's start searched for its request line: a longer target is cut (its key too). */
+const REQUEST_LINE_BYTES = 512;
+
 /** A path segment that looks like an id: a number, a token with digits in it, or anything long ("v1" is not). */
 const looksLikeId = (seg: string) => /^\d+$/.test(seg) || (seg.length > 4 && /\d/.test(seg)) || seg.length > 24;
 
@@ -17,7 +20,7 @@ const looksLikeId = (seg: string) => /^\d+$/.test(seg) || (seg.length > 4 && /\d
  * ids folded, so that one route is one key.
  */
 export function routeKey(head: Buffer): string {
-  const line = head.toString('latin1', 0, Math.min(head.length, 512));
+  const line = head.toString('latin1', 0, Math.min(head.length, REQUEST_LINE_BYTES));
   const end = line.indexOf('\r\n');
   const [method = '', target = ''] = (end >= 0 ? line.slice(0, end) : line).split(' ');
   const q = target.indexOf('?');

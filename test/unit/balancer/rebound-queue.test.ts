@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { ReboundQueue, routeKey } from '../../../src/balancer/supervisor/rebound-queue.ts';
-import type { Target } from '../../../src/balancer/supervisor/strategy.ts';
+import type { Target } from '../../../src/balancer/supervisor/target.ts';
 
 const head = (s: string) => Buffer.from(s, 'latin1');
 
