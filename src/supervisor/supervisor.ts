@@ -79,6 +79,11 @@ export interface SupervisorHooks {
  * touches request bytes: the balancer reads the start of a request only on a connection a
  * child gave back idle (balancer/idle.ts), and passes those bytes on to a child unparsed
  * beyond the request line.
+ *
+ * It decides nothing itself: pure functions return what to do and it does it. maintain() (as
+ * gunicorn's manage_workers) applies the restart policy (restart-policy.ts) and the victim
+ * pick (autoscaler/victim.ts); tick() (murder_workers) applies the health checks (health.ts);
+ * steer() sends the accept limit (balancer/supervisor/steering.ts).
  */
 export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly counters = new SupervisorCounters();
@@ -109,6 +114,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   private borrowing = false;
   private stopping?: Promise<number>;
   private fatalError?: string;
+  /** Children over max_rss_mb whose replacement is under way. */
+  private readonly replacingForMemory = new Set<ChildHandle>();
 
   constructor(config: Config, log: Logger, children: number, hooks: SupervisorHooks = {}) {
     super();
@@ -212,7 +219,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       }
       this.currentGeneration++;
       if (this.isDraining) {
-        this.isDraining = this.balancer.draining = false;
+        this.isDraining = false;
+        this.balancer.setDraining(false);
         this.log.info('reload ends the drain');
         this.maintain();
       }
@@ -258,7 +266,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     if (this.isDraining) return;
     const none = this.desiredCount === 0;
     if (this.balancer.draining === none) return;
-    this.balancer.draining = none;
+    this.balancer.setDraining(none);
     if (none) void this.publicSocket?.acceptHere();
   }
 
@@ -336,7 +344,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
    */
   async drain(): Promise<void> {
     const sup = this.config.supervisor;
-    this.isDraining = this.balancer.draining = true;
+    this.isDraining = true;
+    this.balancer.setDraining(true);
     // Children stop accepting as they drain; from here on the supervisor answers new
     // connections itself (503 DRAINING).
     await this.publicSocket?.acceptHere();
@@ -357,7 +366,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   private undrain(): void {
     if (!this.isDraining) return;
-    this.isDraining = this.balancer.draining = false;
+    this.isDraining = false;
+    this.balancer.setDraining(false);
     this.log.info('drain ended');
     this.maintain();
   }
@@ -460,8 +470,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       [CHILD_ID_ENV]: String(id),
     };
     for (const k of SUPERVISOR_ONLY_ENV) env[k] = undefined;
-    const child = new ChildHandle(id, slot, this.currentGeneration, cluster.fork(env), this.config.balancer.child_target);
-    child.isReplacement = replacement;
+    const child = new ChildHandle(id, slot, this.currentGeneration, cluster.fork(env), this.config.balancer.child_target, replacement);
     this.registry.add(child);
     this.log.info({ child: id, slot, childPid: child.pid, generation: this.currentGeneration, replacement }, 'fork');
     child.on('ready', () => {
@@ -508,7 +517,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         fresh.terminate(this.config.supervisor.kill_timeout * 1000, 'replacement failed');
         return r;
       }
-      fresh.isReplacement = false;
+      fresh.tookOver();
       const sup = this.config.supervisor;
       this.log.info({ child: old.id, childPid: old.pid, by: fresh.id, reason }, 'draining replaced child');
       old.drain(sup.shutdown_timeout * 1000, sup.kill_timeout * 1000, reason);
@@ -618,7 +627,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   private tick(): void {
     const watched = [...this.registry.values()].map((c) => ({
       id: c.id, state: c.state, startedAt: c.startedAt, lastSeen: c.lastSeen, rss: c.report?.rss ?? 0,
-      isReplacement: c.isReplacement, replacingForMemory: c.replacingForMemory,
+      isReplacement: c.isReplacement, replacingForMemory: this.replacingForMemory.has(c),
     }));
     const byId = new Map([...this.registry.values()].map((c) => [c.id, c]));
     for (const a of checkHealth(watched, Date.now(), this.config.supervisor)) this.applyHealth(byId.get(a.id)!, a);
@@ -646,9 +655,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         return;
       case 'memory-replace':
         this.log.warn({ child: c.id, childPid: c.pid, rss: a.rss, limitMb: this.config.supervisor.max_rss_mb }, 'child over memory limit; replacing');
-        c.replacingForMemory = true;
+        this.replacingForMemory.add(c);
         this.counters.restarted('memory', c.slot);
-        void this.exclusively(() => this.replace(c, 'memory')).finally(() => (c.replacingForMemory = false));
+        void this.exclusively(() => this.replace(c, 'memory')).finally(() => this.replacingForMemory.delete(c));
         return;
     }
   }

@@ -63,8 +63,7 @@ export class Balancer {
   /** Requests read from idle keep-alive connections, waiting for a free child (quick routes first). */
   private readonly rebound = new ReboundQueue();
   private closed = false;
-  /** While set, every new connection is answered 503 DRAINING (the node is being emptied). */
-  draining = false;
+  private refusing = false;
   private readonly sweeper: NodeJS.Timeout;
 
   private readonly picker = leastLoad();
@@ -76,6 +75,15 @@ export class Balancer {
     this.opts = opts;
     this.sweeper = setInterval(() => this.expire(), Math.min(EXPIRE_SWEEP_MS, opts.queueTimeoutMs / 2));
     this.sweeper.unref();
+  }
+
+  /** While set, every new connection is answered 503 DRAINING (the node is being emptied). */
+  get draining(): boolean {
+    return this.refusing;
+  }
+
+  setDraining(on: boolean): void {
+    this.refusing = on;
   }
 
   get waiting(): number {
@@ -94,7 +102,7 @@ export class Balancer {
   accept = (socket: Socket, head?: Buffer): void => {
     socket.on('error', () => {});
     if (this.closed) return this.refuse(socket, 'stopping');
-    if (this.draining) return this.refuse(socket, 'draining');
+    if (this.refusing) return this.refuse(socket, 'draining');
     if (head) return this.acceptRebound(socket, head);
     if (this.waiting === 0) {
       const t = this.pick(false);

@@ -77,7 +77,7 @@ describe('Balancer wait queue', () => {
   // Each refusal is counted under its own reason (drover_balancer_refused_total{reason}): a
   // drained node's 503s are not a full queue.
   it.each([
-    { why: 'draining', code: 'DRAINING', setup: (bal: Balancer) => void (bal.draining = true) },
+    { why: 'draining', code: 'DRAINING', setup: (bal: Balancer) => bal.setDraining(true) },
     { why: 'stopping', code: 'OVERLOADED', setup: (bal: Balancer) => bal.close() },
   ] as const)('counts a refusal while $why under its own reason', async ({ why, code, setup }) => {
     const a = child(1, 5);
