@@ -41,6 +41,17 @@ export interface Status {
 
 const startedAt = Date.now();
 
+function autoscaleStatus(sup: Supervisor): Record<string, unknown> {
+  const a = sup.autoscaler;
+  return {
+    enabled: Boolean(a),
+    pinned: sup.pinned,
+    desired: sup.desired,
+    actual: sup.readyCount(),
+    ...(a && { min: a.policy.min_children, max: a.policy.max_children, signals: a.lastSignals, decisions: a.decisions }),
+  };
+}
+
 /** What `drover status` and the admin /status endpoint show. */
 export function snapshot(sup: Supervisor): Status {
   const now = Date.now();
@@ -72,7 +83,7 @@ export function snapshot(sup: Supervisor): Status {
     generation: sup.generation,
     desired: sup.desired,
     draining: sup.draining,
-    autoscale: sup.autoscaleStatus(),
+    autoscale: autoscaleStatus(sup),
     children,
     totals: {
       children: children.length,

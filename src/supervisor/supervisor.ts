@@ -6,7 +6,7 @@ import type { Logger } from '../log.ts';
 import { Balancer, IdleConnections, PublicSocket, detachHandle, type ClientHandle, type ListenHandle } from '../balancer/supervisor/index.ts';
 import { CHILD_CONFIG_ENV, CHILD_ID_ENV, SUPERVISOR_ONLY_ENV } from '../ipc/env.ts';
 import { pickVictim, type AutoscaleLoop } from '../autoscaler/index.ts';
-import { computeSizing, readMachine, TASK_MEMORY_SHARE } from '../config/sizing.ts';
+import { computeSizing, readMachine } from '../config/sizing.ts';
 import { decideRestart, INITIAL_RESTART_STATE, type RestartAction, type RestartConfig, type RestartEvent, type RestartState } from './restart-policy.ts';
 import { acceptLimit, type Steering } from '../balancer/supervisor/steering.ts';
 import { ChildHandle } from './child.ts';
@@ -14,6 +14,7 @@ import { ChildRegistry, type Children } from './children.ts';
 import { SupervisorCounters } from './counters.ts';
 import { setupFork } from './fork.ts';
 import { checkHealth, HEALTH_CHECK_MS, type HealthAction } from './health.ts';
+import { scaleVerdict } from './scale-refusal.ts';
 import { Notifier } from './systemd.ts';
 
 /** How long start waits for the first child's copy of the socket before saying "started" anyway. */
@@ -270,21 +271,12 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     if (none) void this.publicSocket?.acceptHere();
   }
 
-  /**
-   * Why `drover scale n` is refused, if it is: beyond autoscale.max_children (what the memory
-   * budget was sized for) only with --force.
-   */
+  /** Why `drover scale n` is refused, if it is (scale-refusal.ts). */
   scaleRefusal(n: number, force: boolean): string | undefined {
-    const sizing = computeSizing(this.config, readMachine());
-    if (n <= sizing.maxChildren) return undefined;
-    const taskMemoryMb = Math.floor(TASK_MEMORY_SHARE * sizing.memoryLimitMb);
-    const memoryAllows = Math.max(1, Math.floor(taskMemoryMb / sizing.memoryBudgetMb));
-    const why = `autoscale.max_children is ${sizing.maxChildren}; the memory for tasks (${taskMemoryMb} MB at ${sizing.memoryBudgetMb} MB per child) allows ${memoryAllows}`;
-    if (force) {
-      this.log.warn({ desired: n, maxChildren: sizing.maxChildren, memoryAllows }, 'scale beyond max_children forced');
-      return undefined;
-    }
-    return `cannot scale to ${n}: ${why}; add --force to go beyond`;
+    const verdict = scaleVerdict(n, force, computeSizing(this.config, readMachine()));
+    if (!verdict.ok) return verdict.error;
+    if (verdict.forcedPast) this.log.warn({ desired: n, ...verdict.forcedPast }, 'scale beyond max_children forced');
+    return undefined;
   }
 
   /** Resolves once exactly `desired` children are ready, or after `timeoutMs` with how many are. */
@@ -319,17 +311,6 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.autoscaleLoop?.seed(this.desiredCount);
     this.undrain();
     this.log.info('autoscaling resumed');
-  }
-
-  autoscaleStatus(): Record<string, unknown> {
-    const a = this.autoscaleLoop;
-    return {
-      enabled: Boolean(a),
-      pinned: this.isPinned,
-      desired: this.desiredCount,
-      actual: this.readyCount(),
-      ...(a && { min: a.policy.min_children, max: a.policy.max_children, signals: a.lastSignals, decisions: a.decisions }),
-    };
   }
 
   /** A reload, replacement or stop is under way: not the time for the autoscaler to decide. */
