@@ -61,7 +61,7 @@ export async function runChild(): Promise<void> {
     pace.changed(urgent);
   };
   // quickFirst is read at scrape time, once the app is built.
-  const metrics = new ChildMetrics(state.id, () => direct, () => quickFirst?.deferred ?? 0);
+  const metrics = new ChildMetrics(state.id, () => direct, () => quickFirst.deferred);
   const tracker = new LoadTracker(config.balancer.child_target, onChange, (res, seconds) =>
     // A client that left before any answer: nginx's 499 (client closed request).
     metrics.observeRequest(routeOf(res), res.headersSent ? res.statusCode : 499, seconds));
@@ -76,12 +76,8 @@ export async function runChild(): Promise<void> {
     askListen: () => send({ t: 'want-listen' }),
     listenFailed: (errno) => log.warn({ error: getSystemErrorName(errno) }, 'cannot accept from the shared socket; connections come through the supervisor'),
   });
-  // Least load only: round robin is there to compare with node:cluster, which keeps connections.
-  const leastLoad = config.balancer.strategy === 'least-load';
-  // (Nor is its loop watched: the supervisor hands it every connection, which keeps its
-  // reports at the short delay.)
   const idleReturn = new IdleReturn(
-    leastLoad ? config.balancer.rebind_idle_after * 1000 : 0,
+    config.balancer.rebind_idle_after * 1000,
     (before) => tracker.idleSince(before),
     (client) => handOn({ t: 'idle' }, client),
   );
@@ -211,8 +207,7 @@ export async function runChild(): Promise<void> {
             tracker.received++;
             report();
           };
-          if (quickFirst) quickFirst.afterStarted(taken);
-          else setImmediate(taken);
+          quickFirst.afterStarted(taken);
         }
         socket.resume();
         return;
@@ -255,7 +250,7 @@ export async function runChild(): Promise<void> {
 
   setInterval(heartbeat, config.supervisor.heartbeat_interval * 1000);
   state.ready = true;
-  if (leastLoad) idleReturn.start();
+  idleReturn.start();
   send({ t: 'ready' });
   report();
 }

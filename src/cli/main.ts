@@ -21,7 +21,6 @@ const options = {
   host: { type: 'string' },
   port: { type: 'string' },
   children: { type: 'string' },
-  strategy: { type: 'string' },
   json: { type: 'boolean' },
   force: { type: 'boolean' },
   fleet: { type: 'boolean' },
@@ -58,7 +57,6 @@ function loadOptions(values: Values): LoadOptions {
   if (values.host !== undefined) flags['server.host'] = values.host;
   if (values.port !== undefined) flags['server.port'] = values.port;
   if (values.children !== undefined) flags['supervisor.children'] = values.children;
-  if (values.strategy !== undefined) flags['balancer.strategy'] = values.strategy;
   return { file: values.config, env: process.env, flags };
 }
 

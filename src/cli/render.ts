@@ -18,7 +18,7 @@ export function table(rows: string[][]): string {
 export function renderStatus(s: Status): string {
   const head = [
     `drover ${s.version} (node ${s.node}), supervisor pid ${s.pid}, up ${duration(s.uptimeS)}`,
-    `listening ${s.listening ?? '-'}, strategy ${s.strategy}, generation ${s.generation}${s.draining ? ', DRAINING' : ''}`,
+    `listening ${s.listening ?? '-'}, generation ${s.generation}${s.draining ? ', DRAINING' : ''}`,
     `children: ${s.totals.ready} ready of ${s.desired} desired` +
       (s.autoscale.enabled ? (s.autoscale.pinned ? ' (pinned by drover scale; autoscale suspended)' : ' (autoscaled)') : ' (autoscale off)'),
   ];

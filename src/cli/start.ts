@@ -59,15 +59,16 @@ export async function start(load: LoadOptions): Promise<number> {
     await store.close();
     throw err;
   });
-  const sup = new Supervisor(config, log, sizing.children);
   // Anonymous access is judged by the address the public socket really has (a socket from
   // systemd ignores server.host), at start and again for each reloaded config.
-  sup.vetAddress = (bound, where) => checkBoundAddress(sup.config.auth, bound, where);
-  sup.reloadConfig = () => {
-    const next = read();
-    if (sup.listener?.bound) checkBoundAddress(next.auth, sup.listener.bound, sup.listener.where);
-    return next;
-  };
+  const sup: Supervisor = new Supervisor(config, log, sizing.children, {
+    vetAddress: (bound, where) => checkBoundAddress(sup.config.auth, bound, where),
+    reloadConfig: () => {
+      const next = read();
+      if (sup.listener?.bound) checkBoundAddress(next.auth, sup.listener.bound, sup.listener.where);
+      return next;
+    },
+  });
   log.info({ children: sizing.children, threads: sizing.threads, tasksPerThread: sizing.tasksPerThread, limitedBy: sizing.limitedBy }, 'sizing');
 
   let stopped!: (code: number) => void;

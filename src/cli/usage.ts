@@ -30,7 +30,6 @@ options:
   --host HOST           start: public API address (server.host)
   --port PORT           start: public API port (server.port)
   --children N|auto     start: number of HTTP children (supervisor.children)
-  --strategy NAME       start: least-load | round-robin (balancer.strategy)
 
 exit codes: 0 ok, 1 the operation failed, 2 usage error, 3 invalid configuration,
             4 no supervisor is running (control socket unreachable)`;

@@ -1,5 +1,5 @@
 // Reading the TypeBox schema as a person would: where a dotted key leads, and what a key
-// expects in words ("an integer 0..65535", "one of "least-load", "round-robin""). Error
+// expects in words ("an integer 0..65535", "one of "sqlite", "redis""). Error
 // messages, env coercion and the redaction all go through these helpers.
 import { Kind, type TSchema } from '@sinclair/typebox';
 

@@ -48,10 +48,8 @@ export const SupervisorSchema = Section({
 });
 
 export const BalancerSchema = Section({
-  strategy: Type.Union([Type.Literal('least-load'), Type.Literal('round-robin')], { default: 'least-load', description: 'how connections are handed to children' }),
-  accept: Type.Union([Type.Literal('children'), Type.Literal('supervisor')], { default: 'children', description: 'least-load: children accept from the shared socket while the supervisor steers them by load (children), or the supervisor accepts and hands each connection over (supervisor; round-robin always does)' }),
   child_target: Int(256, 1, 1_000_000, 'requests being answered at which a child takes no new connection (open event streams and idle or slow connections do not count); above it connections wait in the supervisor'),
-  rebind_idle_after: Seconds(0.01, { minimum: 0, maximum: 3600, description: 'least-load: once a handler has held a child\'s event loop (25 ms or more, within 30 s), its keep-alive connections idle this long go back to the supervisor, which gives each next request to a free child (0 = a connection stays with the child that accepted it)' }),
+  rebind_idle_after: Seconds(0.01, { minimum: 0, maximum: 3600, description: 'once a handler has held a child\'s event loop (25 ms or more, within 30 s), its keep-alive connections idle this long go back to the supervisor, which gives each next request to a free child (0 = a connection stays with the child that accepted it)' }),
   queue_limit: Int(4096, 0, 1_000_000, 'connections that may wait in the supervisor while every child is at its target; more are refused'),
   queue_timeout: Seconds(30, { minimum: 0.1, description: 'longest a connection waits in the supervisor before it is closed' }),
 });

@@ -38,6 +38,15 @@ export function validate(config: unknown, locate: Locate): ConfigIssue[] {
   return kept.length > 0 ? kept : crossCheck(config as Config, locate);
 }
 
+/**
+ * Keys drover had and dropped, with what to do: a config copied from an older
+ * config.example.toml names them, and "did you mean" would point elsewhere.
+ */
+const REMOVED_KEYS: Readonly<Record<string, string>> = {
+  'balancer.strategy': 'drover always balances by least load; delete the line',
+  'balancer.accept': 'children always accept from the shared socket; delete the line',
+};
+
 interface Described extends ConfigIssue {
   /** For an unknown key: the full key it was probably meant to be. */
   readonly suggests?: string;
@@ -49,8 +58,9 @@ function describe(error: ValueError, path: KeyPath, config: unknown, at: Locatio
   const where = { file: at.file, line: at.line, origin: at.origin, key };
   if (error.type === ValueErrorType.ObjectAdditionalProperties) {
     const parent = schemaAt(ConfigSchema, path.slice(0, -1));
-    const suggestion = parent === undefined ? undefined : nearest(String(path.at(-1)), knownKeys(parent));
-    const hint = suggestion === undefined ? '' : ` (did you mean ${suggestion}?)`;
+    const removed = REMOVED_KEYS[key];
+    const suggestion = parent === undefined || removed !== undefined ? undefined : nearest(String(path.at(-1)), knownKeys(parent));
+    const hint = removed !== undefined ? ` (removed: ${removed})` : suggestion === undefined ? '' : ` (did you mean ${suggestion}?)`;
     const suggests = suggestion === undefined ? undefined : formatKey([...path.slice(0, -1), suggestion]);
     return { ...issue(at.fromEnv ? 'CONFIG_ENV' : 'CONFIG_UNKNOWN_KEY', `unknown key ${key}${hint}`, where), suggests };
   }

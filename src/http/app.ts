@@ -22,7 +22,7 @@ export interface ChildState {
  * sockets. Because Node arms header and request timeouts only on 'listening', the server is
  * created here with a short check interval and told it is listening.
  */
-export function buildApp(config: Config, state: ChildState, log: Logger): { app: FastifyInstance; server: http.Server; quickFirst?: QuickFirst } {
+export function buildApp(config: Config, state: ChildState, log: Logger): { app: FastifyInstance; server: http.Server; quickFirst: QuickFirst } {
   const s = config.server;
   let server!: http.Server;
   // Fastify's instance type is parameterised by the logger; pino's Logger and fastify's
@@ -55,10 +55,9 @@ export function buildApp(config: Config, state: ChildState, log: Logger): { app:
   }) as unknown as FastifyInstance;
   server.emit('listening');
 
-  // Least load only: round robin is there to compare with node:cluster, which serves in order.
   // Registered first, so the route label is set before a heavy request waits.
-  const quickFirst = config.balancer.strategy === 'least-load' ? new QuickFirst() : undefined;
-  quickFirst?.register(app, server);
+  const quickFirst = new QuickFirst();
+  quickFirst.register(app, server);
   labelRoutes(app);
   app.setErrorHandler(errorHandlerFor(log));
   app.setNotFoundHandler((request, reply) =>

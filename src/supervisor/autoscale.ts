@@ -51,12 +51,8 @@ export function startAutoscaler(sup: Supervisor, store: Store, sizing: Sizing, l
     signals: () => measure(sup, store, sizing.slotsPerChild, fleet),
     paused: () => sup.pinned || sup.draining || sup.busy(),
     apply: (desired, d) => sup.scale(desired, `autoscale (${d.metric}): ${d.reason}`),
-  }, log, (d) => {
-    const key = `${d.direction}|${d.metric}`;
-    sup.autoscaleCounts.set(key, (sup.autoscaleCounts.get(key) ?? 0) + 1);
-  });
-  sup.autoscaler = loop;
-  loop.seed(sup.desired);
+  }, log, (d) => sup.counters.autoscaled(d.direction, d.metric));
+  sup.attachAutoscaler(loop);
   loop.start();
   log.info({ min: policy.min_children, max: policy.max_children, intervalS: policy.interval }, 'autoscaler started');
   return loop;

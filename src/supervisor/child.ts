@@ -2,36 +2,49 @@ import { EventEmitter } from 'node:events';
 import type { Worker } from 'node:cluster';
 import type { Socket } from 'node:net';
 import type { ClientHandle, ListenHandle } from '../balancer/supervisor/listen.ts';
-import type { Target } from '../balancer/supervisor/strategy.ts';
-import { asChildMessage, NO_LIMIT, type ChildHandles, type HandleArg, type SupervisorHandles, type IdleOnDrain, type LoadReport, type SupervisorMessage } from '../ipc/messages.ts';
+import type { Target } from '../balancer/supervisor/target.ts';
+import { limitNeedsSending, type Steering } from '../balancer/supervisor/steering.ts';
+import { asChildMessage, type ChildHandles, type HandleArg, type SupervisorHandles, type IdleOnDrain, type LoadReport, type SupervisorMessage } from '../ipc/messages.ts';
 
 export type ChildState = 'starting' | 'ready' | 'draining' | 'exited';
 
 const STDERR_LINES = 20;
 
+/** What a child tells the supervisor, as events. */
+export interface ChildEvents {
+  ready: [];
+  /** A load report arrived (read it from `report`). */
+  report: [];
+  'want-listen': [];
+  /** A message that failed its check. */
+  invalid: [message: unknown];
+  /** A copy of the listening socket it was asked for, or none (it could not, or it exited). */
+  lent: [copy: ListenHandle | undefined];
+  /** A connection it will not serve; and one idle between requests. */
+  back: [client: ClientHandle];
+  idle: [client: ClientHandle];
+  unlistened: [];
+  metrics: [id: number, metrics: unknown[]];
+  exit: [code: number | null, signal: string | null];
+}
+
 /**
  * The supervisor's view of one child process: its state, its last load report, and what was
- * sent to it since. Emits 'ready', 'report', 'boot-failed' (message), 'want-listen',
- * 'back' and 'idle' (client handle), 'lent' (listening handle or none), 'unlistened' and 'exit' (code, signal).
+ * sent to it since. Only this class changes them; the supervisor reads.
  */
-export class ChildHandle extends EventEmitter implements Target {
-  state: ChildState = 'starting';
+export class ChildHandle extends EventEmitter<ChildEvents> implements Target {
   readonly startedAt = Date.now();
-  readyAt?: number;
-  lastSeen = Date.now();
-  report?: LoadReport;
+  private current: ChildState = 'starting';
+  private readyTime?: number;
+  private lastMessageAt = Date.now();
+  private lastReport?: LoadReport;
   /** Connections sent; the report's `received` tells how many arrived. */
-  sent = 0;
+  private sent = 0;
   /** The accept limit and spread flag last sent (see DirectAccept). */
-  limit?: number;
-  spread?: boolean;
-  drainReason?: string;
-  /** Forked to replace another child; not counted as live until the replacement is done. */
-  isReplacement = false;
-  replacingForMemory = false;
-  exitCode?: number | null;
-  exitSignal?: string | null;
-  bootError?: string;
+  private lastSent: { limit?: number; spread?: boolean } = {};
+  private reason?: string;
+  private replacing: boolean;
+  private bootFailure?: string;
   private readonly stderrTail: string[] = [];
   private killTimer?: NodeJS.Timeout;
 
@@ -41,8 +54,10 @@ export class ChildHandle extends EventEmitter implements Target {
   readonly worker: Worker;
   readonly target: number;
 
-  constructor(id: number, slot: number, generation: number, worker: Worker, target: number) {
+  /** `replacement`: forked to replace another child (a reload, a memory replacement). */
+  constructor(id: number, slot: number, generation: number, worker: Worker, target: number, replacement: boolean) {
     super();
+    this.replacing = replacement;
     this.id = id;
     this.slot = slot;
     this.generation = generation;
@@ -52,9 +67,7 @@ export class ChildHandle extends EventEmitter implements Target {
     worker.on('exit', (code: number | null, signal: string | null) => {
       // A copy of the socket asked for and never sent: whoever waits for it stops waiting.
       this.emit('lent', undefined);
-      this.state = 'exited';
-      this.exitCode = code;
-      this.exitSignal = signal;
+      this.current = 'exited';
       clearTimeout(this.killTimer);
       this.emit('exit', code, signal);
     });
@@ -68,6 +81,44 @@ export class ChildHandle extends EventEmitter implements Target {
     });
   }
 
+  get state(): ChildState {
+    return this.current;
+  }
+
+  /** Epoch ms it became ready; undefined while it never was. */
+  get readyAt(): number | undefined {
+    return this.readyTime;
+  }
+
+  /** Epoch ms of its last message: a ready child that stays silent is hung. */
+  get lastSeen(): number {
+    return this.lastMessageAt;
+  }
+
+  get report(): LoadReport | undefined {
+    return this.lastReport;
+  }
+
+  /** Why it was drained or terminated (undefined: it exited by itself). */
+  get drainReason(): string | undefined {
+    return this.reason;
+  }
+
+  /** Forked to replace another child; not counted as live until the replacement is done. */
+  get isReplacement(): boolean {
+    return this.replacing;
+  }
+
+  /** The replacement is done: from now on it holds its slot like any child. */
+  tookOver(): void {
+    this.replacing = false;
+  }
+
+  /** What it said when its boot failed, if it did. */
+  get bootError(): string | undefined {
+    return this.bootFailure;
+  }
+
   get pid(): number | undefined {
     return this.worker.process.pid;
   }
@@ -77,7 +128,7 @@ export class ChildHandle extends EventEmitter implements Target {
   }
 
   load(): number {
-    const r = this.report;
+    const r = this.lastReport;
     // A connection handed over counts as it will once reported: a connection and the request
     // it brings. Counting 1 would make a child that has not reported yet look half as loaded.
     const inTransit = this.sent - (r?.received ?? 0);
@@ -85,13 +136,13 @@ export class ChildHandle extends EventEmitter implements Target {
   }
 
   busy(): number {
-    const r = this.report;
+    const r = this.lastReport;
     const inTransit = this.sent - (r?.received ?? 0);
     return (r ? r.inflight - (r.streams ?? 0) : 0) + inTransit;
   }
 
   settled(): boolean {
-    return this.sent === (this.report?.received ?? 0);
+    return this.sent === (this.lastReport?.received ?? 0);
   }
 
   accepts(): boolean {
@@ -110,21 +161,15 @@ export class ChildHandle extends EventEmitter implements Target {
 
   /** Answers `want-listen`: the shared socket (or none) and the limit. */
   giveListen(handle: ListenHandle | undefined, limit: number, spread: boolean): void {
-    this.limit = limit;
-    this.spread = spread;
+    this.lastSent = { limit, spread };
     this.send({ t: 'listen', limit, spread }, handle);
   }
 
-  /** Sends a new limit when it changed by `minChange` or more, or was lifted (NO_LIMIT), or `spread` changed. */
-  setLimit(limit: number, minChange: number, spread: boolean): void {
-    const last = this.limit ?? NO_LIMIT;
-    if (spread === this.spread) {
-      if (limit === last) return;
-      if (limit !== NO_LIMIT && last !== NO_LIMIT && Math.abs(limit - last) < minChange) return;
-    }
-    this.limit = limit;
-    this.spread = spread;
-    this.send({ t: 'limit', limit, spread });
+  /** Sends the steering's limit when it is worth a message (see limitNeedsSending). */
+  setLimit(next: Steering): void {
+    if (!limitNeedsSending(this.lastSent, next)) return;
+    this.lastSent = { limit: next.limit, spread: next.spread };
+    this.send({ t: 'limit', limit: next.limit, spread: next.spread });
   }
 
   /** Tells it to stop accepting from the shared socket; resolves when it says it has, or after `timeoutMs`. */
@@ -147,9 +192,9 @@ export class ChildHandle extends EventEmitter implements Target {
    * the deadline. `idle`: what it does with its idle keep-alive connections (see the message).
    */
   drain(deadlineMs: number, killAfterMs: number, reason: string, idle: IdleOnDrain = 'return'): void {
-    if (this.state === 'exited' || this.state === 'draining') return;
-    this.state = 'draining';
-    this.drainReason = reason;
+    if (this.current === 'exited' || this.current === 'draining') return;
+    this.current = 'draining';
+    this.reason = reason;
     this.send({ t: 'drain', deadlineMs, reason, idle });
     this.killTimer = setTimeout(() => this.kill('SIGKILL'), deadlineMs + killAfterMs);
     this.killTimer.unref();
@@ -157,9 +202,9 @@ export class ChildHandle extends EventEmitter implements Target {
 
   /** SIGTERM now, SIGKILL after `graceMs` if it is still there (a hung loop ignores SIGTERM). */
   terminate(graceMs: number, reason: string): void {
-    if (this.state === 'exited') return;
-    this.state = 'draining';
-    this.drainReason = reason;
+    if (this.current === 'exited') return;
+    this.current = 'draining';
+    this.reason = reason;
     this.kill('SIGTERM');
     clearTimeout(this.killTimer);
     this.killTimer = setTimeout(() => this.kill('SIGKILL'), graceMs);
@@ -201,24 +246,23 @@ export class ChildHandle extends EventEmitter implements Target {
       if (typeof (raw as { t?: unknown } | null)?.t === 'string') this.emit('invalid', raw);
       return;
     }
-    this.lastSeen = Date.now();
+    this.lastMessageAt = Date.now();
     switch (msg.t) {
       case 'ready':
-        if (this.state === 'starting') {
-          this.state = 'ready';
-          this.readyAt = Date.now();
+        if (this.current === 'starting') {
+          this.current = 'ready';
+          this.readyTime = Date.now();
           this.emit('ready');
         }
         return;
       case 'load': {
         const { t: _t, ...report } = msg;
-        this.report = report;
+        this.lastReport = report;
         this.emit('report');
         return;
       }
       case 'boot-failed':
-        this.bootError = msg.message;
-        this.emit('boot-failed', msg.message);
+        this.bootFailure = msg.message;
         return;
       case 'metrics':
         this.emit('metrics', msg.id, msg.metrics);

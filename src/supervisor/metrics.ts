@@ -36,11 +36,11 @@ export class SupervisorMetrics {
     new Gauge({ name: 'drover_desired_children', help: 'children the supervisor aims for', registers: r,
       collect() { this.set(sup.desired); } });
     new Counter({ name: 'drover_child_restarts_total', help: 'children restarted, by reason', labelNames: ['reason'], registers: r,
-      collect() { this.reset(); for (const [reason, n] of sup.restarts) this.inc({ reason }, n); } });
+      collect() { this.reset(); for (const [reason, n] of sup.counters.restarts) this.inc({ reason }, n); } });
     new Counter({ name: 'drover_reloads_total', help: 'rolling reloads, by result', labelNames: ['result'], registers: r,
-      collect() { this.reset(); this.inc({ result: 'ok' }, sup.reloads.ok); this.inc({ result: 'failed' }, sup.reloads.failed); } });
+      collect() { this.reset(); const { ok, failed } = sup.counters.reloads; this.inc({ result: 'ok' }, ok); this.inc({ result: 'failed' }, failed); } });
     new Counter({ name: 'drover_scale_events_total', help: 'changes of the desired child count, by direction', labelNames: ['direction'], registers: r,
-      collect() { this.reset(); this.inc({ direction: 'up' }, sup.scaleEvents.up); this.inc({ direction: 'down' }, sup.scaleEvents.down); } });
+      collect() { this.reset(); const { up, down } = sup.counters.scaleEvents; this.inc({ direction: 'up' }, up); this.inc({ direction: 'down' }, down); } });
     new Counter({ name: 'drover_connections_handed_total', help: 'connections handed to each child', labelNames: ['child'], registers: r,
       collect() { this.reset(); for (const [child, n] of sup.balancer.stats.handed) if (sup.children.has(child)) this.inc({ child: String(child) }, n); } });
     new Gauge({ name: 'drover_balancer_waiting_connections', help: 'connections waiting in the supervisor for a child with room', registers: r,
@@ -75,10 +75,7 @@ export class SupervisorMetrics {
     new Counter({ name: 'drover_autoscaler_decisions_total', help: 'autoscaler decisions that changed the child count, by direction and the metric that drove them', labelNames: ['direction', 'reason'], registers: r,
       collect() {
         this.reset();
-        for (const [key, n] of sup.autoscaleCounts) {
-          const [direction, reason] = key.split('|');
-          this.inc({ direction: direction!, reason: reason! }, n);
-        }
+        for (const { direction, metric, n } of sup.counters.autoscaleCounts()) this.inc({ direction, reason: metric }, n);
       } });
     // Summed over the heartbeat's last listing (0 before its first beat). A node alone
     // (SQLite) is a fleet of one, so these equal its own figures.

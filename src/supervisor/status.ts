@@ -28,9 +28,6 @@ export interface Status {
   listening?: string;
   /** The public socket's TCP port (absent on a unix socket). */
   port?: number;
-  /** Who accepts connections: the children from the shared socket, or the supervisor. */
-  accept: 'children' | 'supervisor';
-  strategy: string;
   generation: number;
   desired: number;
   draining: boolean;
@@ -43,6 +40,17 @@ export interface Status {
 }
 
 const startedAt = Date.now();
+
+function autoscaleStatus(sup: Supervisor): Record<string, unknown> {
+  const a = sup.autoscaler;
+  return {
+    enabled: Boolean(a),
+    pinned: sup.pinned,
+    desired: sup.desired,
+    actual: sup.readyCount(),
+    ...(a && { min: a.policy.min_children, max: a.policy.max_children, signals: a.lastSignals, decisions: a.decisions }),
+  };
+}
 
 /** What `drover status` and the admin /status endpoint show. */
 export function snapshot(sup: Supervisor): Status {
@@ -61,8 +69,8 @@ export function snapshot(sup: Supervisor): Status {
     rss: c.report?.rss ?? 0,
     eventLoopLagS: c.report?.eventLoopLag ?? 0,
     handed: sup.balancer.stats.handed.get(c.id) ?? 0,
-    restarts: sup.slotRestarts.get(c.slot) ?? 0,
-    lastRestart: sup.slotLastRestart.get(c.slot),
+    restarts: sup.counters.slotRestarts(c.slot),
+    lastRestart: sup.counters.slotLastRestart(c.slot),
   }));
   const sum = (k: 'connections' | 'inflight' | 'runningTasks' | 'taskSlots' | 'rss') => children.reduce((n, c) => n + c[k], 0);
   return {
@@ -72,12 +80,10 @@ export function snapshot(sup: Supervisor): Status {
     uptimeS: Math.round((now - startedAt) / 1000),
     listening: sup.listener?.address,
     port: sup.listener?.port,
-    accept: sup.direct ? 'children' : 'supervisor',
-    strategy: sup.balancer.strategyName,
     generation: sup.generation,
     desired: sup.desired,
     draining: sup.draining,
-    autoscale: sup.autoscaleStatus(),
+    autoscale: autoscaleStatus(sup),
     children,
     totals: {
       children: children.length,
@@ -89,8 +95,8 @@ export function snapshot(sup: Supervisor): Status {
       rss: sum('rss'),
       waiting: sup.balancer.waiting,
     },
-    restarts: Object.fromEntries(sup.restarts),
-    reloads: { ...sup.reloads },
+    restarts: Object.fromEntries(sup.counters.restarts),
+    reloads: sup.counters.reloads,
     balancer: {
       waiting: sup.balancer.waiting,
       refused: sup.balancer.stats.refused,

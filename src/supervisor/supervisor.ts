@@ -3,32 +3,24 @@ import { EventEmitter, once } from 'node:events';
 import net from 'node:net';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
-import { Balancer, IdleConnections, PublicSocket, createStrategy, detachHandle, type ClientHandle, type ListenHandle } from '../balancer/supervisor/index.ts';
+import { Balancer, IdleConnections, PublicSocket, detachHandle, type ClientHandle, type ListenHandle } from '../balancer/supervisor/index.ts';
 import { CHILD_CONFIG_ENV, CHILD_ID_ENV, SUPERVISOR_ONLY_ENV } from '../ipc/env.ts';
 import { pickVictim, type AutoscaleLoop } from '../autoscaler/index.ts';
-import { computeSizing, readMachine, TASK_MEMORY_SHARE } from '../config/sizing.ts';
+import { computeSizing, readMachine } from '../config/sizing.ts';
 import { decideRestart, INITIAL_RESTART_STATE, type RestartAction, type RestartConfig, type RestartEvent, type RestartState } from './restart-policy.ts';
+import { acceptLimit, type Steering } from '../balancer/supervisor/steering.ts';
 import { ChildHandle } from './child.ts';
+import { ChildRegistry, type Children } from './children.ts';
+import { SupervisorCounters } from './counters.ts';
 import { setupFork } from './fork.ts';
-import { memoryVerdict, rssHardLimitMb } from './memory.ts';
-import { NO_LIMIT } from '../ipc/messages.ts';
+import { checkHealth, HEALTH_CHECK_MS, type HealthAction } from './health.ts';
+import { scaleVerdict } from './scale-refusal.ts';
 import { Notifier } from './systemd.ts';
 
 /** How long start waits for the first child's copy of the socket before saying "started" anyway. */
 const STEP_ASIDE_WAIT_MS = 2000;
 /** How long a stop waits for each child to close its copy of the listening socket. */
 const UNLISTEN_WAIT_MS = 1000;
-/**
- * Load above the least-loaded child that a child may reach before it stops accepting (see
- * acceptLimit). Limits move only by at least this much: every IPC message costs the busy
- * child measurable time. Tighter steering evens out connection counts but takes the kernel's
- * choice away when it matters most: a child that holds more idle long requests is shut out
- * while the other, busy on the CPU, takes every new connection. With 10% or 25% the
- * light-request p99 under 10% held connections reached 2-3× round robin's; with 50% it is
- * close to it, and the spread of held connections stays within a few percent (bench/RESULTS.md).
- */
-const SPREAD_SLACK_MIN = 4;
-const SPREAD_SLACK_SHARE = 0.5;
 
 /** A connection a child sent back, as the balancer takes it: a socket that has read nothing. */
 function pausedSocket(client: ClientHandle): net.Socket {
@@ -41,13 +33,44 @@ function takeHandle(socket: net.Socket): ClientHandle | undefined {
   return detachHandle(socket);
 }
 
-export type RestartReason = 'crash' | 'boot_failure' | 'hang' | 'memory' | 'ready_timeout';
-
 export interface ReloadResult {
   ok: boolean;
   replaced: number;
   total: number;
   error?: string;
+}
+
+export interface ReloadStep {
+  step: number;
+  total: number;
+  oldPid?: number;
+  newPid?: number;
+}
+
+export interface DrainedChild {
+  id: number;
+  pid?: number;
+  /** Children still there. */
+  left: number;
+}
+
+/** What the supervisor tells its listeners (control.ts follows reloads, drains and stops). */
+export interface SupervisorEvents {
+  /** A child started, became ready or exited, or no child can start. */
+  changed: [];
+  /** A child accepts from the shared socket, and the supervisor no longer does. */
+  'stepped-aside': [];
+  'reload-step': [ReloadStep];
+  /** A child exited as planned (drain, reload, scale-down, stop). */
+  'child-drained': [DrainedChild];
+}
+
+/** What start.ts plugs in: how to re-read the config, and how to judge the bound address. */
+export interface SupervisorHooks {
+  /** Re-reads the configuration for a reload; throws when the new one is invalid. */
+  reloadConfig?: () => Config;
+  /** Judges the address the public socket is really bound to; throws to refuse serving on it. */
+  vetAddress?: (bound: net.AddressInfo | string, where: string) => void;
 }
 
 /**
@@ -57,34 +80,30 @@ export interface ReloadResult {
  * touches request bytes: the balancer reads the start of a request only on a connection a
  * child gave back idle (balancer/idle.ts), and passes those bytes on to a child unparsed
  * beyond the request line.
+ *
+ * It decides nothing itself: pure functions return what to do and it does it. maintain() (as
+ * gunicorn's manage_workers) applies the restart policy (restart-policy.ts) and the victim
+ * pick (autoscaler/victim.ts); tick() (murder_workers) applies the health checks (health.ts);
+ * steer() sends the accept limit (balancer/supervisor/steering.ts).
  */
-export class Supervisor extends EventEmitter {
-  readonly children = new Map<number, ChildHandle>();
-  readonly restarts = new Map<RestartReason, number>();
+export class Supervisor extends EventEmitter<SupervisorEvents> {
+  readonly counters = new SupervisorCounters();
   readonly balancer: Balancer;
   /** Keep-alive connections children gave back between requests (balancer.rebind_idle_after). */
   readonly idle: IdleConnections;
-  listener?: PublicSocket;
-  /** Children accept from the shared socket (least-load with balancer.accept = "children"). */
-  direct: boolean;
-  desired: number;
-  generation = 1;
-  readonly slotRestarts = new Map<number, number>();
-  /** Why each slot's child was last restarted (the status page shows it beside the count). */
-  readonly slotLastRestart = new Map<number, RestartReason>();
-  reloads = { ok: 0, failed: 0 };
+  readonly notifier: Notifier;
+  readonly log: Logger;
+  private readonly registry = new ChildRegistry();
+  private readonly hooks: SupervisorHooks;
+  private currentConfig: Config;
+  private publicSocket?: PublicSocket;
+  private desiredCount: number;
+  private currentGeneration = 1;
   /** `drover drain`: no new connections, children finish their work and exit; reload or scale resumes. */
-  draining = false;
+  private isDraining = false;
   /** `drover scale N` pins the count and suspends the autoscaler until `drover scale auto`. */
-  pinned = false;
-  autoscaler?: AutoscaleLoop;
-  /** Autoscale decisions that changed the count, by "direction|metric". */
-  readonly autoscaleCounts = new Map<string, number>();
-  /** Re-reads the configuration for a reload; throws when the new one is invalid. */
-  reloadConfig?: () => Config;
-  /** Judges the address the public socket is really bound to; throws to refuse serving on it. */
-  vetAddress?: (bound: net.AddressInfo | string, where: string) => void;
-  scaleEvents = { up: 0, down: 0 };
+  private isPinned = false;
+  private autoscaleLoop?: AutoscaleLoop;
   private nextId = 1;
   /** Per-slot crash backoff and the boot-failure breaker (restart-policy.ts). */
   private restart: RestartState = INITIAL_RESTART_STATE;
@@ -96,20 +115,18 @@ export class Supervisor extends EventEmitter {
   private borrowing = false;
   private stopping?: Promise<number>;
   private fatalError?: string;
-  readonly notifier: Notifier;
+  /** Children over max_rss_mb whose replacement is under way. */
+  private readonly replacingForMemory = new Set<ChildHandle>();
 
-  config: Config;
-  readonly log: Logger;
-
-  constructor(config: Config, log: Logger, children: number) {
+  constructor(config: Config, log: Logger, children: number, hooks: SupervisorHooks = {}) {
     super();
-    this.config = config;
+    this.currentConfig = config;
     this.log = log;
-    this.desired = children;
+    this.hooks = hooks;
+    this.desiredCount = children;
     this.notifier = new Notifier(log);
     const b = config.balancer;
-    this.direct = b.strategy === 'least-load' && b.accept === 'children';
-    this.balancer = new Balancer(createStrategy(b.strategy), () => this.targets(), {
+    this.balancer = new Balancer(() => this.targets(), {
       queueLimit: b.queue_limit,
       queueTimeoutMs: b.queue_timeout * 1000,
       // A connection that would wait for a full child waits for its first bytes among the idle
@@ -124,24 +141,66 @@ export class Supervisor extends EventEmitter {
     this.idle = new IdleConnections(this.balancer.accept, { keepAliveTimeoutMs: config.server.keep_alive_timeout * 1000 });
   }
 
+  /** The running configuration (replaced by each reload that accepts a new one). */
+  get config(): Config {
+    return this.currentConfig;
+  }
+
+  get children(): Children {
+    return this.registry;
+  }
+
+  get listener(): PublicSocket | undefined {
+    return this.publicSocket;
+  }
+
+  /** Children the supervisor aims for. */
+  get desired(): number {
+    return this.desiredCount;
+  }
+
+  /** Counts reloads: every child forked by the same reload shares it. */
+  get generation(): number {
+    return this.currentGeneration;
+  }
+
+  get draining(): boolean {
+    return this.isDraining;
+  }
+
+  get pinned(): boolean {
+    return this.isPinned;
+  }
+
+  get autoscaler(): AutoscaleLoop | undefined {
+    return this.autoscaleLoop;
+  }
+
+  /** The autoscaler that calls scale() (supervisor/autoscale.ts). */
+  attachAutoscaler(loop: AutoscaleLoop): void {
+    this.autoscaleLoop = loop;
+    loop.seed(this.desiredCount);
+  }
+
   /** Listens, forks the first generation and resolves once it is ready; rejects if no child can start. */
   async start(): Promise<void> {
     const s = this.config.server;
-    this.listener = await PublicSocket.open({ host: s.host, port: s.port, backlog: s.backlog, vet: this.vetAddress }, this.balancer.accept);
-    this.log.info({ where: this.listener.address, port: this.listener.port, strategy: this.balancer.strategyName, accept: this.direct ? 'children' : 'supervisor' }, 'listening');
+    const listener = await PublicSocket.open({ host: s.host, port: s.port, backlog: s.backlog, vet: this.hooks.vetAddress }, this.balancer.accept);
+    this.publicSocket = listener;
+    this.log.info({ where: listener.address, port: listener.port }, 'listening');
     setupFork();
     this.maintain();
-    this.tickTimer = setInterval(() => this.tick(), 1000);
+    this.tickTimer = setInterval(() => this.tick(), HEALTH_CHECK_MS);
     await new Promise<void>((resolve, reject) => {
       const check = () => {
         if (this.fatalError) return reject(new Error(this.fatalError));
-        if (this.readyCount() >= Math.min(1, this.desired) && this.countLive('starting') === 0) return resolve();
+        if (this.readyCount() >= Math.min(1, this.desiredCount) && this.registry.count('starting') === 0) return resolve();
         this.once('changed', check);
       };
       check();
     });
     // Started means the children accept: the supervisor has stepped aside (or gives up waiting).
-    if (this.direct && this.listener.acceptingHere) {
+    if (listener.acceptingHere) {
       await once(this, 'stepped-aside', { signal: AbortSignal.timeout(STEP_ASIDE_WAIT_MS) }).catch(() => {});
     }
     this.notifier.ready(this.statusLine());
@@ -155,24 +214,25 @@ export class Supervisor extends EventEmitter {
       this.notifier.reloading();
       const refused = this.applyNewConfig();
       if (refused) {
-        this.reloads.failed++;
+        this.counters.reloaded(false);
         this.notifier.ready(this.statusLine());
         return { ok: false, replaced: 0, total: 0, error: refused };
       }
-      this.generation++;
-      if (this.draining) {
-        this.draining = this.balancer.draining = false;
+      this.currentGeneration++;
+      if (this.isDraining) {
+        this.isDraining = false;
+        this.balancer.setDraining(false);
         this.log.info('reload ends the drain');
         this.maintain();
       }
-      const olds = [...this.children.values()].filter((c) => c.state === 'ready' || c.state === 'starting');
-      this.log.info({ generation: this.generation, children: olds.length }, 'reload started');
+      const olds = this.registry.live();
+      this.log.info({ generation: this.currentGeneration, children: olds.length }, 'reload started');
       let replaced = 0;
       for (const old of olds) {
         if (old.state === 'exited' || old.state === 'draining') continue;
         const r = await this.replace(old, 'reload');
         if (!r.ok) {
-          this.reloads.failed++;
+          this.counters.reloaded(false);
           this.log.error({ replaced, total: olds.length, error: r.error }, 'reload failed; the remaining old children keep serving');
           this.notifier.ready(this.statusLine());
           return { ok: false, replaced, total: olds.length, error: r.error };
@@ -181,7 +241,7 @@ export class Supervisor extends EventEmitter {
         this.log.info({ step: replaced, total: olds.length, oldPid: old.pid, newPid: r.pid }, 'reload step done');
         this.emit('reload-step', { step: replaced, total: olds.length, oldPid: old.pid, newPid: r.pid });
       }
-      this.reloads.ok++;
+      this.counters.reloaded(true);
       this.log.info({ replaced }, 'reload done');
       this.notifier.ready(this.statusLine());
       return { ok: true, replaced, total: olds.length };
@@ -191,10 +251,10 @@ export class Supervisor extends EventEmitter {
   /** Sets the number of children; removed children are drained, never killed mid-request. */
   scale(n: number, reason = 'manual'): void {
     const desired = Math.max(0, Math.min(256, Math.round(n)));
-    if (desired === this.desired) return;
-    this.scaleEvents[desired > this.desired ? 'up' : 'down']++;
-    this.log.info({ from: this.desired, desired, reason }, 'scale');
-    this.desired = desired;
+    if (desired === this.desiredCount) return;
+    this.counters.scaled(desired > this.desiredCount ? 'up' : 'down');
+    this.log.info({ from: this.desiredCount, desired, reason }, 'scale');
+    this.desiredCount = desired;
     this.maintain();
   }
 
@@ -204,35 +264,26 @@ export class Supervisor extends EventEmitter {
    * that never comes (health checks included).
    */
   private answerWhenEmpty(): void {
-    if (this.draining) return;
-    const none = this.desired === 0;
+    if (this.isDraining) return;
+    const none = this.desiredCount === 0;
     if (this.balancer.draining === none) return;
-    this.balancer.draining = none;
-    if (none) void this.listener?.acceptHere();
+    this.balancer.setDraining(none);
+    if (none) void this.publicSocket?.acceptHere();
   }
 
-  /**
-   * Why `drover scale n` is refused, if it is: beyond autoscale.max_children (what the memory
-   * budget was sized for) only with --force.
-   */
+  /** Why `drover scale n` is refused, if it is (scale-refusal.ts). */
   scaleRefusal(n: number, force: boolean): string | undefined {
-    const sizing = computeSizing(this.config, readMachine());
-    if (n <= sizing.maxChildren) return undefined;
-    const taskMemoryMb = Math.floor(TASK_MEMORY_SHARE * sizing.memoryLimitMb);
-    const memoryAllows = Math.max(1, Math.floor(taskMemoryMb / sizing.memoryBudgetMb));
-    const why = `autoscale.max_children is ${sizing.maxChildren}; the memory for tasks (${taskMemoryMb} MB at ${sizing.memoryBudgetMb} MB per child) allows ${memoryAllows}`;
-    if (force) {
-      this.log.warn({ desired: n, maxChildren: sizing.maxChildren, memoryAllows }, 'scale beyond max_children forced');
-      return undefined;
-    }
-    return `cannot scale to ${n}: ${why}; add --force to go beyond`;
+    const verdict = scaleVerdict(n, force, computeSizing(this.config, readMachine()));
+    if (!verdict.ok) return verdict.error;
+    if (verdict.forcedPast) this.log.warn({ desired: n, ...verdict.forcedPast }, 'scale beyond max_children forced');
+    return undefined;
   }
 
   /** Resolves once exactly `desired` children are ready, or after `timeoutMs` with how many are. */
   settled(timeoutMs: number): Promise<{ ok: boolean; ready: number }> {
     return new Promise((resolve) => {
       const check = () => {
-        if (this.readyCount() !== this.desired || this.countLive('starting') > 0) return;
+        if (this.readyCount() !== this.desiredCount || this.registry.count('starting') > 0) return;
         done(true);
       };
       const done = (ok: boolean) => {
@@ -248,7 +299,7 @@ export class Supervisor extends EventEmitter {
 
   /** `drover scale N`: sets the count and suspends the autoscaler. */
   pin(n: number): void {
-    this.pinned = true;
+    this.isPinned = true;
     this.undrain();
     this.scale(n, 'manual');
     this.answerWhenEmpty();
@@ -256,21 +307,10 @@ export class Supervisor extends EventEmitter {
 
   /** `drover scale auto`: the autoscaler decides again. */
   resumeAutoscale(): void {
-    this.pinned = false;
-    this.autoscaler?.seed(this.desired);
+    this.isPinned = false;
+    this.autoscaleLoop?.seed(this.desiredCount);
     this.undrain();
     this.log.info('autoscaling resumed');
-  }
-
-  autoscaleStatus(): Record<string, unknown> {
-    const a = this.autoscaler;
-    return {
-      enabled: Boolean(a),
-      pinned: this.pinned,
-      desired: this.desired,
-      actual: this.readyCount(),
-      ...(a && { min: a.policy.min_children, max: a.policy.max_children, signals: a.lastSignals, decisions: a.decisions }),
-    };
   }
 
   /** A reload, replacement or stop is under way: not the time for the autoscaler to decide. */
@@ -285,17 +325,18 @@ export class Supervisor extends EventEmitter {
    */
   async drain(): Promise<void> {
     const sup = this.config.supervisor;
-    this.draining = this.balancer.draining = true;
+    this.isDraining = true;
+    this.balancer.setDraining(true);
     // Children stop accepting as they drain; from here on the supervisor answers new
     // connections itself (503 DRAINING).
-    await this.listener?.acceptHere();
+    await this.publicSocket?.acceptHere();
     // Connections waiting here for their next request are left to their keep-alive timeout, as
     // the children's are: closing one now could cut a request already on the wire. A request
     // that comes on one is answered 503 DRAINING.
-    this.log.info({ children: this.children.size }, 'draining the node');
+    this.log.info({ children: this.registry.size }, 'draining the node');
     this.notifier.status('draining');
-    const exits = [...this.children.values()].map((c) => new Promise((r) => (c.state === 'exited' ? r(null) : c.once('exit', r))));
-    for (const c of this.children.values()) {
+    const exits = [...this.registry.values()].map((c) => new Promise((r) => (c.state === 'exited' ? r(null) : c.once('exit', r))));
+    for (const c of this.registry.values()) {
       if (c.state === 'starting') c.terminate(sup.kill_timeout * 1000, 'drain');
       else c.drain(sup.shutdown_timeout * 1000, sup.kill_timeout * 1000, 'drain', 'expire');
     }
@@ -305,34 +346,34 @@ export class Supervisor extends EventEmitter {
   }
 
   private undrain(): void {
-    if (!this.draining) return;
-    this.draining = this.balancer.draining = false;
+    if (!this.isDraining) return;
+    this.isDraining = false;
+    this.balancer.setDraining(false);
     this.log.info('drain ended');
     this.maintain();
   }
 
-  /** A child asks for the shared socket: it gets it (or, when the supervisor accepts itself, none) and the limit. */
+  /** A child asks for the shared socket: it gets a copy (none while it drains, or once drover stops) and the limit. */
   private answerListen(child: ChildHandle): void {
     if (child.state === 'exited') return;
-    const handle = this.direct && child.state !== 'draining' ? this.listener?.sharedHandle() : undefined;
-    const { limit, spread } = this.acceptLimit();
+    const handle = child.state !== 'draining' ? this.publicSocket?.sharedHandle() : undefined;
+    const { limit, spread } = this.steering();
     child.giveListen(handle, limit, spread);
   }
 
   /** Takes the re-read config for a reload; returns why it was refused, or undefined. */
   private applyNewConfig(): string | undefined {
-    if (!this.reloadConfig) return undefined;
+    if (!this.hooks.reloadConfig) return undefined;
     let next: Config;
     try {
-      next = this.reloadConfig();
+      next = this.hooks.reloadConfig();
     } catch (err) {
       this.log.error({ error: (err as Error).message }, 'reload refused: invalid config; the running config stays');
       return `invalid config: ${(err as Error).message}`;
     }
     const needRestart = (['host', 'port', 'backlog'] as const).filter((k) => next.server[k] !== this.config.server[k]).map((k) => `server.${k}`);
-    for (const k of ['strategy', 'accept'] as const) if (next.balancer[k] !== this.config.balancer[k]) needRestart.push(`balancer.${k}`);
     if (needRestart.length) this.log.warn({ keys: needRestart }, 'these settings take effect at the next restart, not on reload');
-    this.config = next;
+    this.currentConfig = next;
     this.log.info('config reloaded');
     return undefined;
   }
@@ -341,23 +382,23 @@ export class Supervisor extends EventEmitter {
   stop(reason: string, code = 0): Promise<number> {
     if (this.stopping) {
       this.log.warn({ reason }, 'already stopping; killing what is left');
-      for (const c of this.children.values()) c.kill('SIGKILL');
+      for (const c of this.registry.values()) c.kill('SIGKILL');
       return this.stopping;
     }
     this.stopping = (async () => {
       const sup = this.config.supervisor;
       // Stop accepting first: once "stopping" is logged, no new connection gets in.
-      this.listener?.close();
+      this.publicSocket?.close();
       this.balancer.close();
       this.idle.closeAll();
-      await Promise.all([...this.children.values()].map((c) => c.unlisten(UNLISTEN_WAIT_MS)));
-      this.log.info({ reason, children: this.children.size }, 'stopping');
+      await Promise.all([...this.registry.values()].map((c) => c.unlisten(UNLISTEN_WAIT_MS)));
+      this.log.info({ reason, children: this.registry.size }, 'stopping');
       this.notifier.stopping(`stopping: ${reason}`);
       this.notifier.stopWatchdog();
       clearInterval(this.tickTimer);
       clearTimeout(this.spawnTimer);
-      const exits = [...this.children.values()].map((c) => new Promise((r) => (c.state === 'exited' ? r(null) : c.once('exit', r))));
-      for (const c of this.children.values()) {
+      const exits = [...this.registry.values()].map((c) => new Promise((r) => (c.state === 'exited' ? r(null) : c.once('exit', r))));
+      for (const c of this.registry.values()) {
         if (c.state === 'starting') c.terminate(sup.kill_timeout * 1000, 'shutdown');
         else c.drain(sup.shutdown_timeout * 1000, sup.kill_timeout * 1000, 'shutdown', 'close');
       }
@@ -368,39 +409,18 @@ export class Supervisor extends EventEmitter {
     return this.stopping;
   }
 
-  /**
-   * Least load across children that accept directly. While their loads are within a slack of
-   * each other the kernel's choice stands (whichever child accepts first: a busy event loop
-   * takes none) and there is no limit (a child still stops at child_target requests being
-   * answered). When one pulls ahead, every child may take connections only up to the lowest
-   * load plus the slack, so the busier ones stop accepting.
-   */
-  private acceptLimit(): { limit: number; slack: number; spread: boolean } {
-    let floor = Infinity;
-    let top = 0;
-    let ready = 0;
-    for (const c of this.children.values()) {
-      if (c.state !== 'ready') continue;
-      ready++;
-      const load = c.load();
-      floor = Math.min(floor, load);
-      top = Math.max(top, load);
-    }
-    // A child still starting will accept soon: it counts for the spread.
-    const spread = ready + this.countLive('starting') > 1;
-    if (floor === Infinity) return { limit: NO_LIMIT, slack: SPREAD_SLACK_MIN, spread };
-    const slack = Math.max(SPREAD_SLACK_MIN, Math.ceil(floor * SPREAD_SLACK_SHARE));
-    return { limit: top - floor <= slack ? NO_LIMIT : floor + slack, slack, spread };
+  /** The accept limit for children that accept directly (balancer/supervisor/steering.ts). */
+  private steering(): Steering {
+    return acceptLimit([...this.registry.values()].map((c) => ({ state: c.state, load: c.load() })));
   }
 
   private steer(): void {
-    if (!this.direct) return;
-    const { limit, slack, spread } = this.acceptLimit();
-    for (const c of this.children.values()) if (c.state === 'ready') c.setLimit(limit, slack, spread);
+    const steering = this.steering();
+    for (const c of this.registry.values()) if (c.state === 'ready') c.setLimit(steering);
   }
 
   private shouldStepAside(): boolean {
-    return this.direct && !this.draining && !this.stopping && this.listener?.acceptingHere === true;
+    return !this.isDraining && !this.stopping && this.publicSocket?.acceptingHere === true;
   }
 
   /** Once a child accepts from the shared socket, the supervisor stops accepting (see PublicSocket). */
@@ -411,17 +431,11 @@ export class Supervisor extends EventEmitter {
   }
 
   readyCount(): number {
-    return this.countLive('ready');
-  }
-
-  private countLive(state: 'ready' | 'starting'): number {
-    let n = 0;
-    for (const c of this.children.values()) if (c.state === state) n++;
-    return n;
+    return this.registry.count('ready');
   }
 
   private targets(): ChildHandle[] {
-    return [...this.children.values()];
+    return [...this.registry.values()];
   }
 
   private exclusively<T>(fn: () => Promise<T>): Promise<T> {
@@ -437,10 +451,9 @@ export class Supervisor extends EventEmitter {
       [CHILD_ID_ENV]: String(id),
     };
     for (const k of SUPERVISOR_ONLY_ENV) env[k] = undefined;
-    const child = new ChildHandle(id, slot, this.generation, cluster.fork(env), this.config.balancer.child_target);
-    child.isReplacement = replacement;
-    this.children.set(id, child);
-    this.log.info({ child: id, slot, childPid: child.pid, generation: this.generation, replacement }, 'fork');
+    const child = new ChildHandle(id, slot, this.currentGeneration, cluster.fork(env), this.config.balancer.child_target, replacement);
+    this.registry.add(child);
+    this.log.info({ child: id, slot, childPid: child.pid, generation: this.currentGeneration, replacement }, 'fork');
     child.on('ready', () => {
       this.log.info({ child: id, childPid: child.pid, bootMs: Date.now() - child.startedAt }, 'child ready');
       this.decideRestart({ type: 'ready' });
@@ -452,7 +465,6 @@ export class Supervisor extends EventEmitter {
       this.stepAside(child);
       this.steer();
       this.balancer.dispatch();
-      this.emit('report', child);
     });
     child.on('want-listen', () => this.answerListen(child));
     child.on('invalid', (message: unknown) => this.log.warn({ child: child.id, message }, 'malformed message from a child dropped'));
@@ -460,7 +472,7 @@ export class Supervisor extends EventEmitter {
       this.borrowing = false;
       if (!copy) return;
       if (this.shouldStepAside()) {
-        this.listener!.withdraw(copy);
+        this.publicSocket!.withdraw(copy);
         this.log.info({ child: id }, 'children accept from the shared socket');
         this.emit('stepped-aside');
       } else copy.close();
@@ -486,7 +498,7 @@ export class Supervisor extends EventEmitter {
         fresh.terminate(this.config.supervisor.kill_timeout * 1000, 'replacement failed');
         return r;
       }
-      fresh.isReplacement = false;
+      fresh.tookOver();
       const sup = this.config.supervisor;
       this.log.info({ child: old.id, childPid: old.pid, by: fresh.id, reason }, 'draining replaced child');
       old.drain(sup.shutdown_timeout * 1000, sup.kill_timeout * 1000, reason);
@@ -514,11 +526,11 @@ export class Supervisor extends EventEmitter {
   }
 
   private onExit(child: ChildHandle, code: number | null, signal: string | null): void {
-    this.children.delete(child.id);
+    this.registry.remove(child);
     const planned = child.drainReason !== undefined && child.drainReason !== 'ready_timeout';
     this.log.info({ child: child.id, childPid: child.pid, code, signal, planned, reason: child.drainReason }, 'child exit');
     this.emit('changed');
-    if (planned) this.emit('child-drained', { id: child.id, pid: child.pid, left: this.children.size });
+    if (planned) this.emit('child-drained', { id: child.id, pid: child.pid, left: this.registry.size });
     if (this.stopping || child.isReplacement) return;
     this.steer();
     if (!planned) this.onUnplannedExit(child);
@@ -529,7 +541,7 @@ export class Supervisor extends EventEmitter {
   private onUnplannedExit(child: ChildHandle): void {
     const now = Date.now();
     if (child.readyAt === undefined) {
-      this.count(child.drainReason === 'ready_timeout' ? 'ready_timeout' : 'boot_failure', child.slot);
+      this.counters.restarted(child.drainReason === 'ready_timeout' ? 'ready_timeout' : 'boot_failure', child.slot);
       for (const a of this.decideRestart({ type: 'boot-failed', slot: child.slot, ready: this.readyCount() })) {
         const tail = child.stderr.slice(-10);
         if (a.type === 'give-up') {
@@ -543,7 +555,7 @@ export class Supervisor extends EventEmitter {
       }
       return;
     }
-    this.count('crash', child.slot);
+    this.counters.restarted('crash', child.slot);
     for (const a of this.decideRestart({ type: 'crashed', slot: child.slot, upS: (now - child.readyAt) / 1000 })) {
       if (a.type === 'backoff') this.log.warn({ child: child.id, slot: a.slot, crashes: a.failures, restartInS: a.delayS }, 'child crashed; restarting');
     }
@@ -557,31 +569,21 @@ export class Supervisor extends EventEmitter {
     return r.actions;
   }
 
-  private count(reason: RestartReason, slot?: number): void {
-    this.restarts.set(reason, (this.restarts.get(reason) ?? 0) + 1);
-    if (slot === undefined) return;
-    this.slotRestarts.set(slot, (this.slotRestarts.get(slot) ?? 0) + 1);
-    this.slotLastRestart.set(slot, reason);
-  }
-
   /** Brings the number of live children to `desired`: forks after the backoff, drains extras. */
   private maintain(): void {
-    if (this.stopping || this.fatalError || this.draining) return;
-    const live = [...this.children.values()].filter((c) => (c.state === 'ready' || c.state === 'starting') && !c.isReplacement);
-    if (live.length < this.desired) {
-      const used = new Set(live.map((c) => c.slot));
-      const missing: number[] = [];
-      for (let slot = 0; missing.length < this.desired - live.length; slot++) if (!used.has(slot)) missing.push(slot);
+    if (this.stopping || this.fatalError || this.isDraining) return;
+    const live = this.registry.slotted();
+    if (live.length < this.desiredCount) {
+      const missing = this.registry.missingSlots(this.desiredCount);
       // Replacements being started for a reload count too: the node is not empty.
-      const busy = [...this.children.values()].filter((c) => c.state === 'ready' || c.state === 'starting').length;
-      for (const a of this.decideRestart({ type: 'due', missing, live: busy })) {
+      for (const a of this.decideRestart({ type: 'due', missing, live: this.registry.live().length })) {
         if (a.type === 'spawn') this.spawn(a.slot, false);
         else if (a.type === 'wake') {
           clearTimeout(this.spawnTimer);
           this.spawnTimer = setTimeout(() => this.maintain(), a.inMs);
         }
       }
-    } else if (live.length > this.desired && this.replacing === 0) {
+    } else if (live.length > this.desiredCount && this.replacing === 0) {
       const now = Date.now();
       const candidates = live.map((c) => ({
         id: c,
@@ -591,7 +593,7 @@ export class Supervisor extends EventEmitter {
         ageS: (now - c.startedAt) / 1000,
         draining: false,
       }));
-      for (let n = live.length - this.desired; n > 0; n--) {
+      for (let n = live.length - this.desiredCount; n > 0; n--) {
         const pick = pickVictim(candidates.filter((x) => x.id.state !== 'draining'));
         if (!pick) break;
         const v = pick.id;
@@ -604,36 +606,44 @@ export class Supervisor extends EventEmitter {
 
   /** Once a second: children that stopped heartbeating, outgrew their memory, or never became ready. */
   private tick(): void {
-    const sup = this.config.supervisor;
-    const now = Date.now();
-    for (const c of this.children.values()) {
-      if (c.state === 'starting' && now - c.startedAt > sup.ready_timeout * 1000 && !c.isReplacement) {
+    const watched = [...this.registry.values()].map((c) => ({
+      id: c.id, state: c.state, startedAt: c.startedAt, lastSeen: c.lastSeen, rss: c.report?.rss ?? 0,
+      isReplacement: c.isReplacement, replacingForMemory: this.replacingForMemory.has(c),
+    }));
+    const byId = new Map([...this.registry.values()].map((c) => [c.id, c]));
+    for (const a of checkHealth(watched, Date.now(), this.config.supervisor)) this.applyHealth(byId.get(a.id)!, a);
+  }
+
+  private applyHealth(c: ChildHandle, a: HealthAction): void {
+    const killMs = this.config.supervisor.kill_timeout * 1000;
+    switch (a.type) {
+      case 'ready-timeout':
         this.log.warn({ child: c.id, childPid: c.pid }, 'child not ready in time; replacing');
-        c.terminate(sup.kill_timeout * 1000, 'ready_timeout');
-      } else if (c.state === 'ready' && now - c.lastSeen > sup.hang_timeout * 1000) {
-        this.log.warn({ child: c.id, childPid: c.pid, silentS: Math.round((now - c.lastSeen) / 1000) }, 'child hung; replacing');
-        this.count('hang', c.slot);
-        c.terminate(sup.kill_timeout * 1000, 'hang');
+        c.terminate(killMs, 'ready_timeout');
+        return;
+      case 'hung':
+        this.log.warn({ child: c.id, childPid: c.pid, silentS: a.silentS }, 'child hung; replacing');
+        this.counters.restarted('hang', c.slot);
+        c.terminate(killMs, 'hang');
         this.maintain();
-      } else if (c.state === 'ready' || c.state === 'draining') {
-        const verdict = memoryVerdict(c.report?.rss ?? 0, c.state, c.replacingForMemory, sup);
-        if (verdict === 'kill') {
-          // A leak outruns a graceful drain: kill now; the tasks' leases bring them back.
-          this.log.error({ child: c.id, childPid: c.pid, rss: c.report?.rss, hardLimitMb: rssHardLimitMb(sup) }, 'child over hard memory limit; killing it');
-          if (c.state === 'ready') this.count('memory', c.slot);
-          c.terminate(0, 'memory');
-          this.maintain();
-        } else if (verdict === 'replace') {
-          this.log.warn({ child: c.id, childPid: c.pid, rss: c.report?.rss, limitMb: sup.max_rss_mb }, 'child over memory limit; replacing');
-          c.replacingForMemory = true;
-          this.count('memory', c.slot);
-          void this.exclusively(() => this.replace(c, 'memory')).finally(() => (c.replacingForMemory = false));
-        }
-      }
+        return;
+      case 'memory-kill':
+        // A leak outruns a graceful drain: kill now; the tasks' leases bring them back.
+        this.log.error({ child: c.id, childPid: c.pid, rss: a.rss, hardLimitMb: a.hardLimitMb }, 'child over hard memory limit; killing it');
+        if (a.counted) this.counters.restarted('memory', c.slot);
+        c.terminate(0, 'memory');
+        this.maintain();
+        return;
+      case 'memory-replace':
+        this.log.warn({ child: c.id, childPid: c.pid, rss: a.rss, limitMb: this.config.supervisor.max_rss_mb }, 'child over memory limit; replacing');
+        this.replacingForMemory.add(c);
+        this.counters.restarted('memory', c.slot);
+        void this.exclusively(() => this.replace(c, 'memory')).finally(() => this.replacingForMemory.delete(c));
+        return;
     }
   }
 
   statusLine(): string {
-    return `${this.readyCount()} children ready, generation ${this.generation}`;
+    return `${this.readyCount()} children ready, generation ${this.currentGeneration}`;
   }
 }

@@ -229,7 +229,7 @@ function draw(view) {
   for (const sample of view.samples) if (!samples.length || sample.at > samples[samples.length - 1].at) samples.push(sample);
   const cutoff = view.at - view.historyS * 1000;
   while (samples.length && samples[0].at < cutoff) samples.shift();
-  $('#node').textContent = `${s.version} · pid ${s.pid} · up ${secs(s.uptimeS)} · ${s.listening ?? '-'} · ${s.strategy} · generation ${s.generation}${s.draining ? ' · DRAINING' : ''}`;
+  $('#node').textContent = `${s.version} · pid ${s.pid} · up ${secs(s.uptimeS)} · ${s.listening ?? '-'} · generation ${s.generation}${s.draining ? ' · DRAINING' : ''}`;
   drawChildren(s);
   drawAutoscaler(view);
   drawTraffic(view);

@@ -48,7 +48,7 @@ export class DirectAccept {
   private listener?: ListenHandle;
   private asked = false;
   private stopped = false;
-  /** The supervisor accepts every connection itself (balancer.accept = "supervisor", round robin). */
+  /** The supervisor had no socket to give (this child drains, or drover stops): it asks no more. */
   private unshared = false;
   private limit: number;
   private spread = false;
@@ -73,7 +73,7 @@ export class DirectAccept {
     return this.listener;
   }
 
-  /** The supervisor's answer to askListen(): the socket (none while it accepts itself) and the limit. */
+  /** The supervisor's answer to askListen(): the socket (none while this child drains, or once drover stops) and the limit. */
   listen(handle: ListenHandle | undefined, limit: number, spread: boolean): void {
     this.asked = false;
     this.limit = limit;

@@ -56,7 +56,6 @@ function cpuMs(): number {
  * The same watch tells the child how soon to report its load (heldLately, report-pace.ts).
  */
 export class IdleReturn {
-  returned = 0;
   private timer?: NodeJS.Timeout;
   private interval = 0;
   private sweptAt = 0;
@@ -121,8 +120,6 @@ export class IdleReturn {
 
   private detach(socket: Socket): void {
     const handle = detachHandle(socket);
-    if (!handle) return;
-    this.returned++;
-    this.give(handle);
+    if (handle) this.give(handle);
   }
 }

@@ -1,16 +1,8 @@
 import type { Server } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { quickest } from '../route-cost.ts';
+import { HEAVY_MS, quickest, RouteCosts } from '../route-cost.ts';
 
-/** A route whose handler keeps the event loop this long (ms, running average) or longer is heavy. */
-export const HEAVY_MS = 5;
-/** A route that drops under this is forgotten: it only came in by a one-off slow run. */
-const FORGET_MS = HEAVY_MS / 2;
-/** Weight of the newest sample in a route's running average. */
-const ALPHA = 0.3;
-/** Routes remembered; a heavy route past them runs in arrival order. */
-const MAX_ROUTES = 512;
 /** However heavy its route, a request waits for lighter ones at most this long. */
 const MAX_WAIT_MS = 100;
 
@@ -33,7 +25,8 @@ interface Waiting {
  * 34 ms on the benchmark's schedule); the supervisor does that for the requests it reads, and
  * this does it inside a child for the ones it accepted itself.
  *
- * It learns per route how long a handler keeps the loop (the synchronous part of the call).
+ * It learns per route how long a handler keeps the loop (the synchronous part of the call,
+ * RouteCosts).
  * A request to a heavy route is started from the event loop's check phase instead of at once,
  * so the requests that the poll phase reads meanwhile run first; it starts once a turn of the
  * loop brings no new connection or request, or once it has waited about its own expected
@@ -46,7 +39,7 @@ interface Waiting {
 export class QuickFirst {
   /** Requests started late because their route was heavy. */
   deferred = 0;
-  private readonly hold = new Map<string, number>();
+  private readonly costs = new RouteCosts();
   private readonly waiting: Waiting[] = [];
   private arrivals = 0;
   private arrivalsAtTurn = 0;
@@ -80,14 +73,14 @@ export class QuickFirst {
 
   /** Expected event-loop hold of a route in ms (undefined for one not seen holding it). */
   expected(route: string): number | undefined {
-    return this.hold.get(route);
+    return this.costs.expected(route);
   }
 
   wrap(route: string, handler: Handler): Handler {
     const self = this;
     return function quickFirst(this: FastifyInstance, request, reply) {
       self.arrivals++;
-      const expected = self.hold.get(route);
+      const expected = self.costs.expected(route);
       if (expected === undefined || expected < HEAVY_MS) return self.timed(route, handler, this, request, reply);
       self.deferred++;
       return new Promise((resolve, reject) => {
@@ -112,19 +105,8 @@ export class QuickFirst {
     try {
       return handler.call(app, request, reply);
     } finally {
-      this.learn(route, performance.now() - start);
+      this.costs.learn(route, performance.now() - start);
     }
-  }
-
-  private learn(route: string, ms: number): void {
-    const old = this.hold.get(route);
-    if (old === undefined) {
-      if (ms >= HEAVY_MS && this.hold.size < MAX_ROUTES) this.hold.set(route, ms);
-      return;
-    }
-    const next = old + ALPHA * (ms - old);
-    if (next < FORGET_MS) this.hold.delete(route);
-    else this.hold.set(route, next);
   }
 
   private schedule(): void {

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { ReboundQueue, routeKey } from './rebound-queue.ts';
-import type { Strategy, Target } from './strategy.ts';
+import { leastLoad } from './least-load.ts';
+import type { Target } from './target.ts';
 
 export interface BalancerStats {
   queued: number;
@@ -28,6 +29,9 @@ export interface BalancerOptions {
   readFirst?: (socket: Socket) => boolean;
 }
 
+/** Longest gap between two sweeps for connections past queue_timeout (half the timeout when shorter). */
+const EXPIRE_SWEEP_MS = 1000;
+
 /** Health checks: answered by any ready child, full or not (see acceptRebound). */
 const HEALTH_ROUTES = new Set(['GET /healthz', 'GET /readyz', 'HEAD /healthz', 'HEAD /readyz']);
 
@@ -46,7 +50,7 @@ const DRAINING = unavailable('DRAINING', 'this node is draining');
 const ANSWERS: Record<RefusalReason, string> = { queue_full: OVERLOADED, draining: DRAINING, stopping: OVERLOADED };
 
 /**
- * Places each connection on a child chosen by the strategy. It binds late: when no child has
+ * Places each connection on the least-loaded child with room. It binds late: when no child has
  * room, the connection waits here, still paused, and goes to the first child that frees up
  * (assigning on arrival queues light requests behind heavy ones inside a busy child).
  */
@@ -59,24 +63,27 @@ export class Balancer {
   /** Requests read from idle keep-alive connections, waiting for a free child (quick routes first). */
   private readonly rebound = new ReboundQueue();
   private closed = false;
-  /** While set, every new connection is answered 503 DRAINING (the node is being emptied). */
-  draining = false;
+  private refusing = false;
   private readonly sweeper: NodeJS.Timeout;
 
-  private readonly strategy: Strategy;
+  private readonly picker = leastLoad();
   private readonly targets: () => readonly Target[];
   private readonly opts: BalancerOptions;
 
-  constructor(strategy: Strategy, targets: () => readonly Target[], opts: BalancerOptions) {
-    this.strategy = strategy;
+  constructor(targets: () => readonly Target[], opts: BalancerOptions) {
     this.targets = targets;
     this.opts = opts;
-    this.sweeper = setInterval(() => this.expire(), Math.min(1000, opts.queueTimeoutMs / 2));
+    this.sweeper = setInterval(() => this.expire(), Math.min(EXPIRE_SWEEP_MS, opts.queueTimeoutMs / 2));
     this.sweeper.unref();
   }
 
-  get strategyName(): string {
-    return this.strategy.name;
+  /** While set, every new connection is answered 503 DRAINING (the node is being emptied). */
+  get draining(): boolean {
+    return this.refusing;
+  }
+
+  setDraining(on: boolean): void {
+    this.refusing = on;
   }
 
   get waiting(): number {
@@ -95,7 +102,7 @@ export class Balancer {
   accept = (socket: Socket, head?: Buffer): void => {
     socket.on('error', () => {});
     if (this.closed) return this.refuse(socket, 'stopping');
-    if (this.draining) return this.refuse(socket, 'draining');
+    if (this.refusing) return this.refuse(socket, 'draining');
     if (head) return this.acceptRebound(socket, head);
     if (this.waiting === 0) {
       const t = this.pick(false);
@@ -165,7 +172,7 @@ export class Balancer {
    */
   private pick(rebound: boolean): Target | undefined {
     const targets = this.targets();
-    return this.strategy.pick(rebound ? targets.filter((t) => t.settled()) : targets);
+    return this.picker.pick(rebound ? targets.filter((t) => t.settled()) : targets);
   }
 
   /** `read`: the request the balancer read from the connection, which travels with it. */

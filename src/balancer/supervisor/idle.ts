@@ -9,10 +9,8 @@ import type { ClientHandle } from './listen.ts';
  * closed here as the child would have closed it.
  */
 export class IdleConnections {
-  /** Connections children gave back, ever. */
-  returned = 0;
-  /** Connections that brought a request and went on to a child. */
-  rebound = 0;
+  private given = 0;
+  private requests = 0;
   private readonly held = new Set<net.Socket>();
   // One read buffer for all: a read is copied out at once and the socket stops reading.
   private readonly buffer = Buffer.allocUnsafe(64 * 1024);
@@ -22,6 +20,16 @@ export class IdleConnections {
   constructor(onRequest: (socket: net.Socket, head: Buffer) => void, opts: { keepAliveTimeoutMs: number }) {
     this.onRequest = onRequest;
     this.timeoutMs = opts.keepAliveTimeoutMs;
+  }
+
+  /** Connections children gave back, ever. */
+  get returned(): number {
+    return this.given;
+  }
+
+  /** Connections that brought a request and went on to a child. */
+  get rebound(): number {
+    return this.requests;
   }
 
   get size(): number {
@@ -38,7 +46,7 @@ export class IdleConnections {
         callback: (n: number, buf: Buffer) => {
           const head = Buffer.from(buf.subarray(0, n));
           this.held.delete(socket);
-          this.rebound++;
+          this.requests++;
           this.onRequest(socket, head);
           // Stops reading: the rest of the request is for the child.
           return false;
@@ -46,7 +54,7 @@ export class IdleConnections {
       },
     } as unknown as net.SocketConstructorOpts);
     this.held.add(socket);
-    this.returned++;
+    this.given++;
     socket.on('error', () => socket.destroy());
     socket.on('end', () => socket.destroy());
     socket.on('close', () => this.held.delete(socket));

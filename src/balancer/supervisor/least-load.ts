@@ -1,13 +1,18 @@
-import { hasRoom, type Strategy, type Target } from './strategy.ts';
+import { hasRoom, type Target } from './target.ts';
+
+/** Chooses the child for the next connection, or none (the connection then waits in the supervisor). */
+export interface Picker {
+  pick(targets: readonly Target[]): Target | undefined;
+}
 
 /**
- * The child with the least load. Ties go to the child after the one picked last, so equal
- * children share a burst evenly instead of the first in the list taking it all.
+ * The child with the least load among those that accept and are under their target. Ties go
+ * to the child after the one picked last, so equal children share a burst evenly instead of
+ * the first in the list taking it all.
  */
-export function leastLoad(): Strategy {
+export function leastLoad(): Picker {
   let cursor = 0;
   return {
-    name: 'least-load',
     pick(targets: readonly Target[]): Target | undefined {
       let best: Target | undefined;
       let bestLoad = Infinity;

@@ -38,8 +38,8 @@ function listenError(code: string, where: string, fallback = code): ListenError 
 /**
  * The public socket. Two ways to take connections from it:
  *  - the supervisor accepts (`acceptingHere`): every connection arrives here paused and is
- *    handed to a child over IPC. That is how it starts, how round robin works, and how a
- *    draining node answers 503 itself;
+ *    handed to a child over IPC. That is how it starts, and how a draining node (or one
+ *    scaled to no child) answers 503 itself;
  *  - children accept directly: each ready child listens on its own copy of the socket
  *    (`sharedHandle`, sent over IPC; what node:cluster calls SCHED_NONE, and what gunicorn's
  *    workers do) and the supervisor steers them by load. A process that polls a listening

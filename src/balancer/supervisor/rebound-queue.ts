@@ -1,11 +1,6 @@
 import type { Socket } from 'node:net';
-import type { Target } from './strategy.ts';
-import { quickest } from '../route-cost.ts';
-
-/** Routes remembered; requests to others count as quick (new routes are not made to wait). */
-const MAX_ROUTES = 512;
-/** Weight of the newest sample in a route's running average. */
-const ALPHA = 0.2;
+import type { Target } from './target.ts';
+import { quickest, RouteCosts } from '../route-cost.ts';
 
 export interface Rebound {
   socket: Socket;
@@ -13,6 +8,9 @@ export interface Rebound {
   route: string;
   since: number;
 }
+
+/** Bytes of a request's start searched for its request line: a longer target is cut (its key too). */
+const REQUEST_LINE_BYTES = 512;
 
 /** A path segment that looks like an id: a number, a token with digits in it, or anything long ("v1" is not). */
 const looksLikeId = (seg: string) => /^\d+$/.test(seg) || (seg.length > 4 && /\d/.test(seg)) || seg.length > 24;
@@ -22,7 +20,7 @@ const looksLikeId = (seg: string) => /^\d+$/.test(seg) || (seg.length > 4 && /\d
  * ids folded, so that one route is one key.
  */
 export function routeKey(head: Buffer): string {
-  const line = head.toString('latin1', 0, Math.min(head.length, 512));
+  const line = head.toString('latin1', 0, Math.min(head.length, REQUEST_LINE_BYTES));
   const end = line.indexOf('\r\n');
   const [method = '', target = ''] = (end >= 0 ? line.slice(0, end) : line).split(' ');
   const q = target.indexOf('?');
@@ -36,16 +34,17 @@ export function routeKey(head: Buffer): string {
 /**
  * Requests read from idle keep-alive connections, waiting for a child whose event loop is free.
  *
- * It learns, per route, how long a request holds a child's event loop: the time from handing
- * it over until the child has taken it and turned its loop (Balancer hands such a request only
- * to a child that has taken everything before, so each child has at most one in transit).
+ * It learns, per route, how long a request holds a child's event loop (RouteCosts): the time
+ * from handing it over until the child has taken it and turned its loop (Balancer hands such a
+ * request only to a child that has taken everything before, so each child has at most one in
+ * transit).
  * When several wait, the next to go is the one with the least expected hold minus the time it
  * has waited: quick requests no longer queue behind slow ones, and a slow one waits at most
  * about its own hold longer than it would have in arrival order.
  */
 export class ReboundQueue {
   private readonly waiting: Rebound[] = [];
-  private readonly hold = new Map<string, number>();
+  private readonly costs = new RouteCosts();
   private readonly inTransit = new Map<Target, { route: string; at: number }>();
 
   get size(): number {
@@ -93,15 +92,12 @@ export class ReboundQueue {
       }
       if (!t.settled()) continue;
       this.inTransit.delete(t);
-      const ms = now - sent.at;
-      const old = this.hold.get(sent.route);
-      if (old !== undefined) this.hold.set(sent.route, old + ALPHA * (ms - old));
-      else if (this.hold.size < MAX_ROUTES) this.hold.set(sent.route, ms);
+      this.costs.learn(sent.route, now - sent.at);
     }
   }
 
-  /** Expected event-loop hold of a route in ms (0 for a route not seen yet). */
+  /** Expected event-loop hold of a route in ms (0 for a route not known to be heavy). */
   expected(route: string): number {
-    return this.hold.get(route) ?? 0;
+    return this.costs.expected(route) ?? 0;
   }
 }

@@ -176,7 +176,7 @@ describe('invalid configs never start the supervisor', () => {
     ['[supervisor]\nshutdown_timout = 5\n', /did you mean shutdown_timeout/],
     ['[supervisor]\nchildren = 0\n', /drover\.toml:2: supervisor\.children/],
     ['[supervisor]\nchildren = "lots"\n', /drover\.toml:2: supervisor\.children/],
-    ['[balancer]\nstrategy = "random"\n', /drover\.toml:2: balancer\.strategy/],
+    ['[balancer]\nstrategy = "round-robin"\n', /drover\.toml:2: unknown key balancer\.strategy \(removed/],
     ['[balancer]\nqueue_limit = -1\n', /drover\.toml:2: balancer\.queue_limit/],
     ['[admin]\nallow_remote = "yes"\n', /drover\.toml:2: admin\.allow_remote/],
     ['[autoscale]\nmin_children = 5\nmax_children = 2\n', /max_children/],

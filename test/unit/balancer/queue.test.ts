@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import net from 'node:net';
 import { Balancer } from '../../../src/balancer/supervisor/balancer.ts';
-import { leastLoad } from '../../../src/balancer/supervisor/least-load.ts';
-import type { Target } from '../../../src/balancer/supervisor/strategy.ts';
+import type { Target } from '../../../src/balancer/supervisor/target.ts';
 
 const servers: net.Server[] = [];
 afterEach(() => servers.splice(0).forEach((s) => s.close()));
@@ -41,7 +40,7 @@ describe('Balancer wait queue', () => {
   it('holds connections while every child is full and hands them over in arrival order as children free up', async () => {
     const a = child(1, 1);
     const b = child(2, 1);
-    const bal = new Balancer(leastLoad(), () => [a, b], { queueLimit: 10, queueTimeoutMs: 10_000 });
+    const bal = new Balancer(() => [a, b], { queueLimit: 10, queueTimeoutMs: 10_000 });
     const { accepted, clients } = await sockets(4);
     accepted.forEach((s) => bal.accept(s));
     expect(a.got.length + b.got.length).toBe(2);
@@ -60,7 +59,7 @@ describe('Balancer wait queue', () => {
 
   it('answers 503 OVERLOADED when the queue is full', async () => {
     const a = child(1, 0);
-    const bal = new Balancer(leastLoad(), () => [a], { queueLimit: 1, queueTimeoutMs: 10_000 });
+    const bal = new Balancer(() => [a], { queueLimit: 1, queueTimeoutMs: 10_000 });
     const { accepted, clients } = await sockets(2);
     const answer = new Promise<string>((r) => {
       let text = '';
@@ -78,11 +77,11 @@ describe('Balancer wait queue', () => {
   // Each refusal is counted under its own reason (drover_balancer_refused_total{reason}): a
   // drained node's 503s are not a full queue.
   it.each([
-    { why: 'draining', code: 'DRAINING', setup: (bal: Balancer) => void (bal.draining = true) },
+    { why: 'draining', code: 'DRAINING', setup: (bal: Balancer) => bal.setDraining(true) },
     { why: 'stopping', code: 'OVERLOADED', setup: (bal: Balancer) => bal.close() },
   ] as const)('counts a refusal while $why under its own reason', async ({ why, code, setup }) => {
     const a = child(1, 5);
-    const bal = new Balancer(leastLoad(), () => [a], { queueLimit: 10, queueTimeoutMs: 10_000 });
+    const bal = new Balancer(() => [a], { queueLimit: 10, queueTimeoutMs: 10_000 });
     const { accepted, clients } = await sockets(1);
     const answer = new Promise<string>((r) => {
       let text = '';
@@ -99,7 +98,7 @@ describe('Balancer wait queue', () => {
 
   it('closes a connection that waited longer than the queue timeout', async () => {
     const a = child(1, 0);
-    const bal = new Balancer(leastLoad(), () => [a], { queueLimit: 10, queueTimeoutMs: 200 });
+    const bal = new Balancer(() => [a], { queueLimit: 10, queueTimeoutMs: 200 });
     const { accepted, clients } = await sockets(1);
     const ended = new Promise<void>((r) => clients[0]!.on('end', r).resume());
     bal.accept(accepted[0]!);

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { ReboundQueue, routeKey } from '../../../src/balancer/supervisor/rebound-queue.ts';
-import type { Target } from '../../../src/balancer/supervisor/strategy.ts';
+import type { Target } from '../../../src/balancer/supervisor/target.ts';
 
 const head = (s: string) => Buffer.from(s, 'latin1');
 
@@ -60,8 +60,8 @@ describe('ReboundQueue', () => {
     q.handedTo(t, 'GET /slow', 100);
     t.isSettled = true;
     q.learn(120);
-    // A running average: 40 moved a fifth of the way toward 20.
-    expect(q.expected('GET /slow')).toBeCloseTo(36);
+    // A running average (RouteCosts): 40 moved three tenths of the way toward 20.
+    expect(q.expected('GET /slow')).toBeCloseTo(34);
     expect(q.expected('GET /never-seen')).toBe(0);
   });
 

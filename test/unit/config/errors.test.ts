@@ -66,10 +66,16 @@ const cases: Case[] = [
     message: 'drover.toml:2: autoscale.target_slot_utilization: expected a number > 0 and ≤ 1, got 0',
   },
   {
-    name: 'a strategy that does not exist',
-    toml: '[balancer]\nstrategy = "fastest"\n',
-    code: 'CONFIG_INVALID', key: 'balancer.strategy', line: 2,
-    message: 'drover.toml:2: balancer.strategy: expected one of "least-load", "round-robin", got "fastest"',
+    name: 'a backend that does not exist',
+    toml: '[store]\nbackend = "postgres"\n',
+    code: 'CONFIG_INVALID', key: 'store.backend', line: 2,
+    message: 'drover.toml:2: store.backend: expected one of "sqlite", "redis", got "postgres"',
+  },
+  {
+    name: 'a key drover dropped says what to do instead',
+    toml: '[balancer]\nchild_target = 64\nstrategy = "least-load"\n',
+    code: 'CONFIG_UNKNOWN_KEY', key: 'balancer.strategy', line: 3,
+    message: 'drover.toml:3: unknown key balancer.strategy (removed: drover always balances by least load; delete the line)',
   },
   {
     name: '"auto" or an integer',
@@ -266,7 +272,7 @@ describe('invalid configurations', () => {
   });
 
   it('lists every problem, file lines first in order, then variables, then flags', () => {
-    const file = dir.write('many/drover.toml', '[server]\nport = "x"\n[balancer]\nstrategy = 3\n[supervisor]\nchildrn = 2\n');
+    const file = dir.write('many/drover.toml', '[server]\nport = "x"\n[balancer]\nchild_target = "x"\n[supervisor]\nchildrn = 2\n');
     let err: unknown;
     try {
       loadConfig({ file, env: { DROVER_LOG__LEVEL: 'loud' }, flags: { 'admin.port': 'y' } });
@@ -277,7 +283,7 @@ describe('invalid configurations', () => {
     const issues = (err as ConfigError).issues;
     expect(issues.map((i) => [i.key, i.line])).toEqual([
       ['server.port', 2],
-      ['balancer.strategy', 4],
+      ['balancer.child_target', 4],
       ['supervisor.childrn', 6],
       ['log.level', undefined],
       ['admin.port', undefined],

@@ -47,7 +47,7 @@ describe('loadConfig', () => {
     });
     const { server, supervisor, balancer } = loaded.config;
     expect([server.port, server.host, server.backlog, supervisor.children]).toEqual([9000, '127.0.0.3', 100, 2]);
-    expect(balancer.strategy).toBe('least-load');
+    expect(balancer.child_target).toBe(256);
     expect(loaded.sources).toEqual({
       'server.port': { kind: 'flag', flag: 'server.port' },
       'server.host': { kind: 'env', variable: 'DROVER_SERVER__HOST' },
@@ -65,7 +65,7 @@ describe('loadConfig', () => {
         DROVER_ADMIN__ENABLED: 'false',
         DROVER_SUPERVISOR__CHILDREN: '4',
         DROVER_EXECUTOR__THREADS: 'auto',
-        DROVER_BALANCER__STRATEGY: 'round-robin',
+        DROVER_BALANCER__CHILD_TARGET: '128',
         DROVER_STORE__QUEUE_LIMIT: '1_000',
         DROVER_LOG__LEVEL: 'debug',
         DROVER_AUTH__KEYS: JSON.stringify([{ sha256: 'b'.repeat(64), tenant: 'acme' }]),
@@ -76,7 +76,7 @@ describe('loadConfig', () => {
     expect(config.admin.enabled).toBe(false);
     expect(config.supervisor.children).toBe(4);
     expect(config.executor.threads).toBe('auto');
-    expect(config.balancer.strategy).toBe('round-robin');
+    expect(config.balancer.child_target).toBe(128);
     expect(config.store.queue_limit).toBe(1000);
     expect(config.log.level).toBe('debug');
     expect(config.auth.keys).toEqual([{ sha256: 'b'.repeat(64), tenant: 'acme' }]);

@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { spin } from '../../../helpers/cpu.ts';
-import { HEAVY_MS, QuickFirst } from '../../../../src/balancer/child/quick-first.ts';
+import { QuickFirst } from '../../../../src/balancer/child/quick-first.ts';
+import { HEAVY_MS } from '../../../../src/balancer/route-cost.ts';
 
 const app = {} as FastifyInstance;
 const request = {} as FastifyRequest;

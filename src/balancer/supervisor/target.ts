@@ -17,16 +17,6 @@ export interface Target {
   handoff(socket: Socket, head: Buffer | undefined, done: (err: Error | null) => void): void;
 }
 
-/**
- * Chooses the child for the next connection among those that accept and are under their
- * target, or none (the connection then waits in the supervisor). Like node:cluster's
- * round_robin_handle / shared_handle: one small surface, chosen by config.
- */
-export interface Strategy {
-  readonly name: string;
-  pick(targets: readonly Target[]): Target | undefined;
-}
-
 export function hasRoom(t: Target): boolean {
   return t.accepts() && t.busy() < t.target;
 }

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Socket } from 'node:net';
 import { leastLoad } from '../../../src/balancer/supervisor/least-load.ts';
-import { roundRobin } from '../../../src/balancer/supervisor/round-robin.ts';
-import type { Target } from '../../../src/balancer/supervisor/strategy.ts';
+import type { Target } from '../../../src/balancer/supervisor/target.ts';
 
 /** `busy` defaults to the load (every connection bringing a request being answered). */
 function target(id: number, load: number, opts: { target?: number; accepts?: boolean; busy?: number } = {}): Target & { current: number } {
@@ -55,19 +54,5 @@ describe('least-load', () => {
     });
     expect(picks.filter((i) => i === 1)).toHaveLength(3);
     expect(picks.filter((i) => i === 2)).toHaveLength(3);
-  });
-});
-
-describe('round-robin', () => {
-  it('takes each child in turn whatever its load', () => {
-    const s = roundRobin();
-    const ts = [target(1, 9), target(2, 0)];
-    expect([1, 2, 3, 4].map(() => s.pick(ts)!.id)).toEqual([1, 2, 1, 2]);
-  });
-
-  it('skips a full child', () => {
-    const s = roundRobin();
-    const ts = [target(1, 10), target(2, 0)];
-    expect([1, 2].map(() => s.pick(ts)!.id)).toEqual([2, 2]);
   });
 });
