@@ -16,7 +16,7 @@ import type { Logger } from '../../log.ts';
 import { RedisCancelWatch } from './cancels.ts';
 import { parseEvent, RedisEventHub } from './events.ts';
 import { durabilityWarnings, inspectRedis } from './inspect.ts';
-import { defineScripts, scriptRunner, type ScriptName } from './scripts.ts';
+import { scriptRunner, type RunScript, type ScriptName } from './scripts.ts';
 import { toClaimedTask, toFields, toJson, toTask } from './task.ts';
 
 export interface RedisStoreOptions extends StoreOptions {
@@ -63,9 +63,10 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
   redis.on('error', (err: Error) => {
     lastError = err.message;
   });
-  defineScripts(redis);
+  let run: RunScript;
   try {
     await redis.connect();
+    run = await scriptRunner(redis);
   } catch (err) {
     redis.disconnect();
     throw new StoreError('UNAVAILABLE', `cannot reach redis at ${redactUrl(options.url)}: ${(err as Error).message}`, { cause: err });
@@ -90,7 +91,6 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
       (err: unknown) => log.warn({ err }, 'redis: cannot read INFO to check eviction and persistence'),
     );
   }
-  const run = scriptRunner(redis);
   const clock = options.clock;
   const common = (): string[] => [clock ? String(clock()) : '', String(options.eventsMax ?? DEFAULT_EVENTS_MAX), String(options.resultTtlMs + EVENTS_GRACE_MS)];
   let closed = false;
@@ -223,16 +223,27 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
     }),
     list: (tenant, opts) => call(async () => {
       validateList(opts);
-      const index = opts.status !== undefined ? `${base}ts:${opts.status}:${tenant}` : `${base}ta:${tenant}`;
-      const ids = await redis.zrevrangebylex(index, opts.before !== undefined ? `(${opts.before}` : '+', '-', 'LIMIT', 0, opts.limit);
-      const pipeline = redis.pipeline();
-      for (const id of ids) pipeline.hgetall(`${base}t:${id}`);
-      const rows = (await pipeline.exec()) ?? [];
+      const status = opts.status;
+      // Which index holds the tasks asked for (see lib.lua's active_key): all of the tenant's,
+      // its unfinished ones, or its dead or cancelled ones; rows of another status are skipped.
+      const index = status === undefined || status === 'succeeded' ? `${base}ta:${tenant}`
+        : status === 'dead' || status === 'cancelled' ? `${base}ts:${status}:${tenant}` : `${base}tact:${tenant}`;
       const tasks: Task[] = [];
-      for (const [err, row] of rows) {
-        if (err) throw err;
-        const fields = toFields(Object.entries(row as Record<string, string>).flat());
-        if (fields.size > 0) tasks.push(toTask(fields));
+      const page = Math.max(opts.limit, 100);
+      let before = opts.before;
+      while (tasks.length < opts.limit) {
+        const ids = await redis.zrevrangebylex(index, before !== undefined ? `(${before}` : '+', '-', 'LIMIT', 0, page);
+        const pipeline = redis.pipeline();
+        for (const id of ids) pipeline.hgetall(`${base}t:${id}`);
+        for (const [err, row] of (await pipeline.exec()) ?? []) {
+          if (err) throw err;
+          const fields = toFields(Object.entries(row as Record<string, string>).flat());
+          if (fields.size === 0 || (status !== undefined && fields.get('status') !== status)) continue;
+          tasks.push(toTask(fields));
+          if (tasks.length === opts.limit) break;
+        }
+        if (ids.length < page) break;
+        before = ids[ids.length - 1];
       }
       return tasks;
     }),

@@ -1,5 +1,6 @@
 // What the Redis backend does beyond the conformance suite (test/conformance/redis.test.ts):
-// Redis' own clock, scripts surviving SCRIPT FLUSH, event lists expiring after the end,
+// Redis' own clock, functions and scripts surviving FUNCTION/SCRIPT FLUSH, EVAL on a Redis
+// without Functions, event lists expiring after the end,
 // subscriptions surviving a dropped connection, UNAVAILABLE and fault() while Redis is
 // down, and the Lua scripts reaching the single binary's bundle.
 import { randomBytes } from 'node:crypto';
@@ -60,12 +61,29 @@ describe('redis store', () => {
     expect(second).toMatchObject({ id: task.id, attempt: 2, error: { code: 'LEASE_EXPIRED' } });
   });
 
-  it('keeps working after Redis forgot its scripts (SCRIPT FLUSH)', async () => {
+  it('keeps working after Redis forgot its functions and scripts (FUNCTION FLUSH, SCRIPT FLUSH)', async () => {
     const store = await open();
+    const peer = await open();
     await store.enqueue(req());
+    await admin.call('FUNCTION', 'FLUSH');
     await admin.script('FLUSH');
-    expect((await store.enqueue(req())).created).toBe(true);
+    // Two handles miss the library at once; both get their answer.
+    const [a, b] = await Promise.all([store.enqueue(req()), peer.enqueue(req())]);
+    expect([a.created, b.created]).toEqual([true, true]);
     expect(await store.claim({ worker: 'w1', n: 5, leaseMs: 1000 })).toHaveLength(2);
+  });
+
+  it('runs its operations as EVAL scripts on a Redis without Functions', async () => {
+    // FUNCTION renamed away: the server answers "unknown command", as Redis 6 does.
+    const old = await startRedis({ args: ['--rename-command', 'FUNCTION', '""'] });
+    onTestFinished(() => old.stop());
+    const store = await openRedisStore({ url: old.url, queueLimit: 1000, resultTtlMs: 60_000, sessionTtlMs: 60_000 });
+    onTestFinished(() => store.close());
+    const { task } = await store.enqueue(req());
+    const [claimed] = await store.claim({ worker: 'w1', n: 1, leaseMs: 1000 });
+    expect(claimed?.id).toBe(task.id);
+    expect(await store.complete(task.id, claimed!.fence, 7)).toBe(true);
+    expect(await store.get(task.tenant, task.id)).toMatchObject({ status: 'succeeded', result: 7 });
   });
 
   it('lets a finished task\'s events expire on their own, after the result TTL', async () => {

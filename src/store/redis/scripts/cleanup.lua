@@ -7,8 +7,8 @@ for _, id in ipairs(ids) do
   local t = load(id)
   if t then
     redis.call('ZREM', tenant_key(t.tenant), id)
-    redis.call('ZREM', status_key(t.status, t.tenant), id)
-    count(t.status, t.priority, -1)
+    if indexed(t.status) then redis.call('ZREM', status_key(t.status, t.tenant), id) end
+    count(t.status, t, -1)
     if t.idempotencyKey then
       local field = idem_field(t.tenant, t.idempotencyKey)
       if redis.call('HGET', K_IDEM, field) == id then redis.call('HDEL', K_IDEM, field) end

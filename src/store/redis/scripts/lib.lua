@@ -1,18 +1,34 @@
--- Prepended to every script (src/store/redis/scripts.ts). KEYS[1] is the queue's key base
--- ("{prefix}:", one hash slot: tasks, indexes, events and sessions of one queue live in it).
--- ARGV[1] is the caller's clock for tests ('' = Redis' own TIME), ARGV[2] the events kept per
--- task, ARGV[3] how long a finished task's events list lives; the op's arguments follow.
-local B = KEYS[1]
-local NOW
-if ARGV[1] ~= '' then
-  NOW = tonumber(ARGV[1])
-else
-  local t = redis.call('TIME')
-  NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-local EVENTS_MAX = ARGV[2]
-local EVENTS_TTL = ARGV[3]
+-- The shared part of every operation (src/store/redis/scripts.ts builds one Redis Function
+-- library from it and the op files; each op file is the body of one function). This top
+-- level runs once when the library loads, so its closures are not rebuilt per call (that
+-- rebuilding, and the garbage it made, was most of a call's server time as an EVAL script).
+-- Per call, begin() sets the state below: KEYS[1] is the queue's key base ("{prefix}:", one
+-- hash slot: tasks, indexes, events and sessions of one queue live in it), or a rate bucket's
+-- or tool hash's own key; ARGV[1] is the caller's clock for tests ('' = Redis' own TIME),
+-- ARGV[2] the events kept per task, ARGV[3] how long a finished task's events live; the op's
+-- arguments follow.
+local KEYS, ARGV, B, NOW, EVENTS_MAX, EVENTS_TTL
+local K_READY, K_DELAYED, K_WAITING, K_LEASE, K_FINISHED, K_COUNTS, K_IDEM, K_SESSEXP, K_TENANTS, K_CANCELS, K_MARKER
 local function arg(i) return ARGV[3 + i] end
+
+local function begin(keys, argv)
+  KEYS, ARGV, B = keys, argv, keys[1]
+  if argv[1] ~= '' then
+    NOW = tonumber(argv[1])
+  else
+    local t = redis.call('TIME')
+    NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  EVENTS_MAX, EVENTS_TTL = argv[2], argv[3]
+  K_READY, K_DELAYED, K_WAITING = B .. 'ready', B .. 'delayed', B .. 'waiting'
+  K_LEASE, K_FINISHED, K_COUNTS = B .. 'lease', B .. 'finished', B .. 'counts'
+  K_IDEM, K_SESSEXP = B .. 'idem', B .. 'sessexp'
+  -- Every tenant that enqueued, for the backlog per tenant (backlog.lua).
+  K_TENANTS = B .. 'tenants'
+  -- Channel of cancel notices: the id of every running task asked to cancel (index.ts listens).
+  K_CANCELS = B .. 'cancels'
+  K_MARKER = B .. 'marker'
+end
 
 -- Lua's tostring keeps 14 digits; scores and times need all of theirs.
 local function num(x) return string.format('%.17g', x) end
@@ -22,17 +38,17 @@ local function num(x) return string.format('%.17g', x) end
 local PRIO_SPAN = 4398046511104
 local function ready_score(t) return num((1000 - tonumber(t.priority)) * PRIO_SPAN + tonumber(t.qseq)) end
 
-local K_READY, K_DELAYED, K_WAITING = B .. 'ready', B .. 'delayed', B .. 'waiting'
-local K_LEASE, K_FINISHED, K_COUNTS = B .. 'lease', B .. 'finished', B .. 'counts'
-local K_IDEM, K_SESSEXP = B .. 'idem', B .. 'sessexp'
--- Every tenant that enqueued, for the backlog per tenant (backlog.lua).
-local K_TENANTS = B .. 'tenants'
--- Channel of cancel notices: the id of every running task asked to cancel (index.ts listens).
-local K_CANCELS = B .. 'cancels'
 local function tkey(id) return B .. 't:' .. id end
 local function evkey(id) return B .. 'ev:' .. id end
 local function tenant_key(tenant) return B .. 'ta:' .. tenant end
+-- A tenant's unfinished tasks (queued, running, cancelling): what listing by one of those
+-- statuses scans. Succeeded tasks are most of a tenant's `ta:` index and are listed by
+-- scanning that; only the rare dead and cancelled ones keep an index of their own. (One set
+-- per status cost two set writes on every transition, and a set created and removed each
+-- time a tenant's last running task ended.)
+local function active_key(tenant) return B .. 'tact:' .. tenant end
 local function status_key(status, tenant) return B .. 'ts:' .. status .. ':' .. tenant end
+local function indexed(status) return status == 'dead' or status == 'cancelled' end
 -- Lengths first, so a ':' inside a tenant or id cannot make two names one.
 local function pair(a, b) return #a .. ':' .. a .. ':' .. b end
 local function turns_key(t) return B .. 'turns:' .. pair(t.tenant, t.sessionId) end
@@ -49,13 +65,16 @@ end
 local function terminal(status) return status == 'succeeded' or status == 'dead' or status == 'cancelled' end
 local function active(status) return status == 'running' or status == 'cancelling' end
 
--- Counters the stats read instead of scanning; the totals of queued and running tasks are
--- the sizes of `waiting` and `lease`, so only these two need counting.
-local function count(status, priority, delta)
+-- Counters the stats and the backlog read instead of scanning, in one hash: queued tasks by
+-- priority, dead tasks, and running (or cancelling) tasks by tenant. The totals of queued
+-- and running tasks are the sizes of `waiting` and `lease`.
+local function count(status, t, delta)
   if status == 'queued' then
-    redis.call('HINCRBY', K_COUNTS, 'q:' .. priority, delta)
+    redis.call('HINCRBY', K_COUNTS, 'q:' .. t.priority, delta)
   elseif status == 'dead' then
     redis.call('HINCRBY', K_COUNTS, 'dead', delta)
+  elseif status == 'running' or status == 'cancelling' then
+    redis.call('HINCRBY', K_COUNTS, 'r:' .. t.tenant, delta)
   end
 end
 
@@ -89,7 +108,6 @@ local function is_head(t) return not t.sessionId or redis.call('LINDEX', turns_k
 -- A task made ready leaves one marker (never more) that wakes one node blocked in
 -- waitForWork (BLPOP), as BullMQ's marker does; a claim that leaves tasks ready sets it again
 -- for the next idle node. One marker at most: an idle node is woken in vain at most once.
-local K_MARKER = B .. 'marker'
 local function wake()
   if redis.call('LLEN', K_MARKER) == 0 then redis.call('LPUSH', K_MARKER, '1') end
 end
@@ -145,10 +163,13 @@ local function transition(t, changes, error_json, popped)
   redis.call('HSET', tkey(t.id), unpack(set))
   if #del > 0 then redis.call('HDEL', tkey(t.id), unpack(del)) end
   if old ~= t.status then
-    redis.call('ZREM', status_key(old, t.tenant), t.id)
-    redis.call('ZADD', status_key(t.status, t.tenant), 0, t.id)
-    count(old, t.priority, -1)
-    count(t.status, t.priority, 1)
+    if terminal(t.status) then redis.call('ZREM', active_key(t.tenant), t.id) end
+    if indexed(t.status) then redis.call('ZADD', status_key(t.status, t.tenant), 0, t.id) end
+    -- running <-> cancelling keeps the tenant's running count
+    if not (active(old) and active(t.status)) then
+      count(old, t, -1)
+      count(t.status, t, 1)
+    end
   end
   if old == 'queued' and t.status ~= 'queued' then unschedule(t, popped) end
   if active(old) and not active(t.status) then redis.call('ZREM', K_LEASE, t.id) end
