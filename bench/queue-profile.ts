@@ -67,13 +67,14 @@ async function main(): Promise<void> {
         const serverCpu0 = processCpuUs(server.pid);
         const clientCpu0 = ownCpuUs();
         let ms: number;
+        let emptyClaims = 0;
         if (system === 'bullmq') ms = (await runBullmq(server, CONCURRENCY, round, TASKS)).ms;
         else {
           const opts = { queueLimit: 10_000_000, resultTtlMs: 3_600_000, sessionTtlMs: 3_600_000, url: server.url, prefix: `p${round}` };
           const submitter = await openRedisStore(opts);
           const store = await openRedisStore(opts);
           try {
-            ms = (await runDrover(submitter, store, CONCURRENCY, TASKS)).ms;
+            ({ ms, emptyClaims } = await runDrover(submitter, store, CONCURRENCY, TASKS));
           } finally {
             await store.close();
             await submitter.close();
@@ -86,7 +87,7 @@ async function main(): Promise<void> {
         delete stats.info;
         delete stats.config;
         delete stats.flushall;
-        raw.push({ system, round, ms, serverCpu, clientCpu, stats });
+        raw.push({ system, round, ms, serverCpu, clientCpu, emptyClaims, stats });
         if (round < ROUNDS) continue;
         const rows = Object.entries(stats).sort((a, b) => b[1].usec - a[1].usec);
         const scripts = stats.fcall ?? stats.evalsha ?? { calls: 0, usec: 0 };
@@ -95,7 +96,8 @@ async function main(): Promise<void> {
         console.log(`\n${system}, c=${CONCURRENCY}, ${TASKS} tasks: ${((TASKS / ms) * 1000).toFixed(0)} tasks/s; ` +
           `CPU µs per task: redis-server ${serverCpu.toFixed(0)}, client process ${clientCpu.toFixed(0)}; ` +
           `commandstats µs per task ${(scripts.usec / TASKS).toFixed(1)} in scripts (${(scripts.calls / TASKS).toFixed(2)} calls/task, ` +
-          `${(scripts.usec / Math.max(1, scripts.calls)).toFixed(1)} µs each); round trips/task ${(roundTrips / TASKS).toFixed(2)}`);
+          `${(scripts.usec / Math.max(1, scripts.calls)).toFixed(1)} µs each); round trips/task ${(roundTrips / TASKS).toFixed(2)}` +
+          (system === 'drover-redis' ? `; claims that found nothing ${emptyClaims}` : ''));
         console.log('| command | calls/task | µs/call | µs/task |');
         console.log('| --- | --- | --- | --- |');
         for (const [cmd, v] of [['scripts (total)', scripts] as const, ...plain]) {

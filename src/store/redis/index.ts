@@ -171,8 +171,10 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
   const store: Store = {
     enqueue: (req) => call(async () => {
       const { priority, kind } = validateEnqueue(req);
+      const id = newTaskId(clock ? clock() : Date.now());
+      const input = toJson(req.input);
       const reply = (await script('enqueue', [
-        newTaskId(clock ? clock() : Date.now()), req.tenant, kind, req.sessionId ?? '', priority, toJson(req.input),
+        id, req.tenant, kind, req.sessionId ?? '', priority, input,
         req.maxAttempts, req.timeoutMs, req.idempotencyKey ?? '', options.queueLimit, req.requestHash ?? '',
       ])) as [number, unknown];
       if (reply[0] === -2) {
@@ -181,7 +183,19 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
       if (reply[0] === -1) {
         throw new StoreError('QUEUE_FULL', `queue full: ${String(reply[1])} tasks queued (store.queue_limit = ${options.queueLimit})`);
       }
-      return { task: toTask(toFields(reply[1])), created: reply[0] === 1 };
+      if (reply[0] === 1) {
+        const at = Number(reply[1]);
+        return {
+          task: {
+            id, tenant: req.tenant, kind, sessionId: req.sessionId ?? null, status: 'queued', priority, input: JSON.parse(input),
+            result: null, error: null, attempt: 0, attempts: [], maxAttempts: req.maxAttempts, timeoutMs: req.timeoutMs,
+            idempotencyKey: req.idempotencyKey ?? null, worker: null, leaseUntil: null, createdAt: at, updatedAt: at, runAt: at,
+            startedAt: null, finishedAt: null,
+          },
+          created: true,
+        };
+      }
+      return { task: toTask(toFields(reply[1])), created: false };
     }),
     claim: (req) => call(async () => {
       validateClaim(req);

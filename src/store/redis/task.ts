@@ -17,11 +17,13 @@ function int(value: string | undefined): number | null {
   return value === undefined ? null : Number(value);
 }
 
-/** The finished runs (the `attempts` field: JSON objects joined by commas, see lib.lua's
- * end_attempt), then the open one while the task runs. */
+/** The finished runs (the `attempts` field: [n, error, startedAt, finishedAt] arrays joined
+ * by commas, see lib.lua's end_attempt; objects in hashes written before), then the open one
+ * while the task runs. */
 function attempts(f: Map<string, string>, status: TaskStatus): TaskAttempt[] {
   const finished = f.get('attempts');
-  const list = finished === undefined ? [] : (JSON.parse(`[${finished}]`) as TaskAttempt[]);
+  const stored = finished === undefined ? [] : (JSON.parse(`[${finished}]`) as (TaskAttempt | [number, TaskError | null, number, number])[]);
+  const list = stored.map((a): TaskAttempt => (Array.isArray(a) ? { n: a[0], error: a[1], startedAt: a[2], finishedAt: a[3] } : a));
   if (status === 'running' || status === 'cancelling') {
     list.push({ n: Number(f.get('attempt')), error: null, startedAt: Number(f.get('startedAt')), finishedAt: null });
   }

@@ -1,7 +1,9 @@
 -- Adds a task, or returns the tenant's task with the same idempotency key (unless both
 -- carry a request hash and they differ).
 -- ARGS: id, tenant, kind, sessionId|'', priority, input (JSON), maxAttempts, timeoutMs,
--- idempotencyKey|'', queueLimit, requestHash|''. Returns {1|0, task} (created or not),
+-- idempotencyKey|'', queueLimit, requestHash|''. Returns {1, created at} for a new task (the
+-- caller has the rest of it; sending the whole hash back cost more than writing it), {0, task}
+-- for the existing one with the key,
 -- {-1, queued} when full, or {-2, existing id} when the key was used for another request.
 local id, tenant, kind, session, priority = arg(1), arg(2), arg(3), arg(4), arg(5)
 local ikey, limit, hash = arg(9), tonumber(arg(10)), arg(11)
@@ -36,4 +38,4 @@ count('queued', t, 1)
 if session ~= '' then redis.call('RPUSH', turns_key(t), id) end
 redis.call('ZADD', K_WAITING, t.runAt, id)
 if is_head(t) then schedule(t) end
-return { 1, flat(t) }
+return { 1, t.createdAt }

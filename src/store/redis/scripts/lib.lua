@@ -184,14 +184,15 @@ local function transition(t, changes, error_json, popped)
   status_event(t, error_json)
 end
 
--- Attempts: the finished runs are the `attempts` field, their JSON objects joined by commas
--- (task.ts adds the brackets, and the open run from attempt and startedAt while it runs).
+-- Attempts: the finished runs are the `attempts` field, each a JSON array [n, error, startedAt,
+-- finishedAt], joined by commas (task.ts adds the brackets and names the parts, and the open
+-- run from attempt and startedAt while it runs). Arrays, not objects: a run that succeeded
+-- then stays under 64 bytes, so the task's hash keeps Redis' compact encoding (listpack).
 -- Every change that ends a run closes it with the failure it records; a release on drain
 -- gives the attempt back and adds nothing.
 local function end_attempt(t, changes, error_json)
   if not active(t.status) then return end
-  local entry = '{"n":' .. t.attempt .. ',"error":' .. (error_json or 'null') .. ',"startedAt":' .. t.startedAt ..
-    ',"finishedAt":' .. num(NOW) .. '}'
+  local entry = '[' .. t.attempt .. ',' .. (error_json or 'null') .. ',' .. t.startedAt .. ',' .. num(NOW) .. ']'
   changes.attempts = t.attempts and (t.attempts .. ',' .. entry) or entry
 end
 
