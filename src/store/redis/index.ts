@@ -17,7 +17,7 @@ import { RedisCancelWatch } from './cancels.ts';
 import { parseEvent, RedisEventHub } from './events.ts';
 import { durabilityWarnings, inspectRedis } from './inspect.ts';
 import { scriptRunner, type RunScript, type ScriptName } from './scripts.ts';
-import { toClaimedTask, toFields, toJson, toTask } from './task.ts';
+import { fromHmget, TASK_FIELDS, toClaimedTask, toFields, toJson, toTask } from './task.ts';
 
 export interface RedisStoreOptions extends StoreOptions {
   /** redis://[user:password@]host:port[/db] or rediss:// for TLS. */
@@ -38,9 +38,6 @@ const DEFAULT_PREFIX = 'drover';
 const DEFAULT_EVENTS_MAX = 10_000;
 const DEFAULT_EVENTS_LIMIT = 1000;
 const CLEANUP_BATCH = 500;
-// A finished task's events list outlives the result TTL by this much, then Redis removes
-// it even if no node runs cleanup.
-const EVENTS_GRACE_MS = 60_000;
 
 export async function openRedisStore(options: RedisStoreOptions): Promise<Store> {
   const prefix = options.prefix ?? DEFAULT_PREFIX;
@@ -92,7 +89,7 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
     );
   }
   const clock = options.clock;
-  const common = (): string[] => [clock ? String(clock()) : '', String(options.eventsMax ?? DEFAULT_EVENTS_MAX), String(options.resultTtlMs + EVENTS_GRACE_MS)];
+  const common = (): string[] => [clock ? String(clock()) : '', String(options.eventsMax ?? DEFAULT_EVENTS_MAX)];
   let closed = false;
   // What fault() reports: set whenever the command connection drops, cleared once it is
   // ready again (ioredis reconnects by itself meanwhile).
@@ -232,7 +229,7 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
       return Number(await run('reap', base, args));
     }),
     get: (tenant, id) => call(async () => {
-      const fields = toFields(await redis.hgetall(`${base}t:${id}`).then((o) => Object.entries(o).flat()));
+      const fields = fromHmget(await redis.hmget(`${base}t:${id}`, ...TASK_FIELDS));
       return fields.size > 0 && fields.get('tenant') === tenant ? toTask(fields) : null;
     }),
     list: (tenant, opts) => call(async () => {
@@ -248,10 +245,10 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
       while (tasks.length < opts.limit) {
         const ids = await redis.zrevrangebylex(index, before !== undefined ? `(${before}` : '+', '-', 'LIMIT', 0, page);
         const pipeline = redis.pipeline();
-        for (const id of ids) pipeline.hgetall(`${base}t:${id}`);
+        for (const id of ids) pipeline.hmget(`${base}t:${id}`, ...TASK_FIELDS);
         for (const [err, row] of (await pipeline.exec()) ?? []) {
           if (err) throw err;
-          const fields = toFields(Object.entries(row as Record<string, string>).flat());
+          const fields = fromHmget(row as (string | null)[]);
           if (fields.size === 0 || (status !== undefined && fields.get('status') !== status)) continue;
           tasks.push(toTask(fields));
           if (tasks.length === opts.limit) break;

@@ -9,6 +9,22 @@ export function toFields(flat: unknown): Map<string, string> {
   return map;
 }
 
+/** A task's own fields (lib.lua's FIELDS): its hash also holds its events (e:<seq>). */
+export const TASK_FIELDS = [
+  'id', 'tenant', 'kind', 'sessionId', 'status', 'priority', 'input', 'result', 'error', 'attempt', 'attempts',
+  'maxAttempts', 'timeoutMs', 'idempotencyKey', 'requestHash', 'worker', 'leaseUntil', 'createdAt', 'updatedAt',
+  'runAt', 'startedAt', 'finishedAt', 'fence', 'evseq', 'qseq',
+] as const;
+
+/** HMGET's answer for TASK_FIELDS as fields; empty when the task does not exist. */
+export function fromHmget(values: (string | null)[]): Map<string, string> {
+  const map = new Map<string, string>();
+  values.forEach((v, i) => {
+    if (v !== null) map.set(TASK_FIELDS[i] as string, v);
+  });
+  return map;
+}
+
 function json(value: string | undefined): unknown {
   return value === undefined ? null : JSON.parse(value);
 }

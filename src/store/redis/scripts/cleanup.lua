@@ -1,5 +1,5 @@
--- Removes up to `batch` tasks finished before now - resultTtlMs (with their events and
--- indexes) and up to `batch` sessions idle past their TTL. ARGS: resultTtlMs, batch.
+-- Removes up to `batch` tasks finished before now - resultTtlMs (with their events, in
+-- their hash, and indexes) and up to `batch` sessions idle past their TTL. ARGS: resultTtlMs, batch.
 -- Returns {sessions removed, ids of removed tasks...} (their tool results live elsewhere).
 local cutoff, batch = NOW - tonumber(arg(1)), tonumber(arg(2))
 local ids = redis.call('ZRANGEBYSCORE', K_FINISHED, '-inf', '(' .. num(cutoff), 'LIMIT', 0, batch)
@@ -13,7 +13,7 @@ for _, id in ipairs(ids) do
       local field = idem_field(t.tenant, t.idempotencyKey)
       if redis.call('HGET', K_IDEM, field) == id then redis.call('HDEL', K_IDEM, field) end
     end
-    redis.call('DEL', tkey(id), evkey(id))
+    redis.call('DEL', tkey(id))
   end
   redis.call('ZREM', K_FINISHED, id)
 end

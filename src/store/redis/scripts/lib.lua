@@ -5,11 +5,10 @@
 -- Per call, begin() sets the state below: KEYS[1] is the queue's key base ("{prefix}:", one
 -- hash slot: tasks, indexes, events and sessions of one queue live in it), or a rate bucket's
 -- or tool hash's own key; ARGV[1] is the caller's clock for tests ('' = Redis' own TIME),
--- ARGV[2] the events kept per task, ARGV[3] how long a finished task's events live; the op's
--- arguments follow.
-local KEYS, ARGV, B, NOW, EVENTS_MAX, EVENTS_TTL
+-- ARGV[2] the events kept per task; the op's arguments follow.
+local KEYS, ARGV, B, NOW, EVENTS_MAX
 local K_READY, K_DELAYED, K_WAITING, K_LEASE, K_FINISHED, K_COUNTS, K_IDEM, K_SESSEXP, K_TENANTS, K_CANCELS, K_MARKER
-local function arg(i) return ARGV[3 + i] end
+local function arg(i) return ARGV[2 + i] end
 
 local function begin(keys, argv)
   KEYS, ARGV, B = keys, argv, keys[1]
@@ -19,7 +18,7 @@ local function begin(keys, argv)
     local t = redis.call('TIME')
     NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   end
-  EVENTS_MAX, EVENTS_TTL = argv[2], argv[3]
+  EVENTS_MAX = tonumber(argv[2])
   K_READY, K_DELAYED, K_WAITING = B .. 'ready', B .. 'delayed', B .. 'waiting'
   K_LEASE, K_FINISHED, K_COUNTS = B .. 'lease', B .. 'finished', B .. 'counts'
   K_IDEM, K_SESSEXP = B .. 'idem', B .. 'sessexp'
@@ -39,6 +38,7 @@ local PRIO_SPAN = 4398046511104
 local function ready_score(t) return num((1000 - tonumber(t.priority)) * PRIO_SPAN + tonumber(t.qseq)) end
 
 local function tkey(id) return B .. 't:' .. id end
+-- The channel a task's events are published on.
 local function evkey(id) return B .. 'ev:' .. id end
 local function tenant_key(tenant) return B .. 'ta:' .. tenant end
 -- A tenant's unfinished tasks (queued, running, cancelling): what listing by one of those
@@ -54,11 +54,20 @@ local function pair(a, b) return #a .. ':' .. a .. ':' .. b end
 local function turns_key(t) return B .. 'turns:' .. pair(t.tenant, t.sessionId) end
 local function idem_field(tenant, key) return pair(tenant, key) end
 
+-- A task's own fields; its hash also holds its events (e:<seq>), which load leaves out.
+local FIELDS = {
+  'id', 'tenant', 'kind', 'sessionId', 'status', 'priority', 'input', 'result', 'error', 'attempt', 'attempts',
+  'maxAttempts', 'timeoutMs', 'idempotencyKey', 'requestHash', 'worker', 'leaseUntil', 'createdAt', 'updatedAt',
+  'runAt', 'startedAt', 'finishedAt', 'fence', 'evseq', 'qseq',
+}
+
 local function load(id)
-  local flat = redis.call('HGETALL', tkey(id))
-  if #flat == 0 then return nil end
+  local values = redis.call('HMGET', tkey(id), unpack(FIELDS))
+  if not values[1] then return nil end
   local t = {}
-  for i = 1, #flat, 2 do t[flat[i]] = flat[i + 1] end
+  for i = 1, #FIELDS do
+    if values[i] then t[FIELDS[i]] = values[i] end
+  end
   return t
 end
 
@@ -78,26 +87,36 @@ local function count(status, t, delta)
   end
 end
 
--- A task's events are a list of {"s":seq,"f":final,"d":event} entries, seq 1, 2, … (a list,
--- not a stream: creating a stream costs several times a task's other writes, and seq already
--- is the resume id). Trimmed from the front past EVENTS_MAX; the entries carry their seq.
-local function append_event(id, data, final)
-  local seq = redis.call('HINCRBY', tkey(id), 'evseq', 1)
-  local key = evkey(id)
-  local entry = '{"s":' .. seq .. ',"f":' .. (final and 'true' or 'false') .. ',"d":' .. data .. '}'
-  if redis.call('RPUSH', key, entry) > tonumber(EVENTS_MAX) then redis.call('LTRIM', key, -tonumber(EVENTS_MAX), -1) end
-  if final then redis.call('PEXPIRE', key, EVENTS_TTL) end
-  -- Subscribers on every node follow the list through this notification.
-  redis.call('PUBLISH', key, entry)
+-- A task's events are fields of its hash: e:1, e:2, … hold the events, evseq the last seq (a
+-- list or stream per task was one more key to create, expire and delete for every task; the
+-- status events now go out in the transition's own HSET). The newest EVENTS_MAX are kept.
+-- The entry read and published is {"s":seq,"f":final,"d":event}; the final one is the last
+-- of a finished task.
+local function event_entry(seq, data, final)
+  return '{"s":' .. seq .. ',"f":' .. (final and 'true' or 'false') .. ',"d":' .. data .. '}'
+end
+
+-- Adds the next event of t to `set` (an HSET's field, value list) and returns its seq.
+local function add_event(t, set, data)
+  local seq = tonumber(t.evseq or '0') + 1
+  t.evseq = tostring(seq)
+  set[#set + 1] = 'evseq'
+  set[#set + 1] = t.evseq
+  set[#set + 1] = 'e:' .. seq
+  set[#set + 1] = data
   return seq
 end
 
-local function status_event(t, error_json)
+local function trim_events(id, seq)
+  if seq > EVENTS_MAX then redis.call('HDEL', tkey(id), 'e:' .. (seq - EVENTS_MAX)) end
+end
+
+local function status_data(t, error_json)
   local s = '{"type":"status","status":"' .. t.status .. '","attempt":' .. t.attempt
   if t.status == 'succeeded' then s = s .. ',"result":' .. (t.result or 'null') end
   if error_json then s = s .. ',"error":' .. error_json end
   if t.status == 'queued' then s = s .. ',"runAt":' .. t.runAt end
-  append_event(t.id, s .. '}', terminal(t.status))
+  return s .. '}'
 end
 
 -- A queued task sits in `ready` (may run now) or `delayed` (runAt later), unless it belongs
@@ -160,8 +179,11 @@ local function transition(t, changes, error_json, popped)
       set[#set + 1] = t[k]
     end
   end
+  local data = status_data(t, error_json)
+  local seq = add_event(t, set, data)
   redis.call('HSET', tkey(t.id), unpack(set))
   if #del > 0 then redis.call('HDEL', tkey(t.id), unpack(del)) end
+  trim_events(t.id, seq)
   if old ~= t.status then
     if terminal(t.status) then redis.call('ZREM', active_key(t.tenant), t.id) end
     if indexed(t.status) then redis.call('ZADD', status_key(t.status, t.tenant), 0, t.id) end
@@ -181,7 +203,8 @@ local function transition(t, changes, error_json, popped)
     redis.call('ZADD', K_FINISHED, t.finishedAt, t.id)
     turn_done(t)
   end
-  status_event(t, error_json)
+  -- Subscribers on every node follow the task's events through this notification.
+  redis.call('PUBLISH', evkey(t.id), event_entry(seq, data, terminal(t.status)))
 end
 
 -- Attempts: the finished runs are the `attempts` field, each a JSON array [n, error, startedAt,

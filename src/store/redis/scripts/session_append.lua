@@ -15,7 +15,7 @@ local expires = redis.call('HGET', hash, 'expiresAt')
 if expires and tonumber(expires) <= NOW then redis.call('DEL', hash, list) end
 redis.call('HSETNX', hash, 'createdAt', num(NOW))
 redis.call('HSET', hash, 'updatedAt', num(NOW), 'expiresAt', num(NOW + ttl))
-for i = 3 + 6, #ARGV do redis.call('RPUSH', list, ARGV[i]) end
+for i = 2 + 6, #ARGV do redis.call('RPUSH', list, ARGV[i]) end
 redis.call('ZADD', K_SESSEXP, num(NOW + ttl), name)
 local meta = redis.call('HMGET', hash, 'createdAt', 'updatedAt', 'expiresAt')
 return { meta[1], meta[2], meta[3], redis.call('LRANGE', list, 0, -1) }
