@@ -17,7 +17,7 @@ for _, id in ipairs(ids) do
   end
   redis.call('ZREM', K_FINISHED, id)
 end
-local sessions = redis.call('ZRANGEBYSCORE', K_SESSEXP, '-inf', num(NOW), 'LIMIT', 0, batch)
+local sessions = redis.call('ZRANGEBYSCORE', K_SESSEXP, '-inf', NOW_S, 'LIMIT', 0, batch)
 for _, name in ipairs(sessions) do
   redis.call('DEL', B .. 's:' .. name, B .. 'm:' .. name)
   redis.call('ZREM', K_SESSEXP, name)

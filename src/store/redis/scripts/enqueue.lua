@@ -21,8 +21,8 @@ local queued = redis.call('ZCARD', K_WAITING)
 if queued >= limit then return { -1, queued } end
 local t = {
   id = id, tenant = tenant, kind = kind, status = 'queued', priority = priority, input = arg(6),
-  attempt = '0', maxAttempts = arg(7), timeoutMs = arg(8), createdAt = num(NOW), updatedAt = num(NOW),
-  runAt = num(NOW), fence = '0', evseq = '0', qseq = tostring(redis.call('INCR', B .. 'qseq')),
+  attempt = '0', maxAttempts = arg(7), timeoutMs = arg(8), createdAt = NOW_S, updatedAt = NOW_S,
+  runAt = NOW_S, fence = '0', evseq = '0', qseq = num(redis.call('INCR', B .. 'qseq')),
 }
 if session ~= '' then t.sessionId = session end
 if ikey ~= '' then

@@ -13,8 +13,8 @@ local name = pair(tenant, sid)
 local hash, list = B .. 's:' .. name, B .. 'm:' .. name
 local expires = redis.call('HGET', hash, 'expiresAt')
 if expires and tonumber(expires) <= NOW then redis.call('DEL', hash, list) end
-redis.call('HSETNX', hash, 'createdAt', num(NOW))
-redis.call('HSET', hash, 'updatedAt', num(NOW), 'expiresAt', num(NOW + ttl))
+redis.call('HSETNX', hash, 'createdAt', NOW_S)
+redis.call('HSET', hash, 'updatedAt', NOW_S, 'expiresAt', num(NOW + ttl))
 for i = 2 + 6, #ARGV do redis.call('RPUSH', list, ARGV[i]) end
 redis.call('ZADD', K_SESSEXP, num(NOW + ttl), name)
 local meta = redis.call('HMGET', hash, 'createdAt', 'updatedAt', 'expiresAt')
