@@ -4,11 +4,11 @@
 local cutoff, batch = NOW - tonumber(arg(1)), tonumber(arg(2))
 local ids = redis.call('ZRANGEBYSCORE', K_FINISHED, '-inf', '(' .. num(cutoff), 'LIMIT', 0, batch)
 for _, id in ipairs(ids) do
-  local t = load(id)
+  local t = load_core(id)
   if t then
     redis.call('ZREM', tenant_key(t.tenant), id)
     if indexed(t.status) then redis.call('ZREM', status_key(t.status, t.tenant), id) end
-    count(t.status, t, -1)
+    count(t.status, t, '-1')
     if t.idempotencyKey then
       local field = idem_field(t.tenant, t.idempotencyKey)
       if redis.call('HGET', K_IDEM, field) == id then redis.call('HDEL', K_IDEM, field) end

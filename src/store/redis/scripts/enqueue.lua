@@ -31,10 +31,10 @@ if ikey ~= '' then
   redis.call('HSET', K_IDEM, idem_field(tenant, ikey), id)
 end
 redis.call('HSET', tkey(id), unpack(flat(t)))
-redis.call('ZADD', tenant_key(tenant), 0, id)
+redis.call('ZADD', tenant_key(tenant), '0', id)
 redis.call('SADD', K_TENANTS, tenant)
-redis.call('ZADD', active_key(tenant), 0, id)
-count('queued', t, 1)
+redis.call('ZADD', active_key(tenant), '0', id)
+count('queued', t, '1')
 if session ~= '' then redis.call('RPUSH', turns_key(t), id) end
 redis.call('ZADD', K_WAITING, t.runAt, id)
 if is_head(t) then schedule(t) end

@@ -12,7 +12,7 @@ local out = {}
 -- In chunks: Lua unpacks at most a few thousand values at once.
 for from = first, stop, 1000 do
   local names = {}
-  for seq = from, math.min(stop, from + 999) do names[#names + 1] = 'e:' .. seq end
+  for seq = from, math.min(stop, from + 999) do names[#names + 1] = string.format('e:%d', seq) end
   local data = redis.call('HMGET', tkey(id), unpack(names))
   for i = 1, #names do
     local seq = from + i - 1

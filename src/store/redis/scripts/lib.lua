@@ -64,23 +64,35 @@ local function pair(a, b) return #a .. ':' .. a .. ':' .. b end
 local function turns_key(t) return B .. 'turns:' .. pair(t.tenant, t.sessionId) end
 local function idem_field(tenant, key) return pair(tenant, key) end
 
--- A task's own fields; its hash also holds its events (e:<seq>), which load leaves out.
-local FIELDS = {
-  'id', 'tenant', 'kind', 'sessionId', 'status', 'priority', 'input', 'result', 'error', 'attempt', 'attempts',
-  'maxAttempts', 'timeoutMs', 'idempotencyKey', 'requestHash', 'worker', 'leaseUntil', 'createdAt', 'updatedAt',
-  'runAt', 'startedAt', 'finishedAt', 'fence', 'evseq', 'qseq',
-}
-
+-- A whole task: its hash without its events (e:<seq>, the only fields with ':' second), in
+-- one pass over the hash (HGETALL walks Redis' compact encoding once, where HMGET searches it
+-- per field). Claims and cancels, which return the task, read it so; events there are the
+-- few of earlier attempts.
 local function load(id)
-  local v = redis.call('HMGET', tkey(id), unpack(FIELDS))
+  local flat = redis.call('HGETALL', tkey(id))
+  if #flat == 0 then return nil end
+  local t = {}
+  for i = 1, #flat, 2 do
+    local k = flat[i]
+    if string.byte(k, 2) ~= 58 then t[k] = flat[i + 1] end
+  end
+  return t
+end
+
+-- What changing a task's status reads of it (transition, end_attempt, schedule, turn_done, the
+-- status event, cleanup), for writes that do not return the task: fewer fields to look up than
+-- the whole task, and never its events.
+local CORE = {
+  'status', 'fence', 'tenant', 'priority', 'attempt', 'maxAttempts', 'startedAt', 'attempts', 'sessionId', 'evseq', 'qseq',
+  'runAt', 'idempotencyKey',
+}
+local function load_core(id)
+  local v = redis.call('HMGET', tkey(id), unpack(CORE))
   if not v[1] then return nil end
-  -- One constructor (sized once) instead of 25 inserts; `or nil` leaves absent fields out.
   return {
-    id = v[1], tenant = v[2], kind = v[3], sessionId = v[4] or nil, status = v[5], priority = v[6], input = v[7],
-    result = v[8] or nil, error = v[9] or nil, attempt = v[10], attempts = v[11] or nil, maxAttempts = v[12],
-    timeoutMs = v[13], idempotencyKey = v[14] or nil, requestHash = v[15] or nil, worker = v[16] or nil,
-    leaseUntil = v[17] or nil, createdAt = v[18], updatedAt = v[19], runAt = v[20], startedAt = v[21] or nil,
-    finishedAt = v[22] or nil, fence = v[23], evseq = v[24] or nil, qseq = v[25] or nil,
+    id = id, status = v[1], fence = v[2], tenant = v[3], priority = v[4], attempt = v[5], maxAttempts = v[6],
+    startedAt = v[7] or nil, attempts = v[8] or nil, sessionId = v[9] or nil, evseq = v[10] or nil, qseq = v[11] or nil,
+    runAt = v[12], idempotencyKey = v[13] or nil,
   }
 end
 
@@ -90,6 +102,7 @@ local function active(status) return status == 'running' or status == 'cancellin
 -- Counters the stats and the backlog read instead of scanning, in one hash: queued tasks by
 -- priority, dead tasks, and running (or cancelling) tasks by tenant. The totals of queued
 -- and running tasks are the sizes of `waiting` and `lease`.
+-- delta: '1' or '-1' (text: a Lua number passed to Redis is printed through libc's float format).
 local function count(status, t, delta)
   if status == 'queued' then
     redis.call('HINCRBY', K_COUNTS, 'q:' .. t.priority, delta)
@@ -115,7 +128,7 @@ local function add_event(t, set, data)
   t.evseq = num(seq)
   set[#set + 1] = 'evseq'
   set[#set + 1] = t.evseq
-  set[#set + 1] = 'e:' .. seq
+  set[#set + 1] = 'e:' .. t.evseq
   set[#set + 1] = data
   return seq
 end
@@ -135,7 +148,7 @@ end
 -- A queued task sits in `ready` (may run now) or `delayed` (runAt later), unless it belongs
 -- to a session and an earlier task of that session is not finished: it then waits in the
 -- session's list only (the tasks of one session run one at a time, in order).
-local function is_head(t) return not t.sessionId or redis.call('LINDEX', turns_key(t), 0) == t.id end
+local function is_head(t) return not t.sessionId or redis.call('LINDEX', turns_key(t), '0') == t.id end
 
 -- A task made ready leaves one marker (never more) that wakes one node blocked in
 -- waitForWork (BLPOP), as BullMQ's marker does; a claim that leaves tasks ready sets it again
@@ -147,7 +160,7 @@ end
 local function schedule(t)
   if tonumber(t.runAt) > NOW then
     redis.call('ZADD', K_DELAYED, t.runAt, t.id)
-    redis.call('HINCRBY', K_COUNTS, 'd:' .. t.priority, 1)
+    redis.call('HINCRBY', K_COUNTS, 'd:' .. t.priority, '1')
   else
     redis.call('ZADD', K_READY, ready_score(t), t.id)
     wake()
@@ -159,19 +172,19 @@ local function unschedule(t, popped)
   redis.call('ZREM', K_WAITING, t.id)
   if popped then return end
   redis.call('ZREM', K_READY, t.id)
-  if redis.call('ZREM', K_DELAYED, t.id) == 1 then redis.call('HINCRBY', K_COUNTS, 'd:' .. t.priority, -1) end
+  if redis.call('ZREM', K_DELAYED, t.id) == 1 then redis.call('HINCRBY', K_COUNTS, 'd:' .. t.priority, '-1') end
 end
 
 -- Turns run one at a time, in order: when one ends, the next of its session may run.
 local function turn_done(t)
   if not t.sessionId then return end
   local key = turns_key(t)
-  local head = redis.call('LINDEX', key, 0)
-  redis.call('LREM', key, 1, t.id)
+  local head = redis.call('LINDEX', key, '0')
+  redis.call('LREM', key, '1', t.id)
   if head ~= t.id then return end
-  local next_id = redis.call('LINDEX', key, 0)
+  local next_id = redis.call('LINDEX', key, '0')
   if next_id then
-    local n = load(next_id)
+    local n = load_core(next_id)
     if n and n.status == 'queued' then schedule(n) end
   end
 end
@@ -199,11 +212,11 @@ local function transition(t, changes, error_json, popped)
   trim_events(t.id, seq)
   if old ~= t.status then
     if terminal(t.status) then redis.call('ZREM', active_key(t.tenant), t.id) end
-    if indexed(t.status) then redis.call('ZADD', status_key(t.status, t.tenant), 0, t.id) end
+    if indexed(t.status) then redis.call('ZADD', status_key(t.status, t.tenant), '0', t.id) end
     -- running <-> cancelling keeps the tenant's running count
     if not (active(old) and active(t.status)) then
-      count(old, t, -1)
-      count(t.status, t, 1)
+      count(old, t, '-1')
+      count(t.status, t, '1')
     end
   end
   if old == 'queued' and t.status ~= 'queued' then unschedule(t, popped) end
@@ -282,9 +295,9 @@ end
 -- Expired leases (deadline before now): back to the queue with the attempt counted, dead
 -- after the last attempt, cancelled when a cancel was asked for.
 local function reap(limit)
-  local ids = redis.call('ZRANGEBYSCORE', K_LEASE, '-inf', '(' .. NOW_S, 'LIMIT', 0, limit)
+  local ids = redis.call('ZRANGEBYSCORE', K_LEASE, '-inf', '(' .. NOW_S, 'LIMIT', '0', num(limit))
   for _, id in ipairs(ids) do
-    local t = load(id)
+    local t = load_core(id)
     if not t or not active(t.status) then
       redis.call('ZREM', K_LEASE, id)
     elseif t.status == 'cancelling' then
@@ -299,11 +312,11 @@ end
 
 -- Delayed tasks whose time has come move to `ready`.
 local function promote(limit)
-  local ids = redis.call('ZRANGEBYSCORE', K_DELAYED, '-inf', NOW_S, 'LIMIT', 0, limit)
+  local ids = redis.call('ZRANGEBYSCORE', K_DELAYED, '-inf', NOW_S, 'LIMIT', '0', num(limit))
   for _, id in ipairs(ids) do
     redis.call('ZREM', K_DELAYED, id)
     local fields = redis.call('HMGET', tkey(id), 'priority', 'qseq')
-    redis.call('HINCRBY', K_COUNTS, 'd:' .. fields[1], -1)
+    redis.call('HINCRBY', K_COUNTS, 'd:' .. fields[1], '-1')
     redis.call('ZADD', K_READY, ready_score({ priority = fields[1], qseq = fields[2] }), id)
     wake()
   end
@@ -311,7 +324,7 @@ end
 
 -- The task if (id, fence) is still the current claim.
 local function held(id, fence)
-  local t = load(id)
+  local t = load_core(id)
   if not t or t.fence ~= fence or not active(t.status) then return nil end
   return t
 end
@@ -321,7 +334,7 @@ end
 local function claim_ready(n, worker, lease_ms)
   reap(1000)
   promote(1000)
-  local popped = redis.call('ZPOPMIN', K_READY, n)
+  local popped = redis.call('ZPOPMIN', K_READY, num(n))
   local out = {}
   for i = 1, #popped, 2 do
     local t = load(popped[i])

@@ -4,7 +4,8 @@ local id, data = arg(1), arg(2)
 local values = redis.call('HMGET', tkey(id), 'status', 'evseq')
 if not values[1] or terminal(values[1]) then return nil end
 local seq = tonumber(values[2] or '0') + 1
-redis.call('HSET', tkey(id), 'evseq', seq, 'e:' .. seq, data)
+local seq_s = num(seq)
+redis.call('HSET', tkey(id), 'evseq', seq_s, 'e:' .. seq_s, data)
 trim_events(id, seq)
 redis.call('PUBLISH', evkey(id), event_entry(seq, data, false))
 return seq

@@ -4,7 +4,7 @@
 -- Returns {createdAt, updatedAt, expiresAt, messages} or 'STALE_FENCE'.
 local tenant, sid, ttl, writer, fence = arg(1), arg(2), tonumber(arg(3)), arg(4), arg(5)
 if writer ~= '' then
-  local t = load(writer)
+  local t = load_core(writer)
   if not t or t.fence ~= fence or t.tenant ~= tenant or t.sessionId ~= sid or not active(t.status) then
     return 'STALE_FENCE'
   end
