@@ -30,7 +30,19 @@ if ikey ~= '' then
   if hash ~= '' then t.requestHash = hash end
   redis.call('HSET', K_IDEM, idem_field(tenant, ikey), id)
 end
-redis.call('HSET', tkey(id), unpack(flat(t)))
+-- Fields in the order later writes look for them (Redis searches a small hash front to back):
+-- the ones every status change reads or rewrites first, the ones nothing rewrites last.
+local fields = {
+  'status', t.status, 'updatedAt', t.updatedAt, 'evseq', t.evseq, 'fence', t.fence, 'attempt', t.attempt,
+  'tenant', tenant, 'priority', priority, 'maxAttempts', t.maxAttempts, 'runAt', t.runAt, 'qseq', t.qseq,
+  'id', id, 'kind', kind, 'timeoutMs', t.timeoutMs, 'createdAt', t.createdAt,
+}
+if t.sessionId then fields[#fields + 1] = 'sessionId'; fields[#fields + 1] = t.sessionId end
+if t.idempotencyKey then fields[#fields + 1] = 'idempotencyKey'; fields[#fields + 1] = t.idempotencyKey end
+if t.requestHash then fields[#fields + 1] = 'requestHash'; fields[#fields + 1] = t.requestHash end
+fields[#fields + 1] = 'input'
+fields[#fields + 1] = t.input
+redis.call('HSET', tkey(id), unpack(fields))
 redis.call('ZADD', tenant_key(tenant), '0', id)
 redis.call('SADD', K_TENANTS, tenant)
 redis.call('ZADD', active_key(tenant), '0', id)
