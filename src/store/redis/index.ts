@@ -128,7 +128,7 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
     return entries.map(parseEvent);
   }
 
-  // Blocking reads need a connection of their own; one BLPOP at a time per handle, shared
+  // Blocking reads need a connection of their own; one BZPOPMIN at a time per handle, shared
   // by every caller waiting at that moment.
   let blocking: Redis | null = null;
   let waiting: Promise<boolean> | null = null;
@@ -140,7 +140,7 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
       blocking.on('error', () => undefined);
     }
     const seconds = Math.max(0.01, timeoutMs / 1000).toFixed(3);
-    waiting = blocking.blpop(`${base}marker`, seconds).then(
+    waiting = blocking.bzpopmin(`${base}wake`, seconds).then(
       (got) => got !== null,
       () => false,
     ).finally(() => {

@@ -31,7 +31,7 @@ local function begin(keys, argv)
   K_TENANTS = B .. 'tenants'
   -- Channel of cancel notices: the id of every running task asked to cancel (index.ts listens).
   K_CANCELS = B .. 'cancels'
-  K_MARKER = B .. 'marker'
+  K_MARKER = B .. 'wake'
 end
 
 -- Lua's tostring keeps 14 digits; scores and times need all of theirs. Integers (times in
@@ -151,10 +151,12 @@ end
 local function is_head(t) return not t.sessionId or redis.call('LINDEX', turns_key(t), '0') == t.id end
 
 -- A task made ready leaves one marker (never more) that wakes one node blocked in
--- waitForWork (BLPOP), as BullMQ's marker does; a claim that leaves tasks ready sets it again
--- for the next idle node. One marker at most: an idle node is woken in vain at most once.
+-- waitForWork (BZPOPMIN), as BullMQ's marker does; a claim that leaves tasks ready sets it
+-- again for the next idle node. One marker at most: an idle node is woken in vain at most
+-- once. A sorted set with one member, so setting it is one idempotent ZADD (a list needed a
+-- length check first); the key is `wake`, not the list `marker` of earlier versions.
 local function wake()
-  if redis.call('LLEN', K_MARKER) == 0 then redis.call('LPUSH', K_MARKER, '1') end
+  redis.call('ZADD', K_MARKER, '0', '0')
 end
 
 local function schedule(t)
