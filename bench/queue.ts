@@ -14,12 +14,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { openRedisStore } from '../src/store/redis/index.ts';
 import { openSqliteStore } from '../src/store/sqlite/index.ts';
-import type { ClaimedTask, Store } from '../src/store/types.ts';
-import { startRedis, type RedisServer } from '../test/helpers/redis.ts';
+import { startRedis } from '../test/helpers/redis.ts';
+import { runBullmq, runDrover } from './lib/queue-runs.ts';
 import { cpuModel } from './lib/cpu.ts';
 import { median } from './lib/stats.ts';
 
@@ -29,83 +28,8 @@ const { values: flags } = parseArgs({
 const ROUNDS = Number(flags.rounds);
 const TASKS = Number(flags.tasks);
 const CONCURRENCIES = [1, 8, 32] as const;
-const SUBMIT_IN_FLIGHT = 64;
 const SYSTEMS = ['drover-redis', 'bullmq', 'drover-sqlite'] as const;
 type System = (typeof SYSTEMS)[number];
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Calls submit(i) for i < n with at most `inFlight` pending at once. */
-async function submitAll(n: number, inFlight: number, submit: (i: number) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: inFlight }, async () => {
-    while (next < n) await submit(next++);
-  }));
-}
-
-/** `submitter` and `store` are two handles (two connections), as BullMQ's Queue and Worker
- * are. Each slot claims a task, "runs" it (a no-op) and writes its result; where the store
- * offers completeAndClaim, the result write also claims the slot's next task (BullMQ's
- * moveToFinished does the same). A slot that finds nothing blocks in waitForWork (Redis) or
- * polls every 1 ms (SQLite, which cannot block). */
-async function runDrover(submitter: Store, store: Store, concurrency: number): Promise<{ ms: number; emptyClaims: number }> {
-  let done = 0;
-  let emptyClaims = 0;
-  let finished = 0;
-  const started = performance.now();
-  const producer = submitAll(TASKS, SUBMIT_IN_FLIGHT, (i) => submitter.enqueue({ tenant: 'bench', input: i, maxAttempts: 1, timeoutMs: 60_000 }));
-  const next = { worker: 'bench', n: 1, leaseMs: 60_000 };
-  const finish = () => {
-    if (++done === TASKS) finished = performance.now();
-  };
-  const slot = async () => {
-    let task: ClaimedTask | null = null;
-    while (done < TASKS) {
-      if (!task) {
-        [task = null] = await store.claim(next);
-        if (!task) {
-          emptyClaims++;
-          if (store.waitForWork) await store.waitForWork(100);
-          else await sleep(1);
-          continue;
-        }
-      }
-      if (store.completeAndClaim) {
-        const r = await store.completeAndClaim(task.id, task.fence, null, next);
-        finish();
-        task = r.claimed[0] ?? null;
-      } else {
-        await store.complete(task.id, task.fence, null);
-        finish();
-        task = null;
-      }
-    }
-  };
-  await Promise.all([producer, ...Array.from({ length: concurrency }, slot)]);
-  return { ms: finished - started, emptyClaims };
-}
-
-async function runBullmq(server: RedisServer, concurrency: number, round: number): Promise<{ ms: number }> {
-  const connection = { host: '127.0.0.1', port: server.port, maxRetriesPerRequest: null };
-  const name = `bench-${round}-${concurrency}`;
-  const queue = new Queue(name, { connection });
-  let done = 0;
-  let finish: () => void = () => undefined;
-  const allDone = new Promise<void>((r) => (finish = r));
-  const worker = new Worker(name, async () => null, { connection, concurrency });
-  worker.on('completed', () => {
-    if (++done === TASKS) finish();
-  });
-  await worker.waitUntilReady();
-  await queue.waitUntilReady();
-  const started = performance.now();
-  await submitAll(TASKS, SUBMIT_IN_FLIGHT, (i) => queue.add('t', i));
-  await allDone;
-  const ms = performance.now() - started;
-  await worker.close();
-  await queue.close();
-  return { ms };
-}
 
 interface Sample {
   system: System;
@@ -130,7 +54,7 @@ async function main(): Promise<void> {
           await admin.flushall();
           let result: { ms: number; emptyClaims?: number };
           if (system === 'bullmq') {
-            result = await runBullmq(server, concurrency, round);
+            result = await runBullmq(server, concurrency, round, TASKS);
           } else {
             const open = () => system === 'drover-redis'
               ? openRedisStore({ ...opts, url: server.url, prefix: `bench${round}c${concurrency}` })
@@ -138,7 +62,7 @@ async function main(): Promise<void> {
             const submitter = await open();
             const store = await open();
             try {
-              result = await runDrover(submitter, store, concurrency);
+              result = await runDrover(submitter, store, concurrency, TASKS);
             } finally {
               await store.close();
               await submitter.close();

@@ -144,8 +144,13 @@ export class PullLoop {
           this.o.log.warn({ err }, 'claiming tasks failed');
         }
       }
-      // A full batch means more may be waiting: ask again at once.
-      if ((got === 0 || got < asked) && !this.kicked) await this.sleep(this.o.config.poll_interval * 1000);
+      // A full batch means more may be waiting: ask again at once. With free slots, a store
+      // that can block (Redis) wakes the loop as soon as a task is ready instead of after
+      // poll_interval; the loop still looks every poll_interval (retries coming due).
+      if ((got === 0 || got < asked) && !this.kicked) {
+        const pollMs = this.o.config.poll_interval * 1000;
+        await this.sleep(pollMs, asked > 0 ? store.waitForWork?.bind(store) : undefined);
+      }
     }
   }
 
@@ -310,7 +315,8 @@ export class PullLoop {
     }
   }
 
-  private sleep(ms: number): Promise<void> {
+  /** Until ms pass, the loop is woken (a task ended, drain), or `waitForWork` says a task may be ready. */
+  private sleep(ms: number, waitForWork?: (timeoutMs: number) => Promise<boolean>): Promise<void> {
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
       const self = this;
@@ -320,6 +326,10 @@ export class PullLoop {
         resolve();
       }
       this.wakeUp = done;
+      // A failed wait (store closed, Redis down) leaves the timer to end the sleep.
+      waitForWork?.(ms).then((woken) => {
+        if (woken) done();
+      }, () => undefined);
     });
   }
 

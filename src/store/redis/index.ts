@@ -17,8 +17,8 @@ import { RedisCancelWatch } from './cancels.ts';
 import { parseEvent, RedisEventHub } from './events.ts';
 import { createRedis, describeRedis, duplicateRedis, type RedisClient, type RedisTopology } from './connect.ts';
 import { durabilityWarnings, inspectRedis } from './inspect.ts';
-import { defineScripts, scriptRunner, type ScriptName } from './scripts.ts';
-import { toClaimedTask, toFields, toJson, toTask } from './task.ts';
+import { scriptRunner, type RunScript, type ScriptName } from './scripts.ts';
+import { fromHmget, TASK_FIELDS, toClaimedTask, toFields, toJson, toTask } from './task.ts';
 
 export interface RedisStoreOptions extends StoreOptions {
   /** redis://[user:password@]host:port[/db] or rediss:// for TLS (unused with sentinels or a cluster). */
@@ -41,9 +41,6 @@ const DEFAULT_PREFIX = 'drover';
 const DEFAULT_EVENTS_MAX = 10_000;
 const DEFAULT_EVENTS_LIMIT = 1000;
 const CLEANUP_BATCH = 500;
-// A finished task's events list outlives the result TTL by this much, then Redis removes
-// it even if no node runs cleanup.
-const EVENTS_GRACE_MS = 60_000;
 
 export async function openRedisStore(options: RedisStoreOptions): Promise<Store> {
   const prefix = options.prefix ?? DEFAULT_PREFIX;
@@ -67,9 +64,10 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
   redis.on('error', (err: Error) => {
     lastError = err.message;
   });
-  defineScripts(redis);
+  let run: RunScript;
   try {
     await redis.connect();
+    run = await scriptRunner(redis);
   } catch (err) {
     redis.disconnect();
     throw new StoreError('UNAVAILABLE', `cannot reach ${where}: ${(err as Error).message}`, { cause: err });
@@ -94,9 +92,8 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
       (err: unknown) => log.warn({ err }, 'redis: cannot read INFO to check eviction and persistence'),
     );
   }
-  const run = scriptRunner(redis);
   const clock = options.clock;
-  const common = (): string[] => [clock ? String(clock()) : '', String(options.eventsMax ?? DEFAULT_EVENTS_MAX), String(options.resultTtlMs + EVENTS_GRACE_MS)];
+  const common = (): string[] => [clock ? String(clock()) : '', String(options.eventsMax ?? DEFAULT_EVENTS_MAX)];
   let closed = false;
   // What fault() reports: set whenever the command connection drops, cleared once it is
   // ready again (ioredis reconnects by itself meanwhile).
@@ -135,7 +132,7 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
     return entries.map(parseEvent);
   }
 
-  // Blocking reads need a connection of their own; one BLPOP at a time per handle, shared
+  // Blocking reads need a connection of their own; one BZPOPMIN at a time per handle, shared
   // by every caller waiting at that moment.
   let blocking: RedisClient | null = null;
   let waiting: Promise<boolean> | null = null;
@@ -147,7 +144,7 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
       blocking.on('error', () => undefined);
     }
     const seconds = Math.max(0.01, timeoutMs / 1000).toFixed(3);
-    waiting = blocking.blpop(`${base}marker`, seconds).then(
+    waiting = blocking.bzpopmin(`${base}wake`, seconds).then(
       (got) => got !== null,
       () => false,
     ).finally(() => {
@@ -175,8 +172,10 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
   const store: Store = {
     enqueue: (req) => call(async () => {
       const { priority, kind } = validateEnqueue(req);
+      const id = newTaskId(clock ? clock() : Date.now());
+      const input = toJson(req.input);
       const reply = (await script('enqueue', [
-        newTaskId(clock ? clock() : Date.now()), req.tenant, kind, req.sessionId ?? '', priority, toJson(req.input),
+        id, req.tenant, kind, req.sessionId ?? '', priority, input,
         req.maxAttempts, req.timeoutMs, req.idempotencyKey ?? '', options.queueLimit, req.requestHash ?? '',
       ])) as [number, unknown];
       if (reply[0] === -2) {
@@ -185,7 +184,19 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
       if (reply[0] === -1) {
         throw new StoreError('QUEUE_FULL', `queue full: ${String(reply[1])} tasks queued (store.queue_limit = ${options.queueLimit})`);
       }
-      return { task: toTask(toFields(reply[1])), created: reply[0] === 1 };
+      if (reply[0] === 1) {
+        const at = Number(reply[1]);
+        return {
+          task: {
+            id, tenant: req.tenant, kind, sessionId: req.sessionId ?? null, status: 'queued', priority, input: JSON.parse(input),
+            result: null, error: null, attempt: 0, attempts: [], maxAttempts: req.maxAttempts, timeoutMs: req.timeoutMs,
+            idempotencyKey: req.idempotencyKey ?? null, worker: null, leaseUntil: null, createdAt: at, updatedAt: at, runAt: at,
+            startedAt: null, finishedAt: null,
+          },
+          created: true,
+        };
+      }
+      return { task: toTask(toFields(reply[1])), created: false };
     }),
     claim: (req) => call(async () => {
       validateClaim(req);
@@ -222,21 +233,32 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
       return Number(await run('reap', base, args));
     }),
     get: (tenant, id) => call(async () => {
-      const fields = toFields(await redis.hgetall(`${base}t:${id}`).then((o) => Object.entries(o).flat()));
+      const fields = fromHmget(await redis.hmget(`${base}t:${id}`, ...TASK_FIELDS));
       return fields.size > 0 && fields.get('tenant') === tenant ? toTask(fields) : null;
     }),
     list: (tenant, opts) => call(async () => {
       validateList(opts);
-      const index = opts.status !== undefined ? `${base}ts:${opts.status}:${tenant}` : `${base}ta:${tenant}`;
-      const ids = await redis.zrevrangebylex(index, opts.before !== undefined ? `(${opts.before}` : '+', '-', 'LIMIT', 0, opts.limit);
-      const pipeline = redis.pipeline();
-      for (const id of ids) pipeline.hgetall(`${base}t:${id}`);
-      const rows = (await pipeline.exec()) ?? [];
+      const status = opts.status;
+      // Which index holds the tasks asked for (see lib.lua's active_key): all of the tenant's,
+      // its unfinished ones, or its dead or cancelled ones; rows of another status are skipped.
+      const index = status === undefined || status === 'succeeded' ? `${base}ta:${tenant}`
+        : status === 'dead' || status === 'cancelled' ? `${base}ts:${status}:${tenant}` : `${base}tact:${tenant}`;
       const tasks: Task[] = [];
-      for (const [err, row] of rows) {
-        if (err) throw err;
-        const fields = toFields(Object.entries(row as Record<string, string>).flat());
-        if (fields.size > 0) tasks.push(toTask(fields));
+      const page = Math.max(opts.limit, 100);
+      let before = opts.before;
+      while (tasks.length < opts.limit) {
+        const ids = await redis.zrevrangebylex(index, before !== undefined ? `(${before}` : '+', '-', 'LIMIT', 0, page);
+        const pipeline = redis.pipeline();
+        for (const id of ids) pipeline.hmget(`${base}t:${id}`, ...TASK_FIELDS);
+        for (const [err, row] of (await pipeline.exec()) ?? []) {
+          if (err) throw err;
+          const fields = fromHmget(row as (string | null)[]);
+          if (fields.size === 0 || (status !== undefined && fields.get('status') !== status)) continue;
+          tasks.push(toTask(fields));
+          if (tasks.length === opts.limit) break;
+        }
+        if (ids.length < page) break;
+        before = ids[ids.length - 1];
       }
       return tasks;
     }),

@@ -9,6 +9,22 @@ export function toFields(flat: unknown): Map<string, string> {
   return map;
 }
 
+/** A task's own fields (lib.lua's FIELDS): its hash also holds its events (e:<seq>). */
+export const TASK_FIELDS = [
+  'id', 'tenant', 'kind', 'sessionId', 'status', 'priority', 'input', 'result', 'error', 'attempt', 'attempts',
+  'maxAttempts', 'timeoutMs', 'idempotencyKey', 'requestHash', 'worker', 'leaseUntil', 'createdAt', 'updatedAt',
+  'runAt', 'startedAt', 'finishedAt', 'fence', 'evseq', 'qseq',
+] as const;
+
+/** HMGET's answer for TASK_FIELDS as fields; empty when the task does not exist. */
+export function fromHmget(values: (string | null)[]): Map<string, string> {
+  const map = new Map<string, string>();
+  values.forEach((v, i) => {
+    if (v !== null) map.set(TASK_FIELDS[i] as string, v);
+  });
+  return map;
+}
+
 function json(value: string | undefined): unknown {
   return value === undefined ? null : JSON.parse(value);
 }
@@ -17,11 +33,13 @@ function int(value: string | undefined): number | null {
   return value === undefined ? null : Number(value);
 }
 
-/** The finished runs (the `attempts` field: JSON objects joined by commas, see lib.lua's
- * end_attempt), then the open one while the task runs. */
+/** The finished runs (the `attempts` field: [n, error, startedAt, finishedAt] arrays joined
+ * by commas, see lib.lua's end_attempt; objects in hashes written before), then the open one
+ * while the task runs. */
 function attempts(f: Map<string, string>, status: TaskStatus): TaskAttempt[] {
   const finished = f.get('attempts');
-  const list = finished === undefined ? [] : (JSON.parse(`[${finished}]`) as TaskAttempt[]);
+  const stored = finished === undefined ? [] : (JSON.parse(`[${finished}]`) as (TaskAttempt | [number, TaskError | null, number, number])[]);
+  const list = stored.map((a): TaskAttempt => (Array.isArray(a) ? { n: a[0], error: a[1], startedAt: a[2], finishedAt: a[3] } : a));
   if (status === 'running' || status === 'cancelling') {
     list.push({ n: Number(f.get('attempt')), error: null, startedAt: Number(f.get('startedAt')), finishedAt: null });
   }

@@ -1,5 +1,6 @@
 // What the Redis backend does beyond the conformance suite (test/conformance/redis.test.ts):
-// Redis' own clock, scripts surviving SCRIPT FLUSH, event lists expiring after the end,
+// Redis' own clock, functions and scripts surviving FUNCTION/SCRIPT FLUSH, EVAL on a Redis
+// without Functions, events kept in the task's hash,
 // subscriptions surviving a dropped connection, UNAVAILABLE and fault() while Redis is
 // down, and the Lua scripts reaching the single binary's bundle.
 import { randomBytes } from 'node:crypto';
@@ -60,25 +61,44 @@ describe('redis store', () => {
     expect(second).toMatchObject({ id: task.id, attempt: 2, error: { code: 'LEASE_EXPIRED' } });
   });
 
-  it('keeps working after Redis forgot its scripts (SCRIPT FLUSH)', async () => {
+  it('keeps working after Redis forgot its functions and scripts (FUNCTION FLUSH, SCRIPT FLUSH)', async () => {
     const store = await open();
+    const peer = await open();
     await store.enqueue(req());
+    await admin.call('FUNCTION', 'FLUSH');
     await admin.script('FLUSH');
-    expect((await store.enqueue(req())).created).toBe(true);
+    // Two handles miss the library at once; both get their answer.
+    const [a, b] = await Promise.all([store.enqueue(req()), peer.enqueue(req())]);
+    expect([a.created, b.created]).toEqual([true, true]);
     expect(await store.claim({ worker: 'w1', n: 5, leaseMs: 1000 })).toHaveLength(2);
   });
 
-  it('lets a finished task\'s events expire on their own, after the result TTL', async () => {
-    const prefix = `t${randomBytes(6).toString('hex')}`;
-    const store = await open({ prefix, resultTtlMs: 30_000 });
+  it('runs its operations as EVAL scripts on a Redis without Functions', async () => {
+    // FUNCTION renamed away: the server answers "unknown command", as Redis 6 does.
+    const old = await startRedis({ args: ['--rename-command', 'FUNCTION', '""'] });
+    onTestFinished(() => old.stop());
+    const store = await openRedisStore({ url: old.url, queueLimit: 1000, resultTtlMs: 60_000, sessionTtlMs: 60_000 });
+    onTestFinished(() => store.close());
     const { task } = await store.enqueue(req());
     const [claimed] = await store.claim({ worker: 'w1', n: 1, leaseMs: 1000 });
-    const key = `{${prefix}}:ev:${task.id}`;
-    expect(await admin.pttl(key)).toBe(-1);
+    expect(claimed?.id).toBe(task.id);
+    expect(await store.complete(task.id, claimed!.fence, 7)).toBe(true);
+    expect(await store.get(task.tenant, task.id)).toMatchObject({ status: 'succeeded', result: 7 });
+  });
+
+  it('keeps a task\'s events in its hash, the newest eventsMax of them, and removes them with the task', async () => {
+    const prefix = `t${randomBytes(6).toString('hex')}`;
+    const store = await open({ prefix, resultTtlMs: 30_000, eventsMax: 3 });
+    const { task } = await store.enqueue(req());
+    const [claimed] = await store.claim({ worker: 'w1', n: 1, leaseMs: 1000 });
+    for (const n of [1, 2, 3]) await store.publish(task.id, { n });
     await store.complete(task.id, claimed?.fence ?? 0, 'ok');
-    const ttl = await admin.pttl(key);
-    expect(ttl).toBeGreaterThan(30_000);
-    expect(ttl).toBeLessThanOrEqual(30_000 + 60_000);
+    // running, three progress events, succeeded: the last three are left.
+    expect((await store.events(task.id, 0)).map((e) => [e.seq, e.final])).toEqual([[3, false], [4, false], [5, true]]);
+    expect(await admin.keys(`{${prefix}}:ev:*`)).toEqual([]);
+    expect((await store.get(task.tenant, task.id))?.status).toBe('succeeded');
+    expect((await store.cleanup(Date.now() + 31_000)).tasks).toBe(1);
+    expect(await store.events(task.id, 0)).toEqual([]);
   });
 
   it('keeps a subscription delivering in order after its connection was dropped', async () => {

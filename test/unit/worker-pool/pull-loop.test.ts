@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { openRedisStore } from '../../../src/store/redis/index.ts';
 import { openSqliteStore } from '../../../src/store/sqlite/index.ts';
+import { startRedis } from '../../helpers/redis.ts';
 import type { EnqueueRequest, Store, Task } from '../../../src/store/types.ts';
 import type { AbortReason, Job, Outcome, RunOutcome } from '../../../src/worker-pool/protocol.ts';
 import { PullLoop, type PullLoopOptions, type TaskRunner } from '../../../src/worker-pool/pull-loop.ts';
@@ -49,9 +51,11 @@ afterEach(async () => {
 
 type Overrides = Partial<Omit<PullLoopOptions, 'config'>> & { config?: Partial<PullLoopOptions['config']> };
 
-async function setup(slots: number, overrides: Overrides = {}) {
+async function setup(slots: number, overrides: Overrides = {}, openStore?: () => Promise<Store>) {
   const dir = mkdtempSync(join(tmpdir(), 'drover-loop-'));
-  const store = await openSqliteStore({ path: join(dir, 'drover.db'), queueLimit: 10_000, resultTtlMs: 60_000, sessionTtlMs: 60_000 });
+  const store = openStore
+    ? await openStore()
+    : await openSqliteStore({ path: join(dir, 'drover.db'), queueLimit: 10_000, resultTtlMs: 60_000, sessionTtlMs: 60_000 });
   const runner = new HandRunner(slots);
   const loop = new PullLoop({
     store, pool: runner, worker: 'w1', log: pino({ level: 'silent' }), random: () => 0.5,
@@ -223,5 +227,21 @@ describe('pull loop', () => {
     expect(runner.jobs[0]).toMatchObject({ taskId: task.id, attempt: 2 });
     runner.finish(runner.jobs[0], ok('rescued'));
     await until('it succeeds', async () => (await get(task)).status === 'succeeded');
+  });
+  it('on a store that can block (Redis), takes a task enqueued while idle at once, not at the next poll', async () => {
+    const redis = await startRedis();
+    cleanup.push(() => redis.stop());
+    const open = () => openRedisStore({ url: redis.url, queueLimit: 10_000, resultTtlMs: 60_000, sessionTtlMs: 60_000 });
+    // poll_interval 60 s: only the wake-up can bring the task in while the test waits.
+    const { runner, loop } = await setup(1, { config: { poll_interval: 60 } }, open);
+    const producer = await open();
+    cleanup.push(() => producer.close());
+    loop.start();
+    await new Promise((r) => setTimeout(r, 200)); // the loop found nothing and sleeps
+    const { task } = await producer.enqueue({ tenant: 't', input: 'late', maxAttempts: 1, timeoutMs: 60_000 });
+    await until('the task is claimed', () => runner.jobs.length === 1, 20_000);
+    expect(runner.jobs[0]?.taskId).toBe(task.id);
+    runner.finish(runner.jobs[0], ok('done'));
+    await until('the task succeeded', async () => (await producer.get('t', task.id))?.status === 'succeeded');
   });
 });

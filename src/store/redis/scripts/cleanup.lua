@@ -1,23 +1,23 @@
--- Removes up to `batch` tasks finished before now - resultTtlMs (with their events and
--- indexes) and up to `batch` sessions idle past their TTL. ARGS: resultTtlMs, batch.
+-- Removes up to `batch` tasks finished before now - resultTtlMs (with their events, in
+-- their hash, and indexes) and up to `batch` sessions idle past their TTL. ARGS: resultTtlMs, batch.
 -- Returns {sessions removed, ids of removed tasks...} (their tool results live elsewhere).
 local cutoff, batch = NOW - tonumber(arg(1)), tonumber(arg(2))
 local ids = redis.call('ZRANGEBYSCORE', K_FINISHED, '-inf', '(' .. num(cutoff), 'LIMIT', 0, batch)
 for _, id in ipairs(ids) do
-  local t = load(id)
+  local t = load_core(id)
   if t then
     redis.call('ZREM', tenant_key(t.tenant), id)
-    redis.call('ZREM', status_key(t.status, t.tenant), id)
-    count(t.status, t.priority, -1)
+    if indexed(t.status) then redis.call('ZREM', status_key(t.status, t.tenant), id) end
+    count(t.status, t, '-1')
     if t.idempotencyKey then
       local field = idem_field(t.tenant, t.idempotencyKey)
       if redis.call('HGET', K_IDEM, field) == id then redis.call('HDEL', K_IDEM, field) end
     end
-    redis.call('DEL', tkey(id), evkey(id))
+    redis.call('DEL', tkey(id))
   end
   redis.call('ZREM', K_FINISHED, id)
 end
-local sessions = redis.call('ZRANGEBYSCORE', K_SESSEXP, '-inf', num(NOW), 'LIMIT', 0, batch)
+local sessions = redis.call('ZRANGEBYSCORE', K_SESSEXP, '-inf', NOW_S, 'LIMIT', 0, batch)
 for _, name in ipairs(sessions) do
   redis.call('DEL', B .. 's:' .. name, B .. 'm:' .. name)
   redis.call('ZREM', K_SESSEXP, name)

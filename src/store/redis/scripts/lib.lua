@@ -1,103 +1,168 @@
--- Prepended to every script (src/store/redis/scripts.ts). KEYS[1] is the queue's key base
--- ("{prefix}:", one hash slot: tasks, indexes, events and sessions of one queue live in it).
--- ARGV[1] is the caller's clock for tests ('' = Redis' own TIME), ARGV[2] the events kept per
--- task, ARGV[3] how long a finished task's events list lives; the op's arguments follow.
-local B = KEYS[1]
-local NOW
-if ARGV[1] ~= '' then
-  NOW = tonumber(ARGV[1])
-else
-  local t = redis.call('TIME')
-  NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-local EVENTS_MAX = ARGV[2]
-local EVENTS_TTL = ARGV[3]
-local function arg(i) return ARGV[3 + i] end
+-- The shared part of every operation (src/store/redis/scripts.ts builds one Redis Function
+-- library from it and the op files; each op file is the body of one function). This top
+-- level runs once when the library loads, so its closures are not rebuilt per call (that
+-- rebuilding, and the garbage it made, was most of a call's server time as an EVAL script).
+-- Per call, begin() sets the state below: KEYS[1] is the queue's key base ("{prefix}:", one
+-- hash slot: tasks, indexes, events and sessions of one queue live in it), or a rate bucket's
+-- or tool hash's own key; ARGV[1] is the caller's clock for tests ('' = Redis' own TIME),
+-- ARGV[2] the events kept per task; the op's arguments follow.
+local KEYS, ARGV, B, NOW, NOW_S, EVENTS_MAX
+local K_BASE, K_READY, K_DELAYED, K_WAITING, K_LEASE, K_FINISHED, K_COUNTS, K_IDEM, K_SESSEXP, K_TENANTS, K_CANCELS, K_MARKER
+local function arg(i) return ARGV[2 + i] end
 
--- Lua's tostring keeps 14 digits; scores and times need all of theirs.
-local function num(x) return string.format('%.17g', x) end
+local function begin(keys, argv)
+  KEYS, ARGV, B = keys, argv, keys[1]
+  if argv[1] ~= '' then
+    NOW = tonumber(argv[1])
+  else
+    local t = redis.call('TIME')
+    NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  EVENTS_MAX = tonumber(argv[2])
+  -- NOW as text, made once per call (see num below; a test clock may give a fraction).
+  NOW_S = string.format(NOW == math.floor(NOW) and '%d' or '%.17g', NOW)
+  if B == K_BASE then return end
+  -- The key names change only with the key (the queue's base) a call names.
+  K_BASE = B
+  K_READY, K_DELAYED, K_WAITING = B .. 'ready', B .. 'delayed', B .. 'waiting'
+  K_LEASE, K_FINISHED, K_COUNTS = B .. 'lease', B .. 'finished', B .. 'counts'
+  K_IDEM, K_SESSEXP = B .. 'idem', B .. 'sessexp'
+  -- Every tenant that enqueued, for the backlog per tenant (backlog.lua).
+  K_TENANTS = B .. 'tenants'
+  -- Channel of cancel notices: the id of every running task asked to cancel (index.ts listens).
+  K_CANCELS = B .. 'cancels'
+  K_MARKER = B .. 'wake'
+end
+
+-- Lua's tostring keeps 14 digits; scores and times need all of theirs. Integers (times in
+-- ms, counters, scores) take the integer format: '%.17g' goes through libc's slow exact
+-- float printing, which was a tenth of the server's time per task.
+local function num(x)
+  if x == math.floor(x) and x < 9007199254740992 and x > -9007199254740992 then return string.format('%d', x) end
+  return string.format('%.17g', x)
+end
 
 -- A ready task's score: priority first (higher runs first), then arrival (qseq), in one
 -- double: (1000 - priority) * 2^42 + qseq stays below 2^53 for priorities in -1000..1000.
 local PRIO_SPAN = 4398046511104
 local function ready_score(t) return num((1000 - tonumber(t.priority)) * PRIO_SPAN + tonumber(t.qseq)) end
 
-local K_READY, K_DELAYED, K_WAITING = B .. 'ready', B .. 'delayed', B .. 'waiting'
-local K_LEASE, K_FINISHED, K_COUNTS = B .. 'lease', B .. 'finished', B .. 'counts'
-local K_IDEM, K_SESSEXP = B .. 'idem', B .. 'sessexp'
--- Every tenant that enqueued, for the backlog per tenant (backlog.lua).
-local K_TENANTS = B .. 'tenants'
--- Channel of cancel notices: the id of every running task asked to cancel (index.ts listens).
-local K_CANCELS = B .. 'cancels'
 local function tkey(id) return B .. 't:' .. id end
+-- The channel a task's events are published on.
 local function evkey(id) return B .. 'ev:' .. id end
 local function tenant_key(tenant) return B .. 'ta:' .. tenant end
+-- A tenant's unfinished tasks (queued, running, cancelling): what listing by one of those
+-- statuses scans. Succeeded tasks are most of a tenant's `ta:` index and are listed by
+-- scanning that; only the rare dead and cancelled ones keep an index of their own. (One set
+-- per status cost two set writes on every transition, and a set created and removed each
+-- time a tenant's last running task ended.)
+local function active_key(tenant) return B .. 'tact:' .. tenant end
 local function status_key(status, tenant) return B .. 'ts:' .. status .. ':' .. tenant end
+local function indexed(status) return status == 'dead' or status == 'cancelled' end
 -- Lengths first, so a ':' inside a tenant or id cannot make two names one.
 local function pair(a, b) return #a .. ':' .. a .. ':' .. b end
 local function turns_key(t) return B .. 'turns:' .. pair(t.tenant, t.sessionId) end
 local function idem_field(tenant, key) return pair(tenant, key) end
 
+-- A whole task: its hash without its events (e:<seq>, the only fields with ':' second), in
+-- one pass over the hash (HGETALL walks Redis' compact encoding once, where HMGET searches it
+-- per field). Claims and cancels, which return the task, read it so; events there are the
+-- few of earlier attempts.
 local function load(id)
   local flat = redis.call('HGETALL', tkey(id))
   if #flat == 0 then return nil end
   local t = {}
-  for i = 1, #flat, 2 do t[flat[i]] = flat[i + 1] end
+  for i = 1, #flat, 2 do
+    local k = flat[i]
+    if string.byte(k, 2) ~= 58 then t[k] = flat[i + 1] end
+  end
   return t
+end
+
+-- What changing a task's status reads of it (transition, end_attempt, schedule, turn_done, the
+-- status event, cleanup), for writes that do not return the task: fewer fields to look up than
+-- the whole task, and never its events.
+local CORE = {
+  'status', 'fence', 'tenant', 'priority', 'attempt', 'maxAttempts', 'startedAt', 'attempts', 'sessionId', 'evseq', 'qseq',
+  'runAt', 'idempotencyKey',
+}
+local function load_core(id)
+  local v = redis.call('HMGET', tkey(id), unpack(CORE))
+  if not v[1] then return nil end
+  return {
+    id = id, status = v[1], fence = v[2], tenant = v[3], priority = v[4], attempt = v[5], maxAttempts = v[6],
+    startedAt = v[7] or nil, attempts = v[8] or nil, sessionId = v[9] or nil, evseq = v[10] or nil, qseq = v[11] or nil,
+    runAt = v[12], idempotencyKey = v[13] or nil,
+  }
 end
 
 local function terminal(status) return status == 'succeeded' or status == 'dead' or status == 'cancelled' end
 local function active(status) return status == 'running' or status == 'cancelling' end
 
--- Counters the stats read instead of scanning; the totals of queued and running tasks are
--- the sizes of `waiting` and `lease`, so only these two need counting.
-local function count(status, priority, delta)
+-- Counters the stats and the backlog read instead of scanning, in one hash: queued tasks by
+-- priority, dead tasks, and running (or cancelling) tasks by tenant. The totals of queued
+-- and running tasks are the sizes of `waiting` and `lease`.
+-- delta: '1' or '-1' (text: a Lua number passed to Redis is printed through libc's float format).
+local function count(status, t, delta)
   if status == 'queued' then
-    redis.call('HINCRBY', K_COUNTS, 'q:' .. priority, delta)
+    redis.call('HINCRBY', K_COUNTS, 'q:' .. t.priority, delta)
   elseif status == 'dead' then
     redis.call('HINCRBY', K_COUNTS, 'dead', delta)
+  elseif status == 'running' or status == 'cancelling' then
+    redis.call('HINCRBY', K_COUNTS, 'r:' .. t.tenant, delta)
   end
 end
 
--- A task's events are a list of {"s":seq,"f":final,"d":event} entries, seq 1, 2, … (a list,
--- not a stream: creating a stream costs several times a task's other writes, and seq already
--- is the resume id). Trimmed from the front past EVENTS_MAX; the entries carry their seq.
-local function append_event(id, data, final)
-  local seq = redis.call('HINCRBY', tkey(id), 'evseq', 1)
-  local key = evkey(id)
-  local entry = '{"s":' .. seq .. ',"f":' .. (final and 'true' or 'false') .. ',"d":' .. data .. '}'
-  if redis.call('RPUSH', key, entry) > tonumber(EVENTS_MAX) then redis.call('LTRIM', key, -tonumber(EVENTS_MAX), -1) end
-  if final then redis.call('PEXPIRE', key, EVENTS_TTL) end
-  -- Subscribers on every node follow the list through this notification.
-  redis.call('PUBLISH', key, entry)
+-- A task's events are fields of its hash: e:1, e:2, … hold the events, evseq the last seq (a
+-- list or stream per task was one more key to create, expire and delete for every task; the
+-- status events now go out in the transition's own HSET). The newest EVENTS_MAX are kept.
+-- The entry read and published is {"s":seq,"f":final,"d":event}; the final one is the last
+-- of a finished task.
+local function event_entry(seq, data, final)
+  return '{"s":' .. seq .. ',"f":' .. (final and 'true' or 'false') .. ',"d":' .. data .. '}'
+end
+
+-- Adds the next event of t to `set` (an HSET's field, value list) and returns its seq.
+local function add_event(t, set, data)
+  local seq = tonumber(t.evseq or '0') + 1
+  t.evseq = num(seq)
+  set[#set + 1] = 'evseq'
+  set[#set + 1] = t.evseq
+  set[#set + 1] = 'e:' .. t.evseq
+  set[#set + 1] = data
   return seq
 end
 
-local function status_event(t, error_json)
+local function trim_events(id, seq)
+  if seq > EVENTS_MAX then redis.call('HDEL', tkey(id), 'e:' .. (seq - EVENTS_MAX)) end
+end
+
+local function status_data(t, error_json)
   local s = '{"type":"status","status":"' .. t.status .. '","attempt":' .. t.attempt
   if t.status == 'succeeded' then s = s .. ',"result":' .. (t.result or 'null') end
   if error_json then s = s .. ',"error":' .. error_json end
   if t.status == 'queued' then s = s .. ',"runAt":' .. t.runAt end
-  append_event(t.id, s .. '}', terminal(t.status))
+  return s .. '}'
 end
 
 -- A queued task sits in `ready` (may run now) or `delayed` (runAt later), unless it belongs
 -- to a session and an earlier task of that session is not finished: it then waits in the
 -- session's list only (the tasks of one session run one at a time, in order).
-local function is_head(t) return not t.sessionId or redis.call('LINDEX', turns_key(t), 0) == t.id end
+local function is_head(t) return not t.sessionId or redis.call('LINDEX', turns_key(t), '0') == t.id end
 
 -- A task made ready leaves one marker (never more) that wakes one node blocked in
--- waitForWork (BLPOP), as BullMQ's marker does; a claim that leaves tasks ready sets it again
--- for the next idle node. One marker at most: an idle node is woken in vain at most once.
-local K_MARKER = B .. 'marker'
+-- waitForWork (BZPOPMIN), as BullMQ's marker does; a claim that leaves tasks ready sets it
+-- again for the next idle node. One marker at most: an idle node is woken in vain at most
+-- once. A sorted set with one member, so setting it is one idempotent ZADD (a list needed a
+-- length check first); the key is `wake`, not the list `marker` of earlier versions.
 local function wake()
-  if redis.call('LLEN', K_MARKER) == 0 then redis.call('LPUSH', K_MARKER, '1') end
+  redis.call('ZADD', K_MARKER, '0', '0')
 end
 
 local function schedule(t)
   if tonumber(t.runAt) > NOW then
     redis.call('ZADD', K_DELAYED, t.runAt, t.id)
-    redis.call('HINCRBY', K_COUNTS, 'd:' .. t.priority, 1)
+    redis.call('HINCRBY', K_COUNTS, 'd:' .. t.priority, '1')
   else
     redis.call('ZADD', K_READY, ready_score(t), t.id)
     wake()
@@ -109,19 +174,19 @@ local function unschedule(t, popped)
   redis.call('ZREM', K_WAITING, t.id)
   if popped then return end
   redis.call('ZREM', K_READY, t.id)
-  if redis.call('ZREM', K_DELAYED, t.id) == 1 then redis.call('HINCRBY', K_COUNTS, 'd:' .. t.priority, -1) end
+  if redis.call('ZREM', K_DELAYED, t.id) == 1 then redis.call('HINCRBY', K_COUNTS, 'd:' .. t.priority, '-1') end
 end
 
 -- Turns run one at a time, in order: when one ends, the next of its session may run.
 local function turn_done(t)
   if not t.sessionId then return end
   local key = turns_key(t)
-  local head = redis.call('LINDEX', key, 0)
-  redis.call('LREM', key, 1, t.id)
+  local head = redis.call('LINDEX', key, '0')
+  redis.call('LREM', key, '1', t.id)
   if head ~= t.id then return end
-  local next_id = redis.call('LINDEX', key, 0)
+  local next_id = redis.call('LINDEX', key, '0')
   if next_id then
-    local n = load(next_id)
+    local n = load_core(next_id)
     if n and n.status == 'queued' then schedule(n) end
   end
 end
@@ -131,24 +196,30 @@ end
 local function transition(t, changes, error_json, popped)
   local old = t.status
   local set, del = {}, {}
-  changes.updatedAt = num(NOW)
+  changes.updatedAt = NOW_S
   for k, v in pairs(changes) do
     if v == false then
       t[k] = nil
       del[#del + 1] = k
     else
-      t[k] = tostring(v)
+      t[k] = type(v) == 'number' and num(v) or v
       set[#set + 1] = k
       set[#set + 1] = t[k]
     end
   end
+  local data = status_data(t, error_json)
+  local seq = add_event(t, set, data)
   redis.call('HSET', tkey(t.id), unpack(set))
   if #del > 0 then redis.call('HDEL', tkey(t.id), unpack(del)) end
+  trim_events(t.id, seq)
   if old ~= t.status then
-    redis.call('ZREM', status_key(old, t.tenant), t.id)
-    redis.call('ZADD', status_key(t.status, t.tenant), 0, t.id)
-    count(old, t.priority, -1)
-    count(t.status, t.priority, 1)
+    if terminal(t.status) then redis.call('ZREM', active_key(t.tenant), t.id) end
+    if indexed(t.status) then redis.call('ZADD', status_key(t.status, t.tenant), '0', t.id) end
+    -- running <-> cancelling keeps the tenant's running count
+    if not (active(old) and active(t.status)) then
+      count(old, t, '-1')
+      count(t.status, t, '1')
+    end
   end
   if old == 'queued' and t.status ~= 'queued' then unschedule(t, popped) end
   if active(old) and not active(t.status) then redis.call('ZREM', K_LEASE, t.id) end
@@ -160,24 +231,26 @@ local function transition(t, changes, error_json, popped)
     redis.call('ZADD', K_FINISHED, t.finishedAt, t.id)
     turn_done(t)
   end
-  status_event(t, error_json)
+  -- Subscribers on every node follow the task's events through this notification.
+  redis.call('PUBLISH', evkey(t.id), event_entry(seq, data, terminal(t.status)))
 end
 
--- Attempts: the finished runs are the `attempts` field, their JSON objects joined by commas
--- (task.ts adds the brackets, and the open run from attempt and startedAt while it runs).
+-- Attempts: the finished runs are the `attempts` field, each a JSON array [n, error, startedAt,
+-- finishedAt], joined by commas (task.ts adds the brackets and names the parts, and the open
+-- run from attempt and startedAt while it runs). Arrays, not objects: a run that succeeded
+-- then stays under 64 bytes, so the task's hash keeps Redis' compact encoding (listpack).
 -- Every change that ends a run closes it with the failure it records; a release on drain
 -- gives the attempt back and adds nothing.
 local function end_attempt(t, changes, error_json)
   if not active(t.status) then return end
-  local entry = '{"n":' .. t.attempt .. ',"error":' .. (error_json or 'null') .. ',"startedAt":' .. t.startedAt ..
-    ',"finishedAt":' .. num(NOW) .. '}'
+  local entry = '[' .. t.attempt .. ',' .. (error_json or 'null') .. ',' .. t.startedAt .. ',' .. NOW_S .. ']'
   changes.attempts = t.attempts and (t.attempts .. ',' .. entry) or entry
 end
 
 local function to_running(t, worker, lease_until)
   transition(t, {
     status = 'running', attempt = tonumber(t.attempt) + 1, fence = tonumber(t.fence) + 1, worker = worker,
-    leaseUntil = num(lease_until), startedAt = num(NOW),
+    leaseUntil = num(lease_until), startedAt = NOW_S,
   }, nil, true)
   redis.call('ZADD', K_LEASE, num(lease_until), t.id)
 end
@@ -193,29 +266,30 @@ end
 -- The task's error is the one it ended with: none once a run succeeded (earlier failures
 -- stay in its attempts).
 local function to_succeeded(t, result_json)
-  local changes = { status = 'succeeded', result = result_json, error = false, leaseUntil = false, finishedAt = num(NOW) }
+  local changes = { status = 'succeeded', result = result_json, error = false, leaseUntil = false, finishedAt = NOW_S }
   end_attempt(t, changes, nil)
   transition(t, changes)
 end
 
 local function to_dead(t, error_json)
-  local changes = { status = 'dead', error = error_json, leaseUntil = false, finishedAt = num(NOW) }
+  local changes = { status = 'dead', error = error_json, leaseUntil = false, finishedAt = NOW_S }
   end_attempt(t, changes, error_json)
   transition(t, changes, error_json)
 end
 
 local function to_cancelled(t, error_json)
-  local changes = { status = 'cancelled', leaseUntil = false, finishedAt = num(NOW) }
+  local changes = { status = 'cancelled', leaseUntil = false, finishedAt = NOW_S }
   if error_json then changes.error = error_json end
   end_attempt(t, changes, error_json)
   transition(t, changes, error_json)
 end
 
 local function flat(t)
-  local out = {}
+  local out, n = {}, 0
   for k, v in pairs(t) do
-    out[#out + 1] = k
-    out[#out + 1] = v
+    out[n + 1] = k
+    out[n + 2] = v
+    n = n + 2
   end
   return out
 end
@@ -223,9 +297,9 @@ end
 -- Expired leases (deadline before now): back to the queue with the attempt counted, dead
 -- after the last attempt, cancelled when a cancel was asked for.
 local function reap(limit)
-  local ids = redis.call('ZRANGEBYSCORE', K_LEASE, '-inf', '(' .. num(NOW), 'LIMIT', 0, limit)
+  local ids = redis.call('ZRANGEBYSCORE', K_LEASE, '-inf', '(' .. NOW_S, 'LIMIT', '0', num(limit))
   for _, id in ipairs(ids) do
-    local t = load(id)
+    local t = load_core(id)
     if not t or not active(t.status) then
       redis.call('ZREM', K_LEASE, id)
     elseif t.status == 'cancelling' then
@@ -240,11 +314,11 @@ end
 
 -- Delayed tasks whose time has come move to `ready`.
 local function promote(limit)
-  local ids = redis.call('ZRANGEBYSCORE', K_DELAYED, '-inf', num(NOW), 'LIMIT', 0, limit)
+  local ids = redis.call('ZRANGEBYSCORE', K_DELAYED, '-inf', NOW_S, 'LIMIT', '0', num(limit))
   for _, id in ipairs(ids) do
     redis.call('ZREM', K_DELAYED, id)
     local fields = redis.call('HMGET', tkey(id), 'priority', 'qseq')
-    redis.call('HINCRBY', K_COUNTS, 'd:' .. fields[1], -1)
+    redis.call('HINCRBY', K_COUNTS, 'd:' .. fields[1], '-1')
     redis.call('ZADD', K_READY, ready_score({ priority = fields[1], qseq = fields[2] }), id)
     wake()
   end
@@ -252,7 +326,7 @@ end
 
 -- The task if (id, fence) is still the current claim.
 local function held(id, fence)
-  local t = load(id)
+  local t = load_core(id)
   if not t or t.fence ~= fence or not active(t.status) then return nil end
   return t
 end
@@ -262,7 +336,7 @@ end
 local function claim_ready(n, worker, lease_ms)
   reap(1000)
   promote(1000)
-  local popped = redis.call('ZPOPMIN', K_READY, n)
+  local popped = redis.call('ZPOPMIN', K_READY, num(n))
   local out = {}
   for i = 1, #popped, 2 do
     local t = load(popped[i])

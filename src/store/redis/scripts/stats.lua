@@ -4,6 +4,6 @@
 promote(1000)
 local oldest = redis.call('ZRANGE', K_WAITING, 0, 0, 'WITHSCORES')
 return {
-  redis.call('HGETALL', K_COUNTS), redis.call('ZCARD', K_DELAYED), oldest[2] or false, num(NOW),
+  redis.call('HGETALL', K_COUNTS), redis.call('ZCARD', K_DELAYED), oldest[2] or false, NOW_S,
   redis.call('ZCARD', K_WAITING), redis.call('ZCARD', K_LEASE),
 }

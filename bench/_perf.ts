@@ -1,0 +1,16 @@
+import { spawn } from 'node:child_process';
+import { openRedisStore } from '../src/store/redis/index.ts';
+import { startRedis } from '../test/helpers/redis.ts';
+import { runDrover } from './lib/queue-runs.ts';
+const server = await startRedis();
+const opts = { queueLimit: 1e7, resultTtlMs: 3600000, sessionTtlMs: 3600000, url: server.url, prefix: 'p' };
+const a = await openRedisStore(opts);
+const b = await openRedisStore(opts);
+await runDrover(a, b, 8, 2000);
+const perf = spawn('perf', ['record', '-F', '4000', '-e', 'cpu-clock', '-g', '-p', String(server.pid), '-o', '/tmp/rh/perf.data'], { stdio: 'inherit' });
+await new Promise((r) => setTimeout(r, 500));
+const r = await runDrover(a, b, 8, 20000);
+console.log('tasks/s', 20000 / r.ms * 1000);
+perf.kill('SIGINT');
+await new Promise((r) => perf.on('exit', r));
+await a.close(); await b.close(); await server.stop();
