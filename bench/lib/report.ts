@@ -192,6 +192,7 @@ export class Results {
       out.push(`- ${name}: **${mark}** — ${ratio.toFixed(2)}× ${ref}${byRound} (target ${op} ${limit}×; drover ${range(d)}, ${ref} ${range(ref)} over rounds)`);
     };
     check('keep-alive throughput ≥ 0.97× node RR', 'ka', wrk((w) => w.rps), 'node-rr', '>=', 0.97);
+    check("keep-alive throughput ≥ 1.0× node:cluster with defaults (the user's yardstick, issue 16 item 6)", 'ka', wrk((w) => w.rps), 'node-plain', '>=', 1.0);
     check('new connection per request ≥ 1.0× node RR', 'close', wrk((w) => w.rps), 'node-rr', '>=', 1.0);
     check('new connection per request ≥ 1.3× PM2', 'close', wrk((w) => w.rps), 'pm2', '>=', 1.3);
     check('light p99 under mixed cost, conn/request ≤ 0.9× node RR', 'mixed-conn', ol((o) => o.light.p99), 'node-rr', '<=', 0.9);
