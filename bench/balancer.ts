@@ -5,7 +5,7 @@
 //       40 ms of CPU), with a new connection per request, 20 keep-alive connections, and
 //       with 10% long-lived requests (2 s) to see how those spread over the children.
 // Variants take turns within each round; the table shows medians over rounds.
-//   npm run bench:balancer -- [--rounds 3] [--duration 10] [--only drover-ll,node-rr]
+//   npm run bench:balancer -- [--rounds 3] [--duration 10] [--only drover-ll,node-rr,node-plain]
 //                             [--workloads ka,close,mixed-conn,mixed-ka,mixed-hold]
 //                             [--from-raw bench/results/raw/<file>.jsonl]   (table only)
 // Everything listens on and talks to 127.0.0.1; every process started is ended by its pid.
@@ -66,6 +66,8 @@ const variants: Variant[] = pick(args.only, VARIANTS.map((v) => v.key)).map((k) 
 const workloads = pick(args.workloads, WORKLOADS);
 
 function applies(v: Variant, w: WorkloadKey): boolean {
+  // The plain cluster is the yardstick of keep-alive throughput only (issue 16 item 6).
+  if (v.key === 'node-plain') return w === 'ka';
   // One process has no spread to show.
   return !(v.children < 2 && w === 'mixed-hold');
 }

@@ -192,6 +192,7 @@ export class Results {
       out.push(`- ${name}: **${mark}** — ${ratio.toFixed(2)}× ${ref}${byRound} (target ${op} ${limit}×; drover ${range(d)}, ${ref} ${range(ref)} over rounds)`);
     };
     check('keep-alive throughput ≥ 0.97× node RR', 'ka', wrk((w) => w.rps), 'node-rr', '>=', 0.97);
+    check("keep-alive throughput ≥ 1.0× node:cluster with defaults (the user's yardstick, issue 16 item 6)", 'ka', wrk((w) => w.rps), 'node-plain', '>=', 1.0);
     check('new connection per request ≥ 1.0× node RR', 'close', wrk((w) => w.rps), 'node-rr', '>=', 1.0);
     check('new connection per request ≥ 1.3× PM2', 'close', wrk((w) => w.rps), 'pm2', '>=', 1.3);
     check('light p99 under mixed cost, conn/request ≤ 0.9× node RR', 'mixed-conn', ol((o) => o.light.p99), 'node-rr', '<=', 0.9);
@@ -257,7 +258,8 @@ export function renderSection(meta: RunMeta, results: Results, notes: RunNotes):
     `${meta.rounds} rounds, variants taking turns; 2 children/workers each; medians over rounds. wrk: \`-t1 -c100 -d${meta.wrkS}s --latency\` after a ${meta.warmupS} s warm-up. ` +
       `Mixed cost: open loop at ${meta.rate} req/s, ${meta.warmupS} s warm-up + ${meta.olS} s measured, latency from the scheduled send time, seeded 10% \`/debug/spin?ms=40\`, the rest \`/v1/ping\`; ` +
       '"long-lived" adds a seeded 10% `/debug/hold?ms=2000` (new connection per request; its "all" leaves the holds out). ' +
-      "Peers run `bench/peers/server.cjs`, the same fastify routes with drover's default server settings (keep-alive 5 s, 1000 requests per connection).",
+      "Peers run `bench/peers/server.cjs`, the same fastify routes with drover's default server settings (keep-alive 5 s, 1000 requests per connection); " +
+      "the `node:cluster, defaults` column (keep-alive only) runs `bench/peers/plain-cluster.cjs` with Node's and fastify's defaults instead, the user's yardstick of issue 16 item 6.",
     `The machine is shared: before each measurement the run waits (up to ${meta.quietWaitS} s) for it to be under ${meta.quietPct}% busy; a measurement during which other tenants took over ${meta.noisyPct}% of the CPU is taken again and the quieter attempt kept; ` +
       `rounds where they still took over ${EXCLUDE_PCT}% are left out of the medians when a quieter round exists (${excluded} left out in this run; all are in the raw file). ` +
       'Cells with ratios: median (× node:cluster SCHED_RR, × PM2). Errors: wrk socket errors and non-2xx, generator timeouts and failed requests. ' +

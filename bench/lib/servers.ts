@@ -20,9 +20,11 @@ const NODE = join(BIN, 'node');
 const PM2 = join(BIN, 'pm2');
 const PEER = join(ROOT, 'bench/peers/server.cjs');
 const CLUSTER = join(ROOT, 'bench/peers/cluster.cjs');
+/** The user's yardstick for a cheap request: node:cluster with Node's and fastify's defaults (issue 16 item 6). */
+const PLAIN_CLUSTER = join(ROOT, 'bench/peers/plain-cluster.cjs');
 const CHILDREN = 2;
 
-export type VariantKey = 'drover-ll' | 'node-rr' | 'node-none' | 'pm2' | 'single';
+export type VariantKey = 'drover-ll' | 'node-rr' | 'node-none' | 'node-plain' | 'pm2' | 'single';
 
 export interface Running {
   port: number;
@@ -195,6 +197,32 @@ function nodeCluster(key: VariantKey, label: string, policy: 'rr' | 'none'): Var
   };
 }
 
+/**
+ * node:cluster round robin serving the ping route with Node's and fastify's default settings:
+ * no request cap per connection, default timeouts (peerEnv's drover settings are not passed).
+ * Measured on keep-alive only, where it is the yardstick of issue 16 item 6.
+ */
+function plainCluster(): Variant {
+  return {
+    key: 'node-plain',
+    label: 'node:cluster, defaults',
+    children: CHILDREN,
+    async start() {
+      const port = await freePort();
+      const m = startProcess('plain node:cluster', NODE, [PLAIN_CLUSTER], { env: { ...process.env, PORT: String(port), WORKERS: String(CHILDREN) } });
+      const stop = once(() => stopProcess(m, 'SIGTERM', 10_000));
+      try {
+        await waitForLine(m, (l) => l.includes('"msg":"started"'), 30_000);
+        await waitServing(port, CHILDREN);
+        return { port, cpuRoots: [], warnings: [], stop, alive: () => !m.exitedAlready };
+      } catch (err) {
+        await stop();
+        throw err;
+      }
+    },
+  };
+}
+
 function pm2(): Variant {
   return {
     key: 'pm2',
@@ -256,6 +284,7 @@ export const VARIANTS: readonly Variant[] = [
   drover('drover-ll', 'drover least-load'),
   nodeCluster('node-rr', 'node:cluster SCHED_RR', 'rr'),
   nodeCluster('node-none', 'node:cluster SCHED_NONE', 'none'),
+  plainCluster(),
   pm2(),
   single(),
 ];
