@@ -272,7 +272,7 @@ async function densityRun(variant: Variant): Promise<DensityResult> {
   try {
     // Warm up (agent loaded, connections open), then take the idle baseline.
     await enqueue(store, 200, (i) => `warm up ${i}`);
-    await waitIdle(store, 30_000);
+    await waitIdle(store, 30_000 + 2 * latencyMs);
     await sleep(1000);
     const idle = sampleMemory(childPids, probeDir, llmPort, 0);
     // The submitter keeps queued + running at the target. It writes into the store itself
@@ -327,7 +327,7 @@ async function densityRun(variant: Variant): Promise<DensityResult> {
     const seconds = (end.at - start.at) / 1000;
     stop = true;
     await submitter;
-    await waitIdle(store, 60_000);
+    await waitIdle(store, 60_000 + 2 * latencyMs);
     const tasks = await store.list(TENANT, { limit: 10_000_000 });
     const window = tasks.filter((t) => t.createdAt >= start.at && t.createdAt <= end.at && t.startedAt !== null);
     return {
@@ -393,7 +393,14 @@ function densityTable(results: DensityResult[], cost: number): string[] {
     row('CPU, supervisor + children', (r) => `${r.cpuPct.toFixed(0)}% of a core`),
     row('tasks not succeeded', (r) => `${r.failed} of ${n(r.total)}`),
   ];
-  if (timer) {
+  // Shares are differences between columns: they mean something only when every run held the
+  // target, i.e. its tasks were waiting on the call (or timer), not queued behind store writes.
+  const full = results.every((r) => summarize(r.inflight).p50 >= target * 0.95);
+  if (timer && !full) {
+    lines.push('', `No shares: not every run held ${target.toLocaleString('en')} tasks in flight (tasks then wait on store writes,` +
+      ' not on the call, and churn sets the heap\'s headroom); a longer --latency lets the node hold them.');
+  }
+  if (timer && full) {
     lines.push('', 'Per task in flight, steady: the executor\'s own share (the timer column) and the LLM client\'s (an LLM column minus the timer column).',
       '', '| share | RSS | V8 heap |', '| --- | --- | --- |',
       `| executor (claim, context, ctx.tool, ctx.progress, a timer) | ${kb(steadyKb(timer, rssOf))} | ${kb(steadyKb(timer, heapOfSample))} |`);
