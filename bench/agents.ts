@@ -380,8 +380,8 @@ function densityTable(results: DensityResult[], cost: number): string[] {
     row(`ramp 0 → ${n(target * 0.98)} in flight`, (r) => `${r.rampS.toFixed(1)} s`),
     row(`tasks in flight, steady ${steadyS} s (p50 / min)`, (r) => `${n(summarize(r.inflight).p50)} / ${n(Math.min(...r.inflight))}`),
     row(`completions/s (ideal: in flight ÷ ${latencyMs / 1000} s)`, (r) => `${n(r.completionsPerS)} (${n(summarize(r.inflight).p50 / (latencyMs / 1000))})`),
-    row('queue wait p50 / p99 (claimed − created)', (r) => `${r.wait.p50} / ${r.wait.p99} ms`),
-    row(`run time p50 / p99 (finished − claimed; the call takes ${latencyMs} ms)`, (r) => `${r.run.p50} / ${r.run.p99} ms`),
+    row('queue wait p50 / p99 (claimed − created)', (r) => (r.wait.n ? `${r.wait.p50} / ${r.wait.p99} ms` : '— (none claimed)')),
+    row(`run time p50 / p99 (finished − claimed; the call takes ${latencyMs} ms)`, (r) => (r.run.n ? `${r.run.p50} / ${r.run.p99} ms` : '— (none finished)')),
     row('**RSS per task in flight, steady**', (r) => `**${kb(steadyKb(r, rssOf))}**`),
     row('RSS per task in flight at the peak (most MB above idle ÷ most in flight)', (r) => `${kb(peakKb(r, rssOf))} (${((r.peak.rss - r.idle.rss) / 2 ** 20).toFixed(0)} MB ÷ ${n(Math.max(...r.inflight))})`),
     row('**V8 heap per task in flight, steady** (main + executor threads)', (r) =>
@@ -507,7 +507,7 @@ try {
       '## Agent density',
       '',
       `Run ${day} on ${machine}, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} at the end.`,
-      `\`npm run bench:agents -- --parts density\` (bench/agents.ts).`,
+      `\`npm run bench:agents -- ${process.argv.slice(2).join(' ') || '--parts density'}\` (bench/agents.ts).`,
       '',
       ...a,
     ].join('\n'));
