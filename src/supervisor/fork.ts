@@ -16,8 +16,9 @@ export function setupFork(): void {
   cluster.setupPrimary({
     exec: sea ? '--drover-child' : process.argv[1],
     // A child's main thread holds a little per task in flight for seconds; V8's default nursery
-    // (new space up to 64 MiB in Node 24) was a quarter of a child's memory per task in bench:agents. A flag the
-    // user passes comes later and wins. (The single binary takes no V8 flags in argv.)
+    // (new space up to 64 MiB in Node 24) was a quarter of a child's memory per task in
+    // bench:agents. A flag the user passes comes later and wins. (The single binary takes no
+    // V8 flags in argv.)
     execArgv: sea ? [] : [CHILD_SEMI_SPACE_FLAG, ...process.execArgv],
     args: [],
     stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
