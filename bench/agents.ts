@@ -1,15 +1,19 @@
 // Agent-executor benchmark (not run in CI):
-//   (a) the example agent (a tool, two progress events, one LLM call) against a mock LLM that
-//       answers in 2 s, the queue kept topped up until `--inflight` tasks run at once on one
-//       node; reports completions/s, queue wait and resident memory per task in flight;
-//   (b) submit → done throughput with an agent that returns at once, submitted over HTTP
+//   (a) density: the queue kept topped up until `--inflight` tasks run at once on one node, for
+//       each variant: the example agent (a tool, two progress events, one LLM call to a mock LLM
+//       answering in 2 s) with its LLM client on HTTP/1.1 and on HTTP/2 (h2c), and the same steps
+//       with a timer instead of the call (what the executor itself holds). Reports completions/s,
+//       queue wait, run time, and RSS and V8 heap per task in flight, steady and at the peak;
+//   (b) throughput: submit → done with an agent that returns at once, submitted over HTTP
 //       (bounded keep-alive concurrency: net.core.somaxconn is small here) and straight into
 //       the store.
-//   npm run bench:agents -- [--inflight 10000] [--steady 20] [--latency 2000] [--tasks 20000] [--llm-http2 off|h2c]
+//   npm run bench:agents -- [--parts density,throughput] [--variants timer,h1,h2c] [--inflight 10000]
+//                           [--steady 20] [--latency 2000] [--tasks 20000]
 // Everything listens on 127.0.0.1; every process started is ended by its pid (bench/lib/procs.ts).
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { openStore, type Store } from '../src/store/index.ts';
@@ -27,8 +31,10 @@ const { values: args } = parseArgs({
     tasks: { type: 'string', default: '20000' },
     children: { type: 'string', default: '2' },
     'http-concurrency': { type: 'string', default: '64' },
-    // off: the mock and the client speak HTTP/1.1 (a socket per call); h2c: HTTP/2, calls multiplexed.
-    'llm-http2': { type: 'string', default: 'off' },
+    // timer: the example agent's steps with a timer for the LLM call; h1 / h2c: the example agent,
+    // its LLM client on HTTP/1.1 (a socket per call) or HTTP/2 without TLS (calls multiplexed).
+    variants: { type: 'string', default: 'timer,h1,h2c' },
+    parts: { type: 'string', default: 'density,throughput' },
   },
 });
 const target = Number(args.inflight);
@@ -37,7 +43,8 @@ const latencyMs = Number(args.latency);
 const tasksB = Number(args.tasks);
 const children = Number(args.children);
 const httpConcurrency = Number(args['http-concurrency']);
-const llmHttp2 = args['llm-http2'] === 'h2c' ? 'h2c' : 'off';
+const variantKeys = args.variants.split(',');
+const parts = args.parts.split(',');
 const SUBMIT_BURST = 50;
 const SUBMIT_PAUSE_MS = 3;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -111,28 +118,163 @@ async function waitIdle(store: Store, timeoutMs: number): Promise<void> {
   }
 }
 
-async function inflightRun(): Promise<string[]> {
+/** One configuration of part (a): which agent runs, and how the LLM client speaks to the mock. */
+interface Variant {
+  key: 'timer' | 'h1' | 'h2c';
+  label: string;
+  /** The example agent, or the same steps with its LLM call replaced by a timer of the same length. */
+  agent: 'example' | 'timer';
+  http2: 'off' | 'h2c';
+}
+
+const VARIANTS: readonly Variant[] = [
+  { key: 'timer', label: 'no LLM call (a timer as long)', agent: 'timer', http2: 'off' },
+  { key: 'h1', label: 'LLM over HTTP/1.1', agent: 'example', http2: 'off' },
+  { key: 'h2c', label: 'LLM over HTTP/2 (h2c)', agent: 'example', http2: 'h2c' },
+];
+
+/** What the children hold at one moment, summed over both children. */
+interface MemorySample {
+  running: number;
+  rss: number;
+  /** V8 heap in use: the children's main threads, and their executor threads. */
+  heapMain: number;
+  heapThreads: number;
+  /** V8 heap reserved by all isolates (used + free), and memory V8 keeps outside its heap (buffers, malloc). */
+  heapCommitted: number;
+  offHeap: number;
+  /** Established client sockets to the mock LLM. */
+  llmSockets: number;
+}
+
+interface DensityResult {
+  variant: Variant;
+  perChild: number;
+  rampS: number;
+  seconds: number;
+  inflight: number[];
+  completionsPerS: number;
+  wait: ReturnType<typeof summarize>;
+  run: ReturnType<typeof summarize>;
+  cpuPct: number;
+  failed: number;
+  total: number;
+  idle: MemorySample;
+  steady: MemorySample[];
+  /** The samples (ramp or steady) with the most resident memory, and with the most V8 heap. */
+  peak: MemorySample;
+  peakHeap: MemorySample;
+}
+
+/**
+ * Agent modules for part (a), each with a probe: every thread that loads the module (the
+ * child's main thread checks it at boot, then each executor thread) writes its V8 heap in use
+ * to probeDir/<pid>-<threadId> four times a second. Memory of other isolates cannot be read
+ * from outside the process, and this needs nothing from drover itself.
+ */
+function writeAgent(dir: string, probeDir: string, agent: Variant['agent']): string {
+  const probe = `import { writeFileSync } from 'node:fs';
+import { getHeapStatistics } from 'node:v8';
+import { threadId } from 'node:worker_threads';
+const heap = () => {
+  const h = getHeapStatistics();
+  return [h.used_heap_size, h.total_heap_size, h.external_memory + h.malloced_memory];
+};
+const probe = () => {
+  try { writeFileSync(${JSON.stringify(probeDir)} + '/' + process.pid + '-' + threadId, JSON.stringify(heap())); } catch {}
+};
+probe();
+setInterval(probe, 250).unref();
+`;
+  const file = join(dir, `${agent}.mjs`);
+  const body = agent === 'example'
+    ? `export { default } from ${JSON.stringify(pathToFileURL(join(ROOT, 'examples/agent.ts')).href)};\n`
+    : `import { setTimeout as sleep } from 'node:timers/promises';
+// The example agent's steps with its LLM call replaced by a timer as long as the mock's answer.
+export default async function run(input, ctx) {
+  ctx.progress({ type: 'step', step: 'tool', tool: 'word-count' });
+  const stats = await ctx.tool('word-count', async () => ({ words: String(input).split(/\\s+/).filter(Boolean).length }));
+  ctx.progress({ type: 'step', step: 'llm' });
+  await sleep(${latencyMs}, undefined, { signal: ctx.signal });
+  return { content: 'no call', words: stats.words, turn: 1, model: 'none', tokens: 0 };
+}
+`;
+  writeFileSync(file, probe + body);
+  return file;
+}
+
+/** Heap in use by the probes of these processes (files of threads that ended are left out by age). */
+function heapOf(probeDir: string, pids: number[]): { main: number; threads: number; committed: number; offHeap: number } {
+  let main = 0;
+  let threads = 0;
+  let committed = 0;
+  let offHeap = 0;
+  const fresh = Date.now() - 2000;
+  for (const name of readdirSync(probeDir)) {
+    const [pid, thread] = name.split('-').map(Number);
+    if (!pids.includes(pid!)) continue;
+    const file = join(probeDir, name);
+    if (statSync(file).mtimeMs < fresh) continue;
+    let values: number[];
+    try {
+      values = JSON.parse(readFileSync(file, 'utf8')) as number[];
+    } catch {
+      continue; // caught between the probe's truncate and write: its next write comes in 250 ms
+    }
+    const [used, total, outside] = values;
+    if (thread === 0) main += used!;
+    else threads += used!;
+    committed += total!;
+    offHeap += outside!;
+  }
+  return { main, threads, committed, offHeap };
+}
+
+/** Established TCP sockets whose far end is this loopback port (IPv4), from /proc/net/tcp. */
+function socketsTo(port: number): number {
+  const hexPort = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  let n = 0;
+  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f[2]?.endsWith(hexPort) && f[3] === '01') n++;
+  }
+  return n;
+}
+
+function sampleMemory(pids: number[], probeDir: string, llmPort: number, running: number): MemorySample {
+  const heap = heapOf(probeDir, pids);
+  return { running, rss: rssBytes(pids), heapMain: heap.main, heapThreads: heap.threads, heapCommitted: heap.committed, offHeap: heap.offHeap, llmSockets: socketsTo(llmPort) };
+}
+
+async function densityRun(variant: Variant): Promise<DensityResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'drover-bench-density-'));
+  const probeDir = join(dir, 'heap');
+  mkdirSync(probeDir);
+  const agent = writeAgent(dir, probeDir, variant.agent);
   const mock = startProcess('mock-llm', process.execPath, ['--input-type=module', '-e', `
     const { startMockLlm } = await import(${JSON.stringify(join(ROOT, 'src/agent/mock-llm.ts'))});
-    const m = await startMockLlm({ latencyMs: ${latencyMs}, http2: ${llmHttp2 === 'h2c'} });
+    const m = await startMockLlm({ latencyMs: ${latencyMs}, http2: ${variant.http2 === 'h2c'} });
     console.log(m.url);`]);
   const url = await waitForLine(mock, (l) => l.startsWith('http://'), 10_000);
+  const llmPort = Number(new URL(url).port);
   const perChild = Math.ceil((target * 1.2) / children);
   const node = await startNode({
+    DROVER_EXECUTOR__AGENT: agent,
     DROVER_EXECUTOR__THREADS: '1',
     DROVER_EXECUTOR__TASKS_PER_THREAD: String(perChild),
     DROVER_LLM__PROVIDERS__MOCK__BASE_URL: url,
-    DROVER_LLM__PROVIDERS__MOCK__CONNECTIONS: String(perChild),
+    // HTTP/1.1 as before HTTP/2: a socket per call. HTTP/2 keeps the default pool (64 connections × 100 streams).
+    ...(variant.http2 === 'off' ? { DROVER_LLM__PROVIDERS__MOCK__CONNECTIONS: String(perChild) } : {}),
     DROVER_LLM__PROVIDERS__MOCK__MAX_CONCURRENCY: String(perChild),
-    DROVER_LLM__PROVIDERS__MOCK__HTTP2: llmHttp2,
+    DROVER_LLM__PROVIDERS__MOCK__HTTP2: variant.http2,
   });
   const { store, childPids } = node;
   try {
     // Warm up (agent loaded, connections open), then take the idle baseline.
     await enqueue(store, 200, (i) => `warm up ${i}`);
-    await waitIdle(store, 30_000);
+    await waitIdle(store, 30_000 + 2 * latencyMs);
     await sleep(1000);
-    const idleRss = rssBytes(childPids);
+    const idle = sampleMemory(childPids, probeDir, llmPort, 0);
     // The submitter keeps queued + running at the target. It writes into the store itself
     // (HTTP submission tops out below the rate 10,000 tasks of 2 s need), in small bursts with
     // pauses: SQLite's busy handler sleeps, so a process that takes the write lock back at once
@@ -153,51 +295,122 @@ async function inflightRun(): Promise<string[]> {
       stats = await store.stats();
       return { done: enqueued - stats.queued - stats.running - stats.dead, running: stats.running };
     };
+    // Memory every 10th look (about twice a second): reading /proc/net/tcp with 10,000 sockets is not free.
+    let looks = 0;
+    let peak = idle;
+    let peakHeap = idle;
+    const steady: MemorySample[] = [];
+    const look = (running: number, keep: boolean) => {
+      if (looks++ % 10 !== 5 || running === 0) return;
+      const m = sampleMemory(childPids, probeDir, llmPort, running);
+      if (m.rss > peak.rss) peak = m;
+      if (heapOfSample(m) > heapOfSample(peakHeap)) peakHeap = m;
+      if (keep) steady.push(m);
+    };
     const rampStart = Date.now();
-    while ((await sample()).running < target * 0.98 && Date.now() - rampStart < 60_000) await sleep(50);
+    for (;;) {
+      const { running } = await sample();
+      look(running, false);
+      if (running >= target * 0.98 || Date.now() - rampStart > 60_000) break;
+      await sleep(50);
+    }
     const rampS = (Date.now() - rampStart) / 1000;
     const start = { at: Date.now(), ...(await sample()), cpu: cpuSeconds([node.m.pid, ...childPids]) };
     const inflight: number[] = [];
-    const perTask: number[] = [];
     while (Date.now() - start.at < steadyS * 1000) {
       const { running } = await sample();
       inflight.push(running);
-      if (inflight.length % 20 === 10) perTask.push((rssBytes(childPids) - idleRss) / running);
+      look(running, true);
       await sleep(50);
     }
     const end = { at: Date.now(), ...(await sample()), cpu: cpuSeconds([node.m.pid, ...childPids]) };
     const seconds = (end.at - start.at) / 1000;
     stop = true;
     await submitter;
-    await waitIdle(store, 60_000);
+    await waitIdle(store, 60_000 + 2 * latencyMs);
     const tasks = await store.list(TENANT, { limit: 10_000_000 });
     const window = tasks.filter((t) => t.createdAt >= start.at && t.createdAt <= end.at && t.startedAt !== null);
-    const wait = summarize(window.map((t) => t.startedAt! - t.createdAt));
-    const run = summarize(window.filter((t) => t.finishedAt !== null).map((t) => t.finishedAt! - t.startedAt!));
-    const failed = tasks.filter((t) => t.status !== 'succeeded').length;
-    const inf = summarize(inflight);
-    const rss = summarize(perTask);
-    return [
-      `### (a) ${target.toLocaleString('en')} tasks in flight, LLM answering in ${latencyMs / 1000} s`,
-      '',
-      `${children} children × 1 executor thread × ${perChild} tasks per thread; the example agent (ctx.tool, two ctx.progress, one ctx.llm.chat)` +
-        ` against a mock LLM in its own process; tasks written into the store (${SUBMIT_BURST} at a time, ${SUBMIT_PAUSE_MS} ms apart) while queued + running < ${target.toLocaleString('en')}.`,
-      '',
-      '| measure | value |',
-      '| --- | --- |',
-      `| ramp 0 → ${Math.round(target * 0.98).toLocaleString('en')} in flight | ${rampS.toFixed(1)} s |`,
-      `| tasks in flight, steady ${seconds.toFixed(0)} s (p50 / min) | ${inf.p50.toLocaleString('en')} / ${Math.min(...inflight).toLocaleString('en')} |`,
-      `| completions/s (ideal: in flight ÷ ${latencyMs / 1000} s = ${Math.round(inf.p50 / (latencyMs / 1000)).toLocaleString('en')}) | ${Math.round((end.done - start.done) / seconds).toLocaleString('en')} |`,
-      `| queue wait p50 / p99 (claimed − created, ${wait.n.toLocaleString('en')} tasks) | ${wait.p50} ms / ${wait.p99} ms |`,
-      `| run time p50 / p99 (finished − claimed; the LLM takes ${latencyMs} ms) | ${run.p50} ms / ${run.p99} ms |`,
-      `| RSS per task in flight (children, above idle; p50 / max) | ${(rss.p50 / 1024).toFixed(1)} KB / ${(rss.max / 1024).toFixed(1)} KB |`,
-      `| CPU, supervisor + children | ${(((end.cpu - start.cpu) / seconds) * 100).toFixed(0)}% of one core (${cpus().length} cores) |`,
-      `| tasks not succeeded | ${failed} of ${tasks.length.toLocaleString('en')} |`,
-    ];
+    return {
+      variant, perChild, rampS, seconds, inflight, idle, steady, peak, peakHeap,
+      completionsPerS: (end.done - start.done) / seconds,
+      wait: summarize(window.map((t) => t.startedAt! - t.createdAt)),
+      run: summarize(window.filter((t) => t.finishedAt !== null).map((t) => t.finishedAt! - t.startedAt!)),
+      cpuPct: ((end.cpu - start.cpu) / seconds) * 100,
+      failed: tasks.filter((t) => t.status !== 'succeeded').length,
+      total: tasks.length,
+    };
   } finally {
     await stopNode(node);
     await stopProcess(mock);
+    rmSync(dir, { recursive: true, force: true });
   }
+}
+
+type Measure = (m: MemorySample) => number;
+const rssOf: Measure = (m) => m.rss;
+const heapOfSample: Measure = (m) => m.heapMain + m.heapThreads;
+/** KB per task in flight above the idle baseline over the steady samples (Σ memory ÷ Σ tasks, so shares add up). */
+const steadyKb = (r: DensityResult, f: Measure) =>
+  r.steady.reduce((sum, m) => sum + f(m) - f(r.idle), 0) / r.steady.reduce((sum, m) => sum + m.running, 0) / 1024;
+/** The most memory above idle seen, ÷ the most tasks in flight seen: what a node must provision per task. */
+const peakKb = (r: DensityResult, f: Measure) => {
+  const at = f === rssOf ? r.peak : r.peakHeap;
+  return (f(at) - f(r.idle)) / Math.max(...r.inflight) / 1024;
+};
+const n = (x: number) => Math.round(x).toLocaleString('en');
+
+function densityTable(results: DensityResult[], cost: number): string[] {
+  const row = (label: string, cell: (r: DensityResult) => string) => `| ${label} | ${results.map(cell).join(' | ')} |`;
+  const kb = (x: number) => `${x.toFixed(1)} KB`;
+  const timer = results.find((r) => r.variant.key === 'timer');
+  const lines = [
+    `### (a) ${target.toLocaleString('en')} tasks in flight, the LLM answering in ${latencyMs / 1000} s`,
+    '',
+    `${children} children × 1 executor thread × ${results[0]!.perChild} tasks per thread, against a mock LLM in its own process;` +
+      ` tasks written into the store (${SUBMIT_BURST} at a time, ${SUBMIT_PAUSE_MS} ms apart) while queued + running < ${target.toLocaleString('en')}.` +
+      ' Columns: the example agent (ctx.tool, two ctx.progress, one ctx.llm.chat) with the client on HTTP/1.1 (`connections` = tasks per thread:' +
+      ' a socket per call, as before HTTP/2) and on HTTP/2 h2c (default pool: 64 connections × 100 streams); and the same steps with' +
+      ' the LLM call replaced by a timer as long (what the executor itself holds per task). Memory is the two children\'s, above the' +
+      ' same node idle after a warm-up; "steady" is Σ memory ÷ Σ tasks in flight over samples twice a second, "peak" the most' +
+      ' memory above idle seen ÷ the most tasks in flight seen. V8 heap is read by a probe in the agent module in every thread (main + executor):' +
+      ' heap in use, garbage not yet collected included.',
+    '',
+    `| measure | ${results.map((r) => r.variant.label).join(' | ')} |`,
+    `| --- | ${results.map(() => '---').join(' | ')} |`,
+    row(`ramp 0 → ${n(target * 0.98)} in flight`, (r) => `${r.rampS.toFixed(1)} s`),
+    row(`tasks in flight, steady ${steadyS} s (p50 / min)`, (r) => `${n(summarize(r.inflight).p50)} / ${n(Math.min(...r.inflight))}`),
+    row(`completions/s (ideal: in flight ÷ ${latencyMs / 1000} s)`, (r) => `${n(r.completionsPerS)} (${n(summarize(r.inflight).p50 / (latencyMs / 1000))})`),
+    row('queue wait p50 / p99 (claimed − created)', (r) => (r.wait.n ? `${r.wait.p50} / ${r.wait.p99} ms` : '— (none claimed)')),
+    row(`run time p50 / p99 (finished − claimed; the call takes ${latencyMs} ms)`, (r) => (r.run.n ? `${r.run.p50} / ${r.run.p99} ms` : '— (none finished)')),
+    row('**RSS per task in flight, steady**', (r) => `**${kb(steadyKb(r, rssOf))}**`),
+    row('RSS per task in flight at the peak (most MB above idle ÷ most in flight)', (r) => `${kb(peakKb(r, rssOf))} (${((r.peak.rss - r.idle.rss) / 2 ** 20).toFixed(0)} MB ÷ ${n(Math.max(...r.inflight))})`),
+    row('**V8 heap per task in flight, steady** (main + executor threads)', (r) =>
+      `**${kb(steadyKb(r, heapOfSample))}** (${kb(steadyKb(r, (m) => m.heapMain))} + ${kb(steadyKb(r, (m) => m.heapThreads))})`),
+    row('V8 heap reserved (used + free) / memory V8 holds outside its heap, per task, steady', (r) =>
+      `${kb(steadyKb(r, (m) => m.heapCommitted))} / ${kb(steadyKb(r, (m) => m.offHeap))}`),
+    row('V8 heap per task in flight at the peak', (r) => `${kb(peakKb(r, heapOfSample))} (${((heapOfSample(r.peakHeap) - heapOfSample(r.idle)) / 2 ** 20).toFixed(0)} MB)`),
+    row('sockets to the LLM at the peak', (r) => n(r.peak.llmSockets)),
+    row('CPU, supervisor + children', (r) => `${r.cpuPct.toFixed(0)}% of a core`),
+    row('tasks not succeeded', (r) => `${r.failed} of ${n(r.total)}`),
+  ];
+  // Shares are differences between columns: they mean something only when every run held the
+  // target, i.e. its tasks were waiting on the call (or timer), not queued behind store writes.
+  const full = results.every((r) => summarize(r.inflight).p50 >= target * 0.95);
+  if (timer && !full) {
+    lines.push('', `No shares: not every run held ${target.toLocaleString('en')} tasks in flight (tasks then wait on store writes,` +
+      ' not on the call, and churn sets the heap\'s headroom); a longer --latency lets the node hold them.');
+  }
+  if (timer && full) {
+    lines.push('', 'Per task in flight, steady: the executor\'s own share (the timer column) and the LLM client\'s (an LLM column minus the timer column).',
+      '', '| share | RSS | V8 heap |', '| --- | --- | --- |',
+      `| executor (claim, context, ctx.tool, ctx.progress, a timer) | ${kb(steadyKb(timer, rssOf))} | ${kb(steadyKb(timer, heapOfSample))} |`);
+    for (const r of results.filter((x) => x !== timer)) {
+      lines.push(`| LLM client, ${r.variant.label.replace(/^LLM /, '')} | ${kb(steadyKb(r, rssOf) - steadyKb(timer, rssOf))} | ${kb(steadyKb(r, heapOfSample) - steadyKb(timer, heapOfSample))} |`);
+    }
+  }
+  lines.push('', `Store writes per example-agent task, one process, no other writer (claim, 2 progress, tool claim + result, complete): ` +
+    `${cost.toFixed(0)} µs → at most ${n(1e6 / cost)} tasks/s per node (the children share the SQLite file's write lock).`);
+  return lines;
 }
 
 /**
@@ -226,32 +439,6 @@ async function storeCostUs(): Promise<number> {
     return ((performance.now() - started) * 1000) / n;
   } finally {
     await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** What the executor itself holds per task: an agent that only waits on ctx.signal, no LLM call. */
-async function bareRun(): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'drover-bench-agent-'));
-  const agent = join(dir, 'bare.mjs');
-  writeFileSync(agent, `import { setTimeout as sleep } from 'node:timers/promises';
-export default async function run(input, ctx) { await sleep(input.ms, undefined, { signal: ctx.signal }); return null; }\n`);
-  const node = await startNode({ DROVER_EXECUTOR__AGENT: agent, DROVER_EXECUTOR__THREADS: '1', DROVER_EXECUTOR__TASKS_PER_THREAD: String(Math.ceil((target * 1.2) / children)) });
-  try {
-    await enqueue(node.store, 200, () => ({ ms: 10 }));
-    await waitIdle(node.store, 30_000);
-    await sleep(1000);
-    const idle = rssBytes(node.childPids);
-    for (let i = 0; i < target; i += SUBMIT_BURST) {
-      await enqueue(node.store, Math.min(SUBMIT_BURST, target - i), () => ({ ms: 30_000 }));
-      await sleep(SUBMIT_PAUSE_MS);
-    }
-    const deadline = Date.now() + 60_000;
-    while ((await node.store.stats()).running < target && Date.now() < deadline) await sleep(100);
-    const running = (await node.store.stats()).running;
-    return `| RSS per task in flight, an agent that only awaits a timer (${running.toLocaleString('en')} in flight): the executor's own share | ${((rssBytes(node.childPids) - idle) / running / 1024).toFixed(1)} KB |`;
-  } finally {
-    await stopNode(node);
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -303,33 +490,39 @@ process.on('SIGINT', () => {
   process.exit(130);
 });
 try {
-  const cost = await storeCostUs();
-  const a = [
-    ...(await inflightRun()),
-    await bareRun(),
-    `| store writes per example-agent task, one process, no other writer (claim, 2 progress, tool claim + result, complete) | ${cost.toFixed(0)} µs → at most ${Math.round(1e6 / cost).toLocaleString('en')} tasks/s per node |`,
-    '',
-    `Reading: the children of a node share the SQLite file's one write lock, and each task of the example agent writes` +
-      ` for about ${cost.toFixed(0)} µs, so a node completes at most about ${Math.round(1e6 / cost).toLocaleString('en')} tasks/s` +
-      ` whatever the LLM latency (${target.toLocaleString('en')} tasks of ${latencyMs / 1000} s would need` +
-      ` ${Math.round(target / (latencyMs / 1000)).toLocaleString('en')}/s). Tasks then stay in flight longer than the LLM call` +
-      ` (the run time row) while the executor holds the in-flight count. Of the memory per task in flight, the executor's own` +
-      ` share is the timer-only row; the rest is the agent's LLM request (one HTTP/1.1 socket per concurrent request in undici)` +
-      ` and V8 heap headroom at this allocation rate.`,
-  ];
-  console.log(a.join('\n'));
-  const b = await throughputRun();
-  console.log(b.join('\n'));
-  writeSection(join(ROOT, 'bench/RESULTS.md'), [
-    '## Agents',
-    '',
-    `Run ${new Date().toISOString().slice(0, 10)} on ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}, embedded SQLite store.`,
-    '`npm run bench:agents` (bench/agents.ts).',
-    '',
-    ...a,
-    '',
-    ...b,
-  ].join('\n'));
+  const day = new Date().toISOString().slice(0, 10);
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}, embedded SQLite store`;
+  if (parts.includes('density')) {
+    const cost = await storeCostUs();
+    const results: DensityResult[] = [];
+    for (const key of variantKeys) {
+      const variant = VARIANTS.find((v) => v.key === key);
+      if (!variant) throw new Error(`no variant ${key} (${VARIANTS.map((v) => v.key).join(', ')})`);
+      console.log(`${variant.label}: load before ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+      results.push(await densityRun(variant));
+    }
+    const a = densityTable(results, cost);
+    console.log(a.join('\n'));
+    writeSection(join(ROOT, 'bench/RESULTS.md'), [
+      '## Agent density',
+      '',
+      `Run ${day} on ${machine}, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} at the end.`,
+      `\`npm run bench:agents -- ${process.argv.slice(2).join(' ') || '--parts density'}\` (bench/agents.ts).`,
+      '',
+      ...a,
+    ].join('\n'));
+  }
+  if (parts.includes('throughput')) {
+    const b = await throughputRun();
+    console.log(b.join('\n'));
+    writeSection(join(ROOT, 'bench/RESULTS.md'), [
+      '## Agents',
+      '',
+      `Run ${day} on ${machine}. \`npm run bench:agents -- --parts throughput\` (bench/agents.ts); tasks in flight and memory per task: see Agent density.`,
+      '',
+      ...b,
+    ].join('\n'));
+  }
 } finally {
   killEverything();
 }

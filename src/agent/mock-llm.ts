@@ -262,17 +262,20 @@ export async function startMockLlm(opts: MockLlmOptions = {}): Promise<MockLlm> 
 
 /**
  * The default config's provider `mock` has an empty base_url, meaning "the built-in mock": this
- * starts it (with the provider's mock_latency_ms and mock_failure_rate, speaking h2c when the
- * provider's http2 is "h2c") and returns the providers
+ * starts it (with the provider's mock_latency_ms and mock_failure_rate) and returns the providers
  * with its url filled in, ready for createLlmClient. Other providers are returned as they are.
+ * The built-in mock speaks HTTP/2 unless the provider's http2 is "off": over plain http, "auto"
+ * would mean HTTP/1.1 (ALPN needs TLS), a connection per call, and at most `connections` calls
+ * on the wire; since drover runs both ends, it tells the client to use h2c instead.
  */
 export async function startConfiguredMock(
   providers: Record<string, ProviderConfig>,
 ): Promise<{ providers: Record<string, ProviderConfig>; mock: MockLlm | undefined }> {
   const cfg = providers.mock;
   if (!cfg || cfg.base_url) return { providers, mock: undefined };
-  const mock = await startMockLlm({ latencyMs: cfg.mock_latency_ms, failureRate: cfg.mock_failure_rate, http2: cfg.http2 === 'h2c' });
-  return { providers: { ...providers, mock: { ...cfg, base_url: mock.url } }, mock };
+  const http2 = cfg.http2 !== 'off';
+  const mock = await startMockLlm({ latencyMs: cfg.mock_latency_ms, failureRate: cfg.mock_failure_rate, http2 });
+  return { providers: { ...providers, mock: { ...cfg, base_url: mock.url, http2: http2 ? 'h2c' : 'off' } }, mock };
 }
 
 function errorBody(status: number, message: string): string {

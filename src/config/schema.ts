@@ -147,7 +147,7 @@ export const ProviderSchema = Type.Object({
   api_key_env: Type.String({ default: '', description: 'environment variable holding the API key' }),
   model: Type.String({ default: 'mock-1', description: 'model name sent to the provider' }),
   connections: Int(64, 1, 100_000, 'most connections to the provider per child; calls beyond them queue (HTTP/1.1: one call per connection; HTTP/2: up to 100 calls per connection)'),
-  http2: Type.Union([Type.Literal('auto'), Type.Literal('h2c'), Type.Literal('off')], { default: 'auto', description: 'auto = HTTP/2 over TLS when the provider offers it (ALPN), else HTTP/1.1; h2c = HTTP/2 without TLS (prior knowledge) for an http:// provider that speaks it; off = HTTP/1.1 only' }),
+  http2: Type.Union([Type.Literal('auto'), Type.Literal('h2c'), Type.Literal('off')], { default: 'auto', description: 'auto = HTTP/2 over TLS when the provider offers it (ALPN), else HTTP/1.1; h2c = HTTP/2 without TLS (prior knowledge) for an http:// provider that speaks it; off = HTTP/1.1 only (the built-in mock speaks h2c unless off)' }),
   max_concurrency: Int(256, 1, 1_000_000, 'concurrent requests per child'),
   tokens_per_minute: Int(0, 0, 1_000_000_000, 'token budget per child (0 = no limit)'),
   timeout: Seconds(120, { minimum: 0.1, description: 'one request\'s time limit' }),

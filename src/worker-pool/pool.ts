@@ -18,6 +18,7 @@ import type { Logger } from 'pino';
 import type { Store } from '../store/types.ts';
 import { failureOutcome } from './errors.ts';
 import type { ExecutorFiles } from './files.ts';
+import { threadResourceLimits } from './heap.ts';
 import {
   BEAT_MS, CANCEL_CHANNEL, isRpcRequest, isThreadBeat, replyChannel,
   type AbortReason, type CancelMessage, type Job, type RpcReply, type RpcRequest, type RunOutcome, type ThreadConfig,
@@ -96,7 +97,7 @@ export class ExecutorPool {
       recordTiming: false,
       workerData: opts.thread,
       loadBalancer,
-      ...(opts.threadHeapMb ? { resourceLimits: { maxOldGenerationSizeMb: opts.threadHeapMb } } : {}),
+      resourceLimits: threadResourceLimits(opts.threadHeapMb ?? 0),
     });
     this.piscina.on('message', (m: unknown) => {
       if (isRpcRequest(m)) void this.serve(m);

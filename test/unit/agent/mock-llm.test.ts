@@ -137,6 +137,26 @@ describe('startConfiguredMock', () => {
     await llm.close();
   });
 
+  it('speaks HTTP/2 (h2c) to the client unless http2 is off, so concurrent calls share a few connections', async () => {
+    const calls = async (http2: 'auto' | 'off') => {
+      const started = await startConfiguredMock({ mock: { ...defaultConfig().llm.providers.mock!, mock_latency_ms: 300, http2 } });
+      mock = started.mock;
+      const llm = createLlmClient(started.providers, 'mock', { env: {} });
+      const answers = await Promise.all(Array.from({ length: 200 }, (_, i) => llm.chat({ messages: [{ role: 'user', content: `q${i}` }] })));
+      await llm.close();
+      const { connections, maxInFlight } = started.mock!.stats;
+      await started.mock!.close();
+      mock = undefined;
+      return { ok: answers.filter((a, i) => a.content === `echo: q${i}`).length, connections, maxInFlight, http2: started.providers.mock!.http2 };
+    };
+    // Defaults: connections 64, max_concurrency 256. HTTP/1.1 puts one call on each connection.
+    const auto = await calls('auto');
+    expect(auto).toMatchObject({ ok: 200, http2: 'h2c', maxInFlight: 200 });
+    expect(auto.connections).toBeLessThanOrEqual(3);
+    const off = await calls('off');
+    expect(off).toMatchObject({ ok: 200, http2: 'off', connections: 64, maxInFlight: 64 });
+  });
+
   it('leaves a provider that has a base_url alone', async () => {
     const cfg = { ...defaultConfig().llm.providers.mock!, base_url: 'http://127.0.0.1:1/v1' };
     const started = await startConfiguredMock({ mock: cfg });

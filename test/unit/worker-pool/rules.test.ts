@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { LlmError, httpError } from '../../../src/agent/errors.ts';
 import { defaultConfig } from '../../../src/config/defaults.ts';
 import { failureOutcome } from '../../../src/worker-pool/errors.ts';
-import { threadHeapMb } from '../../../src/worker-pool/heap.ts';
+import { THREAD_YOUNG_GENERATION_MB, threadHeapMb, threadResourceLimits } from '../../../src/worker-pool/heap.ts';
 import { perThread } from '../../../src/worker-pool/index.ts';
 import { assistantMessage, historyOf, userMessage } from '../../../src/worker-pool/session.ts';
 
@@ -71,5 +71,15 @@ describe('threadHeapMb', () => {
     [0, 2048, 2, 0],
   ] as const)('%s with max_rss_mb %i and %i threads is %i', (setting, maxRss, threads, mb) => {
     expect(threadHeapMb(setting, maxRss, threads)).toBe(mb);
+  });
+});
+
+describe('threadResourceLimits', () => {
+  it.each([
+    // old-generation MiB (0 = V8's default) → the thread's limits: the nursery is always capped
+    [0, { maxYoungGenerationSizeMb: THREAD_YOUNG_GENERATION_MB }],
+    [1024, { maxYoungGenerationSizeMb: THREAD_YOUNG_GENERATION_MB, maxOldGenerationSizeMb: 1024 }],
+  ] as const)('old generation %i MiB', (oldMb, limits) => {
+    expect(threadResourceLimits(oldMb)).toEqual(limits);
   });
 });
