@@ -1,4 +1,4 @@
-import type { TaskEvent } from './types.ts';
+import type { SubscriptionEnd, TaskEvent } from './types.ts';
 
 /** A subscriber's side of event delivery, shared by every backend's event hub. */
 export interface Delivery {
@@ -6,6 +6,7 @@ export interface Delivery {
   /** Highest seq queued for delivery: the next one wanted is lastSeq + 1. */
   lastSeq: number;
   onEvent: (event: TaskEvent) => void;
+  onEnd: SubscriptionEnd | undefined;
   queue: TaskEvent[];
   scheduled: boolean;
   closed: boolean;
@@ -23,5 +24,20 @@ export function deliverLater(sub: Delivery, event: TaskEvent): void {
   queueMicrotask(() => {
     sub.scheduled = false;
     while (!sub.closed && sub.queue.length > 0) sub.onEvent(sub.queue.shift() as TaskEvent);
+  });
+}
+
+/**
+ * Ends a subscription the store can no longer serve: events already queued are delivered
+ * first, then `onEnd`, once, on a microtask (never within the call that ended it).
+ */
+export function endLater(sub: Delivery, reason: string): void {
+  if (sub.closed) return;
+  queueMicrotask(() => {
+    if (sub.closed) return;
+    while (sub.queue.length > 0) sub.onEvent(sub.queue.shift() as TaskEvent);
+    if (sub.closed) return;
+    sub.closed = true;
+    sub.onEnd?.(reason);
   });
 }

@@ -135,6 +135,8 @@ export interface StatusEvent {
 }
 
 export type Unsubscribe = () => void;
+/** Why a subscription stopped before its final event (for logs). */
+export type SubscriptionEnd = (reason: string) => void;
 
 export interface Session {
   tenant: string;
@@ -241,8 +243,12 @@ export interface Store {
   /** Stored events after afterSeq in order, at most limit (default 1000). */
   events(taskId: string, afterSeq: number, limit?: number): Promise<TaskEvent[]>;
   /** Delivers the events after afterSeq in order, stored ones first, then new ones from any
-   * process. Delivery is never synchronous within this call, and ends after the final event. */
-  subscribe(taskId: string, afterSeq: number, onEvent: (event: TaskEvent) => void): Unsubscribe;
+   * process. Delivery is never synchronous within this call, and ends after the final event.
+   * A subscription the store can no longer serve (store closed, listening failed, connection
+   * given up) calls `onEnd` once instead of going silent: the caller ends its stream or
+   * subscribes again after the last seq it got. Neither unsubscribing nor the final event
+   * calls it. */
+  subscribe(taskId: string, afterSeq: number, onEvent: (event: TaskEvent) => void, onEnd?: SubscriptionEnd): Unsubscribe;
 
   /** null when the session does not exist or has expired. */
   sessionGet(tenant: string, id: string): Promise<Session | null>;

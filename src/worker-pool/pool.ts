@@ -19,6 +19,7 @@ import type { Store } from '../store/types.ts';
 import { failureOutcome } from './errors.ts';
 import type { ExecutorFiles } from './files.ts';
 import { threadResourceLimits } from './heap.ts';
+import { untilStoreAnswers } from './store-retry.ts';
 import {
   BEAT_MS, CANCEL_CHANNEL, isRpcRequest, isThreadBeat, replyChannel,
   type AbortReason, type CancelMessage, type Job, type RpcReply, type RpcRequest, type RunOutcome, type ThreadConfig,
@@ -60,6 +61,8 @@ export class ExecutorPool {
   private readonly culprits = new Set<string>();
   /** When each thread's last beat came (performance.now()). */
   private readonly beats = new Map<number, number>();
+  /** Ends the retries of progress events through a store outage. */
+  private readonly closing = new AbortController();
 
   constructor(opts: PoolOptions) {
     this.slots = opts.threads * opts.tasksPerThread;
@@ -165,6 +168,7 @@ export class ExecutorPool {
   }
 
   async close(): Promise<void> {
+    this.closing.abort();
     this.cancels.close();
     for (const c of this.replies.values()) c.close();
     this.replies.clear();
@@ -195,7 +199,14 @@ export class ExecutorPool {
       case 'toolPut':
         return this.store.toolPut(...req.args);
       case 'publish':
-        return this.store.publish(...req.args);
+        // Kept through a store outage (the agent's flush before its result waits for it);
+        // once the task has finished, publish drops the event (null).
+        return untilStoreAnswers(() => this.store.publish(...req.args), {
+          signal: this.closing.signal,
+          onRetry: (err, retry) => {
+            if (retry === 1) this.log.warn({ err, taskId: req.args[0] }, 'store unreachable; retrying a progress event');
+          },
+        });
     }
   }
 }

@@ -10,6 +10,7 @@ import type { ClaimedTask, Store, Unsubscribe } from '../store/types.ts';
 import { failureOutcome } from './errors.ts';
 import { isReleased, type AbortReason, type Job, type Outcome, type RunOutcome } from './protocol.ts';
 import { assistantMessage, historyOf, userMessage } from './session.ts';
+import { untilStoreAnswers } from './store-retry.ts';
 
 /** What the loop needs of the pool (pool.ts), so tests can look at the loop alone. */
 export interface TaskRunner {
@@ -66,6 +67,8 @@ export class PullLoop {
   /** Queue waits (s) of the tasks claimed in the current interval, sampled to at most 1024. */
   private waits: number[] = [];
   private readonly writes = new Set<Promise<void>>();
+  /** Ends the retries of writes through a store outage (drain deadline passed). */
+  private readonly giveUpWrites = new AbortController();
   private stopped = false;
   private loopDone: Promise<void> = Promise.resolve();
   private wakeUp: (() => void) | undefined;
@@ -119,7 +122,13 @@ export class PullLoop {
     const left = [...this.attempts.values()].filter((a) => !a.closed);
     if (left.length > 0) this.o.log.info({ tasks: left.length }, 'drain deadline passed; returning running tasks to the queue');
     await Promise.all(left.map((a) => this.release(a)));
-    await Promise.all([...this.writes]);
+    // Outcomes still waiting for the store to come back get until the deadline; after it
+    // their leases run out and the tasks run again elsewhere.
+    const pending = Promise.all([...this.writes]);
+    const rest = deadline - Date.now();
+    if (rest > 0) await Promise.race([pending, new Promise((r) => setTimeout(r, rest).unref())]);
+    this.giveUpWrites.abort();
+    await pending;
     this.unwatchCancels?.();
   }
 
@@ -225,7 +234,7 @@ export class PullLoop {
     a.closed = true;
     clearTimeout(a.renewTimer);
     this.o.log.info({ taskId: a.task.id, attempt: a.task.attempt, why }, 'task goes back to the queue');
-    this.track(this.o.store.release(a.task.id, a.task.fence).then(() => undefined, (err: unknown) => {
+    this.track(this.retried(a.task, () => this.o.store.release(a.task.id, a.task.fence)).then(() => undefined, (err: unknown) => {
       this.o.log.error({ err, taskId: a.task.id }, 'returning a task to the queue failed; its lease will run out');
     }));
   }
@@ -252,20 +261,31 @@ export class PullLoop {
       if (task.kind === 'turn' && task.sessionId) {
         const turn = [userMessage(task.input), assistantMessage(outcome.result)];
         try {
-          await store.sessionAppend(task.tenant, task.sessionId, turn, { taskId: task.id, fence: task.fence });
+          await this.retried(task, () => store.sessionAppend(task.tenant, task.sessionId!, turn, { taskId: task.id, fence: task.fence }));
         } catch (err) {
           if (!isStoreError(err, 'STALE_FENCE')) throw err;
           log.warn(fields, 'turn lost its claim before its reply was saved; the result is dropped');
           return;
         }
       }
-      if (!(await store.complete(task.id, task.fence, outcome.result))) log.warn(fields, 'task lost its claim; the result is dropped');
+      if (!(await this.retried(task, () => store.complete(task.id, task.fence, outcome.result)))) log.warn(fields, 'task lost its claim; the result is dropped');
       return;
     }
     const { retry_delay, retry_delay_max } = this.o.config;
     const delay = retryDelayMs(task.attempt, { baseMs: retry_delay * 1000, maxMs: retry_delay_max * 1000 }, (this.o.random ?? Math.random)(), outcome.retryAfterMs);
-    const result = await store.fail(task.id, task.fence, outcome.error, { retryable: outcome.retryable, retryDelayMs: delay });
+    const result = await this.retried(task, () => store.fail(task.id, task.fence, outcome.error, { retryable: outcome.retryable, retryDelayMs: delay }));
     log.info({ ...fields, code: outcome.error.code, result, ...(result === 'retrying' && { retryInMs: delay }) }, 'task attempt failed');
+  }
+
+  /** A write for a claim, retried while the store is unreachable (store-retry.ts). */
+  private retried<T>(task: ClaimedTask, fn: () => Promise<T>): Promise<T> {
+    return untilStoreAnswers(fn, {
+      signal: this.giveUpWrites.signal,
+      ...(this.o.random && { random: this.o.random }),
+      onRetry: (err, retry, delayMs) => {
+        if (retry === 1 || retry % 20 === 0) this.o.log.warn({ err, taskId: task.id, retry, delayMs }, 'store unreachable; retrying the write');
+      },
+    });
   }
 
   private scheduleRenew(a: Attempt): void {

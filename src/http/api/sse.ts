@@ -42,7 +42,8 @@ export interface EventStreamOptions {
 }
 
 /**
- * The response body: ends after the final event; when the client goes away (fastify destroys
+ * The response body: ends after the final event, on `stop`, or when the store drops the
+ * subscription; when the client goes away (fastify destroys
  * the body on a closed response) the subscription and the heartbeat end with it.
  */
 export function openEventStream(opts: EventStreamOptions): PassThrough {
@@ -58,10 +59,12 @@ export function openEventStream(opts: EventStreamOptions): PassThrough {
   };
   // Writing at once sends the headers, so the client knows the stream is open.
   write(`retry: ${RETRY_MS}\n\n`);
+  // A subscription the store dropped ends the stream like a drain does: pings on a stream
+  // nothing can reach would hold the client forever; it reconnects with Last-Event-ID.
   const unsubscribe = opts.store.subscribe(opts.taskId, opts.after, (event) => {
     write(formatEvent(event));
     if (event.final) end();
-  });
+  }, end);
   opts.stop.addEventListener('abort', end, { once: true });
   body.once('close', () => {
     clearInterval(heartbeat);

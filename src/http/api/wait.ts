@@ -20,7 +20,8 @@ export function requestedWait(request: FastifyRequest, maxWait: number): number 
 
 /**
  * Resolves true once the task's final event is stored, false when `ms` pass, the client goes
- * away or `stop` fires (the child is draining). The subscription ends either way.
+ * away, `stop` fires (the child is draining) or the store drops the subscription (the caller
+ * answers with the task as it stands). The subscription ends either way.
  */
 export function waitForFinal(store: Store, taskId: string, ms: number, reply: FastifyReply, stop: AbortSignal): Promise<boolean> {
   if (ms <= 0 || stop.aborted) return Promise.resolve(false);
@@ -45,6 +46,6 @@ export function waitForFinal(store: Store, taskId: string, ms: number, reply: Fa
     // Delivery is never synchronous, so `unsubscribe` is assigned before the first event.
     unsubscribe = store.subscribe(taskId, 0, (event) => {
       if (event.final) finish(true);
-    });
+    }, onClose);
   });
 }

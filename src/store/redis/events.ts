@@ -4,9 +4,11 @@
 // nothing between the two is missed), and delivers in seq order: an event that does not
 // follow the last one delivered sends it back to the list for the gap. After a reconnect
 // ioredis subscribes again by itself, and every subscription reads the list once more.
+// A subscription that cannot be served any more (SUBSCRIBE refused, the connection given
+// up for good, the store closed) ends with onEnd rather than going silent.
 import type { RedisClient } from './connect.ts';
-import type { TaskEvent, Unsubscribe } from '../types.ts';
-import { deliverLater, type Delivery } from '../delivery.ts';
+import type { SubscriptionEnd, TaskEvent, Unsubscribe } from '../types.ts';
+import { deliverLater, endLater, type Delivery } from '../delivery.ts';
 
 /** One stored or published entry: {"s":seq,"f":final,"d":event}. */
 export function parseEvent(entry: string): TaskEvent {
@@ -31,17 +33,26 @@ export class RedisEventHub {
   private readonly subs = new Map<string, Set<Subscription>>();
   private readonly byChannel = new Map<string, string>();
   /** Per task: resolves once its channel is subscribed. */
-  private readonly listening = new Map<string, Promise<void>>();
+  private readonly listening = new Map<string, Promise<boolean>>();
   private conn: RedisClient | null = null;
+  private closed = false;
 
   constructor(deps: EventHubDeps) {
     this.deps = deps;
   }
 
-  subscribe(taskId: string, afterSeq: number, onEvent: (event: TaskEvent) => void): Unsubscribe {
+  subscribe(taskId: string, afterSeq: number, onEvent: (event: TaskEvent) => void, onEnd?: SubscriptionEnd): Unsubscribe {
     const sub: Subscription = {
-      taskId, lastSeq: afterSeq, onEvent, queue: [], scheduled: false, closed: false, reading: false, readAgain: false,
+      taskId, lastSeq: afterSeq, onEvent, onEnd, queue: [], scheduled: false, closed: false, reading: false, readAgain: false,
     };
+    const unsubscribe = () => {
+      sub.closed = true;
+      this.detach(sub);
+    };
+    if (this.closed) {
+      endLater(sub, 'the store is closed');
+      return unsubscribe;
+    }
     let set = this.subs.get(taskId);
     if (!set) this.subs.set(taskId, (set = new Set()));
     set.add(sub);
@@ -49,19 +60,24 @@ export class RedisEventHub {
     if (!listening) {
       const channel = this.deps.channel(taskId);
       this.byChannel.set(channel, taskId);
-      listening = this.connection().subscribe(channel).then(() => undefined, () => undefined);
+      listening = this.connection().subscribe(channel).then(() => true, (err: unknown) => {
+        // Not listening: every subscriber of the task would wait for nothing.
+        this.endTask(taskId, `cannot subscribe: ${(err as Error).message}`);
+        return false;
+      });
       this.listening.set(taskId, listening);
     }
     // Listening before reading: what is published in between arrives twice and is dropped by seq.
-    void listening.then(() => this.catchUp(sub));
-    return () => {
-      sub.closed = true;
-      this.detach(sub);
-    };
+    void listening.then((ok) => {
+      if (ok) this.catchUp(sub);
+    });
+    return unsubscribe;
   }
 
+  /** Subscribers are told (onEnd) that nothing more will come from this store. */
   close(): void {
-    for (const set of this.subs.values()) for (const sub of set) sub.closed = true;
+    this.closed = true;
+    for (const set of this.subs.values()) for (const sub of set) endLater(sub, 'the store is closed');
     this.subs.clear();
     this.byChannel.clear();
     this.listening.clear();
@@ -82,8 +98,22 @@ export class RedisEventHub {
     conn.on('error', () => {
       // ioredis reconnects by itself; the 'ready' handler above fills what was missed.
     });
+    // ioredis gave up reconnecting (its retry strategy said so): nothing more will arrive on
+    // this connection. The next subscribe opens a new one.
+    conn.on('end', () => {
+      if (this.conn !== conn) return;
+      this.conn = null;
+      for (const taskId of [...this.subs.keys()]) this.endTask(taskId, 'the connection to redis ended');
+    });
     this.conn = conn;
     return conn;
+  }
+
+  private endTask(taskId: string, reason: string): void {
+    for (const sub of [...(this.subs.get(taskId) ?? [])]) {
+      endLater(sub, reason);
+      this.detach(sub);
+    }
   }
 
   private onMessage(channel: string, message: string): void {

@@ -267,7 +267,7 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
       return seq === null ? null : Number(seq);
     }),
     events: (taskId, afterSeq, limit) => call(() => readEvents(taskId, afterSeq, limit ?? DEFAULT_EVENTS_LIMIT)),
-    subscribe: (taskId, afterSeq, onEvent) => hub.subscribe(taskId, afterSeq, onEvent),
+    subscribe: (taskId, afterSeq, onEvent, onEnd) => hub.subscribe(taskId, afterSeq, onEvent, onEnd),
     sessionGet: (tenant, id) => call(async () => {
       const reply = await script('session_get', [tenant, id]);
       return reply === null ? null : session(tenant, id, reply);

@@ -5,9 +5,9 @@
 // this process are handed over as soon as their transaction commits. Ids are assigned inside
 // write transactions, which SQLite runs one at a time, so a reader that sees id N has every
 // committed id below it: following ids misses nothing.
-import type { TaskEvent, Unsubscribe } from '../types.ts';
+import type { SubscriptionEnd, TaskEvent, Unsubscribe } from '../types.ts';
 import type { Db } from './db.ts';
-import { deliverLater, type Delivery } from '../delivery.ts';
+import { deliverLater, endLater, type Delivery } from '../delivery.ts';
 import { fromJson } from './json.ts';
 
 interface EventRow {
@@ -46,8 +46,8 @@ export class EventHub {
     this.pollMs = pollMs;
   }
 
-  subscribe(taskId: string, afterSeq: number, onEvent: (event: TaskEvent) => void): Unsubscribe {
-    const sub: Subscription = { taskId, lastSeq: afterSeq, onEvent, queue: [], scheduled: false, closed: false };
+  subscribe(taskId: string, afterSeq: number, onEvent: (event: TaskEvent) => void, onEnd?: SubscriptionEnd): Unsubscribe {
+    const sub: Subscription = { taskId, lastSeq: afterSeq, onEvent, onEnd, queue: [], scheduled: false, closed: false };
     // Start following the commit order before reading what is stored, so nothing committed
     // in between is missed (what arrives twice is dropped by seq).
     this.startPolling();
@@ -70,8 +70,9 @@ export class EventHub {
     }
   }
 
+  /** Subscribers are told (onEnd) that nothing more will come from this store. */
   close(): void {
-    for (const set of this.subs.values()) for (const sub of set) sub.closed = true;
+    for (const set of this.subs.values()) for (const sub of set) endLater(sub, 'the store is closed');
     this.subs.clear();
     this.stopPolling();
   }

@@ -56,7 +56,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     list: async (tenant, opts) => list(ctx, tenant, opts),
     publish: async (taskId, event) => publish(ctx, taskId, event),
     events: async (taskId, afterSeq, limit) => readEvents(db, taskId, afterSeq, limit ?? DEFAULT_EVENTS_LIMIT),
-    subscribe: (taskId, afterSeq, onEvent) => ctx.hub.subscribe(taskId, afterSeq, onEvent),
+    subscribe: (taskId, afterSeq, onEvent, onEnd) => ctx.hub.subscribe(taskId, afterSeq, onEvent, onEnd),
     sessionGet: async (tenant, id) => sessionGet(ctx, tenant, id),
     sessionAppend: async (tenant, id, messages, writer) => sessionAppend(ctx, tenant, id, messages, writer),
     sessionDelete: async (tenant, id) => sessionDelete(ctx, tenant, id),

@@ -86,6 +86,32 @@ export function eventTests(setup: Setup): void {
       expect(got).toHaveLength(1);
     });
 
+    it('tells a subscriber once that the store closed, after what was delivered; never on unsubscribe or the final event', async () => {
+      const { store } = await setup();
+      const { task } = await store.enqueue(req());
+      const done = (await store.enqueue(req())).task;
+      const ends: string[] = [];
+      const got: TaskEvent[] = [];
+      const doneEnds: string[] = [];
+      const doneGot: TaskEvent[] = [];
+      store.subscribe(task.id, 0, (e) => got.push(e), (reason) => ends.push(reason));
+      const stopped: string[] = [];
+      const stop = store.subscribe(task.id, 0, () => {}, (reason) => stopped.push(reason));
+      store.subscribe(done.id, 0, (e) => doneGot.push(e), (reason) => doneEnds.push(reason));
+      await store.publish(task.id, { n: 1 });
+      await store.cancel(done.tenant, done.id);
+      await eventually(() => expect(got).toHaveLength(1));
+      await eventually(() => expect(doneGot.at(-1)?.final).toBe(true));
+      stop();
+      await store.close();
+      await eventually(() => expect(ends).toHaveLength(1));
+      await new Promise((r) => setTimeout(r, 50));
+      expect(ends).toHaveLength(1);
+      expect(got).toHaveLength(1);
+      expect(stopped).toEqual([]);
+      expect(doneEnds).toEqual([]);
+    });
+
     it('delivers events written through another handle, in order, to the end', async () => {
       const { store, peer } = await setup();
       const worker = await peer();

@@ -57,11 +57,14 @@ export function deferred(store: Store): Store {
         };
       }
       if (name === 'subscribe') {
-        return (taskId: string, afterSeq: number, onEvent: Parameters<Store['subscribe']>[2]) => {
+        return (taskId: string, afterSeq: number, onEvent: Parameters<Store['subscribe']>[2], onEnd?: Parameters<Store['subscribe']>[3]) => {
           let stop: (() => void) | null = null;
           let stopped = false;
           setImmediate(() => {
-            if (!stopped) stop = target.subscribe(taskId, afterSeq, (e) => setImmediate(() => !stopped && onEvent(e)));
+            if (!stopped) {
+              stop = target.subscribe(taskId, afterSeq, (e) => setImmediate(() => !stopped && onEvent(e)),
+                onEnd && ((reason) => setImmediate(() => !stopped && onEnd(reason))));
+            }
           });
           return () => {
             stopped = true;

@@ -20,6 +20,8 @@ interface Harness {
   store: Store;
   state: ChildState;
   active: () => number;
+  /** Ends every subscription the API holds as a store that lost them would (onEnd). */
+  drop: () => void;
   close: () => Promise<void>;
 }
 
@@ -33,18 +35,29 @@ async function start(): Promise<Harness> {
   config.limits.sse_heartbeat = 0.05;
   const store = await openStore({ ...config.store, stateDir: tempDir('drover-api-unit-') });
   let active = 0;
+  const drops = new Set<() => void>();
   // The real store, counting the subscriptions the API holds.
   const counted: Store = {
     ...store,
-    subscribe: (taskId, after, onEvent) => {
+    subscribe: (taskId, after, onEvent, onEnd) => {
       active++;
-      const unsubscribe = store.subscribe(taskId, after, onEvent);
       let released = false;
-      return () => {
+      const release = () => {
         if (!released) active--;
         released = true;
+        drops.delete(drop);
         unsubscribe();
       };
+      const drop = () => {
+        release();
+        onEnd?.('dropped by the test');
+      };
+      const unsubscribe = store.subscribe(taskId, after, onEvent, (reason) => {
+        release();
+        onEnd?.(reason);
+      });
+      drops.add(drop);
+      return release;
     },
   };
   const state: ChildState = { id: 1, ready: true, draining: false };
@@ -58,6 +71,9 @@ async function start(): Promise<Harness> {
     store,
     state,
     active: () => active,
+    drop: () => {
+      for (const drop of [...drops]) drop();
+    },
     close: async () => {
       server.closeAllConnections();
       await app.close();
@@ -129,6 +145,36 @@ describe('event streams and long polls hold store subscriptions only while neede
     expect(r.json()['status']).toBe('queued');
     expect(s.events.filter((e) => e.event === 'done')).toEqual([]);
     await eventually(() => h.active() === 0);
+  });
+});
+
+describe('a subscription the store drops ends what waits on it', () => {
+  it('closing the store ends an open stream without a final event', async () => {
+    const h = await start();
+    const id = await enqueue(h.store);
+    const s = await openSse(h.url(`/v1/tasks/${id}/events`));
+    await eventually(() => s.comments.includes('ping'));
+    await h.store.close();
+    await s.ended;
+    expect(s.events.filter((e) => e.event === 'done')).toEqual([]);
+    await eventually(() => h.active() === 0);
+  });
+
+  it('a dropped subscription ends the stream after what was delivered, and a long poll answers with the task as it stands', async () => {
+    const h = await start();
+    const id = await enqueue(h.store);
+    await h.store.claim({ worker: 'test', n: 1, leaseMs: 60_000 });
+    await h.store.publish(id, { step: 1 });
+    const s = await openSse(h.url(`/v1/tasks/${id}/events`));
+    const poll = request(h.url(`/v1/tasks/${id}?wait=30`));
+    await eventually(() => h.active() === 2 && s.events.length === 2);
+    h.drop();
+    await s.ended;
+    const r = await poll;
+    expect(r.status).toBe(200);
+    expect(r.json()['status']).toBe('running');
+    expect(s.events.map((e) => e.event)).toEqual(['status', 'progress']);
+    expect(h.active()).toBe(0);
   });
 });
 

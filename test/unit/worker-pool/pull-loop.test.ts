@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openRedisStore } from '../../../src/store/redis/index.ts';
 import { openSqliteStore } from '../../../src/store/sqlite/index.ts';
 import { startRedis } from '../../helpers/redis.ts';
+import { StoreError } from '../../../src/store/errors.ts';
 import type { EnqueueRequest, Store, Task } from '../../../src/store/types.ts';
 import type { AbortReason, Job, Outcome, RunOutcome } from '../../../src/worker-pool/protocol.ts';
 import { PullLoop, type PullLoopOptions, type TaskRunner } from '../../../src/worker-pool/pull-loop.ts';
@@ -243,5 +244,78 @@ describe('pull loop', () => {
     expect(runner.jobs[0]?.taskId).toBe(task.id);
     runner.finish(runner.jobs[0], ok('done'));
     await until('the task succeeded', async () => (await producer.get('t', task.id))?.status === 'succeeded');
+  });
+});
+
+/** The store, except that while `down` the writes a finished attempt makes fail as Redis' do. */
+function flaky(store: Store) {
+  const state = { down: false, refused: 0 };
+  const gate = <A extends unknown[], R>(fn: (...a: A) => Promise<R>) => async (...a: A): Promise<R> => {
+    if (state.down) {
+      state.refused++;
+      throw new StoreError('UNAVAILABLE', 'redis: Connection is closed.');
+    }
+    return fn(...a);
+  };
+  const wrapped: Store = {
+    ...store,
+    complete: gate(store.complete.bind(store)),
+    fail: gate(store.fail.bind(store)),
+    renew: gate(store.renew.bind(store)),
+    sessionAppend: gate(store.sessionAppend.bind(store)),
+  };
+  return { wrapped, state };
+}
+
+describe('pull loop through a store outage', () => {
+  it('keeps an outcome written during the outage and writes it once the store answers', async () => {
+    let gate: ReturnType<typeof flaky> | undefined;
+    // A lease longer than the outage.
+    const { runner, loop, enqueue, get } = await setup(1, { config: { lease: 30 } }, async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'drover-loop-'));
+      const real = await openSqliteStore({ path: join(dir, 'drover.db'), queueLimit: 100, resultTtlMs: 60_000, sessionTtlMs: 60_000 });
+      gate = flaky(real);
+      return gate.wrapped;
+    });
+    const task = await enqueue('x');
+    loop.start();
+    await until('it runs', () => runner.jobs.length === 1);
+    gate!.state.down = true;
+    runner.finish(runner.jobs[0], ok('kept'));
+    await until('the write was refused a few times', () => gate!.state.refused >= 3);
+    expect((await get(task)).status).toBe('running');
+    gate!.state.down = false;
+    await until('the task succeeded', async () => (await get(task)).status === 'succeeded');
+    expect(await get(task)).toMatchObject({ attempt: 1, result: 'kept' });
+  });
+
+  it('writes nothing when the lease was taken over before the store came back (fenced)', async () => {
+    let gate: ReturnType<typeof flaky> | undefined;
+    // Renewals fail during the outage too, so the 0.3 s lease runs out and the loop's reaper
+    // puts the task back in the queue.
+    const { runner, loop, enqueue, get, store } = await setup(1, {}, async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'drover-loop-'));
+      const real = await openSqliteStore({ path: join(dir, 'drover.db'), queueLimit: 100, resultTtlMs: 60_000, sessionTtlMs: 60_000 });
+      gate = flaky(real);
+      return gate.wrapped;
+    });
+    const task = await enqueue('x');
+    loop.start();
+    await until('it runs', () => runner.jobs.length === 1);
+    gate!.state.down = true;
+    runner.finish(runner.jobs[0], ok('stale'));
+    await until('the write was refused', () => gate!.state.refused >= 1);
+    // The outage outlasted the lease; another worker claimed the task (this loop sleeps
+    // until its next poll).
+    await until('the lease ran out', async () => (await get(task)).status === 'queued');
+    const [other] = await store.claim({ worker: 'w2', n: 1, leaseMs: 60_000 });
+    expect(other?.id).toBe(task.id);
+    gate!.state.down = false;
+    const refused = gate!.state.refused;
+    await new Promise((r) => setTimeout(r, 400));
+    expect(gate!.state.refused).toBe(refused);
+    expect(await get(task)).toMatchObject({ status: 'running', worker: 'w2', attempt: 2, result: null });
+    expect(await store.complete(task.id, other!.fence, 'fresh')).toBe(true);
+    expect(await get(task)).toMatchObject({ status: 'succeeded', result: 'fresh' });
   });
 });
