@@ -29,6 +29,9 @@ const { values: args } = parseArgs({
     'http-concurrency': { type: 'string', default: '64' },
     // off: the mock and the client speak HTTP/1.1 (a socket per call); h2c: HTTP/2, calls multiplexed.
     'llm-http2': { type: 'string', default: 'off' },
+    // Which parts to run: cost (store writes per task), inflight (a), bare (a, timer-only
+    // agent), submit (b). RESULTS.md is rewritten only when all run.
+    parts: { type: 'string', default: 'cost,inflight,bare,submit' },
   },
 });
 const target = Number(args.inflight);
@@ -38,6 +41,7 @@ const tasksB = Number(args.tasks);
 const children = Number(args.children);
 const httpConcurrency = Number(args['http-concurrency']);
 const llmHttp2 = args['llm-http2'] === 'h2c' ? 'h2c' : 'off';
+const parts = new Set(args.parts.split(','));
 const SUBMIT_BURST = 50;
 const SUBMIT_PAUSE_MS = 3;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -303,10 +307,10 @@ process.on('SIGINT', () => {
   process.exit(130);
 });
 try {
-  const cost = await storeCostUs();
+  const cost = parts.has('cost') ? await storeCostUs() : NaN;
   const a = [
-    ...(await inflightRun()),
-    await bareRun(),
+    ...(parts.has('inflight') ? await inflightRun() : []),
+    ...(parts.has('bare') ? [await bareRun()] : []),
     `| store writes per example-agent task, one process, no other writer (claim, 2 progress, tool claim + result, complete) | ${cost.toFixed(0)} µs → at most ${Math.round(1e6 / cost).toLocaleString('en')} tasks/s per node |`,
     '',
     `Reading: the children of a node share the SQLite file's one write lock, and each task of the example agent writes` +
@@ -318,9 +322,9 @@ try {
       ` and V8 heap headroom at this allocation rate.`,
   ];
   console.log(a.join('\n'));
-  const b = await throughputRun();
+  const b = parts.has('submit') ? await throughputRun() : [];
   console.log(b.join('\n'));
-  writeSection(join(ROOT, 'bench/RESULTS.md'), [
+  if (parts.size === 4) writeSection(join(ROOT, 'bench/RESULTS.md'), [
     '## Agents',
     '',
     `Run ${new Date().toISOString().slice(0, 10)} on ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}, embedded SQLite store.`,
