@@ -19,15 +19,19 @@ import { toolGet } from './tools.ts';
 import { fromWire, type FromThread, type ThreadInit, type ToThread } from './wire.ts';
 import type { WriteName } from './writes.ts';
 
-const THREAD = new URL('./thread.ts', import.meta.url);
-
-/** False where the thread's module is not a file beside this one (a bundled build). */
-export function storeThreadAvailable(): boolean {
+/** The thread's module, or null where it is not a file beside this one (a bundled build,
+ * where import.meta.url is empty). */
+function threadModule(): URL | null {
   try {
-    return THREAD.protocol === 'file:' && existsSync(fileURLToPath(THREAD));
+    const url = new URL('./thread.ts', import.meta.url);
+    return url.protocol === 'file:' && existsSync(fileURLToPath(url)) ? url : null;
   } catch {
-    return false;
+    return null;
   }
+}
+
+export function storeThreadAvailable(): boolean {
+  return threadModule() !== null;
 }
 
 interface Pending {
@@ -47,7 +51,9 @@ export async function openThreadedSqliteStore(options: SqliteStoreOptions): Prom
   const cancels = new CancelWatch(db, pollMs);
 
   const init: ThreadInit = { path: options.path, busyTimeoutMs, opts };
-  const worker = new Worker(THREAD, { workerData: init });
+  const thread = threadModule();
+  if (!thread) throw new StoreError('STORE_OPEN_FAILED', 'the SQLite store thread\'s module is not there (a bundled build opens the store in-thread)');
+  const worker = new Worker(thread, { workerData: init });
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   const calls = new Map<number, Pending>();
   let nextId = 0;
