@@ -32,6 +32,9 @@ const { values: args } = parseArgs({
     // Which parts to run: cost (store writes per task), inflight (a), bare (a, timer-only
     // agent), submit (b). RESULTS.md is rewritten only when all run.
     parts: { type: 'string', default: 'cost,inflight,bare,submit' },
+    // How the bench process itself opens the store: as a child does (writes in a store
+    // thread: a round trip per call) or in-thread (the cost row without that hop).
+    'bench-store': { type: 'string', default: 'threaded' },
   },
 });
 const target = Number(args.inflight);
@@ -42,6 +45,7 @@ const children = Number(args.children);
 const httpConcurrency = Number(args['http-concurrency']);
 const llmHttp2 = args['llm-http2'] === 'h2c' ? 'h2c' : 'off';
 const parts = new Set(args.parts.split(','));
+const benchInThread = args['bench-store'] === 'in-thread';
 const SUBMIT_BURST = 50;
 const SUBMIT_PAUSE_MS = 3;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -77,7 +81,7 @@ async function startNode(env: Record<string, string>): Promise<Node> {
   });
   const listening = await waitForLine(m, (l) => l.includes('"msg":"listening"'), 30_000);
   await waitForLine(m, (l) => l.includes('"msg":"started"'), 30_000);
-  const store = await openStore({ backend: 'sqlite', path: '', queue_limit: 1_000_000, result_ttl: 86_400, session_ttl: 86_400, cleanup_interval: 60, stateDir: join(dir, 'state') });
+  const store = await openStore({ backend: 'sqlite', path: '', queue_limit: 1_000_000, result_ttl: 86_400, session_ttl: 86_400, cleanup_interval: 60, stateDir: join(dir, 'state'), inThread: benchInThread });
   return { m, port: (JSON.parse(listening) as { port: number }).port, store, childPids, dir };
 }
 
@@ -211,7 +215,7 @@ async function inflightRun(): Promise<string[]> {
  */
 async function storeCostUs(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'drover-bench-store-'));
-  const store = await openStore({ backend: 'sqlite', path: join(dir, 'drover.db'), queue_limit: 1_000_000, result_ttl: 86_400, session_ttl: 86_400, cleanup_interval: 60, stateDir: dir });
+  const store = await openStore({ backend: 'sqlite', path: join(dir, 'drover.db'), queue_limit: 1_000_000, result_ttl: 86_400, session_ttl: 86_400, cleanup_interval: 60, stateDir: dir, inThread: benchInThread });
   try {
     const n = 5000;
     await enqueue(store, n, (i) => `question ${i}`);
