@@ -4,7 +4,7 @@
 // sessions, tools), subscribers and cancel watchers stay on this thread's own connection: in
 // WAL mode a read does not wait for writers, and a read after an answered write sees it.
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { StoreError } from '../errors.ts';
 import type { Store } from '../types.ts';
@@ -19,15 +19,11 @@ import { toolGet } from './tools.ts';
 import { fromWire, type FromThread, type ThreadInit, type ToThread } from './wire.ts';
 import type { WriteName } from './writes.ts';
 
-/** The thread's module, or null where it is not a file beside this one (a bundled build,
- * where import.meta.url is empty). */
-function threadModule(): URL | null {
-  try {
-    const url = new URL('./thread.ts', import.meta.url);
-    return url.protocol === 'file:' && existsSync(fileURLToPath(url)) ? url : null;
-  } catch {
-    return null;
-  }
+/** The thread's module, or null where it is not a file beside this one (the bundled build,
+ * whose import.meta.dirname is the bundle's directory: scripts/build.ts). */
+function threadModule(): string | null {
+  const path = join(import.meta.dirname, 'thread.ts');
+  return existsSync(path) ? path : null;
 }
 
 export function storeThreadAvailable(): boolean {
