@@ -34,6 +34,41 @@ describe('sqlite store, writes in a thread', () => {
   });
   const options = (path: string) => ({ path, queueLimit: 1_000_000, resultTtlMs: 60_000, sessionTtlMs: 60_000 });
 
+  it('answers each call of a batch for itself: one refused does not undo the others', async () => {
+    const store = await openThreadedSqliteStore({ ...options(tempPath()), queueLimit: 2 });
+    try {
+      // Sent in one turn, so the thread commits them together.
+      const results = await Promise.allSettled([0, 1, 2].map((i) => store.enqueue({ tenant: 'acme', input: i, maxAttempts: 1, timeoutMs: 1000 })));
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected']);
+      expect(results[2]).toMatchObject({ status: 'rejected', reason: { code: 'QUEUE_FULL' } });
+      expect((await store.list('acme', { limit: 10 })).map((t) => t.input)).toEqual([1, 0]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it.each([
+    ['threaded', openThreadedSqliteStore],
+    ['in-thread', openSqliteStore],
+  ] as const)('%s: completeAndClaim completes a task and claims the next in one call, and still claims when the fence was stale', async (_name, open) => {
+    const store = await open(options(tempPath()));
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) ids.push((await store.enqueue({ tenant: 'acme', input: i, maxAttempts: 1, timeoutMs: 1000 })).task.id);
+      const [first] = await store.claim({ worker: 'w1', n: 1, leaseMs: 60_000 });
+      const r = await store.completeAndClaim?.(first!.id, first!.fence, { answer: 1 }, { worker: 'w1', n: 1, leaseMs: 60_000 });
+      expect(r?.completed).toBe(true);
+      expect(r?.claimed.map((t) => [t.id, t.status, t.worker])).toEqual([[ids[1], 'running', 'w1']]);
+      expect(await store.get('acme', ids[0]!)).toMatchObject({ status: 'succeeded', result: { answer: 1 } });
+      expect((await store.events(ids[0]!, 0)).at(-1)).toMatchObject({ final: true, event: { status: 'succeeded' } });
+      const stale = await store.completeAndClaim?.(first!.id, first!.fence, 'again', { worker: 'w1', n: 5, leaseMs: 60_000 });
+      expect(stale?.completed).toBe(false);
+      expect(stale?.claimed.map((t) => t.id)).toEqual([ids[2]]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('answers a write only after its commit, so a process killed with writes accepted but not committed lost none it answered', async () => {
     const path = tempPath();
     (await openThreadedSqliteStore(options(path))).close();
