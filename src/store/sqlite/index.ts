@@ -1,7 +1,8 @@
 // The embedded backend: one SQLite file (WAL) that every child of one VM opens at once.
 // Each operation that reads then writes runs in its own BEGIN IMMEDIATE transaction, so
 // the processes take turns on the write lock (waiting up to busyTimeoutMs) and never act
-// on the same snapshot twice.
+// on the same snapshot twice. This is the in-thread store (the supervisor's); children write
+// through a store thread that commits a batch of operations at once (threaded.ts).
 import type { Store, StoreOptions } from '../types.ts';
 import { CancelWatch } from './cancels.ts';
 import type { Ctx } from './context.ts';
