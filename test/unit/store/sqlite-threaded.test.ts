@@ -86,7 +86,7 @@ describe('sqlite store, writes in a thread', () => {
       while (acked.length < 200) await sleep(10);
       // Another process takes the write lock: the child's writes now wait in its thread.
       lock.exec('BEGIN IMMEDIATE');
-      await sleep(100); // answers sent before the lock was taken arrive
+      await sleep(250); // answers sent before the lock was taken arrive, even on a loaded machine
       const ackedAtLock = acked.length;
       await sleep(300);
       expect(acked.length).toBe(ackedAtLock); // nothing answered while nothing can commit
