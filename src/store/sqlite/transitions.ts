@@ -27,26 +27,19 @@ function endAttempt(ctx: Ctx, now: number, id: string, error: TaskError | null):
   });
 }
 
-/** Claims the tasks `claimable` (a SELECT of ids taking :now and :n) selects, in one UPDATE and
- * one INSERT of their attempts, not two statements per task; rows in claim order (priority,
- * then age). The ids are selected before any row changes, as one snapshot. */
-export function toRunning(ctx: Ctx, now: number, claimable: string, params: Params, worker: string, leaseUntil: number): TaskRow[] {
-  const rows = ctx.db.all<TaskRow>(
-    `UPDATE tasks SET status = 'running', attempt = attempt + 1, fence = fence + 1, worker = :worker, lease_until = :leaseUntil,
-       started_at = :now, updated_at = :now, event_seq = event_seq + 1
-     WHERE id IN (${claimable}) RETURNING *`,
-    { ...params, worker, leaseUntil, now },
+export function toRunning(ctx: Ctx, now: number, id: string, worker: string, leaseUntil: number): TaskRow {
+  const row = transition(
+    ctx, now, id,
+    `status = 'running', attempt = attempt + 1, fence = fence + 1, worker = :worker, lease_until = :leaseUntil, started_at = :now`,
+    { worker, leaseUntil },
   );
-  if (rows.length === 0) return rows;
-  rows.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
+  if (!row) throw new Error(`claimed task ${id} vanished inside its transaction`);
   ctx.db.run(
-    `INSERT INTO attempts (task_id, n, started_at)
-     SELECT value ->> 'id', value ->> 'n', :now FROM json_each(:claimed) WHERE true
+    `INSERT INTO attempts (task_id, n, started_at) VALUES (:id, :n, :now)
      ON CONFLICT (task_id, n) DO UPDATE SET started_at = :now, finished_at = NULL, error = NULL`,
-    { claimed: JSON.stringify(rows.map((r) => ({ id: r.id, n: r.attempt }))), now },
+    { id, n: row.attempt, now },
   );
-  for (const row of rows) appendStatus(ctx, row, null);
-  return rows;
+  return row;
 }
 
 export function toCancelling(ctx: Ctx, now: number, id: string): TaskRow | undefined {
