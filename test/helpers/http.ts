@@ -69,6 +69,17 @@ export function loadLoop(url: string, concurrency: number, opts: { maxRequests?:
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Polls `fn` every `stepMs` until its value passes `ok`; fails after `timeoutMs` with the last value seen. */
+export async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number, what: string, stepMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const last = await fn();
+    if (ok(last)) return last;
+    if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(last)} after ${timeoutMs} ms`);
+    await sleep(stepMs);
+  }
+}
+
 /** Polls `pred` every `stepMs` until it holds; throws when it still does not after `ms`. */
 export async function eventually(pred: () => boolean, ms = 2000, stepMs = 10): Promise<void> {
   const end = Date.now() + ms;

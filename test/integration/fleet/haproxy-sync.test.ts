@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli } from '../../helpers/cli.ts';
 import { startDrover, stopAll, type DroverProcess } from '../../helpers/drover.ts';
 import { ensureHaproxy, freePort, haproxyPaths, serversState, startHaproxy, stopAllHaproxy, type HaproxyPaths, type HaproxyProcess } from '../../helpers/haproxy.ts';
-import { request, sleep } from '../../helpers/http.ts';
+import { request, sleep, until } from '../../helpers/http.ts';
 import { startRedis, type RedisServer } from '../../helpers/redis.ts';
 import { PLACEHOLDER_ADDR } from '../../../src/fleet/haproxy-sync.ts';
 
@@ -17,17 +17,6 @@ let h: HaproxyProcess;
 let paths: HaproxyPaths;
 let agentPort: number;
 let front: string;
-
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T;
-  for (;;) {
-    last = await fn();
-    if (ok(last)) return last;
-    if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(last)} after ${timeoutMs} ms`);
-    await sleep(200);
-  }
-}
 
 const fleetEnv = () => ({
   DROVER_STORE__BACKEND: 'redis',

@@ -5,22 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli } from '../../helpers/cli.ts';
 import { startDrover, stopAll, tempDir, type DroverProcess } from '../../helpers/drover.ts';
 import { checkConfig, ensureHaproxy, freePort, haproxyPaths, serversState, showStat, startHaproxy, stopAllHaproxy, type HaproxyProcess } from '../../helpers/haproxy.ts';
-import { request, sleep } from '../../helpers/http.ts';
+import { request, sleep, until } from '../../helpers/http.ts';
 import { openSse, json } from '../../helpers/sse.ts';
 import { submit } from '../../helpers/tasks.ts';
 import { AGENT } from '../api/support.ts';
-
-/** Polls until `fn` returns a value that passes, or fails with the last value seen. */
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T;
-  for (;;) {
-    last = await fn();
-    if (ok(last)) return last;
-    if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(last)} after ${timeoutMs} ms`);
-    await sleep(200);
-  }
-}
 
 describe('drover haproxy-config', () => {
   beforeAll(() => ensureHaproxy(), 300_000);

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli } from '../../helpers/cli.ts';
 import { startDrover, stopAll, tempDir, type DroverProcess } from '../../helpers/drover.ts';
 import { ensureHaproxy, freePort, haproxyPaths, serversState, showStat, startHaproxy, stopAllHaproxy, type HaproxyProcess } from '../../helpers/haproxy.ts';
-import { loadLoop, request, sleep } from '../../helpers/http.ts';
+import { loadLoop, request, sleep, until } from '../../helpers/http.ts';
 import { startRedis, type RedisServer } from '../../helpers/redis.ts';
 import { submit, waitAll } from '../../helpers/tasks.ts';
 import { PLACEHOLDER_ADDR } from '../../../src/fleet/haproxy-sync.ts';
@@ -35,17 +35,6 @@ interface Node {
   admin: number;
 }
 const nodes: Node[] = [];
-
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T;
-  for (;;) {
-    last = await fn();
-    if (ok(last)) return last;
-    if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(last)} after ${timeoutMs} ms`);
-    await sleep(100);
-  }
-}
 
 const fleetEnv = () => ({
   DROVER_STORE__BACKEND: 'redis',
@@ -113,7 +102,7 @@ async function busy(n: Node, holdMs: number, max: number): Promise<string[]> {
   const ids: string[] = [];
   while (ids.length < max) {
     ids.push(await submit(front, { hold_ms: holdMs, log: completions }));
-    if ((await until(() => runningOn(n), (x) => x > 0, 500, 'running').catch(() => 0)) > 0) return ids;
+    if ((await until(() => runningOn(n), (x) => x > 0, 500, 'running', 100).catch(() => 0)) > 0) return ids;
   }
   throw new Error(`no task ran on ${n.host} after ${ids.length} submits`);
 }
@@ -147,7 +136,7 @@ beforeAll(async () => {
       DROVER_FLEET__HAPROXY_DRAIN_GRACE: '2',
     },
   });
-  for (const n of nodes) await until(() => slotOf(n), (s) => s.status === 'UP', 30_000, `${n.host} up in HAProxy`);
+  for (const n of nodes) await until(() => slotOf(n), (s) => s.status === 'UP', 30_000, `${n.host} up in HAProxy`, 100);
 }, 120_000);
 
 afterAll(async () => {
@@ -180,7 +169,7 @@ describe('a fleet behind HAProxy', () => {
       expect(r.code, r.stderr).toBe(0);
       // The node's children were replaced, and HAProxy still has it up.
       expect([...pidsOf(n)].some((p) => !before.has(p))).toBe(true);
-      await until(() => slotOf(n), (s) => s.status === 'UP', 10_000, `${n.host} up after its reload`);
+      await until(() => slotOf(n), (s) => s.status === 'UP', 10_000, `${n.host} up after its reload`, 100);
     }
     await sleep(500);
     submitting = false;
@@ -206,7 +195,7 @@ describe('a fleet behind HAProxy', () => {
     const inFlight = request(`http://${a.host}:${a.d.port}/v1/tasks/${ids[0]}?wait=1`);
     await sleep(100);
     const drained = cli(['drain'], a.env);
-    await until(() => slotOf(a), (s) => s.status?.startsWith('DRAIN') === true || s.status === 'MAINT', 10_000, 'a drained in HAProxy');
+    await until(() => slotOf(a), (s) => s.status?.startsWith('DRAIN') === true || s.status === 'MAINT', 10_000, 'a drained in HAProxy', 100);
     expect((await inFlight).status).toBe(200);
     const aPids = pidsOf(a);
     for (let i = 0; i < 20; i++) {
@@ -217,8 +206,8 @@ describe('a fleet behind HAProxy', () => {
     expect((await drained).code).toBe(0);
     expect(a.d.logs.some((l) => l.msg === 'drain deadline passed; returning running tasks to the queue')).toBe(true);
     // Gone from the registry, then (after haproxy-sync's grace) its slot in maint and freed.
-    await until(() => fleetOf(b), (f) => !f.nodes.some((x) => x.address === a.host), 10_000, 'a gone from the registry');
-    await until(() => slotNamed(slot), (s) => s.admin === 1 && s.addr === PLACEHOLDER_ADDR, 15_000, "a's slot in maint");
+    await until(() => fleetOf(b), (f) => !f.nodes.some((x) => x.address === a.host), 10_000, 'a gone from the registry', 100);
+    await until(() => slotNamed(slot), (s) => s.admin === 1 && s.addr === PLACEHOLDER_ADDR, 15_000, "a's slot in maint", 100);
     const done = await waitAll(front, ids, 30_000);
     expect(done.filter((t) => t.status !== 'succeeded')).toEqual([]);
     const runs = completedRuns();
@@ -231,7 +220,7 @@ describe('a fleet behind HAProxy', () => {
     expect(await runningOn(b)).toBeGreaterThan(0);
     b.d.killGroup();
     const killedAt = Date.now();
-    await until(() => slotOf(b), (s) => s.status === undefined || /^(DOWN|MAINT)/.test(s.status), 15_000, 'b down in HAProxy');
+    await until(() => slotOf(b), (s) => s.status === undefined || /^(DOWN|MAINT)/.test(s.status), 15_000, 'b down in HAProxy', 100);
     const downAfterMs = Date.now() - killedAt;
     // fall 3 checks, the later ones at fastinter 500 ms: a few seconds, not the 30 s of a default timeout.
     expect(downAfterMs).toBeLessThan(10_000);

@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDrover, stopAll, tempDir, type DroverProcess } from '../../helpers/drover.ts';
+import { until } from '../../helpers/http.ts';
 import { startRedis, type RedisServer } from '../../helpers/redis.ts';
 import { call } from '../api/support.ts';
 
@@ -35,14 +36,6 @@ async function task(d: DroverProcess, id: string): Promise<TaskView> {
   return (await call(d, 'GET', `/v1/tasks/${id}`)).json<TaskView>();
 }
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 beforeAll(async () => {
   server = await startRedis();
 }, 30_000);
@@ -63,12 +56,12 @@ describe('nodes on one Redis', () => {
       ids.push(r.json<{ id: string }>().id);
     }
     // Every task has made its charge and runs on A.
-    await until('three charges', async () => readFileSync(ledger, 'utf8').split('\n').filter(Boolean).length === 3);
+    await until(async () => readFileSync(ledger, 'utf8').split('\n').filter(Boolean).length === 3, (done) => done, 30_000, 'three charges', 100);
     for (const id of ids) expect((await task(a, id)).status).toBe('running');
 
     a.killGroup();
     const b = await node();
-    await until('every task to succeed on B', async () => (await Promise.all(ids.map((id) => task(b, id)))).every((t) => t.status === 'succeeded'));
+    await until(async () => (await Promise.all(ids.map((id) => task(b, id)))).every((t) => t.status === 'succeeded'), (done) => done, 30_000, 'every task to succeed on B', 100);
     const done = await Promise.all(ids.map((id) => task(b, id)));
     // The second attempt ran on B: the first one's lease ran out with A.
     expect(done.map((t) => t.result)).toEqual(ids.map((_, i) => ({ name: `t${i}`, attempt: 2 })));
@@ -83,12 +76,12 @@ describe('nodes on one Redis', () => {
     const runner = await node(30);
     const r = await call(runner, 'POST', '/v1/tasks', { body: { input: { name: 'long', ledger, hold_ms: 60_000 } } });
     const { id } = r.json<{ id: string }>();
-    await until('the task to run', async () => (await task(runner, id)).status === 'running');
+    await until(async () => (await task(runner, id)).status === 'running', (done) => done, 30_000, 'the task to run', 100);
     const other = await node(30);
     const cancelled = await call(other, 'DELETE', `/v1/tasks/${id}`);
     expect(cancelled.status).toBe(202);
     const sent = Date.now();
-    await until('the task to end cancelled', async () => (await task(other, id)).status === 'cancelled', 10_000);
+    await until(async () => (await task(other, id)).status === 'cancelled', (done) => done, 10_000, 'the task to end cancelled', 100);
     expect(Date.now() - sent).toBeLessThan(1000 + 500);
   }, 90_000);
 });
