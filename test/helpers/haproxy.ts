@@ -5,6 +5,7 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { chmodSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
+import { cli } from './cli.ts';
 import { ROOT, tempDir } from './drover.ts';
 
 /** Installs haproxy when missing (idempotent; fast when present). */
@@ -124,4 +125,34 @@ export async function showStat(h: HaproxyProcess): Promise<Record<string, string
   const [header, ...rows] = text.split('\n').filter((l) => l.trim() !== '');
   const names = header!.replace(/^# /, '').split(',');
   return rows.map((r) => Object.fromEntries(r.split(',').map((v, i) => [names[i] ?? `f${i}`, v])));
+}
+
+export interface FrontedHaproxy {
+  h: HaproxyProcess;
+  paths: HaproxyPaths;
+  /** http://127.0.0.1:<port> of HAProxy's public frontend. */
+  front: string;
+  /** The fleet env a node or `haproxy-sync` needs to find this HAProxy's sockets. */
+  env: Record<string, string>;
+}
+
+/** HAProxy running the config `drover haproxy-config` writes: `servers` listed statically,
+ * `slots` spare server-template slots for haproxy-sync; `edit` may adjust the text first. */
+export async function haproxyForDrover(options: { servers?: string[]; slots: number; agentPort?: number; edit?: (config: string) => string }): Promise<FrontedHaproxy> {
+  ensureHaproxy();
+  const frontPort = await freePort();
+  const paths = haproxyPaths();
+  const env: Record<string, string> = {
+    DROVER_FLEET__HAPROXY_STATS_SOCKET: paths.socket,
+    DROVER_FLEET__HAPROXY_STATE_FILE: paths.stateFile,
+    ...(options.agentPort !== undefined && { DROVER_FLEET__AGENT_PORT: String(options.agentPort) }),
+  };
+  const generated = await cli(['haproxy-config', ...(options.servers ?? [])], {
+    ...env,
+    DROVER_FLEET__HAPROXY_BIND: `127.0.0.1:${frontPort}`,
+    DROVER_FLEET__HAPROXY_SLOTS: String(options.slots),
+  });
+  if (generated.code !== 0) throw new Error(`drover haproxy-config exited ${generated.code}: ${generated.stderr}`);
+  const h = await startHaproxy(options.edit ? options.edit(generated.stdout) : generated.stdout, paths);
+  return { h, paths, front: `http://127.0.0.1:${frontPort}`, env };
 }

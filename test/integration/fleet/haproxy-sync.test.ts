@@ -4,9 +4,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli } from '../../helpers/cli.ts';
 import { startDrover, stopAll, type DroverProcess } from '../../helpers/drover.ts';
-import { ensureHaproxy, freePort, haproxyPaths, serversState, startHaproxy, stopAllHaproxy, type HaproxyPaths, type HaproxyProcess } from '../../helpers/haproxy.ts';
+import { freePort, haproxyForDrover, serversState, stopAllHaproxy, type HaproxyProcess } from '../../helpers/haproxy.ts';
 import { request, sleep, until } from '../../helpers/http.ts';
 import { startRedis, type RedisServer } from '../../helpers/redis.ts';
 import { PLACEHOLDER_ADDR } from '../../../src/fleet/haproxy-sync.ts';
@@ -14,7 +13,7 @@ import { PLACEHOLDER_ADDR } from '../../../src/fleet/haproxy-sync.ts';
 const PREFIX = `hs${randomBytes(4).toString('hex')}`;
 let redis: RedisServer;
 let h: HaproxyProcess;
-let paths: HaproxyPaths;
+let haproxyEnv: Record<string, string>;
 let agentPort: number;
 let front: string;
 
@@ -39,21 +38,9 @@ function node(host: string): Promise<DroverProcess> {
 const slots = async () => (await serversState(h, 'be_drover_api')).filter((r) => r.srv_name).map((r) => ({ name: r.srv_name!, addr: r.srv_addr!, port: Number(r.srv_port), admin: Number(r.srv_admin_state) & 0x09 }));
 
 beforeAll(async () => {
-  ensureHaproxy();
   redis = await startRedis();
   agentPort = await freePort();
-  const frontPort = await freePort();
-  paths = haproxyPaths();
-  const generated = await cli(['haproxy-config'], {
-    DROVER_FLEET__AGENT_PORT: String(agentPort),
-    DROVER_FLEET__HAPROXY_BIND: `127.0.0.1:${frontPort}`,
-    DROVER_FLEET__HAPROXY_STATS_SOCKET: paths.socket,
-    DROVER_FLEET__HAPROXY_STATE_FILE: paths.stateFile,
-    DROVER_FLEET__HAPROXY_SLOTS: '3',
-  });
-  expect(generated.code, generated.stderr).toBe(0);
-  h = await startHaproxy(generated.stdout, paths);
-  front = `http://127.0.0.1:${frontPort}`;
+  ({ h, front, env: haproxyEnv } = await haproxyForDrover({ slots: 3, agentPort }));
 }, 300_000);
 
 afterAll(async () => {
@@ -70,8 +57,7 @@ describe('drover haproxy-sync', () => {
       waitStarted: false,
       env: {
         ...fleetEnv(),
-        DROVER_FLEET__HAPROXY_STATS_SOCKET: paths.socket,
-        DROVER_FLEET__HAPROXY_STATE_FILE: paths.stateFile,
+        ...haproxyEnv,
         DROVER_FLEET__HAPROXY_DRAIN_GRACE: '1',
       },
     });
@@ -89,8 +75,9 @@ describe('drover haproxy-sync', () => {
       return served.size;
     }, (n) => n === 2, 60_000, 'requests through HAProxy reaching both nodes');
     for (const pid of served) expect(childPids.has(pid)).toBe(true);
-    expect(existsSync(paths.stateFile)).toBe(true);
-    expect(readFileSync(paths.stateFile, 'utf8')).toContain(`127.0.0.2 `);
+    const stateFile = haproxyEnv.DROVER_FLEET__HAPROXY_STATE_FILE!;
+    expect(existsSync(stateFile)).toBe(true);
+    expect(readFileSync(stateFile, 'utf8')).toContain(`127.0.0.2 `);
 
     // b stops: its slot drains at once, then (grace 1 s) goes to maint at the placeholder address.
     await b.stop();
@@ -107,7 +94,7 @@ describe('drover haproxy-sync', () => {
     await startDrover({
       args: ['haproxy-sync'],
       waitStarted: false,
-      env: { ...fleetEnv(), DROVER_FLEET__HAPROXY_STATS_SOCKET: paths.socket, DROVER_FLEET__HAPROXY_STATE_FILE: paths.stateFile },
+      env: { ...fleetEnv(), ...haproxyEnv },
     });
     await until(slots, (s) => s.some((x) => x.addr === '127.0.0.4' && x.port === c.port && x.admin === 0), 20_000, 'the new node placed by the restarted sync');
     expect((await slots()).filter((x) => x.addr === '127.0.0.2')).toHaveLength(1);

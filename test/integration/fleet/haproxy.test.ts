@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli } from '../../helpers/cli.ts';
 import { startDrover, stopAll, tempDir, type DroverProcess } from '../../helpers/drover.ts';
-import { checkConfig, ensureHaproxy, freePort, haproxyPaths, serversState, showStat, startHaproxy, stopAllHaproxy, type HaproxyProcess } from '../../helpers/haproxy.ts';
+import { checkConfig, ensureHaproxy, freePort, haproxyForDrover, serversState, showStat, stopAllHaproxy, type HaproxyProcess } from '../../helpers/haproxy.ts';
 import { request, sleep, until } from '../../helpers/http.ts';
 import { openSse, json } from '../../helpers/sse.ts';
 import { submit } from '../../helpers/tasks.ts';
@@ -42,7 +42,6 @@ describe('drover behind HAProxy', () => {
   beforeAll(async () => {
     ensureHaproxy();
     const agentPort = await freePort();
-    const frontPort = await freePort();
     d = await startDrover({
       args: ['start', '--port', '0', '--children', '1'],
       env: {
@@ -54,18 +53,7 @@ describe('drover behind HAProxy', () => {
         DROVER_LIMITS__SSE_HEARTBEAT: '0.5',
       },
     });
-    const paths = haproxyPaths();
-    const env = {
-      DROVER_FLEET__AGENT_PORT: String(agentPort),
-      DROVER_FLEET__HAPROXY_BIND: `127.0.0.1:${frontPort}`,
-      DROVER_FLEET__HAPROXY_STATS_SOCKET: paths.socket,
-      DROVER_FLEET__HAPROXY_STATE_FILE: paths.stateFile,
-      DROVER_FLEET__HAPROXY_SLOTS: '2',
-    };
-    const generated = await cli(['haproxy-config', `127.0.0.1:${d.port}`], env);
-    expect(generated.code, generated.stderr).toBe(0);
-    h = await startHaproxy(generated.stdout, paths);
-    front = `http://127.0.0.1:${frontPort}`;
+    ({ h, front } = await haproxyForDrover({ servers: [`127.0.0.1:${d.port}`], slots: 2, agentPort }));
   }, 300_000);
 
   afterAll(async () => {

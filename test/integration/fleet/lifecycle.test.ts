@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli } from '../../helpers/cli.ts';
 import { startDrover, stopAll, tempDir, type DroverProcess } from '../../helpers/drover.ts';
-import { ensureHaproxy, freePort, haproxyPaths, serversState, showStat, startHaproxy, stopAllHaproxy, type HaproxyProcess } from '../../helpers/haproxy.ts';
+import { freePort, haproxyForDrover, serversState, showStat, stopAllHaproxy, type HaproxyProcess } from '../../helpers/haproxy.ts';
 import { loadLoop, request, sleep, until } from '../../helpers/http.ts';
 import { startRedis, type RedisServer } from '../../helpers/redis.ts';
 import { submit, waitAll } from '../../helpers/tasks.ts';
@@ -108,31 +108,19 @@ async function busy(n: Node, holdMs: number, max: number): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  ensureHaproxy();
   redis = await startRedis();
   agentPort = await freePort();
-  const frontPort = await freePort();
-  const paths = haproxyPaths();
   completions = join(tempDir('drover-runs-'), 'completed');
   writeFileSync(completions, '');
-  const generated = await cli(['haproxy-config'], {
-    DROVER_FLEET__AGENT_PORT: String(agentPort),
-    DROVER_FLEET__HAPROXY_BIND: `127.0.0.1:${frontPort}`,
-    DROVER_FLEET__HAPROXY_STATS_SOCKET: paths.socket,
-    DROVER_FLEET__HAPROXY_STATE_FILE: paths.stateFile,
-    DROVER_FLEET__HAPROXY_SLOTS: '3',
-  });
-  expect(generated.code, generated.stderr).toBe(0);
-  h = await startHaproxy(generated.stdout, paths);
-  front = `http://127.0.0.1:${frontPort}`;
+  const fronted = await haproxyForDrover({ slots: 3, agentPort });
+  ({ h, front } = fronted);
   nodes.push(...(await Promise.all(['127.0.0.2', '127.0.0.3', '127.0.0.4'].map(startNode))));
   await startDrover({
     args: ['haproxy-sync'],
     waitStarted: false,
     env: {
       ...fleetEnv(),
-      DROVER_FLEET__HAPROXY_STATS_SOCKET: paths.socket,
-      DROVER_FLEET__HAPROXY_STATE_FILE: paths.stateFile,
+      ...fronted.env,
       DROVER_FLEET__HAPROXY_DRAIN_GRACE: '2',
     },
   });

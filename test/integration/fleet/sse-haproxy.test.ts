@@ -2,9 +2,8 @@
 // drover's heartbeat comments (limits.sse_heartbeat) keep the stream backend's server side
 // busy, so a task that thinks for minutes between events still streams to the end.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli } from '../../helpers/cli.ts';
 import { startDrover, stopAll, type DroverProcess } from '../../helpers/drover.ts';
-import { ensureHaproxy, freePort, haproxyPaths, showStat, startHaproxy, stopAllHaproxy } from '../../helpers/haproxy.ts';
+import { haproxyForDrover, showStat, stopAllHaproxy, type HaproxyProcess } from '../../helpers/haproxy.ts';
 import { sleep } from '../../helpers/http.ts';
 import { json, openSse } from '../../helpers/sse.ts';
 import { submit } from '../../helpers/tasks.ts';
@@ -16,8 +15,6 @@ let d: DroverProcess;
 let front: string;
 
 beforeAll(async () => {
-  ensureHaproxy();
-  const frontPort = await freePort();
   d = await startDrover({
     args: ['start', '--port', '0', '--children', '1'],
     env: {
@@ -27,18 +24,16 @@ beforeAll(async () => {
       DROVER_LIMITS__SSE_HEARTBEAT: '0.5',
     },
   });
-  const paths = haproxyPaths();
-  const generated = await cli(['haproxy-config', `127.0.0.1:${d.port}`], {
-    DROVER_FLEET__HAPROXY_BIND: `127.0.0.1:${frontPort}`,
-    DROVER_FLEET__HAPROXY_STATS_SOCKET: paths.socket,
-    DROVER_FLEET__HAPROXY_STATE_FILE: paths.stateFile,
-    DROVER_FLEET__HAPROXY_SLOTS: '0',
-  });
-  expect(generated.code, generated.stderr).toBe(0);
   const sseBackend = /(backend be_drover_sse\n(?:.*\n)*?\s+timeout server )\d+s/;
-  expect(generated.stdout).toMatch(sseBackend);
-  const h = await startHaproxy(generated.stdout.replace(sseBackend, `$1${SSE_TIMEOUT_S}s`), paths);
-  front = `http://127.0.0.1:${frontPort}`;
+  let h: HaproxyProcess;
+  ({ h, front } = await haproxyForDrover({
+    servers: [`127.0.0.1:${d.port}`],
+    slots: 0,
+    edit: (config) => {
+      expect(config).toMatch(sseBackend);
+      return config.replace(sseBackend, `$1${SSE_TIMEOUT_S}s`);
+    },
+  }));
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
     const rows = await showStat(h);
