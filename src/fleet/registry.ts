@@ -54,8 +54,8 @@ export interface Registry {
   close(): Promise<void>;
 }
 
-// KEYS: expiries (zset), info (hash). ARGV: id, json, ttl ms. Drops expired nodes first.
-const BEAT = `
+// Both scripts start here: Redis' clock in ms as `now`, and nodes whose beat expired dropped.
+const PRUNE = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
@@ -63,20 +63,15 @@ if #dead > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
   redis.call('HDEL', KEYS[2], unpack(dead))
 end
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+`;
+
+// KEYS: expiries (zset), info (hash). ARGV: id, json, ttl ms.
+const BEAT = `${PRUNE}redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 return now`;
 
 // KEYS: expiries, info. Returns {now, id1, expiry1, json1, id2, …} for live nodes.
-const LIST = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
-if #dead > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-  redis.call('HDEL', KEYS[2], unpack(dead))
-end
-local out = { now }
+const LIST = `${PRUNE}local out = { now }
 local live = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
 for i = 1, #live, 2 do
   local json = redis.call('HGET', KEYS[2], live[i])
