@@ -136,7 +136,9 @@ describe('nodes on one Redis', () => {
     expect(json(done)).toMatchObject({ status: 'cancelled' });
     expect(stream.events.filter((e) => e.event === 'done')).toEqual([done]);
     expect(stream.events.at(-1)).toBe(done);
-    const abortedAt = Number(readFileSync(log, 'utf8').split('\n').find((l) => l.startsWith(`${id} aborted `))?.split(' ')[2]);
+    const abortLine = readFileSync(log, 'utf8').split('\n').find((l) => l.startsWith(`${id} aborted `));
+    expect(abortLine).toBeDefined();
+    const abortedAt = Number(abortLine!.split(' ')[2]);
     // The abort reached the agent on B, timed from the moment the DELETE left (stricter than
     // from its answer: the notice may even arrive before the answer does).
     expect(abortedAt - sent).toBeLessThan(1000);
