@@ -112,6 +112,7 @@ export const StoreSchema = Section({
   password_env: Type.String({ default: '', description: 'backend = "redis": environment variable holding the Redis password (overrides one in url)' }),
   sentinels: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'backend = "redis": Sentinel addresses (host:port, port 26379 by default) that name the master, instead of url' }),
   sentinel_name: Type.String({ default: 'mymaster', minLength: 1, description: 'backend = "redis" with sentinels: the master\'s name the sentinels monitor' }),
+  sentinel_password_env: Type.String({ default: '', description: 'backend = "redis" with sentinels: environment variable holding the sentinels\' own password (requirepass in sentinel.conf; the master\'s is password_env)' }),
   cluster_nodes: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'backend = "redis": seed nodes of a Redis Cluster (host:port, port 6379 by default), instead of url; the queue lives in one hash slot' }),
   tls: Type.Boolean({ default: false, description: 'backend = "redis": TLS to every Redis node and sentinel (with url, rediss:// says the same)' }),
   queue_limit: Int(100_000, 1, 100_000_000, 'queued tasks before submissions get 503: per node with sqlite, for the whole fleet with redis'),

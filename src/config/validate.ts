@@ -110,6 +110,11 @@ function crossCheck(config: Config, locate: Locate): ConfigIssue[] {
         if (!/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/.test(node)) problem(['store', key], `expected host:port addresses, got ${found(node)}`);
       }
     }
+    // Set without sentinels it would be read by nothing: most likely the master's password,
+    // which is password_env.
+    if (config.store.sentinel_password_env !== '' && sentinels.length === 0) {
+      problem(['store', 'sentinel_password_env'], 'set without store.sentinels: it is the sentinels\' own password (the Redis password is store.password_env)', ['store', 'sentinels']);
+    }
   }
   const { admin } = config;
   if (admin.enabled && !admin.allow_remote && !isLoopback(admin.host)) {

@@ -8,7 +8,7 @@
 // (`{prefix}:`), so one script reads and prunes them atomically on Cluster too.
 import type { RedisOptions } from 'ioredis';
 import type { Config } from '../config/schema.ts';
-import { createRedis, describeRedis, redisTopology, type RedisClient } from '../store/redis/connect.ts';
+import { connectRedis, createRedis, describeRedis, redisPasswords, redisTopology, type RedisClient } from '../store/redis/connect.ts';
 
 /** Heartbeats a node may miss before its entry expires. */
 export const TTL_BEATS = 3;
@@ -169,18 +169,17 @@ class LocalRegistry implements Registry {
 export async function openRegistry(store: Config['store'], env: NodeJS.ProcessEnv = process.env, redisOptions: RedisOptions = {}): Promise<Registry> {
   const topology = redisTopology(store);
   if (store.backend !== 'redis' || (!store.url && !topology.sentinels && !topology.clusterNodes)) return new LocalRegistry();
-  const password = store.password_env ? env[store.password_env] : undefined;
   const redis = createRedis(store.url, topology, {
     lazyConnect: true,
     // A beat that cannot go out is simply late; the next one carries the news.
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
-    ...(password !== undefined && { password }),
+    ...redisPasswords(store, env),
     ...redisOptions,
   });
   redis.on('error', () => {});
   try {
-    await redis.connect();
+    await connectRedis(redis);
   } catch (err) {
     redis.disconnect();
     throw new Error(`fleet registry: cannot reach ${describeRedis(store.url, topology)}: ${(err as Error).message}`, { cause: err });

@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import type { Config } from '../config/schema.ts';
 import { StoreError } from './errors.ts';
 import type { Logger } from '../log.ts';
-import { redisTopology } from './redis/connect.ts';
+import { redisPasswords, redisTopology } from './redis/connect.ts';
 import { openRedisStore } from './redis/index.ts';
 import { openSqliteStore } from './sqlite/index.ts';
 import type { Clock, Store } from './types.ts';
@@ -13,9 +13,9 @@ import type { Clock, Store } from './types.ts';
 export * from './types.ts';
 export { StoreError, isStoreError, type StoreErrorCode } from './errors.ts';
 
-type RedisKeys = 'url' | 'prefix' | 'password_env' | 'sentinels' | 'sentinel_name' | 'cluster_nodes' | 'tls';
+type RedisKeys = 'url' | 'prefix' | 'password_env' | 'sentinel_password_env' | 'sentinels' | 'sentinel_name' | 'cluster_nodes' | 'tls';
 /** `log`: where a backend reports what it found at open (the supervisor passes one; children
- * open quietly). `env`: where password_env is looked up. */
+ * open quietly). `env`: where password_env and sentinel_password_env are looked up. */
 export type StoreConfig = Omit<Config['store'], RedisKeys | 'discard_orphaned_wal'> & Partial<Pick<Config['store'], RedisKeys | 'discard_orphaned_wal'>> & {
   stateDir: string; clock?: Clock; log?: Logger; env?: NodeJS.ProcessEnv;
   /** The supervisor's open, before it forks: refuse a damaged file (SQLite quick_check). */
@@ -41,19 +41,14 @@ export async function openStore(config: StoreConfig): Promise<Store> {
       });
     }
     case 'redis': {
-      const env = config.env ?? process.env;
-      const password = config.password_env ? env[config.password_env] : undefined;
-      // An unset variable is a mistake to report, not an empty password to try.
-      if (config.password_env && password === undefined) {
-        throw new StoreError('INVALID_ARGUMENT', `store.password_env names ${config.password_env}, which is not set`);
-      }
+      const passwords = redisPasswords(config, config.env ?? process.env);
       const topology = redisTopology(config);
       if (!config.url && !topology.sentinels?.length && !topology.clusterNodes?.length) {
         throw new StoreError('INVALID_ARGUMENT', 'store.backend = "redis" needs store.url, store.sentinels or store.cluster_nodes');
       }
       return openRedisStore({
         ...common, url: config.url ?? '', topology, ...(config.prefix && { prefix: config.prefix }),
-        ...(password !== undefined && { password }),
+        ...passwords,
         ...(config.log && { log: config.log }),
       });
     }

@@ -34,8 +34,13 @@ async function stopAll(servers: readonly (RedisServer | undefined)[]): Promise<v
   await Promise.all(servers.map((s) => s?.stop()));
 }
 
+export interface SentinelSetOptions {
+  /** The sentinels' own password (`requirepass` in sentinel.conf; they use it with each other too). */
+  sentinelPassword?: string;
+}
+
 /** One master, one replica, three sentinels with quorum 2 (down after 1 s, for failover tests). */
-export async function startSentinelSet(): Promise<SentinelSet> {
+export async function startSentinelSet(opts: SentinelSetOptions = {}): Promise<SentinelSet> {
   const started: RedisServer[] = [];
   try {
     const master = await startRedis();
@@ -50,6 +55,7 @@ export async function startSentinelSet(): Promise<SentinelSet> {
         `sentinel monitor ${SENTINEL_MASTER} 127.0.0.1 ${master.port} 2`,
         `sentinel down-after-milliseconds ${SENTINEL_MASTER} 1000`,
         `sentinel failover-timeout ${SENTINEL_MASTER} 5000`,
+        ...(opts.sentinelPassword === undefined ? [] : [`requirepass "${opts.sentinelPassword}"`]),
         '',
       ].join('\n'));
       const sentinel = await startRedis({ dir, sentinelConfig: config });

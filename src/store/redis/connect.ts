@@ -3,6 +3,7 @@
 // speaks to the client ioredis returns without knowing which.
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Config } from '../../config/schema.ts';
+import { StoreError } from '../errors.ts';
 
 export interface RedisTopology {
   /** Sentinels as host:port; the master is asked of them by `sentinelName`. */
@@ -93,4 +94,67 @@ export function redisTopology(config: Partial<Pick<Config['store'], 'sentinels' 
     ...(config.cluster_nodes?.length && { clusterNodes: config.cluster_nodes }),
     ...(config.tls && { tls: true }),
   };
+}
+
+/** The passwords a connection needs, as ioredis options. */
+export interface RedisPasswords {
+  /** The data nodes' (AUTH to the master, the replicas, a cluster's nodes). */
+  password?: string;
+  /** The sentinels' own (their requirepass), asked only when they are asked for the master. */
+  sentinelPassword?: string;
+}
+
+/**
+ * The passwords [store] names by environment variable. An unset variable is a mistake to
+ * report, by its name, not an empty password to try.
+ */
+export function redisPasswords(config: Partial<Pick<Config['store'], 'password_env' | 'sentinel_password_env'>>, env: NodeJS.ProcessEnv): RedisPasswords {
+  const read = (key: 'password_env' | 'sentinel_password_env'): string | undefined => {
+    const name = config[key];
+    if (!name) return undefined;
+    const value = env[name];
+    if (value === undefined) throw new StoreError('INVALID_ARGUMENT', `store.${key} names ${name}, which is not set`);
+    return value;
+  };
+  const password = read('password_env');
+  const sentinelPassword = read('sentinel_password_env');
+  return { ...(password !== undefined && { password }), ...(sentinelPassword !== undefined && { sentinelPassword }) };
+}
+
+/** How ioredis' error starts when a round over every sentinel found none to answer. */
+const ALL_SENTINELS_FAILED = 'All sentinels are unreachable';
+
+/**
+ * Connects a client made by createRedis. Through Sentinel, ioredis retries the sentinels
+ * forever and its connect() never settles, so a sentinel that refuses us (a missing or wrong
+ * password) would hang the start in silence: the first round in which no sentinel answered
+ * fails the connect instead, saying why. Later reconnects still retry for as long as it takes.
+ */
+export async function connectRedis(client: RedisClient): Promise<void> {
+  if (client instanceof Cluster || !client.options.sentinels?.length) return client.connect();
+  const passwordGiven = Boolean(client.options.sentinelPassword);
+  let onError!: (err: Error) => void;
+  const noSentinel = new Promise<never>((_, reject) => {
+    onError = (err) => {
+      if (err.message.startsWith(ALL_SENTINELS_FAILED)) reject(new Error(sentinelFailure(err.message, passwordGiven), { cause: err }));
+    };
+  });
+  client.on('error', onError);
+  try {
+    await Promise.race([client.connect(), noSentinel]);
+  } finally {
+    client.off('error', onError);
+  }
+}
+
+/** ioredis' "All sentinels are unreachable… Last error: …" as what to do about it. */
+export function sentinelFailure(message: string, passwordGiven: boolean): string {
+  const last = /Last error: (.*)$/s.exec(message)?.[1] ?? message;
+  let hint = '';
+  if (/^NOAUTH\b/.test(last) && !passwordGiven) {
+    hint = '; the sentinels require a password of their own: set store.sentinel_password_env to the variable holding it';
+  } else if (/^(WRONGPASS|ERR invalid password)\b/.test(last) && passwordGiven) {
+    hint = '; the sentinels refused the password from store.sentinel_password_env';
+  }
+  return `no sentinel answered (last error: ${last})${hint}`;
 }

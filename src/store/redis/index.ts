@@ -15,7 +15,7 @@ import { validateBacklogLimit, validateClaim, validateEnqueue, validateLease, va
 import type { Logger } from '../../log.ts';
 import { RedisCancelWatch } from './cancels.ts';
 import { parseEvent, RedisEventHub } from './events.ts';
-import { createRedis, describeRedis, duplicateRedis, type RedisClient, type RedisTopology } from './connect.ts';
+import { connectRedis, createRedis, describeRedis, duplicateRedis, type RedisClient, type RedisTopology } from './connect.ts';
 import { durabilityWarnings, inspectRedis } from './inspect.ts';
 import { scriptRunner, type RunScript, type ScriptName } from './scripts.ts';
 import { fromHmget, TASK_FIELDS, toClaimedTask, toFields, toJson, toTask } from './task.ts';
@@ -29,6 +29,8 @@ export interface RedisStoreOptions extends StoreOptions {
   prefix?: string;
   /** Overrides the password in the url (read from an environment variable by the config). */
   password?: string;
+  /** The sentinels' own password (read from an environment variable by the config). */
+  sentinelPassword?: string;
   /** Progress events kept per task (the oldest go first). */
   eventsMax?: number;
   /** Extra ioredis options (tests: retry strategy, timeouts). */
@@ -54,6 +56,7 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
     // Commands issued in one tick go out in one write (many slots claim and complete at once).
     enableAutoPipelining: true,
     ...(options.password !== undefined && { password: options.password }),
+    ...(options.sentinelPassword !== undefined && { sentinelPassword: options.sentinelPassword }),
     ...options.redis,
   };
   const redis = createRedis(options.url, options.topology ?? {}, connOptions);
@@ -66,7 +69,7 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
   });
   let run: RunScript;
   try {
-    await redis.connect();
+    await connectRedis(redis);
     run = await scriptRunner(redis);
   } catch (err) {
     redis.disconnect();

@@ -1,12 +1,21 @@
 // A Sentinel failover under load: the store follows the new master, submissions resume, and
 // every task acknowledged before the failover (and replicated, which Redis promises no more
-// than) is still there to run.
+// than) is still there to run. Sentinels with a password of their own: drover finds the
+// master with store.sentinel_password_env and, without it or with a wrong one, stops at start
+// saying so instead of retrying the sentinels in silence.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { openRedisStore } from '../../../src/store/redis/index.ts';
 import { isStoreError } from '../../../src/store/errors.ts';
 import type { Store } from '../../../src/store/types.ts';
+import { startDrover, stopAll } from '../../helpers/drover.ts';
+import { until } from '../../helpers/http.ts';
 import { SENTINEL_MASTER, startSentinelSet, type SentinelSet } from '../../helpers/redis-topologies.ts';
+import { call } from '../api/support.ts';
 
 let set: SentinelSet;
 let store: Store;
@@ -18,6 +27,7 @@ beforeAll(async () => {
   });
 }, 60_000);
 afterAll(async () => {
+  await stopAll();
   await store?.close();
   await set?.stop();
 });
@@ -68,4 +78,48 @@ describe('store through Sentinel', () => {
     }
     for (const id of before) expect(claimed.has(id)).toBe(true);
   }, 60_000);
+});
+
+describe('sentinels with a password of their own', () => {
+  it('drover finds the master with store.sentinel_password_env; without it, or with a wrong one, it stops at start saying why', async () => {
+    const secured = await startSentinelSet({ sentinelPassword: 'sentinel-pw' });
+    onTestFinished(() => secured.stop());
+    // The sentinels do refuse a client that does not authenticate.
+    const sentinel = secured.sentinels[0]!;
+    const { stdout } = await promisify(execFile)('redis-cli', ['-p', String(sentinel.port), 'SENTINEL', 'get-master-addr-by-name', SENTINEL_MASTER]);
+    expect(stdout).toMatch(/^NOAUTH/);
+
+    const node = (env: Record<string, string>, waitStarted = true) => startDrover({
+      args: ['start', '--port', '0', '--children', '1'],
+      waitStarted,
+      env: {
+        DROVER_STORE__BACKEND: 'redis',
+        DROVER_STORE__SENTINELS: JSON.stringify(secured.addresses),
+        DROVER_STORE__SENTINEL_NAME: SENTINEL_MASTER,
+        DROVER_STORE__PREFIX: `spw${randomBytes(4).toString('hex')}`,
+        DROVER_EXECUTOR__AGENT: join(import.meta.dirname, '../api/fixtures/agent.mjs'),
+        DROVER_EXECUTOR__POLL_INTERVAL: '0.05',
+        ...env,
+      },
+    });
+    const d = await node({ DROVER_STORE__SENTINEL_PASSWORD_ENV: 'TEST_SENTINEL_PW', TEST_SENTINEL_PW: 'sentinel-pw' });
+    const r = await call(d, 'POST', '/v1/tasks', { body: { input: { result: { via: 'sentinel' } } } });
+    expect(r.status).toBe(202);
+    const id = r.json<{ id: string }>().id;
+    const done = await until(async () => (await call(d, 'GET', `/v1/tasks/${id}`)).json<{ status: string; result: unknown }>(), (t) => t.status === 'succeeded', 30_000, 'the task to succeed', 100);
+    expect(done.result).toEqual({ via: 'sentinel' });
+    await d.stop();
+
+    for (const [env, reason] of [
+      [{}, /no sentinel answered \(last error: NOAUTH[^)]*\); the sentinels require a password of their own: set store\.sentinel_password_env/],
+      [{ DROVER_STORE__SENTINEL_PASSWORD_ENV: 'TEST_SENTINEL_PW', TEST_SENTINEL_PW: 'not-it' }, /no sentinel answered \(last error: WRONGPASS[^)]*\); the sentinels refused the password from store\.sentinel_password_env/],
+    ] as const) {
+      const refused = await node(env, false);
+      const { code } = await refused.exitWithin(20_000);
+      expect(code).not.toBe(0);
+      expect(refused.stderr).toMatch(reason);
+      expect(refused.stderr).toContain(`of sentinels ${secured.addresses.join(',')}`);
+      expect(refused.stderr).not.toContain('not-it');
+    }
+  }, 90_000);
 });

@@ -50,6 +50,15 @@ describe('[store] for the redis backend', () => {
     expect(bad[0]?.message).toContain('expected host:port addresses');
   });
 
+  it('takes the sentinels\' own password variable with sentinels, and refuses it without them', () => {
+    const ok = dir.write('store-sentinel-pw.toml', '[store]\nbackend = "redis"\nsentinels = ["10.0.0.5:26379"]\nsentinel_password_env = "SENTINEL_PW"\n');
+    expect(loadConfig({ file: ok, env: {} }).config.store).toMatchObject({ sentinels: ['10.0.0.5:26379'], sentinel_password_env: 'SENTINEL_PW' });
+    const { file, issues } = issuesOf('[store]\nbackend = "redis"\nurl = "redis://10.0.0.5"\nsentinel_password_env = "SENTINEL_PW"\n');
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatchObject({ key: 'store.sentinel_password_env', file, line: 4 });
+    expect(issues[0]?.message).toMatch(/store\.sentinel_password_env: set without store\.sentinels: it is the sentinels' own password \(the Redis password is store\.password_env\)$/);
+  });
+
   it('rejects a prefix that is not a plain name', () => {
     expect(issuesOf('[store]\nprefix = "a{b}"\n').issues.map((i) => i.key)).toEqual(['store.prefix']);
   });

@@ -15,6 +15,7 @@ import { isStoreError } from '../../../src/store/errors.ts';
 import { luaSources } from '../../../src/store/redis/lua-sources.ts';
 import { openStore } from '../../../src/store/index.ts';
 import { openRedisStore, type RedisStoreOptions } from '../../../src/store/redis/index.ts';
+import { redisPasswords, sentinelFailure } from '../../../src/store/redis/connect.ts';
 import { durabilityWarnings, type RedisDurability } from '../../../src/store/redis/inspect.ts';
 import { defaultConfig } from '../../../src/config/defaults.ts';
 import type { Store, TaskEvent } from '../../../src/store/types.ts';
@@ -171,6 +172,34 @@ describe('redis durability at start', () => {
     const lines = durabilityWarnings(durability);
     expect(lines.map(([level]) => level)).toEqual(expected.map(([level]) => level));
     lines.forEach(([, msg], i) => expect(msg).toMatch(expected[i]?.[1] as RegExp));
+  });
+});
+
+describe('sentinel failures at connect', () => {
+  const round = (last: string) => `All sentinels are unreachable. Retrying from scratch after 10ms. Last error: ${last}`;
+  it.each([
+    ['no password, the sentinels want one', round('NOAUTH HELLO must be called with the client already authenticated'), false,
+      'no sentinel answered (last error: NOAUTH HELLO must be called with the client already authenticated); the sentinels require a password of their own: set store.sentinel_password_env to the variable holding it'],
+    ['a wrong password', round('WRONGPASS invalid username-password pair or user is disabled.'), true,
+      'no sentinel answered (last error: WRONGPASS invalid username-password pair or user is disabled.); the sentinels refused the password from store.sentinel_password_env'],
+    ['none listening', round('connect ECONNREFUSED 127.0.0.1:26379'), false, 'no sentinel answered (last error: connect ECONNREFUSED 127.0.0.1:26379)'],
+    ['a password given, NOAUTH anyway (not ours to explain)', round('NOAUTH Authentication required.'), true, 'no sentinel answered (last error: NOAUTH Authentication required.)'],
+    ['no last error', 'All sentinels are unreachable and retry is disabled.', false, 'no sentinel answered (last error: All sentinels are unreachable and retry is disabled.)'],
+  ] as const)('%s', (_, message, passwordGiven, expected) => {
+    expect(sentinelFailure(message, passwordGiven)).toBe(expected);
+  });
+});
+
+describe('redisPasswords', () => {
+  it.each([
+    ['nothing named', {}, {}, {}],
+    ['both named and set', { password_env: 'PW', sentinel_password_env: 'SPW' }, { PW: 'a', SPW: 'b' }, { password: 'a', sentinelPassword: 'b' }],
+    ['an empty password is a password', { sentinel_password_env: 'SPW' }, { SPW: '' }, { sentinelPassword: '' }],
+  ] as const)('%s', (_, config, env, expected) => {
+    expect(redisPasswords(config, env)).toEqual(expected);
+  });
+  it('names the variable that is not set, never a value', () => {
+    expect(() => redisPasswords({ password_env: 'PW', sentinel_password_env: 'SPW' }, { PW: 'secret-a' })).toThrow(/^store\.sentinel_password_env names SPW, which is not set$/);
   });
 });
 
