@@ -304,16 +304,10 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
     }),
     waitForWork,
     stats: () => call(async () => {
-      const [flat, delayed, oldest, now, queued, running] = (await script('stats', [])) as
-        [string[], number, string | null, string, number, number];
-      const counts = toFields(flat);
-      const result: StoreStats = { depthByPriority: {}, queued, delayed, oldestWaitMs: 0, running, dead: Number(counts.get('dead') ?? 0) };
-      for (const [field, value] of counts) {
-        if (!field.startsWith('q:')) continue;
-        const priority = Number(field.slice(2));
-        const ready = Number(value) - Number(counts.get(`d:${priority}`) ?? 0);
-        if (ready > 0) result.depthByPriority[priority] = ready;
-      }
+      const [depth, delayed, oldest, now, queued, running, dead] = (await script('stats', [])) as
+        [number[], number, string | null, string, number, number, number];
+      const result: StoreStats = { depthByPriority: {}, queued, delayed, oldestWaitMs: 0, running, dead };
+      for (let i = 0; i + 1 < depth.length; i += 2) result.depthByPriority[depth[i] as number] = depth[i + 1] as number;
       if (oldest !== null && Number(oldest) <= Number(now)) result.oldestWaitMs = Number(now) - Number(oldest);
       return result;
     }),

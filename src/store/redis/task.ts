@@ -57,14 +57,16 @@ export function toTask(f: Map<string, string>): Task {
     priority: Number(f.get('priority')),
     input: json(f.get('input')),
     result: json(f.get('result')),
-    error: json(f.get('error')) as TaskError | null,
+    // A succeeded task keeps the error of an earlier attempt in its hash (lib.lua's
+    // to_succeeded), and a task that is not running keeps its last lease: neither is shown.
+    error: status === 'succeeded' ? null : (json(f.get('error')) as TaskError | null),
     attempt: Number(f.get('attempt')),
     attempts: attempts(f, status),
     maxAttempts: Number(f.get('maxAttempts')),
     timeoutMs: Number(f.get('timeoutMs')),
     idempotencyKey: f.get('idempotencyKey') ?? null,
     worker: f.get('worker') ?? null,
-    leaseUntil: int(f.get('leaseUntil')),
+    leaseUntil: status === 'running' || status === 'cancelling' ? int(f.get('leaseUntil')) : null,
     createdAt: Number(f.get('createdAt')),
     updatedAt: Number(f.get('updatedAt')),
     runAt: Number(f.get('runAt')),

@@ -184,7 +184,7 @@ describe('openStore with store.backend = "redis"', () => {
     expect((await store.enqueue(req())).created).toBe(true);
     const peek = new Redis(own.url, { password: 'pw-from-env' });
     onTestFinished(() => peek.disconnect());
-    expect(await peek.zcard('{p1}:waiting')).toBe(1);
+    expect(await peek.zcard('{p1}:ready')).toBe(1);
     await expect(openStore({ ...config, env: {} })).rejects.toThrow(/DROVER_TEST_PW, which is not set/);
     await expect(openStore({ ...config, env: { DROVER_TEST_PW: 'wrong' } })).rejects.toSatisfy((e) => isStoreError(e));
   });

@@ -17,8 +17,12 @@ if ikey ~= '' then
     end
   end
 end
-local queued = redis.call('ZCARD', K_WAITING)
-if queued >= limit then return { -1, queued } end
+-- Counted first, given back when over the limit: one call in the common case.
+local queued = redis.call('HINCRBY', K_COUNTS, 'queued', '1')
+if queued > limit then
+  redis.call('HINCRBY', K_COUNTS, 'queued', '-1')
+  return { -1, queued - 1 }
+end
 local t = {
   id = id, tenant = tenant, kind = kind, status = 'queued', priority = priority, input = arg(6),
   attempt = '0', maxAttempts = arg(7), timeoutMs = arg(8), createdAt = NOW_S, updatedAt = NOW_S,
@@ -46,8 +50,6 @@ redis.call('HSET', tkey(id), unpack(fields))
 redis.call('ZADD', tenant_key(tenant), '0', id)
 redis.call('SADD', K_TENANTS, tenant)
 redis.call('ZADD', active_key(tenant), '0', id)
-count('queued', t, '1')
 if session ~= '' then redis.call('RPUSH', turns_key(t), id) end
-redis.call('ZADD', K_WAITING, t.runAt, id)
 if is_head(t) then schedule(t) end
 return { 1, t.createdAt }

@@ -7,7 +7,7 @@
 -- or tool hash's own key; ARGV[1] is the caller's clock for tests ('' = Redis' own TIME),
 -- ARGV[2] the events kept per task; the op's arguments follow.
 local KEYS, ARGV, B, NOW, NOW_S, EVENTS_MAX
-local K_BASE, K_READY, K_DELAYED, K_WAITING, K_LEASE, K_FINISHED, K_COUNTS, K_IDEM, K_SESSEXP, K_TENANTS, K_CANCELS, K_MARKER
+local K_BASE, K_READY, K_DELAYED, K_LEASE, K_FINISHED, K_COUNTS, K_IDEM, K_SESSEXP, K_TENANTS, K_CANCELS, K_MARKER
 local function arg(i) return ARGV[2 + i] end
 
 local function begin(keys, argv)
@@ -24,7 +24,7 @@ local function begin(keys, argv)
   if B == K_BASE then return end
   -- The key names change only with the key (the queue's base) a call names.
   K_BASE = B
-  K_READY, K_DELAYED, K_WAITING = B .. 'ready', B .. 'delayed', B .. 'waiting'
+  K_READY, K_DELAYED = B .. 'ready', B .. 'delayed'
   K_LEASE, K_FINISHED, K_COUNTS = B .. 'lease', B .. 'finished', B .. 'counts'
   K_IDEM, K_SESSEXP = B .. 'idem', B .. 'sessexp'
   -- Every tenant that enqueued, for the backlog per tenant (backlog.lua).
@@ -99,13 +99,15 @@ end
 local function terminal(status) return status == 'succeeded' or status == 'dead' or status == 'cancelled' end
 local function active(status) return status == 'running' or status == 'cancelling' end
 
--- Counters the stats and the backlog read instead of scanning, in one hash: queued tasks by
--- priority, dead tasks, and running (or cancelling) tasks by tenant. The totals of queued
--- and running tasks are the sizes of `waiting` and `lease`.
+-- Counters the stats, the queue limit and the backlog read instead of scanning, in one hash:
+-- queued tasks (all of them: ready, delayed and turns waiting for their session), dead
+-- tasks, and running (or cancelling) tasks by tenant. Running tasks in all are the size of
+-- `lease`; queued ones by priority are counted in `ready` when asked (stats.lua), so a task
+-- changes one counter, not a counter and a set per status.
 -- delta: '1' or '-1' (text: a Lua number passed to Redis is printed through libc's float format).
 local function count(status, t, delta)
   if status == 'queued' then
-    redis.call('HINCRBY', K_COUNTS, 'q:' .. t.priority, delta)
+    redis.call('HINCRBY', K_COUNTS, 'queued', delta)
   elseif status == 'dead' then
     redis.call('HINCRBY', K_COUNTS, 'dead', delta)
   elseif status == 'running' or status == 'cancelling' then
@@ -162,7 +164,6 @@ end
 local function schedule(t)
   if tonumber(t.runAt) > NOW then
     redis.call('ZADD', K_DELAYED, t.runAt, t.id)
-    redis.call('HINCRBY', K_COUNTS, 'd:' .. t.priority, '1')
   else
     redis.call('ZADD', K_READY, ready_score(t), t.id)
     wake()
@@ -171,10 +172,8 @@ end
 
 -- popped: the claim took it off `ready` already.
 local function unschedule(t, popped)
-  redis.call('ZREM', K_WAITING, t.id)
   if popped then return end
-  redis.call('ZREM', K_READY, t.id)
-  if redis.call('ZREM', K_DELAYED, t.id) == 1 then redis.call('HINCRBY', K_COUNTS, 'd:' .. t.priority, '-1') end
+  if redis.call('ZREM', K_READY, t.id) == 0 then redis.call('ZREM', K_DELAYED, t.id) end
 end
 
 -- Turns run one at a time, in order: when one ends, the next of its session may run.
@@ -223,10 +222,7 @@ local function transition(t, changes, error_json, popped)
   end
   if old == 'queued' and t.status ~= 'queued' then unschedule(t, popped) end
   if active(old) and not active(t.status) then redis.call('ZREM', K_LEASE, t.id) end
-  if t.status == 'queued' and old ~= 'queued' then
-    redis.call('ZADD', K_WAITING, t.runAt, t.id)
-    if is_head(t) then schedule(t) end
-  end
+  if t.status == 'queued' and old ~= 'queued' and is_head(t) then schedule(t) end
   if terminal(t.status) then
     redis.call('ZADD', K_FINISHED, t.finishedAt, t.id)
     turn_done(t)
@@ -247,12 +243,26 @@ local function end_attempt(t, changes, error_json)
   changes.attempts = t.attempts and (t.attempts .. ',' .. entry) or entry
 end
 
-local function to_running(t, worker, lease_until)
-  transition(t, {
-    status = 'running', attempt = tonumber(t.attempt) + 1, fence = tonumber(t.fence) + 1, worker = worker,
-    leaseUntil = num(lease_until), startedAt = NOW_S,
-  }, nil, true)
-  redis.call('ZADD', K_LEASE, num(lease_until), t.id)
+-- queued -> running, written out rather than through transition (every task takes it): the
+-- fields that change, the counters, the lease and the status event. t: the task's fields
+-- (claim_ready's). Returns the changed fields, flat.
+local function to_running(t, worker, lease_until_s)
+  local id = t.id
+  local attempt, fence = num(tonumber(t.attempt) + 1), num(tonumber(t.fence) + 1)
+  local seq = tonumber(t.evseq or '0') + 1
+  local seq_s = num(seq)
+  local data = '{"type":"status","status":"running","attempt":' .. attempt .. '}'
+  local changed = {
+    'status', 'running', 'updatedAt', NOW_S, 'evseq', seq_s, 'fence', fence, 'attempt', attempt,
+    'worker', worker, 'leaseUntil', lease_until_s, 'startedAt', NOW_S,
+  }
+  redis.call('HSET', tkey(id), 'e:' .. seq_s, data, unpack(changed))
+  trim_events(id, seq)
+  redis.call('HINCRBY', K_COUNTS, 'queued', '-1')
+  redis.call('HINCRBY', K_COUNTS, 'r:' .. t.tenant, '1')
+  redis.call('ZADD', K_LEASE, lease_until_s, id)
+  redis.call('PUBLISH', evkey(id), event_entry(seq, data, false))
+  return changed
 end
 
 -- Back to the queue; count_attempt false gives the attempt back (a release on drain).
@@ -265,10 +275,24 @@ end
 
 -- The task's error is the one it ended with: none once a run succeeded (earlier failures
 -- stay in its attempts).
+-- running (or cancelling) -> succeeded, written out as to_running is. `error` (of an earlier
+-- attempt) and `leaseUntil` stay in the hash: a task read back shows neither once it has
+-- succeeded (task.ts), and leaving them saves an HDEL on every task. t: held_for_end's.
 local function to_succeeded(t, result_json)
-  local changes = { status = 'succeeded', result = result_json, error = false, leaseUntil = false, finishedAt = NOW_S }
-  end_attempt(t, changes, nil)
-  transition(t, changes)
+  local id = t.id
+  local entry = '[' .. t.attempt .. ',null,' .. t.startedAt .. ',' .. NOW_S .. ']'
+  local seq = tonumber(t.evseq or '0') + 1
+  local seq_s = num(seq)
+  local data = '{"type":"status","status":"succeeded","attempt":' .. t.attempt .. ',"result":' .. result_json .. '}'
+  redis.call('HSET', tkey(id), 'status', 'succeeded', 'updatedAt', NOW_S, 'evseq', seq_s, 'result', result_json,
+    'finishedAt', NOW_S, 'attempts', t.attempts and (t.attempts .. ',' .. entry) or entry, 'e:' .. seq_s, data)
+  trim_events(id, seq)
+  redis.call('ZREM', active_key(t.tenant), id)
+  redis.call('HINCRBY', K_COUNTS, 'r:' .. t.tenant, '-1')
+  redis.call('ZREM', K_LEASE, id)
+  redis.call('ZADD', K_FINISHED, NOW_S, id)
+  turn_done(t)
+  redis.call('PUBLISH', evkey(id), event_entry(seq, data, true))
 end
 
 local function to_dead(t, error_json)
@@ -318,7 +342,6 @@ local function promote(limit)
   for _, id in ipairs(ids) do
     redis.call('ZREM', K_DELAYED, id)
     local fields = redis.call('HMGET', tkey(id), 'priority', 'qseq')
-    redis.call('HINCRBY', K_COUNTS, 'd:' .. fields[1], '-1')
     redis.call('ZADD', K_READY, ready_score({ priority = fields[1], qseq = fields[2] }), id)
     wake()
   end
@@ -331,18 +354,41 @@ local function held(id, fence)
   return t
 end
 
+-- held, reading only what to_succeeded needs (fewer fields to look for in the hash).
+local function held_for_end(id, fence)
+  local v = redis.call('HMGET', tkey(id), 'status', 'fence', 'evseq', 'attempt', 'tenant', 'startedAt', 'attempts', 'sessionId')
+  if v[2] ~= fence or not active(v[1]) then return nil end
+  return {
+    id = id, status = v[1], fence = v[2], evseq = v[3], attempt = v[4], tenant = v[5], startedAt = v[6],
+    attempts = v[7] or nil, sessionId = v[8] or nil,
+  }
+end
+
 -- Expired leases back first, due retries to ready, then up to n ready tasks (highest
 -- priority, then oldest) to `worker` under a lease; the claimed tasks, flat.
 local function claim_ready(n, worker, lease_ms)
   reap(1000)
   promote(1000)
   local popped = redis.call('ZPOPMIN', K_READY, num(n))
+  local lease_until_s = num(NOW + lease_ms)
   local out = {}
   for i = 1, #popped, 2 do
-    local t = load(popped[i])
-    if t and t.status == 'queued' then
-      to_running(t, worker, NOW + lease_ms)
-      out[#out + 1] = flat(t)
+    local id = popped[i]
+    -- The whole hash goes back as read (HGETALL's order), then the fields the claim changed,
+    -- which the caller lets win; a task with events of earlier attempts goes through load,
+    -- which leaves them out.
+    local all = redis.call('HGETALL', tkey(id))
+    local t = {}
+    for j = 1, #all, 2 do t[all[j]] = all[j + 1] end
+    if t.status == 'queued' then
+      if t.evseq ~= '0' then
+        t = load(id)
+        all = flat(t)
+      end
+      t.id = id
+      local changed = to_running(t, worker, lease_until_s)
+      for j = 1, #changed do all[#all + 1] = changed[j] end
+      out[#out + 1] = all
     end
   end
   if redis.call('ZCARD', K_READY) > 0 then wake() end
