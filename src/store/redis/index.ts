@@ -18,7 +18,7 @@ import { parseEvent, RedisEventHub } from './events.ts';
 import { createRedis, describeRedis, duplicateRedis, type RedisClient, type RedisTopology } from './connect.ts';
 import { durabilityWarnings, inspectRedis } from './inspect.ts';
 import { scriptRunner, type RunScript, type ScriptName } from './scripts.ts';
-import { fromHmget, TASK_FIELDS, toClaimedTask, toFields, toJson, toTask } from './task.ts';
+import { fromClaim, fromHmget, TASK_FIELDS, toFields, toJson, toTask } from './task.ts';
 
 export interface RedisStoreOptions extends StoreOptions {
   /** redis://[user:password@]host:port[/db] or rediss:// for TLS (unused with sentinels or a cluster). */
@@ -202,7 +202,7 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
       validateClaim(req);
       if (req.n === 0) return [];
       const reply = (await script('claim', [req.n, req.worker, req.leaseMs])) as unknown[];
-      return reply.map((flat) => toClaimedTask(toFields(flat)));
+      return reply.map((values) => fromClaim(values as (string | null)[], req.worker, req.leaseMs));
     }),
     renew: (taskId, fence, leaseMs) => call(async () => {
       validateLease(leaseMs);
@@ -213,7 +213,7 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
       validateClaim(next);
       const [completed, claimed] = (await script('complete_claim', [taskId, fence, toJson(result), next.n, next.worker, next.leaseMs])) as
         [number, unknown[]];
-      return { completed: completed === 1, claimed: claimed.map((flat) => toClaimedTask(toFields(flat))) };
+      return { completed: completed === 1, claimed: claimed.map((values) => fromClaim(values as (string | null)[], next.worker, next.leaseMs)) };
     }),
     fail: (taskId, fence, error, opts) => call(async () => {
       const clean = toJson({ code: String(error.code), message: String(error.message) });

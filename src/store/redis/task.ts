@@ -79,6 +79,28 @@ export function toClaimedTask(f: Map<string, string>): ClaimedTask {
   return { ...toTask(f), fence: Number(f.get('fence')) };
 }
 
+/** What a claim returns of each task, in order (lib.lua's CLAIM_FIELDS), then the time of the
+ * claim. The claim wrote the rest: status, worker, lease and start. */
+const CLAIM_FIELDS = [
+  'status', 'fence', 'attempt', 'evseq', 'tenant', 'id', 'kind', 'sessionId', 'priority', 'input', 'error', 'attempts',
+  'maxAttempts', 'timeoutMs', 'idempotencyKey', 'createdAt', 'runAt',
+] as const;
+
+export function fromClaim(values: (string | null)[], worker: string, leaseMs: number): ClaimedTask {
+  const f = new Map<string, string>();
+  CLAIM_FIELDS.forEach((name, i) => {
+    const v = values[i];
+    if (v !== null && v !== undefined) f.set(name, v);
+  });
+  const now = values[CLAIM_FIELDS.length] as string;
+  f.set('status', 'running');
+  f.set('worker', worker);
+  f.set('startedAt', now);
+  f.set('updatedAt', now);
+  f.set('leaseUntil', String(Number(now) + leaseMs));
+  return toClaimedTask(f);
+}
+
 /** JSON text for a payload; undefined (a function returning nothing) is stored as null. */
 export function toJson(value: unknown): string {
   return JSON.stringify(value ?? null);

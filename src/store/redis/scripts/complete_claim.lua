@@ -4,9 +4,10 @@
 local t = held_for_end(arg(1), arg(2))
 local completed = 0
 if t then
-  to_succeeded(t, arg(3))
+  to_succeeded(t, arg(3), true)
   completed = 1
 end
-local n = tonumber(arg(4))
-if n == 0 then return { completed, {} } end
-return { completed, claim_ready(n, arg(5), tonumber(arg(6))) }
+local claimed = {}
+if arg(4) ~= '0' then claimed = claim_ready(arg(4), arg(5), tonumber(arg(6))) end
+settle_running()
+return { completed, claimed }

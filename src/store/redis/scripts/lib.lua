@@ -9,9 +9,14 @@
 local KEYS, ARGV, B, NOW, NOW_S, EVENTS_MAX
 local K_BASE, K_READY, K_DELAYED, K_LEASE, K_FINISHED, K_COUNTS, K_IDEM, K_SESSEXP, K_TENANTS, K_CANCELS, K_MARKER
 local function arg(i) return ARGV[2 + i] end
+-- The tenant whose running count a completion lowered without writing it yet
+-- (complete_claim): a claim of that tenant's task in the same call cancels it out, two
+-- HINCRBYs fewer per task on a busy slot; settle_running writes what is left.
+local RUNNING_OWED
 
 local function begin(keys, argv)
   KEYS, ARGV, B = keys, argv, keys[1]
+  RUNNING_OWED = nil
   if argv[1] ~= '' then
     NOW = tonumber(argv[1])
   else
@@ -25,7 +30,9 @@ local function begin(keys, argv)
   -- The key names change only with the key (the queue's base) a call names.
   K_BASE = B
   K_READY, K_DELAYED = B .. 'ready', B .. 'delayed'
-  K_LEASE, K_FINISHED, K_COUNTS = B .. 'lease', B .. 'finished', B .. 'counts'
+  -- Finished tasks in the order they finished (a list: cleanup takes them from its head);
+  -- `ended`, not the sorted set `finished` of earlier versions.
+  K_LEASE, K_FINISHED, K_COUNTS = B .. 'lease', B .. 'ended', B .. 'counts'
   K_IDEM, K_SESSEXP = B .. 'idem', B .. 'sessexp'
   -- Every tenant that enqueued, for the backlog per tenant (backlog.lua).
   K_TENANTS = B .. 'tenants'
@@ -84,7 +91,7 @@ end
 -- the whole task, and never its events.
 local CORE = {
   'status', 'fence', 'tenant', 'priority', 'attempt', 'maxAttempts', 'startedAt', 'attempts', 'sessionId', 'evseq', 'qseq',
-  'runAt', 'idempotencyKey',
+  'runAt', 'idempotencyKey', 'finishedAt',
 }
 local function load_core(id)
   local v = redis.call('HMGET', tkey(id), unpack(CORE))
@@ -92,7 +99,7 @@ local function load_core(id)
   return {
     id = id, status = v[1], fence = v[2], tenant = v[3], priority = v[4], attempt = v[5], maxAttempts = v[6],
     startedAt = v[7] or nil, attempts = v[8] or nil, sessionId = v[9] or nil, evseq = v[10] or nil, qseq = v[11] or nil,
-    runAt = v[12], idempotencyKey = v[13] or nil,
+    runAt = v[12], idempotencyKey = v[13] or nil, finishedAt = v[14] or nil,
   }
 end
 
@@ -224,7 +231,7 @@ local function transition(t, changes, error_json, popped)
   if active(old) and not active(t.status) then redis.call('ZREM', K_LEASE, t.id) end
   if t.status == 'queued' and old ~= 'queued' and is_head(t) then schedule(t) end
   if terminal(t.status) then
-    redis.call('ZADD', K_FINISHED, t.finishedAt, t.id)
+    redis.call('RPUSH', K_FINISHED, t.id)
     turn_done(t)
   end
   -- Subscribers on every node follow the task's events through this notification.
@@ -243,26 +250,35 @@ local function end_attempt(t, changes, error_json)
   changes.attempts = t.attempts and (t.attempts .. ',' .. entry) or entry
 end
 
+-- What a claim reads of a task and returns, in this order (task.ts's CLAIM_FIELDS): fields by
+-- name (HMGET), so neither events nor fields a claimed task does not show travel; the first
+-- five are what to_running needs.
+local CLAIM_FIELDS = {
+  'status', 'fence', 'attempt', 'evseq', 'tenant', 'id', 'kind', 'sessionId', 'priority', 'input', 'error', 'attempts',
+  'maxAttempts', 'timeoutMs', 'idempotencyKey', 'createdAt', 'runAt',
+}
+
 -- queued -> running, written out rather than through transition (every task takes it): the
--- fields that change, the counters, the lease and the status event. t: the task's fields
--- (claim_ready's). Returns the changed fields, flat.
-local function to_running(t, worker, lease_until_s)
-  local id = t.id
-  local attempt, fence = num(tonumber(t.attempt) + 1), num(tonumber(t.fence) + 1)
-  local seq = tonumber(t.evseq or '0') + 1
+-- fields that change, the counters, the lease and the status event. v: CLAIM_FIELDS' values,
+-- whose fence and attempt become the new ones.
+local function to_running(id, v, worker, lease_until_s)
+  local fence, attempt = num(tonumber(v[2]) + 1), num(tonumber(v[3]) + 1)
+  local seq = tonumber(v[4] or '0') + 1
   local seq_s = num(seq)
   local data = '{"type":"status","status":"running","attempt":' .. attempt .. '}'
-  local changed = {
-    'status', 'running', 'updatedAt', NOW_S, 'evseq', seq_s, 'fence', fence, 'attempt', attempt,
-    'worker', worker, 'leaseUntil', lease_until_s, 'startedAt', NOW_S,
-  }
-  redis.call('HSET', tkey(id), 'e:' .. seq_s, data, unpack(changed))
+  redis.call('HSET', tkey(id), 'status', 'running', 'updatedAt', NOW_S, 'evseq', seq_s, 'fence', fence, 'attempt', attempt,
+    'worker', worker, 'leaseUntil', lease_until_s, 'startedAt', NOW_S, 'e:' .. seq_s, data)
+  v[2], v[3] = fence, attempt
   trim_events(id, seq)
   redis.call('HINCRBY', K_COUNTS, 'queued', '-1')
-  redis.call('HINCRBY', K_COUNTS, 'r:' .. t.tenant, '1')
+  if RUNNING_OWED == v[5] then RUNNING_OWED = nil else redis.call('HINCRBY', K_COUNTS, 'r:' .. v[5], '1') end
   redis.call('ZADD', K_LEASE, lease_until_s, id)
-  redis.call('PUBLISH', evkey(id), event_entry(seq, data, false))
-  return changed
+  redis.call('PUBLISH', evkey(id), event_entry(seq_s, data, false))
+end
+
+local function settle_running()
+  if RUNNING_OWED then redis.call('HINCRBY', K_COUNTS, 'r:' .. RUNNING_OWED, '-1') end
+  RUNNING_OWED = nil
 end
 
 -- Back to the queue; count_attempt false gives the attempt back (a release on drain).
@@ -273,12 +289,11 @@ local function to_queued(t, run_at, error_json, count_attempt)
   transition(t, changes, error_json)
 end
 
--- The task's error is the one it ended with: none once a run succeeded (earlier failures
--- stay in its attempts).
 -- running (or cancelling) -> succeeded, written out as to_running is. `error` (of an earlier
 -- attempt) and `leaseUntil` stay in the hash: a task read back shows neither once it has
 -- succeeded (task.ts), and leaving them saves an HDEL on every task. t: held_for_end's.
-local function to_succeeded(t, result_json)
+-- owe_running: leave the running count to settle_running (complete_claim).
+local function to_succeeded(t, result_json, owe_running)
   local id = t.id
   local entry = '[' .. t.attempt .. ',null,' .. t.startedAt .. ',' .. NOW_S .. ']'
   local seq = tonumber(t.evseq or '0') + 1
@@ -288,11 +303,11 @@ local function to_succeeded(t, result_json)
     'finishedAt', NOW_S, 'attempts', t.attempts and (t.attempts .. ',' .. entry) or entry, 'e:' .. seq_s, data)
   trim_events(id, seq)
   redis.call('ZREM', active_key(t.tenant), id)
-  redis.call('HINCRBY', K_COUNTS, 'r:' .. t.tenant, '-1')
+  if owe_running then RUNNING_OWED = t.tenant else redis.call('HINCRBY', K_COUNTS, 'r:' .. t.tenant, '-1') end
   redis.call('ZREM', K_LEASE, id)
-  redis.call('ZADD', K_FINISHED, NOW_S, id)
+  redis.call('RPUSH', K_FINISHED, id)
   turn_done(t)
-  redis.call('PUBLISH', evkey(id), event_entry(seq, data, true))
+  redis.call('PUBLISH', evkey(id), event_entry(seq_s, data, true))
 end
 
 local function to_dead(t, error_json)
@@ -320,8 +335,9 @@ end
 
 -- Expired leases (deadline before now): back to the queue with the attempt counted, dead
 -- after the last attempt, cancelled when a cancel was asked for.
-local function reap(limit)
-  local ids = redis.call('ZRANGEBYSCORE', K_LEASE, '-inf', '(' .. NOW_S, 'LIMIT', '0', num(limit))
+local BATCH, BATCH_S = 1000, '1000'
+local function reap()
+  local ids = redis.call('ZRANGEBYSCORE', K_LEASE, '-inf', '(' .. NOW_S, 'LIMIT', '0', BATCH_S)
   for _, id in ipairs(ids) do
     local t = load_core(id)
     if not t or not active(t.status) then
@@ -337,8 +353,8 @@ local function reap(limit)
 end
 
 -- Delayed tasks whose time has come move to `ready`.
-local function promote(limit)
-  local ids = redis.call('ZRANGEBYSCORE', K_DELAYED, '-inf', NOW_S, 'LIMIT', '0', num(limit))
+local function promote()
+  local ids = redis.call('ZRANGEBYSCORE', K_DELAYED, '-inf', NOW_S, 'LIMIT', '0', BATCH_S)
   for _, id in ipairs(ids) do
     redis.call('ZREM', K_DELAYED, id)
     local fields = redis.call('HMGET', tkey(id), 'priority', 'qseq')
@@ -365,30 +381,21 @@ local function held_for_end(id, fence)
 end
 
 -- Expired leases back first, due retries to ready, then up to n ready tasks (highest
--- priority, then oldest) to `worker` under a lease; the claimed tasks, flat.
+-- priority, then oldest) to `worker` under a lease. n: text. Returns per claimed task the
+-- values of CLAIM_FIELDS (fence and attempt the new ones) and the time of the claim.
 local function claim_ready(n, worker, lease_ms)
-  reap(1000)
-  promote(1000)
-  local popped = redis.call('ZPOPMIN', K_READY, num(n))
+  reap()
+  promote()
+  local popped = redis.call('ZPOPMIN', K_READY, n)
   local lease_until_s = num(NOW + lease_ms)
   local out = {}
   for i = 1, #popped, 2 do
     local id = popped[i]
-    -- The whole hash goes back as read (HGETALL's order), then the fields the claim changed,
-    -- which the caller lets win; a task with events of earlier attempts goes through load,
-    -- which leaves them out.
-    local all = redis.call('HGETALL', tkey(id))
-    local t = {}
-    for j = 1, #all, 2 do t[all[j]] = all[j + 1] end
-    if t.status == 'queued' then
-      if t.evseq ~= '0' then
-        t = load(id)
-        all = flat(t)
-      end
-      t.id = id
-      local changed = to_running(t, worker, lease_until_s)
-      for j = 1, #changed do all[#all + 1] = changed[j] end
-      out[#out + 1] = all
+    local v = redis.call('HMGET', tkey(id), unpack(CLAIM_FIELDS))
+    if v[1] == 'queued' then
+      to_running(id, v, worker, lease_until_s)
+      v[#CLAIM_FIELDS + 1] = NOW_S
+      out[#out + 1] = v
     end
   end
   if redis.call('ZCARD', K_READY) > 0 then wake() end

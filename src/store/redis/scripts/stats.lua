@@ -6,7 +6,7 @@
 -- later runAt, so the first alone could hide older tasks behind it.
 -- Returns {depth (priority, count, … flat), delayed, oldest runAt|false, now, queued, running, dead}.
 local WAIT_PEEK = 16
-promote(1000)
+promote()
 local depth, oldest = {}, nil
 local from = '-inf'
 while true do
