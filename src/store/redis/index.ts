@@ -262,8 +262,8 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
       }
       return tasks;
     }),
-    publish: (taskId, event) => call(async () => {
-      const seq = await script('publish', [taskId, toJson(event)]);
+    publish: (taskId, fence, event) => call(async () => {
+      const seq = await script('publish', [taskId, fence, toJson(event)]);
       return seq === null ? null : Number(seq);
     }),
     events: (taskId, afterSeq, limit) => call(() => readEvents(taskId, afterSeq, limit ?? DEFAULT_EVENTS_LIMIT)),

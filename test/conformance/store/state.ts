@@ -106,7 +106,7 @@ export function stateTests(setup: Setup): void {
       const { store, clock } = await setup({ resultTtlMs: 60_000, sessionTtlMs: 30_000 });
       const done = (await store.enqueue(req({ idempotencyKey: 'once' }))).task;
       const [claimed] = await store.claim({ worker: 'w1', n: 1, leaseMs: 120_000 });
-      await store.publish(done.id, 'progress');
+      await store.publish(done.id, claimed?.fence ?? 0, 'progress');
       await store.toolClaim(done.id, 'k', 'o', 1000);
       await store.toolPut(done.id, 'k', 'o', 'r');
       await store.complete(done.id, claimed?.fence ?? 0, 'result');
