@@ -79,11 +79,12 @@ export function toClaimedTask(f: Map<string, string>): ClaimedTask {
   return { ...toTask(f), fence: Number(f.get('fence')) };
 }
 
-/** What a claim returns of each task, in order (lib.lua's CLAIM_FIELDS), then the time of the
- * claim. The claim wrote the rest: status, worker, lease and start. */
+/** What a claim returns of each task, in order (lib.lua's CLAIM_FIELDS), then its id,
+ * error, attempts and the time of the claim. The claim wrote the rest: status, worker, lease
+ * and start. */
 const CLAIM_FIELDS = [
-  'status', 'fence', 'attempt', 'evseq', 'tenant', 'id', 'kind', 'sessionId', 'priority', 'input', 'error', 'attempts',
-  'maxAttempts', 'timeoutMs', 'idempotencyKey', 'createdAt', 'runAt',
+  'status', 'fence', 'attempt', 'evseq', 'tenant', 'kind', 'sessionId', 'priority', 'input',
+  'maxAttempts', 'timeoutMs', 'idempotencyKey', 'createdAt', 'runAt', 'id', 'error', 'attempts',
 ] as const;
 
 export function fromClaim(values: (string | null)[], worker: string, leaseMs: number): ClaimedTask {

@@ -13,6 +13,9 @@ local function arg(i) return ARGV[2 + i] end
 -- (complete_claim): a claim of that tenant's task in the same call cancels it out, two
 -- HINCRBYs fewer per task on a busy slot; settle_running writes what is left.
 local RUNNING_OWED
+-- What begin parsed last time: the events bound and the second of TIME rarely change between
+-- calls, and parsing text into a number is a libc strtod each.
+local EVENTS_MAX_S, SEC_S, SEC_MS
 
 local function begin(keys, argv)
   KEYS, ARGV, B = keys, argv, keys[1]
@@ -21,9 +24,10 @@ local function begin(keys, argv)
     NOW = tonumber(argv[1])
   else
     local t = redis.call('TIME')
-    NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    if t[1] ~= SEC_S then SEC_S, SEC_MS = t[1], tonumber(t[1]) * 1000 end
+    NOW = SEC_MS + math.floor(tonumber(t[2]) / 1000)
   end
-  EVENTS_MAX = tonumber(argv[2])
+  if argv[2] ~= EVENTS_MAX_S then EVENTS_MAX_S, EVENTS_MAX = argv[2], tonumber(argv[2]) end
   -- NOW as text, made once per call (see num below; a test clock may give a fraction).
   NOW_S = string.format(NOW == math.floor(NOW) and '%d' or '%.17g', NOW)
   if B == K_BASE then return end
@@ -252,21 +256,24 @@ end
 
 -- What a claim reads of a task and returns, in this order (task.ts's CLAIM_FIELDS): fields by
 -- name (HMGET), so neither events nor fields a claimed task does not show travel; the first
--- five are what to_running needs.
+-- five are what to_running needs. The id is the claim's own; `error` and `attempts` are
+-- read only after a run that counted (attempt above 0: a release gives its attempt back and
+-- records nothing), since looking for a field a hash lacks walks the whole hash.
 local CLAIM_FIELDS = {
-  'status', 'fence', 'attempt', 'evseq', 'tenant', 'id', 'kind', 'sessionId', 'priority', 'input', 'error', 'attempts',
+  'status', 'fence', 'attempt', 'evseq', 'tenant', 'kind', 'sessionId', 'priority', 'input',
   'maxAttempts', 'timeoutMs', 'idempotencyKey', 'createdAt', 'runAt',
 }
+local N_CLAIM = #CLAIM_FIELDS
 
 -- queued -> running, written out rather than through transition (every task takes it): the
 -- fields that change, the counters, the lease and the status event. v: CLAIM_FIELDS' values,
 -- whose fence and attempt become the new ones.
-local function to_running(id, v, worker, lease_until_s)
+local function to_running(id, key, v, worker, lease_until_s)
   local fence, attempt = num(tonumber(v[2]) + 1), num(tonumber(v[3]) + 1)
   local seq = tonumber(v[4] or '0') + 1
   local seq_s = num(seq)
   local data = '{"type":"status","status":"running","attempt":' .. attempt .. '}'
-  redis.call('HSET', tkey(id), 'status', 'running', 'updatedAt', NOW_S, 'evseq', seq_s, 'fence', fence, 'attempt', attempt,
+  redis.call('HSET', key, 'status', 'running', 'updatedAt', NOW_S, 'evseq', seq_s, 'fence', fence, 'attempt', attempt,
     'worker', worker, 'leaseUntil', lease_until_s, 'startedAt', NOW_S, 'e:' .. seq_s, data)
   v[2], v[3] = fence, attempt
   trim_events(id, seq)
@@ -294,12 +301,12 @@ end
 -- succeeded (task.ts), and leaving them saves an HDEL on every task. t: held_for_end's.
 -- owe_running: leave the running count to settle_running (complete_claim).
 local function to_succeeded(t, result_json, owe_running)
-  local id = t.id
+  local id, key = t.id, t.key
   local entry = '[' .. t.attempt .. ',null,' .. t.startedAt .. ',' .. NOW_S .. ']'
   local seq = tonumber(t.evseq or '0') + 1
   local seq_s = num(seq)
   local data = '{"type":"status","status":"succeeded","attempt":' .. t.attempt .. ',"result":' .. result_json .. '}'
-  redis.call('HSET', tkey(id), 'status', 'succeeded', 'updatedAt', NOW_S, 'evseq', seq_s, 'result', result_json,
+  redis.call('HSET', key, 'status', 'succeeded', 'updatedAt', NOW_S, 'evseq', seq_s, 'result', result_json,
     'finishedAt', NOW_S, 'attempts', t.attempts and (t.attempts .. ',' .. entry) or entry, 'e:' .. seq_s, data)
   trim_events(id, seq)
   redis.call('ZREM', active_key(t.tenant), id)
@@ -370,19 +377,24 @@ local function held(id, fence)
   return t
 end
 
--- held, reading only what to_succeeded needs (fewer fields to look for in the hash).
+-- held, reading only what to_succeeded needs (fewer fields to look for in the hash). The
+-- first attempt has no finished runs to read (see CLAIM_FIELDS).
 local function held_for_end(id, fence)
-  local v = redis.call('HMGET', tkey(id), 'status', 'fence', 'evseq', 'attempt', 'tenant', 'startedAt', 'attempts', 'sessionId')
+  local key = tkey(id)
+  local v = redis.call('HMGET', key, 'status', 'fence', 'evseq', 'attempt', 'tenant', 'startedAt', 'sessionId')
   if v[2] ~= fence or not active(v[1]) then return nil end
+  local attempts = nil
+  if v[4] ~= '1' then attempts = redis.call('HGET', key, 'attempts') or nil end
   return {
-    id = id, status = v[1], fence = v[2], evseq = v[3], attempt = v[4], tenant = v[5], startedAt = v[6],
-    attempts = v[7] or nil, sessionId = v[8] or nil,
+    id = id, key = key, status = v[1], fence = v[2], evseq = v[3], attempt = v[4], tenant = v[5], startedAt = v[6],
+    sessionId = v[7] or nil, attempts = attempts,
   }
 end
 
 -- Expired leases back first, due retries to ready, then up to n ready tasks (highest
 -- priority, then oldest) to `worker` under a lease. n: text. Returns per claimed task the
--- values of CLAIM_FIELDS (fence and attempt the new ones) and the time of the claim.
+-- values of CLAIM_FIELDS (fence and attempt the new ones), then its id, error, attempts and
+-- the time of the claim.
 local function claim_ready(n, worker, lease_ms)
   reap()
   promote()
@@ -391,10 +403,12 @@ local function claim_ready(n, worker, lease_ms)
   local out = {}
   for i = 1, #popped, 2 do
     local id = popped[i]
-    local v = redis.call('HMGET', tkey(id), unpack(CLAIM_FIELDS))
+    local key = tkey(id)
+    local v = redis.call('HMGET', key, unpack(CLAIM_FIELDS))
     if v[1] == 'queued' then
-      to_running(id, v, worker, lease_until_s)
-      v[#CLAIM_FIELDS + 1] = NOW_S
+      local earlier = v[3] ~= '0' and redis.call('HMGET', key, 'error', 'attempts') or { false, false }
+      to_running(id, key, v, worker, lease_until_s)
+      v[N_CLAIM + 1], v[N_CLAIM + 2], v[N_CLAIM + 3], v[N_CLAIM + 4] = id, earlier[1], earlier[2], NOW_S
       out[#out + 1] = v
     end
   end
