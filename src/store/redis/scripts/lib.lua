@@ -264,6 +264,7 @@ local CLAIM_FIELDS = {
   'maxAttempts', 'timeoutMs', 'idempotencyKey', 'createdAt', 'runAt',
 }
 local N_CLAIM = #CLAIM_FIELDS
+local NONE = { false, false }
 
 -- queued -> running, written out rather than through transition (every task takes it): the
 -- fields that change, the counters, the lease and the status event. v: CLAIM_FIELDS' values,
@@ -406,7 +407,7 @@ local function claim_ready(n, worker, lease_ms)
     local key = tkey(id)
     local v = redis.call('HMGET', key, unpack(CLAIM_FIELDS))
     if v[1] == 'queued' then
-      local earlier = v[3] ~= '0' and redis.call('HMGET', key, 'error', 'attempts') or { false, false }
+      local earlier = v[3] ~= '0' and redis.call('HMGET', key, 'error', 'attempts') or NONE
       to_running(id, key, v, worker, lease_until_s)
       v[N_CLAIM + 1], v[N_CLAIM + 2], v[N_CLAIM + 3], v[N_CLAIM + 4] = id, earlier[1], earlier[2], NOW_S
       out[#out + 1] = v
