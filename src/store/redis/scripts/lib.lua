@@ -77,8 +77,8 @@ local function idem_field(tenant, key) return pair(tenant, key) end
 
 -- A whole task: its hash without its events (e:<seq>, the only fields with ':' second), in
 -- one pass over the hash (HGETALL walks Redis' compact encoding once, where HMGET searches it
--- per field). Claims and cancels, which return the task, read it so; events there are the
--- few of earlier attempts.
+-- per field). Cancels and repeated submits, which return the whole task, read it so (claims
+-- read by name what they return: CLAIM_FIELDS).
 local function load(id)
   local flat = redis.call('HGETALL', tkey(id))
   if #flat == 0 then return nil end
@@ -181,9 +181,7 @@ local function schedule(t)
   end
 end
 
--- popped: the claim took it off `ready` already.
-local function unschedule(t, popped)
-  if popped then return end
+local function unschedule(t)
   if redis.call('ZREM', K_READY, t.id) == 0 then redis.call('ZREM', K_DELAYED, t.id) end
 end
 
@@ -201,9 +199,9 @@ local function turn_done(t)
   end
 end
 
--- Every status change: fields (false deletes one), counters, indexes, queue placement and
--- the status event, all in the calling script.
-local function transition(t, changes, error_json, popped)
+-- Every status change but the two every task takes (to_running, to_succeeded, written out):
+-- fields (false deletes one), counters, indexes, queue placement and the status event.
+local function transition(t, changes, error_json)
   local old = t.status
   local set, del = {}, {}
   changes.updatedAt = NOW_S
@@ -231,7 +229,7 @@ local function transition(t, changes, error_json, popped)
       count(t.status, t, '1')
     end
   end
-  if old == 'queued' and t.status ~= 'queued' then unschedule(t, popped) end
+  if old == 'queued' and t.status ~= 'queued' then unschedule(t) end
   if active(old) and not active(t.status) then redis.call('ZREM', K_LEASE, t.id) end
   if t.status == 'queued' and old ~= 'queued' and is_head(t) then schedule(t) end
   if terminal(t.status) then
