@@ -429,10 +429,10 @@ async function storeCostUs(): Promise<number> {
       const tasks = await store.claim({ worker: 'bench', n: Math.min(256, left), leaseMs: 60_000 });
       left -= tasks.length;
       for (const t of tasks) {
-        await store.publish(t.id, { type: 'step', step: 'tool' });
+        await store.publish(t.id, t.fence, { type: 'step', step: 'tool' });
         await store.toolClaim(t.id, 'word-count', 'bench', 30_000);
         await store.toolPut(t.id, 'word-count', 'bench', { value: { words: 2 } });
-        await store.publish(t.id, { type: 'step', step: 'llm' });
+        await store.publish(t.id, t.fence, { type: 'step', step: 'llm' });
         await store.complete(t.id, t.fence, { content: 'echo: question', words: 2, turn: 1, model: 'mock-1', tokens: 13 });
       }
     }

@@ -237,9 +237,12 @@ export interface Store {
   /** Newest first. */
   list(tenant: string, opts: ListOptions): Promise<Task[]>;
 
-  /** Appends a progress event; returns its seq (1, 2, … per task), or null when the task
-   * is unknown or already finished (the event is dropped). */
-  publish(taskId: string, event: unknown): Promise<number | null>;
+  /** Appends a progress event from the attempt holding `fence` (the claim's); returns its
+   * seq (1, 2, … per task), or null when the event is dropped: the task is unknown or
+   * finished, or that claim no longer holds it (reaped, released, claimed again), so an
+   * attempt whose lease was taken over adds nothing to its successor's events. The store's
+   * own status events are not published through this. */
+  publish(taskId: string, fence: number, event: unknown): Promise<number | null>;
   /** Stored events after afterSeq in order, at most limit (default 1000). */
   events(taskId: string, afterSeq: number, limit?: number): Promise<TaskEvent[]>;
   /** Delivers the events after afterSeq in order, stored ones first, then new ones from any

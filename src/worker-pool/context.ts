@@ -53,7 +53,7 @@ export function createContext(deps: ContextDeps): AttemptContext {
     },
     progress(event: unknown): void {
       assertJson(event, 'PROGRESS_NOT_JSON', 'a progress event');
-      const p = rpc.call({ op: 'publish', args: [job.taskId, event] }).catch((err: unknown) => {
+      const p = rpc.call({ op: 'publish', args: [job.taskId, job.fence, event] }).catch((err: unknown) => {
         ctx.log.warn({ err }, 'progress event not stored');
       });
       publishing.add(p);

@@ -200,7 +200,7 @@ export class ExecutorPool {
         return this.store.toolPut(...req.args);
       case 'publish':
         // Kept through a store outage (the agent's flush before its result waits for it);
-        // once the task has finished, publish drops the event (null).
+        // once the task has finished or another claim holds it, publish drops the event (null).
         return untilStoreAnswers(() => this.store.publish(...req.args), {
           signal: this.closing.signal,
           onRetry: (err, retry) => {

@@ -29,6 +29,8 @@ export interface ThreadConfig {
 export interface Job {
   taskId: string;
   attempt: number;
+  /** The claim's fence: progress events carry it, so a superseded attempt's are dropped. */
+  fence: number;
   tenant: string;
   /** Owner of this attempt's tool-cache claims: changes with every claim of the task. */
   owner: string;
@@ -65,7 +67,7 @@ export const replyChannel = (threadId: number): string => `drover:executor:reply
 export type RpcCall =
   | { op: 'toolClaim'; args: [taskId: string, key: string, owner: string, leaseMs: number] }
   | { op: 'toolPut'; args: [taskId: string, key: string, owner: string, result: unknown] }
-  | { op: 'publish'; args: [taskId: string, event: unknown] };
+  | { op: 'publish'; args: [taskId: string, fence: number, event: unknown] };
 
 export type RpcRequest = RpcCall & { rpc: 'drover'; id: number; thread: number };
 

@@ -175,7 +175,7 @@ export class PullLoop {
   private async execute(a: Attempt): Promise<void> {
     const { task } = a;
     try {
-      const job: Job = { taskId: task.id, attempt: task.attempt, tenant: task.tenant, owner: a.owner, input: task.input, timeoutMs: task.timeoutMs };
+      const job: Job = { taskId: task.id, attempt: task.attempt, fence: task.fence, tenant: task.tenant, owner: a.owner, input: task.input, timeoutMs: task.timeoutMs };
       if (task.kind === 'turn' && task.sessionId) {
         const session = await this.o.store.sessionGet(task.tenant, task.sessionId);
         job.session = { id: task.sessionId, history: historyOf(session?.messages ?? []) };

@@ -18,7 +18,7 @@ import { parseEvent, RedisEventHub } from './events.ts';
 import { connectRedis, createRedis, describeRedis, duplicateRedis, type RedisClient, type RedisTopology } from './connect.ts';
 import { durabilityWarnings, inspectRedis } from './inspect.ts';
 import { scriptRunner, type RunScript, type ScriptName } from './scripts.ts';
-import { fromHmget, TASK_FIELDS, toClaimedTask, toFields, toJson, toTask } from './task.ts';
+import { fromClaim, fromHmget, TASK_FIELDS, toFields, toJson, toTask } from './task.ts';
 
 export interface RedisStoreOptions extends StoreOptions {
   /** redis://[user:password@]host:port[/db] or rediss:// for TLS (unused with sentinels or a cluster). */
@@ -205,7 +205,7 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
       validateClaim(req);
       if (req.n === 0) return [];
       const reply = (await script('claim', [req.n, req.worker, req.leaseMs])) as unknown[];
-      return reply.map((flat) => toClaimedTask(toFields(flat)));
+      return reply.map((values) => fromClaim(values as (string | null)[], req.worker, req.leaseMs));
     }),
     renew: (taskId, fence, leaseMs) => call(async () => {
       validateLease(leaseMs);
@@ -216,7 +216,7 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
       validateClaim(next);
       const [completed, claimed] = (await script('complete_claim', [taskId, fence, toJson(result), next.n, next.worker, next.leaseMs])) as
         [number, unknown[]];
-      return { completed: completed === 1, claimed: claimed.map((flat) => toClaimedTask(toFields(flat))) };
+      return { completed: completed === 1, claimed: claimed.map((values) => fromClaim(values as (string | null)[], next.worker, next.leaseMs)) };
     }),
     fail: (taskId, fence, error, opts) => call(async () => {
       const clean = toJson({ code: String(error.code), message: String(error.message) });
@@ -265,8 +265,8 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
       }
       return tasks;
     }),
-    publish: (taskId, event) => call(async () => {
-      const seq = await script('publish', [taskId, toJson(event)]);
+    publish: (taskId, fence, event) => call(async () => {
+      const seq = await script('publish', [taskId, fence, toJson(event)]);
       return seq === null ? null : Number(seq);
     }),
     events: (taskId, afterSeq, limit) => call(() => readEvents(taskId, afterSeq, limit ?? DEFAULT_EVENTS_LIMIT)),
@@ -307,16 +307,10 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
     }),
     waitForWork,
     stats: () => call(async () => {
-      const [flat, delayed, oldest, now, queued, running] = (await script('stats', [])) as
-        [string[], number, string | null, string, number, number];
-      const counts = toFields(flat);
-      const result: StoreStats = { depthByPriority: {}, queued, delayed, oldestWaitMs: 0, running, dead: Number(counts.get('dead') ?? 0) };
-      for (const [field, value] of counts) {
-        if (!field.startsWith('q:')) continue;
-        const priority = Number(field.slice(2));
-        const ready = Number(value) - Number(counts.get(`d:${priority}`) ?? 0);
-        if (ready > 0) result.depthByPriority[priority] = ready;
-      }
+      const [depth, delayed, oldest, now, queued, running, dead] = (await script('stats', [])) as
+        [number[], number, string | null, string, number, number, number];
+      const result: StoreStats = { depthByPriority: {}, queued, delayed, oldestWaitMs: 0, running, dead };
+      for (let i = 0; i + 1 < depth.length; i += 2) result.depthByPriority[depth[i] as number] = depth[i + 1] as number;
       if (oldest !== null && Number(oldest) <= Number(now)) result.oldestWaitMs = Number(now) - Number(oldest);
       return result;
     }),

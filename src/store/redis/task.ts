@@ -57,14 +57,16 @@ export function toTask(f: Map<string, string>): Task {
     priority: Number(f.get('priority')),
     input: json(f.get('input')),
     result: json(f.get('result')),
-    error: json(f.get('error')) as TaskError | null,
+    // A succeeded task keeps the error of an earlier attempt in its hash (lib.lua's
+    // to_succeeded), and a task that is not running keeps its last lease: neither is shown.
+    error: status === 'succeeded' ? null : (json(f.get('error')) as TaskError | null),
     attempt: Number(f.get('attempt')),
     attempts: attempts(f, status),
     maxAttempts: Number(f.get('maxAttempts')),
     timeoutMs: Number(f.get('timeoutMs')),
     idempotencyKey: f.get('idempotencyKey') ?? null,
     worker: f.get('worker') ?? null,
-    leaseUntil: int(f.get('leaseUntil')),
+    leaseUntil: status === 'running' || status === 'cancelling' ? int(f.get('leaseUntil')) : null,
     createdAt: Number(f.get('createdAt')),
     updatedAt: Number(f.get('updatedAt')),
     runAt: Number(f.get('runAt')),
@@ -75,6 +77,29 @@ export function toTask(f: Map<string, string>): Task {
 
 export function toClaimedTask(f: Map<string, string>): ClaimedTask {
   return { ...toTask(f), fence: Number(f.get('fence')) };
+}
+
+/** What a claim returns of each task, in order (lib.lua's CLAIM_FIELDS), then its id,
+ * error, attempts and the time of the claim. The claim wrote the rest: status, worker, lease
+ * and start. */
+const CLAIM_FIELDS = [
+  'status', 'fence', 'attempt', 'evseq', 'tenant', 'kind', 'sessionId', 'priority', 'input',
+  'maxAttempts', 'timeoutMs', 'idempotencyKey', 'createdAt', 'runAt', 'id', 'error', 'attempts',
+] as const;
+
+export function fromClaim(values: (string | null)[], worker: string, leaseMs: number): ClaimedTask {
+  const f = new Map<string, string>();
+  CLAIM_FIELDS.forEach((name, i) => {
+    const v = values[i];
+    if (v !== null && v !== undefined) f.set(name, v);
+  });
+  const now = values[CLAIM_FIELDS.length] as string;
+  f.set('status', 'running');
+  f.set('worker', worker);
+  f.set('startedAt', now);
+  f.set('updatedAt', now);
+  f.set('leaseUntil', String(Number(now) + leaseMs));
+  return toClaimedTask(f);
 }
 
 /** JSON text for a payload; undefined (a function returning nothing) is stored as null. */

@@ -1,7 +1,7 @@
 // Progress and status events, written inside the store's write transactions; each is handed to
 // this process's subscribers once its transaction commits (event-hub.ts delivers and polls).
 import { isTerminal, type StatusEvent, type TaskError, type TaskStatus } from '../types.ts';
-import { fromJson, TERMINAL, toJson, type Ctx, type TaskRow } from './context.ts';
+import { ACTIVE, fromJson, toJson, type Ctx, type TaskRow } from './context.ts';
 
 /** Inside a write transaction: stores the event with the seq the caller allocated. */
 export function appendEvent(ctx: Ctx, taskId: string, seq: number, event: unknown, final: boolean): void {
@@ -24,11 +24,12 @@ export function appendStatus(ctx: Ctx, row: TaskRow, error: TaskError | null): v
   appendEvent(ctx, row.id, row.event_seq, event, isTerminal(status));
 }
 
-export function publish(ctx: Ctx, taskId: string, event: unknown): number | null {
+/** A progress event of the attempt holding `fence`; dropped (null) once another holds the task. */
+export function publish(ctx: Ctx, taskId: string, fence: number, event: unknown): number | null {
   return ctx.db.write(() => {
     const row = ctx.db.get<{ event_seq: number }>(
-      `UPDATE tasks SET event_seq = event_seq + 1 WHERE id = :taskId AND NOT ${TERMINAL} RETURNING event_seq`,
-      { taskId },
+      `UPDATE tasks SET event_seq = event_seq + 1 WHERE id = :taskId AND fence = :fence AND ${ACTIVE} RETURNING event_seq`,
+      { taskId, fence },
     );
     if (!row) return null;
     appendEvent(ctx, taskId, row.event_seq, event, false);

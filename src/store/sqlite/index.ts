@@ -54,7 +54,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     reapExpired: async (now) => reapExpired(ctx, now ?? ctx.clock()),
     get: async (tenant, id) => get(ctx, tenant, id),
     list: async (tenant, opts) => list(ctx, tenant, opts),
-    publish: async (taskId, event) => publish(ctx, taskId, event),
+    publish: async (taskId, fence, event) => publish(ctx, taskId, fence, event),
     events: async (taskId, afterSeq, limit) => readEvents(db, taskId, afterSeq, limit ?? DEFAULT_EVENTS_LIMIT),
     subscribe: (taskId, afterSeq, onEvent, onEnd) => ctx.hub.subscribe(taskId, afterSeq, onEvent, onEnd),
     sessionGet: async (tenant, id) => sessionGet(ctx, tenant, id),

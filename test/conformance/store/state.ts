@@ -76,6 +76,20 @@ export function stateTests(setup: Setup): void {
       expect(await store.stats()).toEqual({ depthByPriority: { 0: 2 }, queued: 3, delayed: 1, oldestWaitMs: 1500, running: 1, dead: 1 });
     });
 
+    it('measures the oldest wait from the longest-waiting ready task, not the one first in line', async () => {
+      const { store, clock } = await setup();
+      const { task: first } = await store.enqueue(req({ maxAttempts: 3 }));
+      const [claimed] = await store.claim({ worker: 'w1', n: 1, leaseMs: 60_000 });
+      clock.advance(1000);
+      await store.enqueue(req());
+      clock.advance(500);
+      // Back first in line (it keeps its place) but ready only from now.
+      await store.fail(first.id, claimed?.fence ?? 0, { code: 'E', message: 'm' }, { retryable: true, retryDelayMs: 0 });
+      clock.advance(500);
+      expect(await store.stats()).toMatchObject({ depthByPriority: { 0: 2 }, queued: 2, delayed: 0, oldestWaitMs: 1000 });
+      expect((await store.claim({ worker: 'w1', n: 1, leaseMs: 60_000 }))[0]?.id).toBe(first.id);
+    });
+
     it('reports the backlog per tenant: most queued first, running and cancelling counted, idle tenants left out', async () => {
       const { store } = await setup();
       expect(await store.backlogByTenant(10)).toEqual([]);
@@ -106,7 +120,7 @@ export function stateTests(setup: Setup): void {
       const { store, clock } = await setup({ resultTtlMs: 60_000, sessionTtlMs: 30_000 });
       const done = (await store.enqueue(req({ idempotencyKey: 'once' }))).task;
       const [claimed] = await store.claim({ worker: 'w1', n: 1, leaseMs: 120_000 });
-      await store.publish(done.id, 'progress');
+      await store.publish(done.id, claimed?.fence ?? 0, 'progress');
       await store.toolClaim(done.id, 'k', 'o', 1000);
       await store.toolPut(done.id, 'k', 'o', 'r');
       await store.complete(done.id, claimed?.fence ?? 0, 'result');

@@ -96,8 +96,9 @@ describe('GET /v1/tasks/:id/events (SSE)', () => {
     const id = await submit({ hold_ms: 20_000 });
     const { runner, other } = await sides(id);
     const streams = await Promise.all([other, runner].map((agent) => openSse(api.d.url(`/v1/tasks/${id}/events`), { agent })));
-    // The test process writes into the running task's stream, as a child on another node would.
-    for (let i = 1; i <= 3; i++) expect(await store.publish(id, { from: 'test', i })).not.toBeNull();
+    // The test process writes into the running task's stream, as a child on another node would,
+    // under the task's one claim so far (fence 1: both backends count claims from 0).
+    for (let i = 1; i <= 3; i++) expect(await store.publish(id, 1, { from: 'test', i })).not.toBeNull();
     for (const s of streams) {
       await s.waitFor((e) => e.data.includes('"i":3'));
       expect(s.events.filter((e) => e.data.includes('"from":"test"')).map((e) => json(e)['i'])).toEqual([1, 2, 3]);

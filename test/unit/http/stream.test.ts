@@ -113,7 +113,7 @@ describe('event streams and long polls hold store subscriptions only while neede
     const id = await enqueue(h.store);
     const s = await openSse(h.url(`/v1/tasks/${id}/events`));
     const [claimed] = await h.store.claim({ worker: 'test', n: 1, leaseMs: 60_000 });
-    await h.store.publish(id, { step: 1 });
+    await h.store.publish(id, claimed!.fence, { step: 1 });
     await h.store.complete(id, claimed!.fence, { answer: 1 });
     await s.ended;
     expect(s.events.map((e) => e.event)).toEqual(['status', 'progress', 'done']);
@@ -163,8 +163,8 @@ describe('a subscription the store drops ends what waits on it', () => {
   it('a dropped subscription ends the stream after what was delivered, and a long poll answers with the task as it stands', async () => {
     const h = await start();
     const id = await enqueue(h.store);
-    await h.store.claim({ worker: 'test', n: 1, leaseMs: 60_000 });
-    await h.store.publish(id, { step: 1 });
+    const [claimed] = await h.store.claim({ worker: 'test', n: 1, leaseMs: 60_000 });
+    await h.store.publish(id, claimed!.fence, { step: 1 });
     const s = await openSse(h.url(`/v1/tasks/${id}/events`));
     const poll = request(h.url(`/v1/tasks/${id}?wait=30`));
     await eventually(() => h.active() === 2 && s.events.length === 2);

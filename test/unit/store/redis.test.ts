@@ -92,7 +92,7 @@ describe('redis store', () => {
     const store = await open({ prefix, resultTtlMs: 30_000, eventsMax: 3 });
     const { task } = await store.enqueue(req());
     const [claimed] = await store.claim({ worker: 'w1', n: 1, leaseMs: 1000 });
-    for (const n of [1, 2, 3]) await store.publish(task.id, { n });
+    for (const n of [1, 2, 3]) await store.publish(task.id, claimed?.fence ?? 0, { n });
     await store.complete(task.id, claimed?.fence ?? 0, 'ok');
     // running, three progress events, succeeded: the last three are left.
     expect((await store.events(task.id, 0)).map((e) => [e.seq, e.final])).toEqual([[3, false], [4, false], [5, true]]);
@@ -105,16 +105,18 @@ describe('redis store', () => {
   it('keeps a subscription delivering in order after its connection was dropped', async () => {
     const store = await open();
     const { task } = await store.enqueue(req());
+    const [claimed] = await store.claim({ worker: 'w1', n: 1, leaseMs: 60_000 });
+    const fence = claimed?.fence ?? 0;
     const got: TaskEvent[] = [];
-    store.subscribe(task.id, 0, (e) => got.push(e));
-    await store.publish(task.id, 1);
+    store.subscribe(task.id, 1, (e) => got.push(e));
+    await store.publish(task.id, fence, 1);
     await eventually(() => expect(got).toHaveLength(1));
     await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
-    await store.publish(task.id, 2);
-    await store.publish(task.id, 3);
+    await store.publish(task.id, fence, 2);
+    await store.publish(task.id, fence, 3);
     await eventually(() => expect(got.map((e) => e.event)).toEqual([1, 2, 3]), 10_000);
-    await store.publish(task.id, 4);
-    await eventually(() => expect(got.map((e) => e.seq)).toEqual([1, 2, 3, 4]), 10_000);
+    await store.publish(task.id, fence, 4);
+    await eventually(() => expect(got.map((e) => e.seq)).toEqual([2, 3, 4, 5]), 10_000);
   });
 
   it('answers UNAVAILABLE at once and reports a fault while Redis is down, and works again once it is back', async () => {
@@ -213,7 +215,7 @@ describe('openStore with store.backend = "redis"', () => {
     expect((await store.enqueue(req())).created).toBe(true);
     const peek = new Redis(own.url, { password: 'pw-from-env' });
     onTestFinished(() => peek.disconnect());
-    expect(await peek.zcard('{p1}:waiting')).toBe(1);
+    expect(await peek.zcard('{p1}:ready')).toBe(1);
     await expect(openStore({ ...config, env: {} })).rejects.toThrow(/DROVER_TEST_PW, which is not set/);
     await expect(openStore({ ...config, env: { DROVER_TEST_PW: 'wrong' } })).rejects.toSatisfy((e) => isStoreError(e));
   });
@@ -223,15 +225,18 @@ describe('redis events bound', () => {
   it('keeps the newest eventsMax events of a task and still resumes after any seq', async () => {
     const store = await open({ eventsMax: 5 });
     const { task } = await store.enqueue(req());
-    for (let i = 1; i <= 12; i++) await store.publish(task.id, i);
-    expect((await store.events(task.id, 0)).map((e) => e.seq)).toEqual([8, 9, 10, 11, 12]);
-    expect((await store.events(task.id, 9)).map((e) => e.event)).toEqual([10, 11, 12]);
-    expect((await store.events(task.id, 9, 2)).map((e) => e.seq)).toEqual([10, 11]);
+    // Seq 1 is the claim's `running` event; the progress events are 2…13, event i at seq i + 1.
+    const [claimed] = await store.claim({ worker: 'w1', n: 1, leaseMs: 60_000 });
+    const fence = claimed?.fence ?? 0;
+    for (let i = 1; i <= 12; i++) await store.publish(task.id, fence, i);
+    expect((await store.events(task.id, 0)).map((e) => e.seq)).toEqual([9, 10, 11, 12, 13]);
+    expect((await store.events(task.id, 10)).map((e) => e.event)).toEqual([10, 11, 12]);
+    expect((await store.events(task.id, 10, 2)).map((e) => e.seq)).toEqual([11, 12]);
     const got: TaskEvent[] = [];
     store.subscribe(task.id, 2, (e) => got.push(e));
-    await eventually(() => expect(got.map((e) => e.seq)).toEqual([8, 9, 10, 11, 12]));
-    await store.publish(task.id, 13);
-    await eventually(() => expect(got.map((e) => e.seq)).toEqual([8, 9, 10, 11, 12, 13]));
+    await eventually(() => expect(got.map((e) => e.seq)).toEqual([9, 10, 11, 12, 13]));
+    await store.publish(task.id, fence, 13);
+    await eventually(() => expect(got.map((e) => e.seq)).toEqual([9, 10, 11, 12, 13, 14]));
   });
 });
 

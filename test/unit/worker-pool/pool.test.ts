@@ -52,7 +52,7 @@ async function claimed(input: FixtureInput): Promise<ClaimedTask> {
 }
 
 function job(task: ClaimedTask, overrides: Partial<Job> = {}): Job {
-  return { taskId: task.id, attempt: task.attempt, tenant: task.tenant, owner: `owner-${n++}`, input: task.input, timeoutMs: 10_000, ...overrides };
+  return { taskId: task.id, attempt: task.attempt, fence: task.fence, tenant: task.tenant, owner: `owner-${n++}`, input: task.input, timeoutMs: 10_000, ...overrides };
 }
 
 const succeeded = (o: RunOutcome) => 'ok' in o && o.ok;

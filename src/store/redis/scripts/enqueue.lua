@@ -17,37 +17,44 @@ if ikey ~= '' then
     end
   end
 end
-local queued = redis.call('ZCARD', K_WAITING)
-if queued >= limit then return { -1, queued } end
-local t = {
-  id = id, tenant = tenant, kind = kind, status = 'queued', priority = priority, input = arg(6),
-  attempt = '0', maxAttempts = arg(7), timeoutMs = arg(8), createdAt = NOW_S, updatedAt = NOW_S,
-  runAt = NOW_S, fence = '0', evseq = '0', qseq = num(redis.call('INCR', B .. 'qseq')),
-}
-if session ~= '' then t.sessionId = session end
-if ikey ~= '' then
-  t.idempotencyKey = ikey
-  if hash ~= '' then t.requestHash = hash end
-  redis.call('HSET', K_IDEM, idem_field(tenant, ikey), id)
+-- Counted first, given back when over the limit: one call in the common case.
+local queued = redis.call('HINCRBY', K_COUNTS, 'queued', '1')
+if queued > limit then
+  redis.call('HINCRBY', K_COUNTS, 'queued', '-1')
+  return { -1, queued - 1 }
 end
+local qseq = redis.call('INCR', B .. 'qseq')
+local qseq_s, key = num(qseq), tkey(id)
 -- Fields in the order later writes look for them (Redis searches a small hash front to back):
 -- the ones every status change reads or rewrites first, the ones nothing rewrites last.
-local fields = {
-  'status', t.status, 'updatedAt', t.updatedAt, 'evseq', t.evseq, 'fence', t.fence, 'attempt', t.attempt,
-  'tenant', tenant, 'priority', priority, 'maxAttempts', t.maxAttempts, 'runAt', t.runAt, 'qseq', t.qseq,
-  'id', id, 'kind', kind, 'timeoutMs', t.timeoutMs, 'createdAt', t.createdAt,
-}
-if t.sessionId then fields[#fields + 1] = 'sessionId'; fields[#fields + 1] = t.sessionId end
-if t.idempotencyKey then fields[#fields + 1] = 'idempotencyKey'; fields[#fields + 1] = t.idempotencyKey end
-if t.requestHash then fields[#fields + 1] = 'requestHash'; fields[#fields + 1] = t.requestHash end
-fields[#fields + 1] = 'input'
-fields[#fields + 1] = t.input
-redis.call('HSET', tkey(id), unpack(fields))
+if session == '' and ikey == '' then
+  -- Most tasks: written out, without a table of fields to build.
+  redis.call('HSET', key, 'status', 'queued', 'updatedAt', NOW_S, 'evseq', '0', 'fence', '0', 'attempt', '0',
+    'tenant', tenant, 'priority', priority, 'maxAttempts', arg(7), 'runAt', NOW_S, 'qseq', qseq_s,
+    'id', id, 'kind', kind, 'timeoutMs', arg(8), 'createdAt', NOW_S, 'input', arg(6))
+else
+  local fields = {
+    'status', 'queued', 'updatedAt', NOW_S, 'evseq', '0', 'fence', '0', 'attempt', '0',
+    'tenant', tenant, 'priority', priority, 'maxAttempts', arg(7), 'runAt', NOW_S, 'qseq', qseq_s,
+    'id', id, 'kind', kind, 'timeoutMs', arg(8), 'createdAt', NOW_S,
+  }
+  if session ~= '' then fields[#fields + 1] = 'sessionId'; fields[#fields + 1] = session end
+  if ikey ~= '' then
+    fields[#fields + 1] = 'idempotencyKey'
+    fields[#fields + 1] = ikey
+    if hash ~= '' then fields[#fields + 1] = 'requestHash'; fields[#fields + 1] = hash end
+    redis.call('HSET', K_IDEM, idem_field(tenant, ikey), id)
+  end
+  fields[#fields + 1] = 'input'
+  fields[#fields + 1] = arg(6)
+  redis.call('HSET', key, unpack(fields))
+end
 redis.call('ZADD', tenant_key(tenant), '0', id)
 redis.call('SADD', K_TENANTS, tenant)
 redis.call('ZADD', active_key(tenant), '0', id)
-count('queued', t, '1')
-if session ~= '' then redis.call('RPUSH', turns_key(t), id) end
-redis.call('ZADD', K_WAITING, t.runAt, id)
-if is_head(t) then schedule(t) end
-return { 1, t.createdAt }
+-- A turn waits in its session's list unless it is the first there (lib.lua's is_head).
+if session ~= '' and redis.call('RPUSH', turns_key({ tenant = tenant, sessionId = session }), id) > 1 then return { 1, NOW_S } end
+-- runAt is now: ready at once (lib.lua's schedule).
+redis.call('ZADD', K_READY, num((1000 - tonumber(priority)) * PRIO_SPAN + qseq), id)
+wake()
+return { 1, NOW_S }

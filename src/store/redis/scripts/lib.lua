@@ -7,25 +7,36 @@
 -- or tool hash's own key; ARGV[1] is the caller's clock for tests ('' = Redis' own TIME),
 -- ARGV[2] the events kept per task; the op's arguments follow.
 local KEYS, ARGV, B, NOW, NOW_S, EVENTS_MAX
-local K_BASE, K_READY, K_DELAYED, K_WAITING, K_LEASE, K_FINISHED, K_COUNTS, K_IDEM, K_SESSEXP, K_TENANTS, K_CANCELS, K_MARKER
+local K_BASE, K_READY, K_DELAYED, K_LEASE, K_FINISHED, K_COUNTS, K_IDEM, K_SESSEXP, K_TENANTS, K_CANCELS, K_MARKER
 local function arg(i) return ARGV[2 + i] end
+-- The tenant whose running count a completion lowered without writing it yet
+-- (complete_claim): a claim of that tenant's task in the same call cancels it out, two
+-- HINCRBYs fewer per task on a busy slot; settle_running writes what is left.
+local RUNNING_OWED
+-- What begin parsed last time: the events bound and the second of TIME rarely change between
+-- calls, and parsing text into a number is a libc strtod each.
+local EVENTS_MAX_S, SEC_S, SEC_MS
 
 local function begin(keys, argv)
   KEYS, ARGV, B = keys, argv, keys[1]
+  RUNNING_OWED = nil
   if argv[1] ~= '' then
     NOW = tonumber(argv[1])
   else
     local t = redis.call('TIME')
-    NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    if t[1] ~= SEC_S then SEC_S, SEC_MS = t[1], tonumber(t[1]) * 1000 end
+    NOW = SEC_MS + math.floor(tonumber(t[2]) / 1000)
   end
-  EVENTS_MAX = tonumber(argv[2])
+  if argv[2] ~= EVENTS_MAX_S then EVENTS_MAX_S, EVENTS_MAX = argv[2], tonumber(argv[2]) end
   -- NOW as text, made once per call (see num below; a test clock may give a fraction).
   NOW_S = string.format(NOW == math.floor(NOW) and '%d' or '%.17g', NOW)
   if B == K_BASE then return end
   -- The key names change only with the key (the queue's base) a call names.
   K_BASE = B
-  K_READY, K_DELAYED, K_WAITING = B .. 'ready', B .. 'delayed', B .. 'waiting'
-  K_LEASE, K_FINISHED, K_COUNTS = B .. 'lease', B .. 'finished', B .. 'counts'
+  K_READY, K_DELAYED = B .. 'ready', B .. 'delayed'
+  -- Finished tasks in the order they finished (a list: cleanup takes them from its head);
+  -- `ended`, not the sorted set `finished` of earlier versions.
+  K_LEASE, K_FINISHED, K_COUNTS = B .. 'lease', B .. 'ended', B .. 'counts'
   K_IDEM, K_SESSEXP = B .. 'idem', B .. 'sessexp'
   -- Every tenant that enqueued, for the backlog per tenant (backlog.lua).
   K_TENANTS = B .. 'tenants'
@@ -66,8 +77,8 @@ local function idem_field(tenant, key) return pair(tenant, key) end
 
 -- A whole task: its hash without its events (e:<seq>, the only fields with ':' second), in
 -- one pass over the hash (HGETALL walks Redis' compact encoding once, where HMGET searches it
--- per field). Claims and cancels, which return the task, read it so; events there are the
--- few of earlier attempts.
+-- per field). Cancels and repeated submits, which return the whole task, read it so (claims
+-- read by name what they return: CLAIM_FIELDS).
 local function load(id)
   local flat = redis.call('HGETALL', tkey(id))
   if #flat == 0 then return nil end
@@ -84,7 +95,7 @@ end
 -- the whole task, and never its events.
 local CORE = {
   'status', 'fence', 'tenant', 'priority', 'attempt', 'maxAttempts', 'startedAt', 'attempts', 'sessionId', 'evseq', 'qseq',
-  'runAt', 'idempotencyKey',
+  'runAt', 'idempotencyKey', 'finishedAt',
 }
 local function load_core(id)
   local v = redis.call('HMGET', tkey(id), unpack(CORE))
@@ -92,20 +103,22 @@ local function load_core(id)
   return {
     id = id, status = v[1], fence = v[2], tenant = v[3], priority = v[4], attempt = v[5], maxAttempts = v[6],
     startedAt = v[7] or nil, attempts = v[8] or nil, sessionId = v[9] or nil, evseq = v[10] or nil, qseq = v[11] or nil,
-    runAt = v[12], idempotencyKey = v[13] or nil,
+    runAt = v[12], idempotencyKey = v[13] or nil, finishedAt = v[14] or nil,
   }
 end
 
 local function terminal(status) return status == 'succeeded' or status == 'dead' or status == 'cancelled' end
 local function active(status) return status == 'running' or status == 'cancelling' end
 
--- Counters the stats and the backlog read instead of scanning, in one hash: queued tasks by
--- priority, dead tasks, and running (or cancelling) tasks by tenant. The totals of queued
--- and running tasks are the sizes of `waiting` and `lease`.
+-- Counters the stats, the queue limit and the backlog read instead of scanning, in one hash:
+-- queued tasks (all of them: ready, delayed and turns waiting for their session), dead
+-- tasks, and running (or cancelling) tasks by tenant. Running tasks in all are the size of
+-- `lease`; queued ones by priority are counted in `ready` when asked (stats.lua), so a task
+-- changes one counter, not a counter and a set per status.
 -- delta: '1' or '-1' (text: a Lua number passed to Redis is printed through libc's float format).
 local function count(status, t, delta)
   if status == 'queued' then
-    redis.call('HINCRBY', K_COUNTS, 'q:' .. t.priority, delta)
+    redis.call('HINCRBY', K_COUNTS, 'queued', delta)
   elseif status == 'dead' then
     redis.call('HINCRBY', K_COUNTS, 'dead', delta)
   elseif status == 'running' or status == 'cancelling' then
@@ -162,19 +175,14 @@ end
 local function schedule(t)
   if tonumber(t.runAt) > NOW then
     redis.call('ZADD', K_DELAYED, t.runAt, t.id)
-    redis.call('HINCRBY', K_COUNTS, 'd:' .. t.priority, '1')
   else
     redis.call('ZADD', K_READY, ready_score(t), t.id)
     wake()
   end
 end
 
--- popped: the claim took it off `ready` already.
-local function unschedule(t, popped)
-  redis.call('ZREM', K_WAITING, t.id)
-  if popped then return end
-  redis.call('ZREM', K_READY, t.id)
-  if redis.call('ZREM', K_DELAYED, t.id) == 1 then redis.call('HINCRBY', K_COUNTS, 'd:' .. t.priority, '-1') end
+local function unschedule(t)
+  if redis.call('ZREM', K_READY, t.id) == 0 then redis.call('ZREM', K_DELAYED, t.id) end
 end
 
 -- Turns run one at a time, in order: when one ends, the next of its session may run.
@@ -191,9 +199,9 @@ local function turn_done(t)
   end
 end
 
--- Every status change: fields (false deletes one), counters, indexes, queue placement and
--- the status event, all in the calling script.
-local function transition(t, changes, error_json, popped)
+-- Every status change but the two every task takes (to_running, to_succeeded, written out):
+-- fields (false deletes one), counters, indexes, queue placement and the status event.
+local function transition(t, changes, error_json)
   local old = t.status
   local set, del = {}, {}
   changes.updatedAt = NOW_S
@@ -221,14 +229,11 @@ local function transition(t, changes, error_json, popped)
       count(t.status, t, '1')
     end
   end
-  if old == 'queued' and t.status ~= 'queued' then unschedule(t, popped) end
+  if old == 'queued' and t.status ~= 'queued' then unschedule(t) end
   if active(old) and not active(t.status) then redis.call('ZREM', K_LEASE, t.id) end
-  if t.status == 'queued' and old ~= 'queued' then
-    redis.call('ZADD', K_WAITING, t.runAt, t.id)
-    if is_head(t) then schedule(t) end
-  end
+  if t.status == 'queued' and old ~= 'queued' and is_head(t) then schedule(t) end
   if terminal(t.status) then
-    redis.call('ZADD', K_FINISHED, t.finishedAt, t.id)
+    redis.call('RPUSH', K_FINISHED, t.id)
     turn_done(t)
   end
   -- Subscribers on every node follow the task's events through this notification.
@@ -247,12 +252,39 @@ local function end_attempt(t, changes, error_json)
   changes.attempts = t.attempts and (t.attempts .. ',' .. entry) or entry
 end
 
-local function to_running(t, worker, lease_until)
-  transition(t, {
-    status = 'running', attempt = tonumber(t.attempt) + 1, fence = tonumber(t.fence) + 1, worker = worker,
-    leaseUntil = num(lease_until), startedAt = NOW_S,
-  }, nil, true)
-  redis.call('ZADD', K_LEASE, num(lease_until), t.id)
+-- What a claim reads of a task and returns, in this order (task.ts's CLAIM_FIELDS): fields by
+-- name (HMGET), so neither events nor fields a claimed task does not show travel; the first
+-- five are what to_running needs. The id is the claim's own; `error` and `attempts` are
+-- read only after a run that counted (attempt above 0: a release gives its attempt back and
+-- records nothing), since looking for a field a hash lacks walks the whole hash.
+local CLAIM_FIELDS = {
+  'status', 'fence', 'attempt', 'evseq', 'tenant', 'kind', 'sessionId', 'priority', 'input',
+  'maxAttempts', 'timeoutMs', 'idempotencyKey', 'createdAt', 'runAt',
+}
+local N_CLAIM = #CLAIM_FIELDS
+local NONE = { false, false }
+
+-- queued -> running, written out rather than through transition (every task takes it): the
+-- fields that change, the counters, the lease and the status event. v: CLAIM_FIELDS' values,
+-- whose fence and attempt become the new ones.
+local function to_running(id, key, v, worker, lease_until_s)
+  local fence, attempt = num(tonumber(v[2]) + 1), num(tonumber(v[3]) + 1)
+  local seq = tonumber(v[4] or '0') + 1
+  local seq_s = num(seq)
+  local data = '{"type":"status","status":"running","attempt":' .. attempt .. '}'
+  redis.call('HSET', key, 'status', 'running', 'updatedAt', NOW_S, 'evseq', seq_s, 'fence', fence, 'attempt', attempt,
+    'worker', worker, 'leaseUntil', lease_until_s, 'startedAt', NOW_S, 'e:' .. seq_s, data)
+  v[2], v[3] = fence, attempt
+  trim_events(id, seq)
+  redis.call('HINCRBY', K_COUNTS, 'queued', '-1')
+  if RUNNING_OWED == v[5] then RUNNING_OWED = nil else redis.call('HINCRBY', K_COUNTS, 'r:' .. v[5], '1') end
+  redis.call('ZADD', K_LEASE, lease_until_s, id)
+  redis.call('PUBLISH', evkey(id), event_entry(seq_s, data, false))
+end
+
+local function settle_running()
+  if RUNNING_OWED then redis.call('HINCRBY', K_COUNTS, 'r:' .. RUNNING_OWED, '-1') end
+  RUNNING_OWED = nil
 end
 
 -- Back to the queue; count_attempt false gives the attempt back (a release on drain).
@@ -263,12 +295,25 @@ local function to_queued(t, run_at, error_json, count_attempt)
   transition(t, changes, error_json)
 end
 
--- The task's error is the one it ended with: none once a run succeeded (earlier failures
--- stay in its attempts).
-local function to_succeeded(t, result_json)
-  local changes = { status = 'succeeded', result = result_json, error = false, leaseUntil = false, finishedAt = NOW_S }
-  end_attempt(t, changes, nil)
-  transition(t, changes)
+-- running (or cancelling) -> succeeded, written out as to_running is. `error` (of an earlier
+-- attempt) and `leaseUntil` stay in the hash: a task read back shows neither once it has
+-- succeeded (task.ts), and leaving them saves an HDEL on every task. t: held_for_end's.
+-- owe_running: leave the running count to settle_running (complete_claim).
+local function to_succeeded(t, result_json, owe_running)
+  local id, key = t.id, t.key
+  local entry = '[' .. t.attempt .. ',null,' .. t.startedAt .. ',' .. NOW_S .. ']'
+  local seq = tonumber(t.evseq or '0') + 1
+  local seq_s = num(seq)
+  local data = '{"type":"status","status":"succeeded","attempt":' .. t.attempt .. ',"result":' .. result_json .. '}'
+  redis.call('HSET', key, 'status', 'succeeded', 'updatedAt', NOW_S, 'evseq', seq_s, 'result', result_json,
+    'finishedAt', NOW_S, 'attempts', t.attempts and (t.attempts .. ',' .. entry) or entry, 'e:' .. seq_s, data)
+  trim_events(id, seq)
+  redis.call('ZREM', active_key(t.tenant), id)
+  if owe_running then RUNNING_OWED = t.tenant else redis.call('HINCRBY', K_COUNTS, 'r:' .. t.tenant, '-1') end
+  redis.call('ZREM', K_LEASE, id)
+  redis.call('RPUSH', K_FINISHED, id)
+  turn_done(t)
+  redis.call('PUBLISH', evkey(id), event_entry(seq_s, data, true))
 end
 
 local function to_dead(t, error_json)
@@ -296,8 +341,9 @@ end
 
 -- Expired leases (deadline before now): back to the queue with the attempt counted, dead
 -- after the last attempt, cancelled when a cancel was asked for.
-local function reap(limit)
-  local ids = redis.call('ZRANGEBYSCORE', K_LEASE, '-inf', '(' .. NOW_S, 'LIMIT', '0', num(limit))
+local BATCH, BATCH_S = 1000, '1000'
+local function reap()
+  local ids = redis.call('ZRANGEBYSCORE', K_LEASE, '-inf', '(' .. NOW_S, 'LIMIT', '0', BATCH_S)
   for _, id in ipairs(ids) do
     local t = load_core(id)
     if not t or not active(t.status) then
@@ -313,12 +359,11 @@ local function reap(limit)
 end
 
 -- Delayed tasks whose time has come move to `ready`.
-local function promote(limit)
-  local ids = redis.call('ZRANGEBYSCORE', K_DELAYED, '-inf', NOW_S, 'LIMIT', '0', num(limit))
+local function promote()
+  local ids = redis.call('ZRANGEBYSCORE', K_DELAYED, '-inf', NOW_S, 'LIMIT', '0', BATCH_S)
   for _, id in ipairs(ids) do
     redis.call('ZREM', K_DELAYED, id)
     local fields = redis.call('HMGET', tkey(id), 'priority', 'qseq')
-    redis.call('HINCRBY', K_COUNTS, 'd:' .. fields[1], '-1')
     redis.call('ZADD', K_READY, ready_score({ priority = fields[1], qseq = fields[2] }), id)
     wake()
   end
@@ -331,18 +376,39 @@ local function held(id, fence)
   return t
 end
 
+-- held, reading only what to_succeeded needs (fewer fields to look for in the hash). The
+-- first attempt has no finished runs to read (see CLAIM_FIELDS).
+local function held_for_end(id, fence)
+  local key = tkey(id)
+  local v = redis.call('HMGET', key, 'status', 'fence', 'evseq', 'attempt', 'tenant', 'startedAt', 'sessionId')
+  if v[2] ~= fence or not active(v[1]) then return nil end
+  local attempts = nil
+  if v[4] ~= '1' then attempts = redis.call('HGET', key, 'attempts') or nil end
+  return {
+    id = id, key = key, status = v[1], fence = v[2], evseq = v[3], attempt = v[4], tenant = v[5], startedAt = v[6],
+    sessionId = v[7] or nil, attempts = attempts,
+  }
+end
+
 -- Expired leases back first, due retries to ready, then up to n ready tasks (highest
--- priority, then oldest) to `worker` under a lease; the claimed tasks, flat.
+-- priority, then oldest) to `worker` under a lease. n: text. Returns per claimed task the
+-- values of CLAIM_FIELDS (fence and attempt the new ones), then its id, error, attempts and
+-- the time of the claim.
 local function claim_ready(n, worker, lease_ms)
-  reap(1000)
-  promote(1000)
-  local popped = redis.call('ZPOPMIN', K_READY, num(n))
+  reap()
+  promote()
+  local popped = redis.call('ZPOPMIN', K_READY, n)
+  local lease_until_s = num(NOW + lease_ms)
   local out = {}
   for i = 1, #popped, 2 do
-    local t = load(popped[i])
-    if t and t.status == 'queued' then
-      to_running(t, worker, NOW + lease_ms)
-      out[#out + 1] = flat(t)
+    local id = popped[i]
+    local key = tkey(id)
+    local v = redis.call('HMGET', key, unpack(CLAIM_FIELDS))
+    if v[1] == 'queued' then
+      local earlier = v[3] ~= '0' and redis.call('HMGET', key, 'error', 'attempts') or NONE
+      to_running(id, key, v, worker, lease_until_s)
+      v[N_CLAIM + 1], v[N_CLAIM + 2], v[N_CLAIM + 3], v[N_CLAIM + 4] = id, earlier[1], earlier[2], NOW_S
+      out[#out + 1] = v
     end
   end
   if redis.call('ZCARD', K_READY) > 0 then wake() end

@@ -2,7 +2,7 @@
 -- batches until none is left. ARGS: none. Returns how many tasks changed.
 local total = 0
 repeat
-  local n = reap(1000)
+  local n = reap()
   total = total + n
-until n < 1000
+until n < BATCH
 return total
