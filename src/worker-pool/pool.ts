@@ -193,20 +193,23 @@ export class ExecutorPool {
   }
 
   private call(req: RpcRequest): Promise<unknown> {
+    // Kept through a store outage, as the task's outcome is (store-retry.ts): the attempt holds
+    // its lease meanwhile, and failing a tool call or an event would run the task again. Each
+    // is safe to repeat: a claim by the same owner answers `claimed` again, a put or an event
+    // from an attempt that no longer holds its claim writes nothing (false / null).
+    const retried = <T>(what: string, fn: () => Promise<T>) => untilStoreAnswers(fn, {
+      signal: this.closing.signal,
+      onRetry: (err, retry) => {
+        if (retry === 1) this.log.warn({ err, taskId: req.args[0] }, `store unreachable; retrying ${what}`);
+      },
+    });
     switch (req.op) {
       case 'toolClaim':
-        return this.store.toolClaim(...req.args);
+        return retried('a tool claim', () => this.store.toolClaim(...req.args));
       case 'toolPut':
-        return this.store.toolPut(...req.args);
+        return retried('a tool result', () => this.store.toolPut(...req.args));
       case 'publish':
-        // Kept through a store outage (the agent's flush before its result waits for it);
-        // once the task has finished or another claim holds it, publish drops the event (null).
-        return untilStoreAnswers(() => this.store.publish(...req.args), {
-          signal: this.closing.signal,
-          onRetry: (err, retry) => {
-            if (retry === 1) this.log.warn({ err, taskId: req.args[0] }, 'store unreachable; retrying a progress event');
-          },
-        });
+        return retried('a progress event', () => this.store.publish(...req.args));
     }
   }
 }

@@ -1,9 +1,9 @@
-// Writes that must outlive a store outage. A running task's outcome, its session turn and its
-// progress events are retried while the store is unreachable (UNAVAILABLE) instead of being
-// dropped: dropping an outcome would run the whole task again once its lease ran out. Every
-// such write is fenced or bound to a live task in the store, so a retry that arrives after the
-// lease was taken over writes nothing (complete/fail/sessionAppend answer false/STALE_FENCE,
-// publish answers null once the task finished).
+// Writes that must outlive a store outage. A running task's outcome, its session turn, its
+// tool-cache calls and its progress events are retried while the store is unreachable
+// (UNAVAILABLE) instead of being dropped: dropping one would run the whole task again once its
+// lease ran out. Every such write is fenced or bound to a live task in the store, so a retry
+// that arrives after the lease was taken over writes nothing (complete/fail/sessionAppend answer
+// false/STALE_FENCE, toolPut false, publish null).
 import { retryDelayMs, type BackoffOptions } from '../agent/llm/backoff.ts';
 import { isStoreError } from '../store/errors.ts';
 
