@@ -16,6 +16,7 @@ import { setupFork } from './fork.ts';
 import { checkHealth, HEALTH_CHECK_MS, type HealthAction } from './health.ts';
 import { scaleVerdict } from './scale-refusal.ts';
 import { Notifier } from './systemd.ts';
+import type { ReloadResult, SupervisorEvents, SupervisorHooks } from './types.ts';
 
 /** How long start waits for the first child's copy of the socket before saying "started" anyway. */
 const STEP_ASIDE_WAIT_MS = 2000;
@@ -31,46 +32,6 @@ function pausedSocket(client: ClientHandle): net.Socket {
 function takeHandle(socket: net.Socket): ClientHandle | undefined {
   if (socket.destroyed || socket.bytesRead > 0) return undefined;
   return detachHandle(socket);
-}
-
-export interface ReloadResult {
-  ok: boolean;
-  replaced: number;
-  total: number;
-  error?: string;
-}
-
-export interface ReloadStep {
-  step: number;
-  total: number;
-  oldPid?: number;
-  newPid?: number;
-}
-
-export interface DrainedChild {
-  id: number;
-  pid?: number;
-  /** Children still there. */
-  left: number;
-}
-
-/** What the supervisor tells its listeners (control.ts follows reloads, drains and stops). */
-export interface SupervisorEvents {
-  /** A child started, became ready or exited, or no child can start. */
-  changed: [];
-  /** A child accepts from the shared socket, and the supervisor no longer does. */
-  'stepped-aside': [];
-  'reload-step': [ReloadStep];
-  /** A child exited as planned (drain, reload, scale-down, stop). */
-  'child-drained': [DrainedChild];
-}
-
-/** What start.ts plugs in: how to re-read the config, and how to judge the bound address. */
-export interface SupervisorHooks {
-  /** Re-reads the configuration for a reload; throws when the new one is invalid. */
-  reloadConfig?: () => Config;
-  /** Judges the address the public socket is really bound to; throws to refuse serving on it. */
-  vetAddress?: (bound: net.AddressInfo | string, where: string) => void;
 }
 
 /**
