@@ -7,13 +7,15 @@ import { Balancer, IdleConnections, PublicSocket, detachHandle, type ClientHandl
 import { CHILD_CONFIG_ENV, CHILD_ID_ENV, SUPERVISOR_ONLY_ENV } from '../ipc/env.ts';
 import { pickVictim, type AutoscaleLoop } from '../autoscaler/index.ts';
 import { computeSizing, readMachine } from '../config/sizing.ts';
-import { decideRestart, INITIAL_RESTART_STATE, type RestartAction, type RestartConfig, type RestartEvent, type RestartState } from './restart-policy.ts';
 import { acceptLimit, type Steering } from '../balancer/supervisor/steering.ts';
 import { ChildHandle } from './child.ts';
 import { ChildRegistry, type Children } from './children.ts';
 import { SupervisorCounters } from './counters.ts';
 import { setupFork } from './fork.ts';
 import { checkHealth, HEALTH_CHECK_MS, type HealthAction } from './health.ts';
+import { rereadConfig } from './config-reload.ts';
+import { replaceChild, replaceInTurn, type Replaced } from './rolling-reload.ts';
+import { Restarts } from './restarts.ts';
 import { scaleVerdict } from './scale-refusal.ts';
 import { Notifier } from './systemd.ts';
 import type { ReloadResult, SupervisorEvents, SupervisorHooks } from './types.ts';
@@ -55,6 +57,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly notifier: Notifier;
   readonly log: Logger;
   private readonly registry = new ChildRegistry();
+  private readonly restarts: Restarts;
   private readonly hooks: SupervisorHooks;
   private currentConfig: Config;
   private publicSocket?: PublicSocket;
@@ -66,8 +69,6 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   private isPinned = false;
   private autoscaleLoop?: AutoscaleLoop;
   private nextId = 1;
-  /** Per-slot crash backoff and the boot-failure breaker (restart-policy.ts). */
-  private restart: RestartState = INITIAL_RESTART_STATE;
   private spawnTimer?: NodeJS.Timeout;
   private tickTimer?: NodeJS.Timeout;
   private replacing = 0;
@@ -86,6 +87,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.hooks = hooks;
     this.desiredCount = children;
     this.notifier = new Notifier(log);
+    this.restarts = new Restarts(() => this.config.supervisor, log, this.counters);
     const b = config.balancer;
     this.balancer = new Balancer(() => this.targets(), {
       queueLimit: b.queue_limit,
@@ -169,44 +171,30 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.log.info({ children: this.readyCount() }, 'started');
   }
 
-  /** Replaces every child, one at a time: fork, wait until ready, then drain the old one. */
+  /** Replaces every child, one at a time: fork, wait until ready, then drain the old one (rolling-reload.ts). */
   reload(): Promise<ReloadResult> {
     return this.exclusively(async () => {
       this.notifier.reloading();
       const refused = this.applyNewConfig();
-      if (refused) {
-        this.counters.reloaded(false);
-        this.notifier.ready(this.statusLine());
-        return { ok: false, replaced: 0, total: 0, error: refused };
-      }
-      this.currentGeneration++;
-      if (this.isDraining) {
-        this.isDraining = false;
-        this.balancer.setDraining(false);
-        this.log.info('reload ends the drain');
-        this.maintain();
-      }
-      const olds = this.registry.live();
-      this.log.info({ generation: this.currentGeneration, children: olds.length }, 'reload started');
-      let replaced = 0;
-      for (const old of olds) {
-        if (old.state === 'exited' || old.state === 'draining') continue;
-        const r = await this.replace(old, 'reload');
-        if (!r.ok) {
-          this.counters.reloaded(false);
-          this.log.error({ replaced, total: olds.length, error: r.error }, 'reload failed; the remaining old children keep serving');
-          this.notifier.ready(this.statusLine());
-          return { ok: false, replaced, total: olds.length, error: r.error };
-        }
-        replaced++;
-        this.log.info({ step: replaced, total: olds.length, oldPid: old.pid, newPid: r.pid }, 'reload step done');
-        this.emit('reload-step', { step: replaced, total: olds.length, oldPid: old.pid, newPid: r.pid });
-      }
-      this.counters.reloaded(true);
-      this.log.info({ replaced }, 'reload done');
+      const result = refused ? { ok: false, replaced: 0, total: 0, error: refused } : await this.replaceAll();
+      this.counters.reloaded(result.ok);
       this.notifier.ready(this.statusLine());
-      return { ok: true, replaced, total: olds.length };
+      return result;
     });
+  }
+
+  /** The rolling part of a reload: a new generation takes over, child by child. */
+  private replaceAll(): Promise<ReloadResult> {
+    this.currentGeneration++;
+    if (this.isDraining) {
+      this.isDraining = false;
+      this.balancer.setDraining(false);
+      this.log.info('reload ends the drain');
+      this.maintain();
+    }
+    const olds = this.registry.live();
+    this.log.info({ generation: this.currentGeneration, children: olds.length }, 'reload started');
+    return replaceInTurn(olds, (old) => this.replace(old, 'reload'), this.log, (step) => this.emit('reload-step', step));
   }
 
   /** Sets the number of children; removed children are drained, never killed mid-request. */
@@ -325,17 +313,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   /** Takes the re-read config for a reload; returns why it was refused, or undefined. */
   private applyNewConfig(): string | undefined {
     if (!this.hooks.reloadConfig) return undefined;
-    let next: Config;
-    try {
-      next = this.hooks.reloadConfig();
-    } catch (err) {
-      this.log.error({ error: (err as Error).message }, 'reload refused: invalid config; the running config stays');
-      return `invalid config: ${(err as Error).message}`;
-    }
-    const needRestart = (['host', 'port', 'backlog'] as const).filter((k) => next.server[k] !== this.config.server[k]).map((k) => `server.${k}`);
-    if (needRestart.length) this.log.warn({ keys: needRestart }, 'these settings take effect at the next restart, not on reload');
-    this.currentConfig = next;
-    this.log.info('config reloaded');
+    const r = rereadConfig(this.hooks.reloadConfig, this.config, this.log);
+    if ('error' in r) return r.error;
+    this.currentConfig = r.config;
     return undefined;
   }
 
@@ -417,7 +397,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.log.info({ child: id, slot, childPid: child.pid, generation: this.currentGeneration, replacement }, 'fork');
     child.on('ready', () => {
       this.log.info({ child: id, childPid: child.pid, bootMs: Date.now() - child.startedAt }, 'child ready');
-      this.decideRestart({ type: 'ready' });
+      this.restarts.ready();
       this.steer();
       this.balancer.dispatch();
       this.emit('changed');
@@ -449,41 +429,15 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     return child;
   }
 
-  /** Forks a replacement for `old`, waits until it is ready, then drains `old`. */
-  private async replace(old: ChildHandle, reason: 'reload' | 'memory'): Promise<{ ok: boolean; error?: string; pid?: number }> {
+  /** Forks a replacement for `old`, waits until it is ready, then drains `old` (rolling-reload.ts). */
+  private async replace(old: ChildHandle, reason: 'reload' | 'memory'): Promise<Replaced> {
     this.replacing++;
     try {
-      const fresh = this.spawn(old.slot, true);
-      const r = await this.waitReady(fresh);
-      if (!r.ok) {
-        fresh.terminate(this.config.supervisor.kill_timeout * 1000, 'replacement failed');
-        return r;
-      }
-      fresh.tookOver();
-      const sup = this.config.supervisor;
-      this.log.info({ child: old.id, childPid: old.pid, by: fresh.id, reason }, 'draining replaced child');
-      old.drain(sup.shutdown_timeout * 1000, sup.kill_timeout * 1000, reason);
-      return { ok: true, pid: fresh.pid };
+      return await replaceChild(old, reason, (slot) => this.spawn(slot, true), this.config.supervisor, this.log);
     } finally {
       this.replacing--;
       this.maintain();
     }
-  }
-
-  private waitReady(child: ChildHandle): Promise<{ ok: boolean; error?: string }> {
-    const timeoutS = this.config.supervisor.ready_timeout;
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => done({ ok: false, error: `child ${child.id} not ready after ${timeoutS}s` }), timeoutS * 1000);
-      const onReady = () => done({ ok: true });
-      const onExit = (code: number | null, signal: string | null) =>
-        done({ ok: false, error: `child ${child.id} exited (${signal ?? `code ${code}`}) before ready: ${child.bootError ?? child.stderr.slice(-3).join(' | ')}` });
-      const done = (r: { ok: boolean; error?: string }) => {
-        clearTimeout(timer);
-        child.off('ready', onReady).off('exit', onExit);
-        resolve(r);
-      };
-      child.once('ready', onReady).once('exit', onExit);
-    });
   }
 
   private onExit(child: ChildHandle, code: number | null, signal: string | null): void {
@@ -499,35 +453,13 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.maintain();
   }
 
+  /** Counts and logs the exit (restarts.ts); the next maintain() forks after the backoff. */
   private onUnplannedExit(child: ChildHandle): void {
-    const now = Date.now();
-    if (child.readyAt === undefined) {
-      this.counters.restarted(child.drainReason === 'ready_timeout' ? 'ready_timeout' : 'boot_failure', child.slot);
-      for (const a of this.decideRestart({ type: 'boot-failed', slot: child.slot, ready: this.readyCount() })) {
-        const tail = child.stderr.slice(-10);
-        if (a.type === 'give-up') {
-          this.fatalError = `no child could start (${a.bootFailures} attempts); last child stderr:\n${tail.join('\n')}`;
-          this.log.fatal({ attempts: a.bootFailures, stderr: tail }, 'no child can start');
-          this.emit('changed');
-          void this.stop('no child can start', 1);
-        } else if (a.type === 'retry-slowly') {
-          this.log.error({ attempts: a.bootFailures, slot: a.slot, restartInS: a.delayS, stderr: tail }, 'children keep failing to start; retrying slowly while the others serve');
-        }
-      }
-      return;
-    }
-    this.counters.restarted('crash', child.slot);
-    for (const a of this.decideRestart({ type: 'crashed', slot: child.slot, upS: (now - child.readyAt) / 1000 })) {
-      if (a.type === 'backoff') this.log.warn({ child: child.id, slot: a.slot, crashes: a.failures, restartInS: a.delayS }, 'child crashed; restarting');
-    }
-  }
-
-  private decideRestart(event: RestartEvent): RestartAction[] {
-    const sup = this.config.supervisor;
-    const cfg: RestartConfig = { initialS: sup.restart_delay, maxS: sup.restart_delay_max, healthyAfterS: sup.healthy_after, maxBootFailures: sup.max_boot_failures };
-    const r = decideRestart(this.restart, event, Date.now(), cfg);
-    this.restart = r.state;
-    return r.actions;
+    const fatal = this.restarts.exited(child, this.readyCount());
+    if (!fatal) return;
+    this.fatalError = fatal;
+    this.emit('changed');
+    void this.stop('no child can start', 1);
   }
 
   /** Brings the number of live children to `desired`: forks after the backoff, drains extras. */
@@ -537,7 +469,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     if (live.length < this.desiredCount) {
       const missing = this.registry.missingSlots(this.desiredCount);
       // Replacements being started for a reload count too: the node is not empty.
-      for (const a of this.decideRestart({ type: 'due', missing, live: this.registry.live().length })) {
+      for (const a of this.restarts.due(missing, this.registry.live().length)) {
         if (a.type === 'spawn') this.spawn(a.slot, false);
         else if (a.type === 'wake') {
           clearTimeout(this.spawnTimer);
