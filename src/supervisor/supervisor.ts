@@ -12,7 +12,8 @@ import { ChildHandle } from './child.ts';
 import { ChildRegistry, type Children } from './children.ts';
 import { SupervisorCounters } from './counters.ts';
 import { setupFork } from './fork.ts';
-import { checkHealth, HEALTH_CHECK_MS, type HealthAction } from './health.ts';
+import { HEALTH_CHECK_MS } from './health.ts';
+import { HealthWatch } from './health-watch.ts';
 import { rereadConfig } from './config-reload.ts';
 import { replaceChild, replaceInTurn, type Replaced } from './rolling-reload.ts';
 import { Restarts } from './restarts.ts';
@@ -58,6 +59,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly log: Logger;
   private readonly registry = new ChildRegistry();
   private readonly restarts: Restarts;
+  private readonly health: HealthWatch;
   private readonly hooks: SupervisorHooks;
   private currentConfig: Config;
   private publicSocket?: PublicSocket;
@@ -77,8 +79,6 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   private borrowing = false;
   private stopping?: Promise<number>;
   private fatalError?: string;
-  /** Children over max_rss_mb whose replacement is under way. */
-  private readonly replacingForMemory = new Set<ChildHandle>();
 
   constructor(config: Config, log: Logger, children: number, hooks: SupervisorHooks = {}) {
     super();
@@ -88,6 +88,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.desiredCount = children;
     this.notifier = new Notifier(log);
     this.restarts = new Restarts(() => this.config.supervisor, log, this.counters);
+    this.health = new HealthWatch(this.registry, () => this.config.supervisor, log, this.counters, {
+      maintain: () => this.maintain(),
+      replace: (c) => this.exclusively(() => this.replace(c, 'memory')),
+    });
     const b = config.balancer;
     this.balancer = new Balancer(() => this.targets(), {
       queueLimit: b.queue_limit,
@@ -153,7 +157,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.log.info({ where: listener.address, port: listener.port }, 'listening');
     setupFork();
     this.maintain();
-    this.tickTimer = setInterval(() => this.tick(), HEALTH_CHECK_MS);
+    this.tickTimer = setInterval(() => this.health.check(), HEALTH_CHECK_MS);
     await new Promise<void>((resolve, reject) => {
       const check = () => {
         if (this.fatalError) return reject(new Error(this.fatalError));
@@ -494,45 +498,6 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         // Its in-flight requests and tasks get drain_timeout; tasks still running then go back to the queue.
         v.drain(this.config.autoscale.drain_timeout * 1000, this.config.supervisor.kill_timeout * 1000, 'scale-down');
       }
-    }
-  }
-
-  /** Once a second: children that stopped heartbeating, outgrew their memory, or never became ready. */
-  private tick(): void {
-    const watched = [...this.registry.values()].map((c) => ({
-      id: c.id, state: c.state, startedAt: c.startedAt, lastSeen: c.lastSeen, rss: c.report?.rss ?? 0,
-      isReplacement: c.isReplacement, replacingForMemory: this.replacingForMemory.has(c),
-    }));
-    const byId = new Map([...this.registry.values()].map((c) => [c.id, c]));
-    for (const a of checkHealth(watched, Date.now(), this.config.supervisor)) this.applyHealth(byId.get(a.id)!, a);
-  }
-
-  private applyHealth(c: ChildHandle, a: HealthAction): void {
-    const killMs = this.config.supervisor.kill_timeout * 1000;
-    switch (a.type) {
-      case 'ready-timeout':
-        this.log.warn({ child: c.id, childPid: c.pid }, 'child not ready in time; replacing');
-        c.terminate(killMs, 'ready_timeout');
-        return;
-      case 'hung':
-        this.log.warn({ child: c.id, childPid: c.pid, silentS: a.silentS }, 'child hung; replacing');
-        this.counters.restarted('hang', c.slot);
-        c.terminate(killMs, 'hang');
-        this.maintain();
-        return;
-      case 'memory-kill':
-        // A leak outruns a graceful drain: kill now; the tasks' leases bring them back.
-        this.log.error({ child: c.id, childPid: c.pid, rss: a.rss, hardLimitMb: a.hardLimitMb }, 'child over hard memory limit; killing it');
-        if (a.counted) this.counters.restarted('memory', c.slot);
-        c.terminate(0, 'memory');
-        this.maintain();
-        return;
-      case 'memory-replace':
-        this.log.warn({ child: c.id, childPid: c.pid, rss: a.rss, limitMb: this.config.supervisor.max_rss_mb }, 'child over memory limit; replacing');
-        this.replacingForMemory.add(c);
-        this.counters.restarted('memory', c.slot);
-        void this.exclusively(() => this.replace(c, 'memory')).finally(() => this.replacingForMemory.delete(c));
-        return;
     }
   }
 
