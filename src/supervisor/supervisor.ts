@@ -1,13 +1,11 @@
 import cluster from 'node:cluster';
 import { EventEmitter, once } from 'node:events';
-import net from 'node:net';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
-import { Balancer, IdleConnections, PublicSocket, detachHandle, type ClientHandle, type ListenHandle } from '../balancer/supervisor/index.ts';
+import type { Balancer, IdleConnections, PublicSocket } from '../balancer/supervisor/index.ts';
 import { CHILD_CONFIG_ENV, CHILD_ID_ENV, SUPERVISOR_ONLY_ENV } from '../ipc/env.ts';
 import { pickVictim, type AutoscaleLoop } from '../autoscaler/index.ts';
 import { computeSizing, readMachine } from '../config/sizing.ts';
-import { acceptLimit, type Steering } from '../balancer/supervisor/steering.ts';
 import { ChildHandle } from './child.ts';
 import { ChildRegistry, type Children } from './children.ts';
 import { SupervisorCounters } from './counters.ts';
@@ -18,6 +16,7 @@ import { rereadConfig } from './config-reload.ts';
 import { replaceChild, replaceInTurn, type Replaced } from './rolling-reload.ts';
 import { Restarts } from './restarts.ts';
 import { scaleVerdict } from './scale-refusal.ts';
+import { SupervisorSockets } from './sockets.ts';
 import { Notifier } from './systemd.ts';
 import type { ReloadResult, SupervisorEvents, SupervisorHooks } from './types.ts';
 
@@ -25,17 +24,6 @@ import type { ReloadResult, SupervisorEvents, SupervisorHooks } from './types.ts
 const STEP_ASIDE_WAIT_MS = 2000;
 /** How long a stop waits for each child to close its copy of the listening socket. */
 const UNLISTEN_WAIT_MS = 1000;
-
-/** A connection a child sent back, as the balancer takes it: a socket that has read nothing. */
-function pausedSocket(client: ClientHandle): net.Socket {
-  return new net.Socket({ handle: client, pauseOnCreate: true, readable: true, writable: true } as unknown as net.SocketConstructorOpts);
-}
-
-/** Takes the connection of a paused socket that has read nothing, leaving the socket empty. */
-function takeHandle(socket: net.Socket): ClientHandle | undefined {
-  if (socket.destroyed || socket.bytesRead > 0) return undefined;
-  return detachHandle(socket);
-}
 
 /**
  * The cluster primary. One class owns the state of every child; the verbs a user types
@@ -55,6 +43,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly balancer: Balancer;
   /** Keep-alive connections children gave back between requests (balancer.rebind_idle_after). */
   readonly idle: IdleConnections;
+  private readonly sockets: SupervisorSockets;
   readonly notifier: Notifier;
   readonly log: Logger;
   private readonly registry = new ChildRegistry();
@@ -62,7 +51,6 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   private readonly health: HealthWatch;
   private readonly hooks: SupervisorHooks;
   private currentConfig: Config;
-  private publicSocket?: PublicSocket;
   private desiredCount: number;
   private currentGeneration = 1;
   /** `drover drain`: no new connections, children finish their work and exit; reload or scale resumes. */
@@ -75,8 +63,6 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   private tickTimer?: NodeJS.Timeout;
   private replacing = 0;
   private exclusive: Promise<unknown> = Promise.resolve();
-  /** A child was asked for a copy of the socket, so that the supervisor can stop accepting. */
-  private borrowing = false;
   private stopping?: Promise<number>;
   private fatalError?: string;
 
@@ -92,20 +78,12 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       maintain: () => this.maintain(),
       replace: (c) => this.exclusively(() => this.replace(c, 'memory')),
     });
-    const b = config.balancer;
-    this.balancer = new Balancer(() => this.targets(), {
-      queueLimit: b.queue_limit,
-      queueTimeoutMs: b.queue_timeout * 1000,
-      // A connection that would wait for a full child waits for its first bytes among the idle
-      // keep-alive ones, which come back with them (balancer/idle.ts).
-      readFirst: (socket) => {
-        const handle = takeHandle(socket);
-        if (!handle) return false;
-        this.idle.hold(handle);
-        return true;
-      },
+    this.sockets = new SupervisorSockets(config, this.registry, log, {
+      draining: () => this.isDraining,
+      steppedAside: () => this.emit('stepped-aside'),
     });
-    this.idle = new IdleConnections(this.balancer.accept, { keepAliveTimeoutMs: config.server.keep_alive_timeout * 1000 });
+    this.balancer = this.sockets.balancer;
+    this.idle = this.sockets.idle;
   }
 
   /** The running configuration (replaced by each reload that accepts a new one). */
@@ -118,7 +96,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   get listener(): PublicSocket | undefined {
-    return this.publicSocket;
+    return this.sockets.listener;
   }
 
   /** Children the supervisor aims for. */
@@ -151,10 +129,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   /** Listens, forks the first generation and resolves once it is ready; rejects if no child can start. */
   async start(): Promise<void> {
-    const s = this.config.server;
-    const listener = await PublicSocket.open({ host: s.host, port: s.port, backlog: s.backlog, vet: this.hooks.vetAddress }, this.balancer.accept);
-    this.publicSocket = listener;
-    this.log.info({ where: listener.address, port: listener.port }, 'listening');
+    const listener = await this.sockets.listen(this.config.server, this.hooks.vetAddress);
     setupFork();
     this.maintain();
     this.tickTimer = setInterval(() => this.health.check(), HEALTH_CHECK_MS);
@@ -221,7 +196,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const none = this.desiredCount === 0;
     if (this.balancer.draining === none) return;
     this.balancer.setDraining(none);
-    if (none) void this.publicSocket?.acceptHere();
+    if (none) void this.sockets.acceptHere();
   }
 
   /** Why `drover scale n` is refused, if it is (scale-refusal.ts). */
@@ -282,7 +257,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.balancer.setDraining(true);
     // Children stop accepting as they drain; from here on the supervisor answers new
     // connections itself (503 DRAINING).
-    await this.publicSocket?.acceptHere();
+    await this.sockets.acceptHere();
     // Connections waiting here for their next request are left to their keep-alive timeout, as
     // the children's are: closing one now could cut a request already on the wire. A request
     // that comes on one is answered 503 DRAINING.
@@ -306,14 +281,6 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.maintain();
   }
 
-  /** A child asks for the shared socket: it gets a copy (none while it drains, or once drover stops) and the limit. */
-  private answerListen(child: ChildHandle): void {
-    if (child.state === 'exited') return;
-    const handle = child.state !== 'draining' ? this.publicSocket?.sharedHandle() : undefined;
-    const { limit, spread } = this.steering();
-    child.giveListen(handle, limit, spread);
-  }
-
   /** Takes the re-read config for a reload; returns why it was refused, or undefined. */
   private applyNewConfig(): string | undefined {
     if (!this.hooks.reloadConfig) return undefined;
@@ -333,9 +300,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.stopping = (async () => {
       const sup = this.config.supervisor;
       // Stop accepting first: once "stopping" is logged, no new connection gets in.
-      this.publicSocket?.close();
-      this.balancer.close();
-      this.idle.closeAll();
+      this.sockets.close();
       await Promise.all([...this.registry.values()].map((c) => c.unlisten(UNLISTEN_WAIT_MS)));
       this.log.info({ reason, children: this.registry.size }, 'stopping');
       this.notifier.stopping(`stopping: ${reason}`);
@@ -354,33 +319,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     return this.stopping;
   }
 
-  /** The accept limit for children that accept directly (balancer/supervisor/steering.ts). */
-  private steering(): Steering {
-    return acceptLimit([...this.registry.values()].map((c) => ({ state: c.state, load: c.load() })));
-  }
-
-  private steer(): void {
-    const steering = this.steering();
-    for (const c of this.registry.values()) if (c.state === 'ready') c.setLimit(steering);
-  }
-
-  private shouldStepAside(): boolean {
-    return !this.isDraining && !this.stopping && this.publicSocket?.acceptingHere === true;
-  }
-
-  /** Once a child accepts from the shared socket, the supervisor stops accepting (see PublicSocket). */
-  private stepAside(child: ChildHandle): void {
-    if (this.borrowing || child.state !== 'ready' || !child.report?.listening || !this.shouldStepAside()) return;
-    this.borrowing = true;
-    child.send({ t: 'lend' });
-  }
-
   readyCount(): number {
     return this.registry.count('ready');
-  }
-
-  private targets(): ChildHandle[] {
-    return [...this.registry.values()];
   }
 
   private exclusively<T>(fn: () => Promise<T>): Promise<T> {
@@ -402,33 +342,12 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     child.on('ready', () => {
       this.log.info({ child: id, childPid: child.pid, bootMs: Date.now() - child.startedAt }, 'child ready');
       this.restarts.ready();
-      this.steer();
+      this.sockets.steer();
       this.balancer.dispatch();
       this.emit('changed');
     });
-    child.on('report', () => {
-      this.stepAside(child);
-      this.steer();
-      this.balancer.dispatch();
-    });
-    child.on('want-listen', () => this.answerListen(child));
     child.on('invalid', (message: unknown) => this.log.warn({ child: child.id, message }, 'malformed message from a child dropped'));
-    child.on('lent', (copy?: ListenHandle) => {
-      this.borrowing = false;
-      if (!copy) return;
-      if (this.shouldStepAside()) {
-        this.publicSocket!.withdraw(copy);
-        this.log.info({ child: id }, 'children accept from the shared socket');
-        this.emit('stepped-aside');
-      } else copy.close();
-    });
-    child.on('back', (client: ClientHandle) => this.balancer.accept(pausedSocket(client)));
-    child.on('idle', (client: ClientHandle) => {
-      // A stopping node keeps no idle connection. A draining one (drover drain) holds it until
-      // its keep-alive timeout, and answers a request on it 503 DRAINING.
-      if (this.stopping) client.close();
-      else this.idle.hold(client);
-    });
+    this.sockets.wire(child);
     child.on('exit', (code, signal) => this.onExit(child, code, signal));
     return child;
   }
@@ -451,7 +370,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.emit('changed');
     if (planned) this.emit('child-drained', { id: child.id, pid: child.pid, left: this.registry.size });
     if (this.stopping || child.isReplacement) return;
-    this.steer();
+    this.sockets.steer();
     if (!planned) this.onUnplannedExit(child);
     this.balancer.dispatch();
     this.maintain();
