@@ -1,15 +1,14 @@
-import cluster from 'node:cluster';
 import { EventEmitter, once } from 'node:events';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
 import type { Balancer, IdleConnections, PublicSocket } from '../balancer/supervisor/index.ts';
-import { CHILD_CONFIG_ENV, CHILD_ID_ENV, SUPERVISOR_ONLY_ENV } from '../ipc/env.ts';
 import { pickVictim, type AutoscaleLoop } from '../autoscaler/index.ts';
 import { computeSizing, readMachine } from '../config/sizing.ts';
-import { ChildHandle } from './child.ts';
+import type { ChildHandle } from './child.ts';
+import type { IdleOnDrain } from '../ipc/messages.ts';
 import { ChildRegistry, type Children } from './children.ts';
 import { SupervisorCounters } from './counters.ts';
-import { setupFork } from './fork.ts';
+import { forkChild, setupFork } from './fork.ts';
 import { HEALTH_CHECK_MS } from './health.ts';
 import { HealthWatch } from './health-watch.ts';
 import { rereadConfig } from './config-reload.ts';
@@ -252,7 +251,6 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
    * supervisor stays up; `drover reload` or `drover scale` brings children back.
    */
   async drain(): Promise<void> {
-    const sup = this.config.supervisor;
     this.isDraining = true;
     this.balancer.setDraining(true);
     // Children stop accepting as they drain; from here on the supervisor answers new
@@ -263,12 +261,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     // that comes on one is answered 503 DRAINING.
     this.log.info({ children: this.registry.size }, 'draining the node');
     this.notifier.status('draining');
-    const exits = [...this.registry.values()].map((c) => new Promise((r) => (c.state === 'exited' ? r(null) : c.once('exit', r))));
-    for (const c of this.registry.values()) {
-      if (c.state === 'starting') c.terminate(sup.kill_timeout * 1000, 'drain');
-      else c.drain(sup.shutdown_timeout * 1000, sup.kill_timeout * 1000, 'drain', 'expire');
-    }
-    await Promise.all(exits);
+    await this.retireAll('drain', 'expire');
     this.log.info('node drained');
     this.notifier.status('drained');
   }
@@ -298,7 +291,6 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       return this.stopping;
     }
     this.stopping = (async () => {
-      const sup = this.config.supervisor;
       // Stop accepting first: once "stopping" is logged, no new connection gets in.
       this.sockets.close();
       await Promise.all([...this.registry.values()].map((c) => c.unlisten(UNLISTEN_WAIT_MS)));
@@ -307,16 +299,25 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       this.notifier.stopWatchdog();
       clearInterval(this.tickTimer);
       clearTimeout(this.spawnTimer);
-      const exits = [...this.registry.values()].map((c) => new Promise((r) => (c.state === 'exited' ? r(null) : c.once('exit', r))));
-      for (const c of this.registry.values()) {
-        if (c.state === 'starting') c.terminate(sup.kill_timeout * 1000, 'shutdown');
-        else c.drain(sup.shutdown_timeout * 1000, sup.kill_timeout * 1000, 'shutdown', 'close');
-      }
-      await Promise.all(exits);
+      await this.retireAll('shutdown', 'close');
       this.log.info({ code }, 'stopped');
       return code;
     })();
     return this.stopping;
+  }
+
+  /**
+   * Every child exits: those still starting are terminated, the others drain for up to
+   * shutdown_timeout (`idle`: what they do with their idle keep-alive connections).
+   */
+  private async retireAll(reason: 'drain' | 'shutdown', idle: IdleOnDrain): Promise<void> {
+    const sup = this.config.supervisor;
+    const exits = [...this.registry.values()].map((c) => new Promise((r) => (c.state === 'exited' ? r(null) : c.once('exit', r))));
+    for (const c of this.registry.values()) {
+      if (c.state === 'starting') c.terminate(sup.kill_timeout * 1000, reason);
+      else c.drain(sup.shutdown_timeout * 1000, sup.kill_timeout * 1000, reason, idle);
+    }
+    await Promise.all(exits);
   }
 
   readyCount(): number {
@@ -331,12 +332,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   private spawn(slot: number, replacement: boolean): ChildHandle {
     const id = this.nextId++;
-    const env: Record<string, string | undefined> = {
-      [CHILD_CONFIG_ENV]: JSON.stringify(this.config),
-      [CHILD_ID_ENV]: String(id),
-    };
-    for (const k of SUPERVISOR_ONLY_ENV) env[k] = undefined;
-    const child = new ChildHandle(id, slot, this.currentGeneration, cluster.fork(env), this.config.balancer.child_target, replacement);
+    const child = forkChild(id, slot, this.currentGeneration, this.config, replacement);
     this.registry.add(child);
     this.log.info({ child: id, slot, childPid: child.pid, generation: this.currentGeneration, replacement }, 'fork');
     child.on('ready', () => {
