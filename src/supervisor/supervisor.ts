@@ -8,7 +8,8 @@ import type { ChildHandle } from './child.ts';
 import type { IdleOnDrain } from '../ipc/messages.ts';
 import { ChildRegistry, type Children } from './children.ts';
 import { SupervisorCounters } from './counters.ts';
-import { forkChild, setupFork } from './fork.ts';
+import { ChildLifecycle } from './child-lifecycle.ts';
+import { setupFork } from './fork.ts';
 import { HEALTH_CHECK_MS } from './health.ts';
 import { HealthWatch } from './health-watch.ts';
 import { rereadConfig } from './config-reload.ts';
@@ -46,6 +47,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly notifier: Notifier;
   readonly log: Logger;
   private readonly registry = new ChildRegistry();
+  private readonly lifecycle: ChildLifecycle;
   private readonly restarts: Restarts;
   private readonly health: HealthWatch;
   private readonly hooks: SupervisorHooks;
@@ -57,7 +59,6 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   /** `drover scale N` pins the count and suspends the autoscaler until `drover scale auto`. */
   private isPinned = false;
   private autoscaleLoop?: AutoscaleLoop;
-  private nextId = 1;
   private spawnTimer?: NodeJS.Timeout;
   private tickTimer?: NodeJS.Timeout;
   private replacing = 0;
@@ -72,6 +73,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.hooks = hooks;
     this.desiredCount = children;
     this.notifier = new Notifier(log);
+    this.lifecycle = new ChildLifecycle(this.registry, log, {
+      ready: () => this.onReady(),
+      exited: (child, planned) => this.onExit(child, planned),
+    });
     this.restarts = new Restarts(() => this.config.supervisor, log, this.counters);
     this.health = new HealthWatch(this.registry, () => this.config.supervisor, log, this.counters, {
       maintain: () => this.maintain(),
@@ -331,21 +336,16 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   private spawn(slot: number, replacement: boolean): ChildHandle {
-    const id = this.nextId++;
-    const child = forkChild(id, slot, this.currentGeneration, this.config, replacement);
-    this.registry.add(child);
-    this.log.info({ child: id, slot, childPid: child.pid, generation: this.currentGeneration, replacement }, 'fork');
-    child.on('ready', () => {
-      this.log.info({ child: id, childPid: child.pid, bootMs: Date.now() - child.startedAt }, 'child ready');
-      this.restarts.ready();
-      this.sockets.steer();
-      this.balancer.dispatch();
-      this.emit('changed');
-    });
-    child.on('invalid', (message: unknown) => this.log.warn({ child: child.id, message }, 'malformed message from a child dropped'));
+    const child = this.lifecycle.fork(slot, this.currentGeneration, this.config, replacement);
     this.sockets.wire(child);
-    child.on('exit', (code, signal) => this.onExit(child, code, signal));
     return child;
+  }
+
+  private onReady(): void {
+    this.restarts.ready();
+    this.sockets.steer();
+    this.balancer.dispatch();
+    this.emit('changed');
   }
 
   /** Forks a replacement for `old`, waits until it is ready, then drains `old` (rolling-reload.ts). */
@@ -359,10 +359,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     }
   }
 
-  private onExit(child: ChildHandle, code: number | null, signal: string | null): void {
-    this.registry.remove(child);
-    const planned = child.drainReason !== undefined && child.drainReason !== 'ready_timeout';
-    this.log.info({ child: child.id, childPid: child.pid, code, signal, planned, reason: child.drainReason }, 'child exit');
+  private onExit(child: ChildHandle, planned: boolean): void {
     this.emit('changed');
     if (planned) this.emit('child-drained', { id: child.id, pid: child.pid, left: this.registry.size });
     if (this.stopping || child.isReplacement) return;
