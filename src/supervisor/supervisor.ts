@@ -2,7 +2,7 @@ import { EventEmitter, once } from 'node:events';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
 import type { Balancer, IdleConnections, PublicSocket } from '../balancer/supervisor/index.ts';
-import { pickVictim, type AutoscaleLoop } from '../autoscaler/index.ts';
+import type { AutoscaleLoop } from '../autoscaler/index.ts';
 import { computeSizing, readMachine } from '../config/sizing.ts';
 import type { ChildHandle } from './child.ts';
 import type { IdleOnDrain } from '../ipc/messages.ts';
@@ -15,6 +15,7 @@ import { HealthWatch } from './health-watch.ts';
 import { rereadConfig } from './config-reload.ts';
 import { replaceChild, replaceInTurn, type Replaced } from './rolling-reload.ts';
 import { Restarts } from './restarts.ts';
+import { drainExtras } from './scale-down.ts';
 import { scaleVerdict } from './scale-refusal.ts';
 import { SupervisorSockets } from './sockets.ts';
 import { Notifier } from './systemd.ts';
@@ -169,12 +170,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   /** The rolling part of a reload: a new generation takes over, child by child. */
   private replaceAll(): Promise<ReloadResult> {
     this.currentGeneration++;
-    if (this.isDraining) {
-      this.isDraining = false;
-      this.balancer.setDraining(false);
-      this.log.info('reload ends the drain');
-      this.maintain();
-    }
+    this.undrain('reload ends the drain');
     const olds = this.registry.live();
     this.log.info({ generation: this.currentGeneration, children: olds.length }, 'reload started');
     return replaceInTurn(olds, (old) => this.replace(old, 'reload'), this.log, (step) => this.emit('reload-step', step));
@@ -271,11 +267,11 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.notifier.status('drained');
   }
 
-  private undrain(): void {
+  private undrain(why = 'drain ended'): void {
     if (!this.isDraining) return;
     this.isDraining = false;
     this.balancer.setDraining(false);
-    this.log.info('drain ended');
+    this.log.info(why);
     this.maintain();
   }
 
@@ -393,23 +389,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         }
       }
     } else if (live.length > this.desiredCount && this.replacing === 0) {
-      const now = Date.now();
-      const candidates = live.map((c) => ({
-        id: c,
-        runningTasks: c.report?.runningTasks ?? 0,
-        inflightRequests: c.report?.inflight ?? 0,
-        connections: c.report?.connections ?? 0,
-        ageS: (now - c.startedAt) / 1000,
-        draining: false,
-      }));
-      for (let n = live.length - this.desiredCount; n > 0; n--) {
-        const pick = pickVictim(candidates.filter((x) => x.id.state !== 'draining'));
-        if (!pick) break;
-        const v = pick.id;
-        this.log.info({ child: v.id, childPid: v.pid, why: pick.why }, 'scale down: draining a child');
-        // Its in-flight requests and tasks get drain_timeout; tasks still running then go back to the queue.
-        v.drain(this.config.autoscale.drain_timeout * 1000, this.config.supervisor.kill_timeout * 1000, 'scale-down');
-      }
+      drainExtras(live, live.length - this.desiredCount, this.config, this.log);
     }
   }
 
