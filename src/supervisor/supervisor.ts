@@ -34,19 +34,21 @@ const UNLISTEN_WAIT_MS = 1000;
  * child gave back idle (balancer/idle.ts), and passes those bytes on to a child unparsed
  * beyond the request line.
  *
- * It decides nothing itself: pure functions return what to do and it does it. maintain() (as
- * gunicorn's manage_workers) applies the restart policy (restart-policy.ts) and the victim
- * pick (autoscaler/victim.ts); tick() (murder_workers) applies the health checks (health.ts);
- * steer() sends the accept limit (balancer/supervisor/steering.ts).
+ * It decides nothing itself: pure functions return what to do, and it does it through one
+ * module per idea. The loop is maintain() (gunicorn's manage_workers), which forks what the
+ * restart policy allows (restarts.ts) and drains the children beyond desired (scale-down.ts),
+ * and the health checks once a second (murder_workers; health-watch.ts). A child's fork, ready
+ * and exit are recorded by child-lifecycle.ts, its sockets and accept limit handled by
+ * sockets.ts; a reload replaces the children in turn (rolling-reload.ts).
  */
 export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly counters = new SupervisorCounters();
   readonly balancer: Balancer;
   /** Keep-alive connections children gave back between requests (balancer.rebind_idle_after). */
   readonly idle: IdleConnections;
-  private readonly sockets: SupervisorSockets;
   readonly notifier: Notifier;
   readonly log: Logger;
+  private readonly sockets: SupervisorSockets;
   private readonly registry = new ChildRegistry();
   private readonly lifecycle: ChildLifecycle;
   private readonly restarts: Restarts;
@@ -126,11 +128,26 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     return this.autoscaleLoop;
   }
 
+  readyCount(): number {
+    return this.registry.count('ready');
+  }
+
+  statusLine(): string {
+    return `${this.readyCount()} children ready, generation ${this.currentGeneration}`;
+  }
+
+  /** A reload, replacement or stop is under way: not the time for the autoscaler to decide. */
+  busy(): boolean {
+    return this.replacing > 0 || Boolean(this.stopping);
+  }
+
   /** The autoscaler that calls scale() (supervisor/autoscale.ts). */
   attachAutoscaler(loop: AutoscaleLoop): void {
     this.autoscaleLoop = loop;
     loop.seed(this.desiredCount);
   }
+
+  // The verbs: what `drover <verb>` and the signals do.
 
   /** Listens, forks the first generation and resolves once it is ready; rejects if no child can start. */
   async start(): Promise<void> {
@@ -138,14 +155,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     setupFork();
     this.maintain();
     this.tickTimer = setInterval(() => this.health.check(), HEALTH_CHECK_MS);
-    await new Promise<void>((resolve, reject) => {
-      const check = () => {
-        if (this.fatalError) return reject(new Error(this.fatalError));
-        if (this.readyCount() >= Math.min(1, this.desiredCount) && this.registry.count('starting') === 0) return resolve();
-        this.once('changed', check);
-      };
-      check();
-    });
+    await this.until(() => this.fatalError !== undefined || (this.readyCount() >= Math.min(1, this.desiredCount) && this.registry.count('starting') === 0));
+    if (this.fatalError) throw new Error(this.fatalError);
     // Started means the children accept: the supervisor has stepped aside (or gives up waiting).
     if (listener.acceptingHere) {
       await once(this, 'stepped-aside', { signal: AbortSignal.timeout(STEP_ASIDE_WAIT_MS) }).catch(() => {});
@@ -167,15 +178,6 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     });
   }
 
-  /** The rolling part of a reload: a new generation takes over, child by child. */
-  private replaceAll(): Promise<ReloadResult> {
-    this.currentGeneration++;
-    this.undrain('reload ends the drain');
-    const olds = this.registry.live();
-    this.log.info({ generation: this.currentGeneration, children: olds.length }, 'reload started');
-    return replaceInTurn(olds, (old) => this.replace(old, 'reload'), this.log, (step) => this.emit('reload-step', step));
-  }
-
   /** Sets the number of children; removed children are drained, never killed mid-request. */
   scale(n: number, reason = 'manual'): void {
     const desired = Math.max(0, Math.min(256, Math.round(n)));
@@ -186,43 +188,12 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.maintain();
   }
 
-  /**
-   * With no child wanted the node answers every connection 503 at once, as a drained node
-   * does: left to the children, new connections would wait in the kernel backlog for a child
-   * that never comes (health checks included).
-   */
-  private answerWhenEmpty(): void {
-    if (this.isDraining) return;
-    const none = this.desiredCount === 0;
-    if (this.balancer.draining === none) return;
-    this.balancer.setDraining(none);
-    if (none) void this.sockets.acceptHere();
-  }
-
   /** Why `drover scale n` is refused, if it is (scale-refusal.ts). */
   scaleRefusal(n: number, force: boolean): string | undefined {
     const verdict = scaleVerdict(n, force, computeSizing(this.config, readMachine()));
     if (!verdict.ok) return verdict.error;
     if (verdict.forcedPast) this.log.warn({ desired: n, ...verdict.forcedPast }, 'scale beyond max_children forced');
     return undefined;
-  }
-
-  /** Resolves once exactly `desired` children are ready, or after `timeoutMs` with how many are. */
-  settled(timeoutMs: number): Promise<{ ok: boolean; ready: number }> {
-    return new Promise((resolve) => {
-      const check = () => {
-        if (this.readyCount() !== this.desiredCount || this.registry.count('starting') > 0) return;
-        done(true);
-      };
-      const done = (ok: boolean) => {
-        clearTimeout(timer);
-        this.off('changed', check);
-        resolve({ ok, ready: this.readyCount() });
-      };
-      const timer = setTimeout(() => done(false), timeoutMs);
-      this.on('changed', check);
-      check();
-    });
   }
 
   /** `drover scale N`: sets the count and suspends the autoscaler. */
@@ -241,9 +212,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.log.info('autoscaling resumed');
   }
 
-  /** A reload, replacement or stop is under way: not the time for the autoscaler to decide. */
-  busy(): boolean {
-    return this.replacing > 0 || Boolean(this.stopping);
+  /** Resolves once exactly `desired` children are ready, or after `timeoutMs` with how many are. */
+  async settled(timeoutMs: number): Promise<{ ok: boolean; ready: number }> {
+    const ok = await this.until(() => this.readyCount() === this.desiredCount && this.registry.count('starting') === 0, timeoutMs);
+    return { ok, ready: this.readyCount() };
   }
 
   /**
@@ -265,23 +237,6 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     await this.retireAll('drain', 'expire');
     this.log.info('node drained');
     this.notifier.status('drained');
-  }
-
-  private undrain(why = 'drain ended'): void {
-    if (!this.isDraining) return;
-    this.isDraining = false;
-    this.balancer.setDraining(false);
-    this.log.info(why);
-    this.maintain();
-  }
-
-  /** Takes the re-read config for a reload; returns why it was refused, or undefined. */
-  private applyNewConfig(): string | undefined {
-    if (!this.hooks.reloadConfig) return undefined;
-    const r = rereadConfig(this.hooks.reloadConfig, this.config, this.log);
-    if ('error' in r) return r.error;
-    this.currentConfig = r.config;
-    return undefined;
   }
 
   /** Graceful stop: no new connections; children finish in-flight work up to shutdown_timeout. */
@@ -307,28 +262,25 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     return this.stopping;
   }
 
-  /**
-   * Every child exits: those still starting are terminated, the others drain for up to
-   * shutdown_timeout (`idle`: what they do with their idle keep-alive connections).
-   */
-  private async retireAll(reason: 'drain' | 'shutdown', idle: IdleOnDrain): Promise<void> {
-    const sup = this.config.supervisor;
-    const exits = [...this.registry.values()].map((c) => new Promise((r) => (c.state === 'exited' ? r(null) : c.once('exit', r))));
-    for (const c of this.registry.values()) {
-      if (c.state === 'starting') c.terminate(sup.kill_timeout * 1000, reason);
-      else c.drain(sup.shutdown_timeout * 1000, sup.kill_timeout * 1000, reason, idle);
+  // The loop: fork what is missing, drain what is extra, and react to children (manage_workers).
+
+  /** Brings the number of live children to `desired`: forks after the backoff, drains extras. */
+  private maintain(): void {
+    if (this.stopping || this.fatalError || this.isDraining) return;
+    const live = this.registry.slotted();
+    if (live.length < this.desiredCount) {
+      const missing = this.registry.missingSlots(this.desiredCount);
+      // Replacements being started for a reload count too: the node is not empty.
+      for (const a of this.restarts.due(missing, this.registry.live().length)) {
+        if (a.type === 'spawn') this.spawn(a.slot, false);
+        else if (a.type === 'wake') {
+          clearTimeout(this.spawnTimer);
+          this.spawnTimer = setTimeout(() => this.maintain(), a.inMs);
+        }
+      }
+    } else if (live.length > this.desiredCount && this.replacing === 0) {
+      drainExtras(live, live.length - this.desiredCount, this.config, this.log);
     }
-    await Promise.all(exits);
-  }
-
-  readyCount(): number {
-    return this.registry.count('ready');
-  }
-
-  private exclusively<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.exclusive.then(fn, fn);
-    this.exclusive = run.catch(() => {});
-    return run;
   }
 
   private spawn(slot: number, replacement: boolean): ChildHandle {
@@ -342,17 +294,6 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.sockets.steer();
     this.balancer.dispatch();
     this.emit('changed');
-  }
-
-  /** Forks a replacement for `old`, waits until it is ready, then drains `old` (rolling-reload.ts). */
-  private async replace(old: ChildHandle, reason: 'reload' | 'memory'): Promise<Replaced> {
-    this.replacing++;
-    try {
-      return await replaceChild(old, reason, (slot) => this.spawn(slot, true), this.config.supervisor, this.log);
-    } finally {
-      this.replacing--;
-      this.maintain();
-    }
   }
 
   private onExit(child: ChildHandle, planned: boolean): void {
@@ -374,26 +315,92 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     void this.stop('no child can start', 1);
   }
 
-  /** Brings the number of live children to `desired`: forks after the backoff, drains extras. */
-  private maintain(): void {
-    if (this.stopping || this.fatalError || this.isDraining) return;
-    const live = this.registry.slotted();
-    if (live.length < this.desiredCount) {
-      const missing = this.registry.missingSlots(this.desiredCount);
-      // Replacements being started for a reload count too: the node is not empty.
-      for (const a of this.restarts.due(missing, this.registry.live().length)) {
-        if (a.type === 'spawn') this.spawn(a.slot, false);
-        else if (a.type === 'wake') {
-          clearTimeout(this.spawnTimer);
-          this.spawnTimer = setTimeout(() => this.maintain(), a.inMs);
-        }
-      }
-    } else if (live.length > this.desiredCount && this.replacing === 0) {
-      drainExtras(live, live.length - this.desiredCount, this.config, this.log);
+  // The verbs' parts.
+
+  /** Takes the re-read config for a reload; returns why it was refused, or undefined. */
+  private applyNewConfig(): string | undefined {
+    if (!this.hooks.reloadConfig) return undefined;
+    const r = rereadConfig(this.hooks.reloadConfig, this.config, this.log);
+    if ('error' in r) return r.error;
+    this.currentConfig = r.config;
+    return undefined;
+  }
+
+  /** The rolling part of a reload: a new generation takes over, child by child. */
+  private replaceAll(): Promise<ReloadResult> {
+    this.currentGeneration++;
+    this.undrain('reload ends the drain');
+    const olds = this.registry.live();
+    this.log.info({ generation: this.currentGeneration, children: olds.length }, 'reload started');
+    return replaceInTurn(olds, (old) => this.replace(old, 'reload'), this.log, (step) => this.emit('reload-step', step));
+  }
+
+  /** Forks a replacement for `old`, waits until it is ready, then drains `old` (rolling-reload.ts). */
+  private async replace(old: ChildHandle, reason: 'reload' | 'memory'): Promise<Replaced> {
+    this.replacing++;
+    try {
+      return await replaceChild(old, reason, (slot) => this.spawn(slot, true), this.config.supervisor, this.log);
+    } finally {
+      this.replacing--;
+      this.maintain();
     }
   }
 
-  statusLine(): string {
-    return `${this.readyCount()} children ready, generation ${this.currentGeneration}`;
+  /**
+   * With no child wanted the node answers every connection 503 at once, as a drained node
+   * does: left to the children, new connections would wait in the kernel backlog for a child
+   * that never comes (health checks included).
+   */
+  private answerWhenEmpty(): void {
+    if (this.isDraining) return;
+    const none = this.desiredCount === 0;
+    if (this.balancer.draining === none) return;
+    this.balancer.setDraining(none);
+    if (none) void this.sockets.acceptHere();
+  }
+
+  private undrain(why = 'drain ended'): void {
+    if (!this.isDraining) return;
+    this.isDraining = false;
+    this.balancer.setDraining(false);
+    this.log.info(why);
+    this.maintain();
+  }
+
+  /**
+   * Every child exits: those still starting are terminated, the others drain for up to
+   * shutdown_timeout (`idle`: what they do with their idle keep-alive connections).
+   */
+  private async retireAll(reason: 'drain' | 'shutdown', idle: IdleOnDrain): Promise<void> {
+    const sup = this.config.supervisor;
+    const exits = [...this.registry.values()].map((c) => new Promise((r) => (c.state === 'exited' ? r(null) : c.once('exit', r))));
+    for (const c of this.registry.values()) {
+      if (c.state === 'starting') c.terminate(sup.kill_timeout * 1000, reason);
+      else c.drain(sup.shutdown_timeout * 1000, sup.kill_timeout * 1000, reason, idle);
+    }
+    await Promise.all(exits);
+  }
+
+  /** Resolves true once `test` holds (checked now and at every 'changed'), or false after `timeoutMs`. */
+  private until(test: () => boolean, timeoutMs?: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const check = () => {
+        if (test()) done(true);
+      };
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        this.off('changed', check);
+        resolve(ok);
+      };
+      const timer = timeoutMs === undefined ? undefined : setTimeout(() => done(false), timeoutMs);
+      this.on('changed', check);
+      check();
+    });
+  }
+
+  private exclusively<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.exclusive.then(fn, fn);
+    this.exclusive = run.catch(() => {});
+    return run;
   }
 }
