@@ -1,26 +1,25 @@
 import { EventEmitter, once } from 'node:events';
-import type { Config } from '../config/schema.ts';
-import type { Logger } from '../log.ts';
-import type { Balancer, IdleConnections, PublicSocket } from '../balancer/supervisor/index.ts';
 import type { AutoscaleLoop } from '../autoscaler/index.ts';
+import type { Balancer, IdleConnections, PublicSocket } from '../balancer/supervisor/index.ts';
+import type { Config } from '../config/schema.ts';
 import { computeSizing, readMachine } from '../config/sizing.ts';
-import type { ChildHandle } from './child.ts';
 import type { IdleOnDrain } from '../ipc/messages.ts';
-import { ChildRegistry, type Children } from './children.ts';
-import { SupervisorCounters } from './counters.ts';
+import type { Logger } from '../log.ts';
+import type { ChildHandle } from './child.ts';
 import { ChildLifecycle } from './child-lifecycle.ts';
+import { ChildRegistry, type Children } from './children.ts';
+import { rereadConfig } from './config-reload.ts';
+import { SupervisorCounters } from './counters.ts';
 import { setupFork } from './fork.ts';
 import { HEALTH_CHECK_MS } from './health.ts';
 import { HealthWatch } from './health-watch.ts';
-import { rereadConfig } from './config-reload.ts';
-import { replaceChild, replaceInTurn, type Replaced } from './rolling-reload.ts';
 import { Restarts } from './restarts.ts';
+import { replaceChild, replaceInTurn, type Replaced } from './rolling-reload.ts';
 import { drainExtras } from './scale-down.ts';
 import { scaleVerdict } from './scale-refusal.ts';
 import { SupervisorSockets } from './sockets.ts';
 import { Notifier } from './systemd.ts';
 import type { ReloadResult, SupervisorEvents, SupervisorHooks } from './types.ts';
-
 /** How long start waits for the first child's copy of the socket before saying "started" anyway. */
 const STEP_ASIDE_WAIT_MS = 2000;
 /** How long a stop waits for each child to close its copy of the listening socket. */
