@@ -62,7 +62,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   private isPinned = false;
   private autoscaleLoop?: AutoscaleLoop;
   private spawnTimer?: NodeJS.Timeout;
-  private tickTimer?: NodeJS.Timeout;
+  private healthTimer?: NodeJS.Timeout;
   private replacing = 0;
   private exclusive: Promise<unknown> = Promise.resolve();
   private stopping?: Promise<number>;
@@ -153,7 +153,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const listener = await this.sockets.listen(this.config.server, this.hooks.vetAddress);
     setupFork();
     this.maintain();
-    this.tickTimer = setInterval(() => this.health.check(), HEALTH_CHECK_MS);
+    this.healthTimer = setInterval(() => this.health.check(), HEALTH_CHECK_MS);
     await this.until(() => this.fatalError !== undefined || (this.readyCount() >= Math.min(1, this.desiredCount) && this.registry.count('starting') === 0));
     if (this.fatalError) throw new Error(this.fatalError);
     // Started means the children accept: the supervisor has stepped aside (or gives up waiting).
@@ -252,7 +252,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       this.log.info({ reason, children: this.registry.size }, 'stopping');
       this.notifier.stopping(`stopping: ${reason}`);
       this.notifier.stopWatchdog();
-      clearInterval(this.tickTimer);
+      clearInterval(this.healthTimer);
       clearTimeout(this.spawnTimer);
       await this.retireAll('shutdown', 'close');
       this.log.info({ code }, 'stopped');
