@@ -1,5 +1,8 @@
 import cluster from 'node:cluster';
 import { isSea } from 'node:sea';
+import type { Config } from '../config/schema.ts';
+import { CHILD_CONFIG_ENV, CHILD_ID_ENV, SUPERVISOR_ONLY_ENV } from '../ipc/env.ts';
+import { ChildHandle } from './child.ts';
 
 /**
  * How children are started. Inside the single binary, cluster.fork() re-runs the binary and
@@ -23,4 +26,18 @@ export function setupFork(): void {
     args: [],
     stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
   });
+}
+
+/**
+ * Forks child `id` into `slot` with the running config. `replacement`: it replaces another
+ * child (a reload, a memory replacement) and holds no slot of its own until it takes over.
+ */
+export function forkChild(id: number, slot: number, generation: number, config: Config, replacement: boolean): ChildHandle {
+  const env: Record<string, string | undefined> = {
+    [CHILD_CONFIG_ENV]: JSON.stringify(config),
+    [CHILD_ID_ENV]: String(id),
+  };
+  // systemd's notify socket and activated sockets belong to the supervisor alone.
+  for (const k of SUPERVISOR_ONLY_ENV) env[k] = undefined;
+  return new ChildHandle(id, slot, generation, cluster.fork(env), config.balancer.child_target, replacement);
 }

@@ -1,77 +1,29 @@
-import cluster from 'node:cluster';
 import { EventEmitter, once } from 'node:events';
-import net from 'node:net';
+import type { AutoscaleLoop } from '../autoscaler/index.ts';
+import type { Balancer, IdleConnections, PublicSocket } from '../balancer/supervisor/index.ts';
 import type { Config } from '../config/schema.ts';
-import type { Logger } from '../log.ts';
-import { Balancer, IdleConnections, PublicSocket, detachHandle, type ClientHandle, type ListenHandle } from '../balancer/supervisor/index.ts';
-import { CHILD_CONFIG_ENV, CHILD_ID_ENV, SUPERVISOR_ONLY_ENV } from '../ipc/env.ts';
-import { pickVictim, type AutoscaleLoop } from '../autoscaler/index.ts';
 import { computeSizing, readMachine } from '../config/sizing.ts';
-import { decideRestart, INITIAL_RESTART_STATE, type RestartAction, type RestartConfig, type RestartEvent, type RestartState } from './restart-policy.ts';
-import { acceptLimit, type Steering } from '../balancer/supervisor/steering.ts';
-import { ChildHandle } from './child.ts';
+import type { IdleOnDrain } from '../ipc/messages.ts';
+import type { Logger } from '../log.ts';
+import type { ChildHandle } from './child.ts';
+import { ChildLifecycle } from './child-lifecycle.ts';
 import { ChildRegistry, type Children } from './children.ts';
+import { rereadConfig } from './config-reload.ts';
 import { SupervisorCounters } from './counters.ts';
 import { setupFork } from './fork.ts';
-import { checkHealth, HEALTH_CHECK_MS, type HealthAction } from './health.ts';
+import { HEALTH_CHECK_MS } from './health.ts';
+import { HealthWatch } from './health-watch.ts';
+import { Restarts } from './restarts.ts';
+import { replaceChild, replaceInTurn, type Replaced } from './rolling-reload.ts';
+import { drainExtras } from './scale-down.ts';
 import { scaleVerdict } from './scale-refusal.ts';
+import { SupervisorSockets } from './sockets.ts';
 import { Notifier } from './systemd.ts';
-
+import type { ReloadResult, SupervisorEvents, SupervisorHooks } from './types.ts';
 /** How long start waits for the first child's copy of the socket before saying "started" anyway. */
 const STEP_ASIDE_WAIT_MS = 2000;
 /** How long a stop waits for each child to close its copy of the listening socket. */
 const UNLISTEN_WAIT_MS = 1000;
-
-/** A connection a child sent back, as the balancer takes it: a socket that has read nothing. */
-function pausedSocket(client: ClientHandle): net.Socket {
-  return new net.Socket({ handle: client, pauseOnCreate: true, readable: true, writable: true } as unknown as net.SocketConstructorOpts);
-}
-
-/** Takes the connection of a paused socket that has read nothing, leaving the socket empty. */
-function takeHandle(socket: net.Socket): ClientHandle | undefined {
-  if (socket.destroyed || socket.bytesRead > 0) return undefined;
-  return detachHandle(socket);
-}
-
-export interface ReloadResult {
-  ok: boolean;
-  replaced: number;
-  total: number;
-  error?: string;
-}
-
-export interface ReloadStep {
-  step: number;
-  total: number;
-  oldPid?: number;
-  newPid?: number;
-}
-
-export interface DrainedChild {
-  id: number;
-  pid?: number;
-  /** Children still there. */
-  left: number;
-}
-
-/** What the supervisor tells its listeners (control.ts follows reloads, drains and stops). */
-export interface SupervisorEvents {
-  /** A child started, became ready or exited, or no child can start. */
-  changed: [];
-  /** A child accepts from the shared socket, and the supervisor no longer does. */
-  'stepped-aside': [];
-  'reload-step': [ReloadStep];
-  /** A child exited as planned (drain, reload, scale-down, stop). */
-  'child-drained': [DrainedChild];
-}
-
-/** What start.ts plugs in: how to re-read the config, and how to judge the bound address. */
-export interface SupervisorHooks {
-  /** Re-reads the configuration for a reload; throws when the new one is invalid. */
-  reloadConfig?: () => Config;
-  /** Judges the address the public socket is really bound to; throws to refuse serving on it. */
-  vetAddress?: (bound: net.AddressInfo | string, where: string) => void;
-}
 
 /**
  * The cluster primary. One class owns the state of every child; the verbs a user types
@@ -81,10 +33,12 @@ export interface SupervisorHooks {
  * child gave back idle (balancer/idle.ts), and passes those bytes on to a child unparsed
  * beyond the request line.
  *
- * It decides nothing itself: pure functions return what to do and it does it. maintain() (as
- * gunicorn's manage_workers) applies the restart policy (restart-policy.ts) and the victim
- * pick (autoscaler/victim.ts); tick() (murder_workers) applies the health checks (health.ts);
- * steer() sends the accept limit (balancer/supervisor/steering.ts).
+ * It decides nothing itself: pure functions return what to do, and it does it through one
+ * module per idea. The loop is maintain() (gunicorn's manage_workers), which forks what the
+ * restart policy allows (restarts.ts) and drains the children beyond desired (scale-down.ts),
+ * and the health checks once a second (murder_workers; health-watch.ts). A child's fork, ready
+ * and exit are recorded by child-lifecycle.ts, its sockets and accept limit handled by
+ * sockets.ts; a reload replaces the children in turn (rolling-reload.ts).
  */
 export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly counters = new SupervisorCounters();
@@ -93,10 +47,13 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly idle: IdleConnections;
   readonly notifier: Notifier;
   readonly log: Logger;
+  private readonly sockets: SupervisorSockets;
   private readonly registry = new ChildRegistry();
+  private readonly lifecycle: ChildLifecycle;
+  private readonly restarts: Restarts;
+  private readonly health: HealthWatch;
   private readonly hooks: SupervisorHooks;
   private currentConfig: Config;
-  private publicSocket?: PublicSocket;
   private desiredCount: number;
   private currentGeneration = 1;
   /** `drover drain`: no new connections, children finish their work and exit; reload or scale resumes. */
@@ -104,19 +61,12 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   /** `drover scale N` pins the count and suspends the autoscaler until `drover scale auto`. */
   private isPinned = false;
   private autoscaleLoop?: AutoscaleLoop;
-  private nextId = 1;
-  /** Per-slot crash backoff and the boot-failure breaker (restart-policy.ts). */
-  private restart: RestartState = INITIAL_RESTART_STATE;
   private spawnTimer?: NodeJS.Timeout;
-  private tickTimer?: NodeJS.Timeout;
+  private healthTimer?: NodeJS.Timeout;
   private replacing = 0;
   private exclusive: Promise<unknown> = Promise.resolve();
-  /** A child was asked for a copy of the socket, so that the supervisor can stop accepting. */
-  private borrowing = false;
   private stopping?: Promise<number>;
   private fatalError?: string;
-  /** Children over max_rss_mb whose replacement is under way. */
-  private readonly replacingForMemory = new Set<ChildHandle>();
 
   constructor(config: Config, log: Logger, children: number, hooks: SupervisorHooks = {}) {
     super();
@@ -125,20 +75,21 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.hooks = hooks;
     this.desiredCount = children;
     this.notifier = new Notifier(log);
-    const b = config.balancer;
-    this.balancer = new Balancer(() => this.targets(), {
-      queueLimit: b.queue_limit,
-      queueTimeoutMs: b.queue_timeout * 1000,
-      // A connection that would wait for a full child waits for its first bytes among the idle
-      // keep-alive ones, which come back with them (balancer/idle.ts).
-      readFirst: (socket) => {
-        const handle = takeHandle(socket);
-        if (!handle) return false;
-        this.idle.hold(handle);
-        return true;
-      },
+    this.lifecycle = new ChildLifecycle(this.registry, log, {
+      ready: () => this.onReady(),
+      exited: (child, planned) => this.onExit(child, planned),
     });
-    this.idle = new IdleConnections(this.balancer.accept, { keepAliveTimeoutMs: config.server.keep_alive_timeout * 1000 });
+    this.restarts = new Restarts(() => this.config.supervisor, log, this.counters);
+    this.health = new HealthWatch(this.registry, () => this.config.supervisor, log, this.counters, {
+      maintain: () => this.maintain(),
+      replace: (c) => this.exclusively(() => this.replace(c, 'memory')),
+    });
+    this.sockets = new SupervisorSockets(config, this.registry, log, {
+      draining: () => this.isDraining,
+      steppedAside: () => this.emit('stepped-aside'),
+    });
+    this.balancer = this.sockets.balancer;
+    this.idle = this.sockets.idle;
   }
 
   /** The running configuration (replaced by each reload that accepts a new one). */
@@ -151,7 +102,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   get listener(): PublicSocket | undefined {
-    return this.publicSocket;
+    return this.sockets.listener;
   }
 
   /** Children the supervisor aims for. */
@@ -176,29 +127,35 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     return this.autoscaleLoop;
   }
 
+  readyCount(): number {
+    return this.registry.count('ready');
+  }
+
+  statusLine(): string {
+    return `${this.readyCount()} children ready, generation ${this.currentGeneration}`;
+  }
+
+  /** A reload, replacement or stop is under way: not the time for the autoscaler to decide. */
+  busy(): boolean {
+    return this.replacing > 0 || Boolean(this.stopping);
+  }
+
   /** The autoscaler that calls scale() (supervisor/autoscale.ts). */
   attachAutoscaler(loop: AutoscaleLoop): void {
     this.autoscaleLoop = loop;
     loop.seed(this.desiredCount);
   }
 
+  // The verbs: what `drover <verb>` and the signals do.
+
   /** Listens, forks the first generation and resolves once it is ready; rejects if no child can start. */
   async start(): Promise<void> {
-    const s = this.config.server;
-    const listener = await PublicSocket.open({ host: s.host, port: s.port, backlog: s.backlog, vet: this.hooks.vetAddress }, this.balancer.accept);
-    this.publicSocket = listener;
-    this.log.info({ where: listener.address, port: listener.port }, 'listening');
+    const listener = await this.sockets.listen(this.config.server, this.hooks.vetAddress);
     setupFork();
     this.maintain();
-    this.tickTimer = setInterval(() => this.tick(), HEALTH_CHECK_MS);
-    await new Promise<void>((resolve, reject) => {
-      const check = () => {
-        if (this.fatalError) return reject(new Error(this.fatalError));
-        if (this.readyCount() >= Math.min(1, this.desiredCount) && this.registry.count('starting') === 0) return resolve();
-        this.once('changed', check);
-      };
-      check();
-    });
+    this.healthTimer = setInterval(() => this.health.check(), HEALTH_CHECK_MS);
+    await this.until(() => this.fatalError !== undefined || (this.readyCount() >= Math.min(1, this.desiredCount) && this.registry.count('starting') === 0));
+    if (this.fatalError) throw new Error(this.fatalError);
     // Started means the children accept: the supervisor has stepped aside (or gives up waiting).
     if (listener.acceptingHere) {
       await once(this, 'stepped-aside', { signal: AbortSignal.timeout(STEP_ASIDE_WAIT_MS) }).catch(() => {});
@@ -208,43 +165,15 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.log.info({ children: this.readyCount() }, 'started');
   }
 
-  /** Replaces every child, one at a time: fork, wait until ready, then drain the old one. */
+  /** Replaces every child, one at a time: fork, wait until ready, then drain the old one (rolling-reload.ts). */
   reload(): Promise<ReloadResult> {
     return this.exclusively(async () => {
       this.notifier.reloading();
       const refused = this.applyNewConfig();
-      if (refused) {
-        this.counters.reloaded(false);
-        this.notifier.ready(this.statusLine());
-        return { ok: false, replaced: 0, total: 0, error: refused };
-      }
-      this.currentGeneration++;
-      if (this.isDraining) {
-        this.isDraining = false;
-        this.balancer.setDraining(false);
-        this.log.info('reload ends the drain');
-        this.maintain();
-      }
-      const olds = this.registry.live();
-      this.log.info({ generation: this.currentGeneration, children: olds.length }, 'reload started');
-      let replaced = 0;
-      for (const old of olds) {
-        if (old.state === 'exited' || old.state === 'draining') continue;
-        const r = await this.replace(old, 'reload');
-        if (!r.ok) {
-          this.counters.reloaded(false);
-          this.log.error({ replaced, total: olds.length, error: r.error }, 'reload failed; the remaining old children keep serving');
-          this.notifier.ready(this.statusLine());
-          return { ok: false, replaced, total: olds.length, error: r.error };
-        }
-        replaced++;
-        this.log.info({ step: replaced, total: olds.length, oldPid: old.pid, newPid: r.pid }, 'reload step done');
-        this.emit('reload-step', { step: replaced, total: olds.length, oldPid: old.pid, newPid: r.pid });
-      }
-      this.counters.reloaded(true);
-      this.log.info({ replaced }, 'reload done');
+      const result = refused ? { ok: false, replaced: 0, total: 0, error: refused } : await this.replaceAll();
+      this.counters.reloaded(result.ok);
       this.notifier.ready(this.statusLine());
-      return { ok: true, replaced, total: olds.length };
+      return result;
     });
   }
 
@@ -258,43 +187,12 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.maintain();
   }
 
-  /**
-   * With no child wanted the node answers every connection 503 at once, as a drained node
-   * does: left to the children, new connections would wait in the kernel backlog for a child
-   * that never comes (health checks included).
-   */
-  private answerWhenEmpty(): void {
-    if (this.isDraining) return;
-    const none = this.desiredCount === 0;
-    if (this.balancer.draining === none) return;
-    this.balancer.setDraining(none);
-    if (none) void this.publicSocket?.acceptHere();
-  }
-
   /** Why `drover scale n` is refused, if it is (scale-refusal.ts). */
   scaleRefusal(n: number, force: boolean): string | undefined {
     const verdict = scaleVerdict(n, force, computeSizing(this.config, readMachine()));
     if (!verdict.ok) return verdict.error;
     if (verdict.forcedPast) this.log.warn({ desired: n, ...verdict.forcedPast }, 'scale beyond max_children forced');
     return undefined;
-  }
-
-  /** Resolves once exactly `desired` children are ready, or after `timeoutMs` with how many are. */
-  settled(timeoutMs: number): Promise<{ ok: boolean; ready: number }> {
-    return new Promise((resolve) => {
-      const check = () => {
-        if (this.readyCount() !== this.desiredCount || this.registry.count('starting') > 0) return;
-        done(true);
-      };
-      const done = (ok: boolean) => {
-        clearTimeout(timer);
-        this.off('changed', check);
-        resolve({ ok, ready: this.readyCount() });
-      };
-      const timer = setTimeout(() => done(false), timeoutMs);
-      this.on('changed', check);
-      check();
-    });
   }
 
   /** `drover scale N`: sets the count and suspends the autoscaler. */
@@ -313,9 +211,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.log.info('autoscaling resumed');
   }
 
-  /** A reload, replacement or stop is under way: not the time for the autoscaler to decide. */
-  busy(): boolean {
-    return this.replacing > 0 || Boolean(this.stopping);
+  /** Resolves once exactly `desired` children are ready, or after `timeoutMs` with how many are. */
+  async settled(timeoutMs: number): Promise<{ ok: boolean; ready: number }> {
+    const ok = await this.until(() => this.readyCount() === this.desiredCount && this.registry.count('starting') === 0, timeoutMs);
+    return { ok, ready: this.readyCount() };
   }
 
   /**
@@ -324,58 +223,19 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
    * supervisor stays up; `drover reload` or `drover scale` brings children back.
    */
   async drain(): Promise<void> {
-    const sup = this.config.supervisor;
     this.isDraining = true;
     this.balancer.setDraining(true);
     // Children stop accepting as they drain; from here on the supervisor answers new
     // connections itself (503 DRAINING).
-    await this.publicSocket?.acceptHere();
+    await this.sockets.acceptHere();
     // Connections waiting here for their next request are left to their keep-alive timeout, as
     // the children's are: closing one now could cut a request already on the wire. A request
     // that comes on one is answered 503 DRAINING.
     this.log.info({ children: this.registry.size }, 'draining the node');
     this.notifier.status('draining');
-    const exits = [...this.registry.values()].map((c) => new Promise((r) => (c.state === 'exited' ? r(null) : c.once('exit', r))));
-    for (const c of this.registry.values()) {
-      if (c.state === 'starting') c.terminate(sup.kill_timeout * 1000, 'drain');
-      else c.drain(sup.shutdown_timeout * 1000, sup.kill_timeout * 1000, 'drain', 'expire');
-    }
-    await Promise.all(exits);
+    await this.retireAll('drain', 'expire');
     this.log.info('node drained');
     this.notifier.status('drained');
-  }
-
-  private undrain(): void {
-    if (!this.isDraining) return;
-    this.isDraining = false;
-    this.balancer.setDraining(false);
-    this.log.info('drain ended');
-    this.maintain();
-  }
-
-  /** A child asks for the shared socket: it gets a copy (none while it drains, or once drover stops) and the limit. */
-  private answerListen(child: ChildHandle): void {
-    if (child.state === 'exited') return;
-    const handle = child.state !== 'draining' ? this.publicSocket?.sharedHandle() : undefined;
-    const { limit, spread } = this.steering();
-    child.giveListen(handle, limit, spread);
-  }
-
-  /** Takes the re-read config for a reload; returns why it was refused, or undefined. */
-  private applyNewConfig(): string | undefined {
-    if (!this.hooks.reloadConfig) return undefined;
-    let next: Config;
-    try {
-      next = this.hooks.reloadConfig();
-    } catch (err) {
-      this.log.error({ error: (err as Error).message }, 'reload refused: invalid config; the running config stays');
-      return `invalid config: ${(err as Error).message}`;
-    }
-    const needRestart = (['host', 'port', 'backlog'] as const).filter((k) => next.server[k] !== this.config.server[k]).map((k) => `server.${k}`);
-    if (needRestart.length) this.log.warn({ keys: needRestart }, 'these settings take effect at the next restart, not on reload');
-    this.currentConfig = next;
-    this.log.info('config reloaded');
-    return undefined;
   }
 
   /** Graceful stop: no new connections; children finish in-flight work up to shutdown_timeout. */
@@ -386,188 +246,22 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       return this.stopping;
     }
     this.stopping = (async () => {
-      const sup = this.config.supervisor;
       // Stop accepting first: once "stopping" is logged, no new connection gets in.
-      this.publicSocket?.close();
-      this.balancer.close();
-      this.idle.closeAll();
+      this.sockets.close();
       await Promise.all([...this.registry.values()].map((c) => c.unlisten(UNLISTEN_WAIT_MS)));
       this.log.info({ reason, children: this.registry.size }, 'stopping');
       this.notifier.stopping(`stopping: ${reason}`);
       this.notifier.stopWatchdog();
-      clearInterval(this.tickTimer);
+      clearInterval(this.healthTimer);
       clearTimeout(this.spawnTimer);
-      const exits = [...this.registry.values()].map((c) => new Promise((r) => (c.state === 'exited' ? r(null) : c.once('exit', r))));
-      for (const c of this.registry.values()) {
-        if (c.state === 'starting') c.terminate(sup.kill_timeout * 1000, 'shutdown');
-        else c.drain(sup.shutdown_timeout * 1000, sup.kill_timeout * 1000, 'shutdown', 'close');
-      }
-      await Promise.all(exits);
+      await this.retireAll('shutdown', 'close');
       this.log.info({ code }, 'stopped');
       return code;
     })();
     return this.stopping;
   }
 
-  /** The accept limit for children that accept directly (balancer/supervisor/steering.ts). */
-  private steering(): Steering {
-    return acceptLimit([...this.registry.values()].map((c) => ({ state: c.state, load: c.load() })));
-  }
-
-  private steer(): void {
-    const steering = this.steering();
-    for (const c of this.registry.values()) if (c.state === 'ready') c.setLimit(steering);
-  }
-
-  private shouldStepAside(): boolean {
-    return !this.isDraining && !this.stopping && this.publicSocket?.acceptingHere === true;
-  }
-
-  /** Once a child accepts from the shared socket, the supervisor stops accepting (see PublicSocket). */
-  private stepAside(child: ChildHandle): void {
-    if (this.borrowing || child.state !== 'ready' || !child.report?.listening || !this.shouldStepAside()) return;
-    this.borrowing = true;
-    child.send({ t: 'lend' });
-  }
-
-  readyCount(): number {
-    return this.registry.count('ready');
-  }
-
-  private targets(): ChildHandle[] {
-    return [...this.registry.values()];
-  }
-
-  private exclusively<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.exclusive.then(fn, fn);
-    this.exclusive = run.catch(() => {});
-    return run;
-  }
-
-  private spawn(slot: number, replacement: boolean): ChildHandle {
-    const id = this.nextId++;
-    const env: Record<string, string | undefined> = {
-      [CHILD_CONFIG_ENV]: JSON.stringify(this.config),
-      [CHILD_ID_ENV]: String(id),
-    };
-    for (const k of SUPERVISOR_ONLY_ENV) env[k] = undefined;
-    const child = new ChildHandle(id, slot, this.currentGeneration, cluster.fork(env), this.config.balancer.child_target, replacement);
-    this.registry.add(child);
-    this.log.info({ child: id, slot, childPid: child.pid, generation: this.currentGeneration, replacement }, 'fork');
-    child.on('ready', () => {
-      this.log.info({ child: id, childPid: child.pid, bootMs: Date.now() - child.startedAt }, 'child ready');
-      this.decideRestart({ type: 'ready' });
-      this.steer();
-      this.balancer.dispatch();
-      this.emit('changed');
-    });
-    child.on('report', () => {
-      this.stepAside(child);
-      this.steer();
-      this.balancer.dispatch();
-    });
-    child.on('want-listen', () => this.answerListen(child));
-    child.on('invalid', (message: unknown) => this.log.warn({ child: child.id, message }, 'malformed message from a child dropped'));
-    child.on('lent', (copy?: ListenHandle) => {
-      this.borrowing = false;
-      if (!copy) return;
-      if (this.shouldStepAside()) {
-        this.publicSocket!.withdraw(copy);
-        this.log.info({ child: id }, 'children accept from the shared socket');
-        this.emit('stepped-aside');
-      } else copy.close();
-    });
-    child.on('back', (client: ClientHandle) => this.balancer.accept(pausedSocket(client)));
-    child.on('idle', (client: ClientHandle) => {
-      // A stopping node keeps no idle connection. A draining one (drover drain) holds it until
-      // its keep-alive timeout, and answers a request on it 503 DRAINING.
-      if (this.stopping) client.close();
-      else this.idle.hold(client);
-    });
-    child.on('exit', (code, signal) => this.onExit(child, code, signal));
-    return child;
-  }
-
-  /** Forks a replacement for `old`, waits until it is ready, then drains `old`. */
-  private async replace(old: ChildHandle, reason: 'reload' | 'memory'): Promise<{ ok: boolean; error?: string; pid?: number }> {
-    this.replacing++;
-    try {
-      const fresh = this.spawn(old.slot, true);
-      const r = await this.waitReady(fresh);
-      if (!r.ok) {
-        fresh.terminate(this.config.supervisor.kill_timeout * 1000, 'replacement failed');
-        return r;
-      }
-      fresh.tookOver();
-      const sup = this.config.supervisor;
-      this.log.info({ child: old.id, childPid: old.pid, by: fresh.id, reason }, 'draining replaced child');
-      old.drain(sup.shutdown_timeout * 1000, sup.kill_timeout * 1000, reason);
-      return { ok: true, pid: fresh.pid };
-    } finally {
-      this.replacing--;
-      this.maintain();
-    }
-  }
-
-  private waitReady(child: ChildHandle): Promise<{ ok: boolean; error?: string }> {
-    const timeoutS = this.config.supervisor.ready_timeout;
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => done({ ok: false, error: `child ${child.id} not ready after ${timeoutS}s` }), timeoutS * 1000);
-      const onReady = () => done({ ok: true });
-      const onExit = (code: number | null, signal: string | null) =>
-        done({ ok: false, error: `child ${child.id} exited (${signal ?? `code ${code}`}) before ready: ${child.bootError ?? child.stderr.slice(-3).join(' | ')}` });
-      const done = (r: { ok: boolean; error?: string }) => {
-        clearTimeout(timer);
-        child.off('ready', onReady).off('exit', onExit);
-        resolve(r);
-      };
-      child.once('ready', onReady).once('exit', onExit);
-    });
-  }
-
-  private onExit(child: ChildHandle, code: number | null, signal: string | null): void {
-    this.registry.remove(child);
-    const planned = child.drainReason !== undefined && child.drainReason !== 'ready_timeout';
-    this.log.info({ child: child.id, childPid: child.pid, code, signal, planned, reason: child.drainReason }, 'child exit');
-    this.emit('changed');
-    if (planned) this.emit('child-drained', { id: child.id, pid: child.pid, left: this.registry.size });
-    if (this.stopping || child.isReplacement) return;
-    this.steer();
-    if (!planned) this.onUnplannedExit(child);
-    this.balancer.dispatch();
-    this.maintain();
-  }
-
-  private onUnplannedExit(child: ChildHandle): void {
-    const now = Date.now();
-    if (child.readyAt === undefined) {
-      this.counters.restarted(child.drainReason === 'ready_timeout' ? 'ready_timeout' : 'boot_failure', child.slot);
-      for (const a of this.decideRestart({ type: 'boot-failed', slot: child.slot, ready: this.readyCount() })) {
-        const tail = child.stderr.slice(-10);
-        if (a.type === 'give-up') {
-          this.fatalError = `no child could start (${a.bootFailures} attempts); last child stderr:\n${tail.join('\n')}`;
-          this.log.fatal({ attempts: a.bootFailures, stderr: tail }, 'no child can start');
-          this.emit('changed');
-          void this.stop('no child can start', 1);
-        } else if (a.type === 'retry-slowly') {
-          this.log.error({ attempts: a.bootFailures, slot: a.slot, restartInS: a.delayS, stderr: tail }, 'children keep failing to start; retrying slowly while the others serve');
-        }
-      }
-      return;
-    }
-    this.counters.restarted('crash', child.slot);
-    for (const a of this.decideRestart({ type: 'crashed', slot: child.slot, upS: (now - child.readyAt) / 1000 })) {
-      if (a.type === 'backoff') this.log.warn({ child: child.id, slot: a.slot, crashes: a.failures, restartInS: a.delayS }, 'child crashed; restarting');
-    }
-  }
-
-  private decideRestart(event: RestartEvent): RestartAction[] {
-    const sup = this.config.supervisor;
-    const cfg: RestartConfig = { initialS: sup.restart_delay, maxS: sup.restart_delay_max, healthyAfterS: sup.healthy_after, maxBootFailures: sup.max_boot_failures };
-    const r = decideRestart(this.restart, event, Date.now(), cfg);
-    this.restart = r.state;
-    return r.actions;
-  }
+  // The loop: fork what is missing, drain what is extra, and react to children (manage_workers).
 
   /** Brings the number of live children to `desired`: forks after the backoff, drains extras. */
   private maintain(): void {
@@ -576,7 +270,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     if (live.length < this.desiredCount) {
       const missing = this.registry.missingSlots(this.desiredCount);
       // Replacements being started for a reload count too: the node is not empty.
-      for (const a of this.decideRestart({ type: 'due', missing, live: this.registry.live().length })) {
+      for (const a of this.restarts.due(missing, this.registry.live().length)) {
         if (a.type === 'spawn') this.spawn(a.slot, false);
         else if (a.type === 'wake') {
           clearTimeout(this.spawnTimer);
@@ -584,66 +278,128 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         }
       }
     } else if (live.length > this.desiredCount && this.replacing === 0) {
-      const now = Date.now();
-      const candidates = live.map((c) => ({
-        id: c,
-        runningTasks: c.report?.runningTasks ?? 0,
-        inflightRequests: c.report?.inflight ?? 0,
-        connections: c.report?.connections ?? 0,
-        ageS: (now - c.startedAt) / 1000,
-        draining: false,
-      }));
-      for (let n = live.length - this.desiredCount; n > 0; n--) {
-        const pick = pickVictim(candidates.filter((x) => x.id.state !== 'draining'));
-        if (!pick) break;
-        const v = pick.id;
-        this.log.info({ child: v.id, childPid: v.pid, why: pick.why }, 'scale down: draining a child');
-        // Its in-flight requests and tasks get drain_timeout; tasks still running then go back to the queue.
-        v.drain(this.config.autoscale.drain_timeout * 1000, this.config.supervisor.kill_timeout * 1000, 'scale-down');
-      }
+      drainExtras(live, live.length - this.desiredCount, this.config, this.log);
     }
   }
 
-  /** Once a second: children that stopped heartbeating, outgrew their memory, or never became ready. */
-  private tick(): void {
-    const watched = [...this.registry.values()].map((c) => ({
-      id: c.id, state: c.state, startedAt: c.startedAt, lastSeen: c.lastSeen, rss: c.report?.rss ?? 0,
-      isReplacement: c.isReplacement, replacingForMemory: this.replacingForMemory.has(c),
-    }));
-    const byId = new Map([...this.registry.values()].map((c) => [c.id, c]));
-    for (const a of checkHealth(watched, Date.now(), this.config.supervisor)) this.applyHealth(byId.get(a.id)!, a);
+  private spawn(slot: number, replacement: boolean): ChildHandle {
+    const child = this.lifecycle.fork(slot, this.currentGeneration, this.config, replacement);
+    this.sockets.wire(child);
+    return child;
   }
 
-  private applyHealth(c: ChildHandle, a: HealthAction): void {
-    const killMs = this.config.supervisor.kill_timeout * 1000;
-    switch (a.type) {
-      case 'ready-timeout':
-        this.log.warn({ child: c.id, childPid: c.pid }, 'child not ready in time; replacing');
-        c.terminate(killMs, 'ready_timeout');
-        return;
-      case 'hung':
-        this.log.warn({ child: c.id, childPid: c.pid, silentS: a.silentS }, 'child hung; replacing');
-        this.counters.restarted('hang', c.slot);
-        c.terminate(killMs, 'hang');
-        this.maintain();
-        return;
-      case 'memory-kill':
-        // A leak outruns a graceful drain: kill now; the tasks' leases bring them back.
-        this.log.error({ child: c.id, childPid: c.pid, rss: a.rss, hardLimitMb: a.hardLimitMb }, 'child over hard memory limit; killing it');
-        if (a.counted) this.counters.restarted('memory', c.slot);
-        c.terminate(0, 'memory');
-        this.maintain();
-        return;
-      case 'memory-replace':
-        this.log.warn({ child: c.id, childPid: c.pid, rss: a.rss, limitMb: this.config.supervisor.max_rss_mb }, 'child over memory limit; replacing');
-        this.replacingForMemory.add(c);
-        this.counters.restarted('memory', c.slot);
-        void this.exclusively(() => this.replace(c, 'memory')).finally(() => this.replacingForMemory.delete(c));
-        return;
+  private onReady(): void {
+    this.restarts.ready();
+    this.sockets.steer();
+    this.balancer.dispatch();
+    this.emit('changed');
+  }
+
+  private onExit(child: ChildHandle, planned: boolean): void {
+    this.emit('changed');
+    if (planned) this.emit('child-drained', { id: child.id, pid: child.pid, left: this.registry.size });
+    if (this.stopping || child.isReplacement) return;
+    this.sockets.steer();
+    if (!planned) this.onUnplannedExit(child);
+    this.balancer.dispatch();
+    this.maintain();
+  }
+
+  /** Counts and logs the exit (restarts.ts); the next maintain() forks after the backoff. */
+  private onUnplannedExit(child: ChildHandle): void {
+    const fatal = this.restarts.exited(child, this.readyCount());
+    if (!fatal) return;
+    this.fatalError = fatal;
+    this.emit('changed');
+    void this.stop('no child can start', 1);
+  }
+
+  // The verbs' parts.
+
+  /** Takes the re-read config for a reload; returns why it was refused, or undefined. */
+  private applyNewConfig(): string | undefined {
+    if (!this.hooks.reloadConfig) return undefined;
+    const r = rereadConfig(this.hooks.reloadConfig, this.config, this.log);
+    if ('error' in r) return r.error;
+    this.currentConfig = r.config;
+    return undefined;
+  }
+
+  /** The rolling part of a reload: a new generation takes over, child by child. */
+  private replaceAll(): Promise<ReloadResult> {
+    this.currentGeneration++;
+    this.undrain('reload ends the drain');
+    const olds = this.registry.live();
+    this.log.info({ generation: this.currentGeneration, children: olds.length }, 'reload started');
+    return replaceInTurn(olds, (old) => this.replace(old, 'reload'), this.log, (step) => this.emit('reload-step', step));
+  }
+
+  /** Forks a replacement for `old`, waits until it is ready, then drains `old` (rolling-reload.ts). */
+  private async replace(old: ChildHandle, reason: 'reload' | 'memory'): Promise<Replaced> {
+    this.replacing++;
+    try {
+      return await replaceChild(old, reason, (slot) => this.spawn(slot, true), this.config.supervisor, this.log);
+    } finally {
+      this.replacing--;
+      this.maintain();
     }
   }
 
-  statusLine(): string {
-    return `${this.readyCount()} children ready, generation ${this.currentGeneration}`;
+  /**
+   * With no child wanted the node answers every connection 503 at once, as a drained node
+   * does: left to the children, new connections would wait in the kernel backlog for a child
+   * that never comes (health checks included).
+   */
+  private answerWhenEmpty(): void {
+    if (this.isDraining) return;
+    const none = this.desiredCount === 0;
+    if (this.balancer.draining === none) return;
+    this.balancer.setDraining(none);
+    if (none) void this.sockets.acceptHere();
+  }
+
+  private undrain(why = 'drain ended'): void {
+    if (!this.isDraining) return;
+    this.isDraining = false;
+    this.balancer.setDraining(false);
+    this.log.info(why);
+    this.maintain();
+  }
+
+  /**
+   * Every child exits: those still starting are terminated, the others drain for up to
+   * shutdown_timeout (`idle`: what they do with their idle keep-alive connections).
+   */
+  private async retireAll(reason: 'drain' | 'shutdown', idle: IdleOnDrain): Promise<void> {
+    const sup = this.config.supervisor;
+    const exits = [...this.registry.values()].map((c) => new Promise((r) => (c.state === 'exited' ? r(null) : c.once('exit', r))));
+    for (const c of this.registry.values()) {
+      if (c.state === 'starting') c.terminate(sup.kill_timeout * 1000, reason);
+      else c.drain(sup.shutdown_timeout * 1000, sup.kill_timeout * 1000, reason, idle);
+    }
+    await Promise.all(exits);
+  }
+
+  /** Resolves true once `test` holds (checked now and at every 'changed'), or false after `timeoutMs`. */
+  private until(test: () => boolean, timeoutMs?: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const check = () => {
+        if (test()) done(true);
+      };
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        this.off('changed', check);
+        resolve(ok);
+      };
+      const timer = timeoutMs === undefined ? undefined : setTimeout(() => done(false), timeoutMs);
+      this.on('changed', check);
+      check();
+    });
+  }
+
+  private exclusively<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.exclusive.then(fn, fn);
+    this.exclusive = run.catch(() => {});
+    return run;
   }
 }
