@@ -109,9 +109,10 @@ describe('sqlite store, writes in a thread', () => {
   });
 
   // A write that waits on the lock blocks the in-thread store's caller for as long as the
-  // lock is held; the threaded store's caller keeps turning (bound far below the 500 ms hold).
+  // lock is held; the threaded store's caller keeps turning. The bound is half the 500 ms hold,
+  // not a few ms: on a loaded 2-core machine the loop stalls ~100 ms for reasons of its own.
   it.each([
-    ['threaded', openThreadedSqliteStore, (ms: number) => expect(ms).toBeLessThan(50)],
+    ['threaded', openThreadedSqliteStore, (ms: number) => expect(ms).toBeLessThan(250)],
     ['in-thread (the control)', openSqliteStore, (ms: number) => expect(ms).toBeGreaterThan(400)],
   ] as const)('%s: a burst of submissions while another connection holds the write lock for 500 ms', async (_name, open, expectMaxDelay) => {
     const path = tempPath();
