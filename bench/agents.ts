@@ -80,7 +80,9 @@ async function startNode(env: Record<string, string>): Promise<Node> {
   });
   const listening = await waitForLine(m, (l) => l.includes('"msg":"listening"'), 30_000);
   await waitForLine(m, (l) => l.includes('"msg":"started"'), 30_000);
-  const store = await openStore({ backend: 'sqlite', path: '', queue_limit: 1_000_000, result_ttl: 86_400, session_ttl: 86_400, cleanup_interval: 60, stateDir: join(dir, 'state') });
+  // The bench's own connection writes in-thread whatever the children do, so a before/after
+  // comparison of the children's store is not also one of the bench's.
+  const store = await openStore({ backend: 'sqlite', path: '', queue_limit: 1_000_000, result_ttl: 86_400, session_ttl: 86_400, cleanup_interval: 60, stateDir: join(dir, 'state'), inThread: true });
   return { m, port: (JSON.parse(listening) as { port: number }).port, store, childPids, dir };
 }
 
