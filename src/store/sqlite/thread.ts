@@ -74,7 +74,7 @@ function flush(): void {
 /** In a batch, the call runs in a savepoint of its own (even an operation that throws before it
  * writes anything leaves the batch as it was). */
 function run(c: Call, inBatch: boolean): Answer {
-  now = c.now;
+  now = c.now ?? Date.now();
   try {
     const op = WRITES[c.name] as (ctx: Ctx, ...args: unknown[]) => unknown;
     return { id: c.id, ok: true, value: inBatch ? db.write(() => op(ctx, ...c.args)) : op(ctx, ...c.args) };

@@ -41,6 +41,12 @@ export async function openThreadedSqliteStore(options: SqliteStoreOptions): Prom
   // Opened here first: the checks at open and the migration report their errors to the caller.
   const db = openDb(options.path, { ...options, busyTimeoutMs });
   const clock = options.clock ?? Date.now;
+  // The time an operation runs on: an injected clock's (tests) as the caller read it; else the
+  // thread reads its own when the operation runs. A call can wait in the thread for seconds
+  // behind the write lock: a lease granted then must run from then, and a rate-limit bucket
+  // other calls moved on meanwhile must not be judged at the time the call was sent (that
+  // refused submissions with 429 under load, bench:agents).
+  const callerNow = options.clock ? options.clock : () => undefined;
   const opts = { queueLimit: options.queueLimit, resultTtlMs: options.resultTtlMs, sessionTtlMs: options.sessionTtlMs };
   const hub = new EventHub(db, pollMs);
   const ctx: Ctx = { db, clock, opts, hub };
@@ -104,7 +110,8 @@ export async function openThreadedSqliteStore(options: SqliteStoreOptions): Prom
       const id = ++nextId;
       calls.set(id, { resolve: resolve as (value: unknown) => void, reject });
       if (calls.size === 1) worker.ref();
-      const message: ToThread = { kind: 'call', id, name, args, now: clock() };
+      const now = callerNow();
+      const message: ToThread = { kind: 'call', id, name, args, ...(now !== undefined && { now }) };
       worker.postMessage(message);
     });
   };
@@ -119,7 +126,7 @@ export async function openThreadedSqliteStore(options: SqliteStoreOptions): Prom
     release: (taskId, fence) => call('release', taskId, fence),
     cancel: (tenant, id) => call('cancel', tenant, id),
     onCancel: (listener) => cancels.watch(listener),
-    reapExpired: (now) => call('reapExpired', now ?? clock()),
+    reapExpired: (now) => call('reapExpired', now ?? callerNow()),
     get: async (tenant, id) => get(ctx, tenant, id),
     list: async (tenant, opts) => list(ctx, tenant, opts),
     publish: (taskId, event) => call('publish', taskId, event),
@@ -128,13 +135,13 @@ export async function openThreadedSqliteStore(options: SqliteStoreOptions): Prom
     sessionGet: async (tenant, id) => sessionGet(ctx, tenant, id),
     sessionAppend: (tenant, id, messages, writer) => call('sessionAppend', tenant, id, messages, writer),
     sessionDelete: (tenant, id) => call('sessionDelete', tenant, id),
-    rateLimitTake: (key, limit, now) => call('rateLimitTake', key, limit, now ?? clock()),
+    rateLimitTake: (key, limit, now) => call('rateLimitTake', key, limit, now ?? callerNow()),
     toolClaim: (taskId, key, owner, leaseMs) => call('toolClaim', taskId, key, owner, leaseMs),
     toolPut: (taskId, key, owner, result) => call('toolPut', taskId, key, owner, result),
     toolGet: async (taskId, key) => toolGet(ctx, taskId, key),
     stats: async () => stats(ctx),
     backlogByTenant: async (limit) => backlogByTenant(ctx, limit),
-    cleanup: (now) => call('cleanup', now ?? clock()),
+    cleanup: (now) => call('cleanup', now ?? callerNow()),
     fault: () => db.fault ?? threadFault ?? lost?.message ?? null,
     close: async () => {
       if (closed) return;

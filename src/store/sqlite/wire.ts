@@ -10,8 +10,9 @@ export interface ThreadInit {
   opts: Omit<Required<StoreOptions>, 'clock'>;
 }
 
-/** `now`: the caller's clock when it called, which the operation runs on. */
-export type ToThread = { kind: 'call'; id: number; name: WriteName; args: unknown[]; now: number } | { kind: 'close' };
+/** `now`: an injected clock's time when the caller called (tests), which the operation runs on;
+ * without it the operation runs on the thread's clock when it runs. */
+export type ToThread = { kind: 'call'; id: number; name: WriteName; args: unknown[]; now?: number } | { kind: 'close' };
 
 export interface WireError {
   name: string;

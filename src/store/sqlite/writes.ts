@@ -1,6 +1,6 @@
 // Every Store operation that writes, by name, as functions of the context: the in-thread store
 // calls them directly, the store thread (thread.ts) calls them by the name a message carries.
-// Each takes the time as an argument, so a thread can run it on the caller's clock.
+// Those that take the time as an argument read ctx.clock when it is not given.
 import type { ClaimedTask, CleanupResult, ClaimRequest, EnqueueRequest, FailOptions, TaskError } from '../types.ts';
 import type { Ctx } from './context.ts';
 import { publish } from './events.ts';
@@ -23,14 +23,14 @@ export const WRITES = {
   fail: (ctx: Ctx, taskId: string, fence: number, error: TaskError, opts: FailOptions) => fail(ctx, taskId, fence, error, opts),
   release: (ctx: Ctx, taskId: string, fence: number) => release(ctx, taskId, fence),
   cancel: (ctx: Ctx, tenant: string, id: string) => cancel(ctx, tenant, id),
-  reapExpired: (ctx: Ctx, now: number) => reapExpired(ctx, now),
+  reapExpired: (ctx: Ctx, now?: number) => reapExpired(ctx, now ?? ctx.clock()),
   publish: (ctx: Ctx, taskId: string, event: unknown) => publish(ctx, taskId, event),
   sessionAppend: (ctx: Ctx, tenant: string, id: string, messages: unknown[], writer?: SessionWriter) => sessionAppend(ctx, tenant, id, messages, writer),
   sessionDelete: (ctx: Ctx, tenant: string, id: string) => sessionDelete(ctx, tenant, id),
-  rateLimitTake: (ctx: Ctx, key: string, limit: RateLimit, now: number) => rateLimitTake(ctx, key, limit, now),
+  rateLimitTake: (ctx: Ctx, key: string, limit: RateLimit, now?: number) => rateLimitTake(ctx, key, limit, now ?? ctx.clock()),
   toolClaim: (ctx: Ctx, taskId: string, key: string, owner: string, leaseMs: number) => toolClaim(ctx, taskId, key, owner, leaseMs),
   toolPut: (ctx: Ctx, taskId: string, key: string, owner: string, result: unknown) => toolPut(ctx, taskId, key, owner, result),
-  cleanup: (ctx: Ctx, now: number) => cleanup(ctx, now),
+  cleanup: (ctx: Ctx, now?: number) => cleanup(ctx, now ?? ctx.clock()),
 };
 
 export type WriteName = keyof typeof WRITES;

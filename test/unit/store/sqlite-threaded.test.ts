@@ -69,6 +69,21 @@ describe('sqlite store, writes in a thread', () => {
     }
   });
 
+  it('runs a call on the time it runs at, not the time it was sent: a lease granted after a wait behind the write lock is whole', async () => {
+    const path = tempPath();
+    const store = await openThreadedSqliteStore(options(path));
+    try {
+      const task = (await store.enqueue({ tenant: 'acme', input: 1, maxAttempts: 1, timeoutMs: 1000 })).task;
+      const { released } = await holdWriteLock(path, 1000);
+      const [claimed] = await store.claim({ worker: 'w1', n: 1, leaseMs: 2000 });
+      // Sent while the lock was held, granted after it was let go: the lease runs from then.
+      expect(claimed?.id).toBe(task.id);
+      expect(claimed!.leaseUntil).toBeGreaterThanOrEqual((await released) + 2000);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('answers a write only after its commit, so a process killed with writes accepted but not committed lost none it answered', async () => {
     const path = tempPath();
     (await openThreadedSqliteStore(options(path))).close();
