@@ -71,8 +71,6 @@ export class PullLoop {
   private readonly giveUpWrites = new AbortController();
   private stopped = false;
   private loopDone: Promise<void> = Promise.resolve();
-  /** Slots a completion is claiming for (completeAndClaim on its way): not the loop's to claim. */
-  private reserved = 0;
   private wakeUp: (() => void) | undefined;
   /** A task ended since the last claim started: claim again instead of sleeping. */
   private kicked = false;
@@ -138,13 +136,19 @@ export class PullLoop {
     const { store, pool, worker } = this.o;
     while (!this.stopped) {
       this.kicked = false;
-      const asked = Math.min(pool.slots - this.attempts.size - this.reserved, CLAIM_BATCH);
+      const asked = Math.min(pool.slots - this.attempts.size, CLAIM_BATCH);
       let got = 0;
       if (asked > 0) {
         try {
           const tasks = await store.claim({ worker, n: asked, leaseMs: this.leaseMs });
           got = tasks.length;
-          this.beginClaimed(tasks);
+          const now = Date.now();
+          for (const task of tasks) {
+            const waited = (now - Math.max(task.createdAt, task.runAt)) / 1000;
+            if (this.waits.length < 1024) this.waits.push(waited);
+            else this.waits[Math.floor(Math.random() * 1024)] = waited;
+            this.begin(task);
+          }
         } catch (err) {
           this.o.log.warn({ err }, 'claiming tasks failed');
         }
@@ -156,16 +160,6 @@ export class PullLoop {
         const pollMs = this.o.config.poll_interval * 1000;
         await this.sleep(pollMs, asked > 0 ? store.waitForWork?.bind(store) : undefined);
       }
-    }
-  }
-
-  private beginClaimed(tasks: ClaimedTask[]): void {
-    const now = Date.now();
-    for (const task of tasks) {
-      const waited = (now - Math.max(task.createdAt, task.runAt)) / 1000;
-      if (this.waits.length < 1024) this.waits.push(waited);
-      else this.waits[Math.floor(Math.random() * 1024)] = waited;
-      this.begin(task);
     }
   }
 
@@ -229,7 +223,7 @@ export class PullLoop {
   private finish(a: Attempt, outcome: Outcome): void {
     a.closed = true;
     clearTimeout(a.renewTimer);
-    this.track(this.write(a, outcome).catch((err: unknown) => {
+    this.track(this.write(a.task, outcome).catch((err: unknown) => {
       // The lease will run out and the task come back; nothing is lost.
       this.o.log.error({ err, taskId: a.task.id }, 'writing a task outcome failed');
     }));
@@ -260,8 +254,7 @@ export class PullLoop {
     }
   }
 
-  private async write(a: Attempt, outcome: Outcome): Promise<void> {
-    const { task } = a;
+  private async write(task: ClaimedTask, outcome: Outcome): Promise<void> {
     const { store, log } = this.o;
     const fields = { taskId: task.id, attempt: task.attempt };
     if (outcome.ok) {
@@ -275,55 +268,13 @@ export class PullLoop {
           return;
         }
       }
-      if (!(await this.complete(a, outcome.result))) log.warn(fields, 'task lost its claim; the result is dropped');
+      if (!(await this.retried(task, () => store.complete(task.id, task.fence, outcome.result)))) log.warn(fields, 'task lost its claim; the result is dropped');
       return;
     }
     const { retry_delay, retry_delay_max } = this.o.config;
     const delay = retryDelayMs(task.attempt, { baseMs: retry_delay * 1000, maxMs: retry_delay_max * 1000 }, (this.o.random ?? Math.random)(), outcome.retryAfterMs);
     const result = await this.retried(task, () => store.fail(task.id, task.fence, outcome.error, { retryable: outcome.retryable, retryDelayMs: delay }));
     log.info({ ...fields, code: outcome.error.code, result, ...(result === 'retrying' && { retryInMs: delay }) }, 'task attempt failed');
-  }
-
-  /**
-   * Writes a result. With slots free once this attempt's is (and work to claim), one call
-   * completes it and claims their next tasks (Store.completeAndClaim): one round trip per task
-   * for a busy slot instead of two. The slots it claims for are reserved from the loop's claims.
-   */
-  private async complete(a: Attempt, result: unknown): Promise<boolean> {
-    const { store, pool, worker } = this.o;
-    const { task } = a;
-    // This attempt's own slot counts as free while it is still in the map (its write starts
-    // before execute() removes it).
-    const free = pool.slots - this.attempts.size - this.reserved + (this.attempts.has(a.owner) ? 1 : 0);
-    const n = Math.min(free, CLAIM_BATCH);
-    if (!store.completeAndClaim || this.stopped || n <= 0) return this.retried(task, () => store.complete(task.id, task.fence, result));
-    this.reserved += n;
-    let claimed: ClaimedTask[] = [];
-    let completed: boolean;
-    try {
-      let first = true;
-      completed = await this.retried(task, async () => {
-        // A retry (after an outage) only completes: a claim whose answer was lost would hold
-        // its tasks until their leases ran out.
-        if (!first) return store.complete(task.id, task.fence, result);
-        first = false;
-        const r = await store.completeAndClaim!(task.id, task.fence, result, { worker, n, leaseMs: this.leaseMs });
-        claimed = r.claimed;
-        return r.completed;
-      });
-    } finally {
-      this.reserved -= n;
-    }
-    // Drained while the call was on its way: what it claimed goes back at once.
-    if (this.stopped) await Promise.all(claimed.map((t) => store.release(t.id, t.fence).catch((err: unknown) => {
-      this.o.log.error({ err, taskId: t.id }, 'returning a task to the queue failed; its lease will run out');
-    })));
-    else {
-      this.beginClaimed(claimed);
-      // Slots it could not fill are the loop's again; the loop skipped them while reserved.
-      if (claimed.length < n) this.scheduleRefill();
-    }
-    return completed;
   }
 
   /** A write for a claim, retried while the store is unreachable (store-retry.ts). */

@@ -7,7 +7,6 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openRedisStore } from '../../../src/store/redis/index.ts';
 import { openSqliteStore } from '../../../src/store/sqlite/index.ts';
-import { openThreadedSqliteStore } from '../../../src/store/sqlite/threaded.ts';
 import { startRedis } from '../../helpers/redis.ts';
 import { StoreError } from '../../../src/store/errors.ts';
 import type { EnqueueRequest, Store, Task } from '../../../src/store/types.ts';
@@ -85,22 +84,6 @@ async function until(what: string, pred: () => boolean | Promise<boolean>, timeo
 
 const ok = (result: unknown): Outcome => ({ ok: true, result });
 
-/** The store as it is, with the name of every call made through it, in order. */
-function recording(store: Store): { store: Store; calls: string[] } {
-  const calls: string[] = [];
-  const wrapped = new Proxy(store, {
-    get(target, key) {
-      const value: unknown = Reflect.get(target, key);
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        calls.push(String(key));
-        return (value as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
-  return { store: wrapped, calls };
-}
-
 describe('pull loop', () => {
   it('claims only as many tasks as it has free slots, and claims again as soon as one ends', async () => {
     const { runner, loop, enqueue, get, store } = await setup(2);
@@ -117,35 +100,6 @@ describe('pull loop', () => {
     runner.finish(runner.jobs[0], ok({ answer: 0 }));
     await until('a third task runs', () => runner.jobs.length === 3, 500);
     expect(await get(tasks[0]!)).toMatchObject({ status: 'succeeded', result: { answer: 0 }, attempt: 1 });
-  });
-
-  it.each([
-    ['in-thread', openSqliteStore],
-    ['threaded', openThreadedSqliteStore],
-  ] as const)('%s SQLite: a completion with work waiting claims the next task in the same call, never more than the slots', async (_name, open) => {
-    const dir = mkdtempSync(join(tmpdir(), 'drover-loop-'));
-    let calls: string[] = [];
-    const { runner, loop, enqueue, get, store } = await setup(2, {}, async () => {
-      const r = recording(await open({ path: join(dir, 'drover.db'), queueLimit: 10_000, resultTtlMs: 60_000, sessionTtlMs: 60_000 }));
-      calls = r.calls;
-      return r.store;
-    });
-    cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
-    const tasks = [];
-    for (let i = 0; i < 5; i++) tasks.push(await enqueue(i));
-    loop.start();
-    await until('two tasks run', () => runner.jobs.length === 2);
-    calls.splice(0);
-
-    // The poll interval is 10 s: the third task can only come with the completion.
-    runner.finish(runner.jobs[0], ok({ answer: 0 }));
-    await until('a third task runs', () => runner.jobs.length === 3, 1000);
-    await new Promise((r) => setTimeout(r, 100));
-    expect(calls.filter((c) => ['claim', 'complete', 'completeAndClaim'].includes(c))).toEqual(['completeAndClaim']);
-    expect(runner.jobs.map((j) => j.taskId)).toEqual(tasks.slice(0, 3).map((t) => t.id));
-    expect(await get(tasks[0]!)).toMatchObject({ status: 'succeeded', result: { answer: 0 } });
-    expect(loop.running).toBe(2);
-    expect((await store.stats()).running).toBe(2);
   });
 
   it('retries a retryable failure after a jittered backoff and dead-letters one that is not', async () => {
@@ -306,7 +260,6 @@ function flaky(store: Store) {
   const wrapped: Store = {
     ...store,
     complete: gate(store.complete.bind(store)),
-    ...(store.completeAndClaim && { completeAndClaim: gate(store.completeAndClaim.bind(store)) }),
     fail: gate(store.fail.bind(store)),
     renew: gate(store.renew.bind(store)),
     sessionAppend: gate(store.sessionAppend.bind(store)),
