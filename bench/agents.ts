@@ -17,6 +17,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { openStore, type Store } from '../src/store/index.ts';
+import { treeCpuMs } from './lib/cpu.ts';
 import { killEverything, startProcess, stopProcess, waitForLine, type Managed } from './lib/procs.ts';
 import { writeSection } from './lib/report.ts';
 import { summarize } from './lib/stats.ts';
@@ -80,7 +81,9 @@ async function startNode(env: Record<string, string>): Promise<Node> {
   });
   const listening = await waitForLine(m, (l) => l.includes('"msg":"listening"'), 30_000);
   await waitForLine(m, (l) => l.includes('"msg":"started"'), 30_000);
-  const store = await openStore({ backend: 'sqlite', path: '', queue_limit: 1_000_000, result_ttl: 86_400, session_ttl: 86_400, cleanup_interval: 60, stateDir: join(dir, 'state') });
+  // The bench's own connection writes in-thread whatever the children do, so a before/after
+  // comparison of the children's store is not also one of the bench's.
+  const store = await openStore({ backend: 'sqlite', path: '', queue_limit: 1_000_000, result_ttl: 86_400, session_ttl: 86_400, cleanup_interval: 60, stateDir: join(dir, 'state'), inThread: true });
   return { m, port: (JSON.parse(listening) as { port: number }).port, store, childPids, dir };
 }
 
@@ -452,6 +455,10 @@ async function throughputRun(): Promise<string[]> {
   try {
     // Over HTTP: POST /v1/tasks from a bounded number of keep-alive connections.
     const pool = new Pool(`http://127.0.0.1:${node.port}`, { connections: httpConcurrency });
+    // CPU of drover's own processes (supervisor, children, their threads) per task: steadier
+    // than the rates on a machine shared with other work.
+    const cpuPerTask = (fromMs: number) => ((treeCpuMs([node.m.pid]) - fromMs) / tasksB).toFixed(2);
+    let cpu0 = treeCpuMs([node.m.pid]);
     const first = Date.now();
     let next = 0;
     await Promise.all(Array.from({ length: httpConcurrency }, async () => {
@@ -461,15 +468,16 @@ async function throughputRun(): Promise<string[]> {
     await waitIdle(node.store, 120_000);
     const done = Date.now();
     await pool.close();
-    rows.push(`| over HTTP (${httpConcurrency} keep-alive connections) | ${Math.round(tasksB / ((submitted - first) / 1000)).toLocaleString('en')} | ${Math.round(tasksB / ((done - first) / 1000)).toLocaleString('en')} |`);
+    rows.push(`| over HTTP (${httpConcurrency} keep-alive connections) | ${Math.round(tasksB / ((submitted - first) / 1000)).toLocaleString('en')} | ${Math.round(tasksB / ((done - first) / 1000)).toLocaleString('en')} | ${cpuPerTask(cpu0)} |`);
 
     // Straight into the store: the executor alone.
+    cpu0 = treeCpuMs([node.m.pid]);
     const t0 = Date.now();
     await enqueue(node.store, tasksB, (i) => i);
     const t1 = Date.now();
     await waitIdle(node.store, 120_000);
     const t2 = Date.now();
-    rows.push(`| into the store from one process | ${Math.round(tasksB / ((t1 - t0) / 1000)).toLocaleString('en')} | ${Math.round(tasksB / ((t2 - t0) / 1000)).toLocaleString('en')} |`);
+    rows.push(`| into the store from one process | ${Math.round(tasksB / ((t1 - t0) / 1000)).toLocaleString('en')} | ${Math.round(tasksB / ((t2 - t0) / 1000)).toLocaleString('en')} | ${cpuPerTask(cpu0)} |`);
   } finally {
     await stopNode(node);
     rmSync(dir, { recursive: true, force: true });
@@ -479,8 +487,8 @@ async function throughputRun(): Promise<string[]> {
     '',
     `${children} children × 1 executor thread × 256 tasks per thread; done = the store shows nothing queued or running.`,
     '',
-    '| submitted | submit rate (tasks/s) | submit → all done (tasks/s) |',
-    '| --- | --- | --- |',
+    '| submitted | submit rate (tasks/s) | submit → all done (tasks/s) | drover CPU per task (ms) |',
+    '| --- | --- | --- | --- |',
     ...rows,
   ];
 }

@@ -67,6 +67,14 @@ function treeTicks(roots: readonly number[]): number {
   return ticks;
 }
 
+/** Clock ticks per second of /proc's times (USER_HZ: 100 on Linux). */
+const TICKS_PER_S = 100;
+
+/** CPU ms used so far by the processes (all their threads) in the trees under `roots`. */
+export function treeCpuMs(roots: readonly number[]): number {
+  return (treeTicks(roots) * 1000) / TICKS_PER_S;
+}
+
 function snapshot(extraRoots: readonly number[]): Snapshot {
   const m = machineTicks();
   return { ...m, ours: treeTicks([process.pid, ...extraRoots]) };

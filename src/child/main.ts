@@ -100,23 +100,6 @@ export async function runChild(): Promise<void> {
   let rss = process.memoryUsage.rss();
   let queueWaitP95 = 0;
 
-  let store: Store | undefined;
-  let executor: Executor | undefined;
-  try {
-    if (config.executor.agent) await loadAgentModule(config.executor.agent);
-    const plugin = config.http.plugin ? await loadPlugin(config.http.plugin) : undefined;
-    store = await openStore({ ...config.store, stateDir: config.supervisor.state_dir });
-    registerApi(app, { config, store, state, plugin, rateLimited: (tenant) => metrics.rateLimited(tenant) });
-    const { threads, tasksPerThread } = computeSizing(config, readMachine());
-    executor = await startExecutor({ config, store, log, threads, tasksPerThread, childId: state.id, onChange });
-    await app.ready();
-  } catch (err) {
-    const message = (err as Error).message;
-    process.stderr.write(`drover child ${state.id}: ${message}\n`);
-    send({ t: 'boot-failed', message });
-    process.exit(1);
-  }
-
   function heartbeat(): void {
     interval = tracker.takeInterval();
     rss = process.memoryUsage.rss();
@@ -144,6 +127,10 @@ export async function runChild(): Promise<void> {
     direct.reported(tracker.load);
   }
 
+  let store: Store | undefined;
+  let executor: Executor | undefined;
+  /** The store and the executor starting; a drain that comes meanwhile waits for them. */
+  let booting: Promise<void> = Promise.resolve();
   let draining: Promise<never> | undefined;
   function drain(deadlineMs: number, reason: string, idle: IdleOnDrain): Promise<never> {
     draining ??= (async () => {
@@ -156,8 +143,10 @@ export async function runChild(): Promise<void> {
       tracker.keepAlive = false;
       log.info({ reason, deadlineMs, idle }, 'draining');
       const deadline = Date.now() + deadlineMs;
+      // Still starting: what the boot opens, the drain closes.
+      await booting;
       // Running tasks finish (or go back to the queue at the deadline) while requests finish.
-      const tasks = executor?.drain(deadlineMs);
+      const tasks = executor?.drain(Math.max(0, deadline - Date.now()));
       // Closing a keep-alive connection between requests races the client's next request,
       // which then fails with ECONNRESET: while the node serves on, each idle connection goes
       // back to the supervisor, which gives its next request to another child; a draining
@@ -176,7 +165,7 @@ export async function runChild(): Promise<void> {
     return draining;
   }
 
-  process.on('message', (raw: unknown, handle?: unknown) => {
+  function onSupervisorMessage(raw: unknown, handle?: unknown): void {
     const msg = asSupervisorMessage(raw);
     if (!msg) return;
     switch (msg.t) {
@@ -234,7 +223,33 @@ export async function runChild(): Promise<void> {
         void metrics.registry.getMetricsAsJSON().then((m) => send({ t: 'metrics', id: msg.id, metrics: m }));
         return;
     }
-  });
+  }
+
+  // Listening before the first await: node queues messages only while a process has no
+  // 'message' listener, and a cluster worker has one of its own from the start, so a drain
+  // that came while the store opened was lost, and the child finished its boot and served on
+  // while the supervisor waited for it to exit.
+  process.on('message', onSupervisorMessage);
+  booting = (async () => {
+    try {
+      if (config.executor.agent) await loadAgentModule(config.executor.agent);
+      const plugin = config.http.plugin ? await loadPlugin(config.http.plugin) : undefined;
+      store = await openStore({ ...config.store, stateDir: config.supervisor.state_dir });
+      registerApi(app, { config, store, state, plugin, rateLimited: (tenant) => metrics.rateLimited(tenant) });
+      // Told to drain already: no executor, so no task is claimed only to be handed back.
+      if (state.draining) return;
+      const { threads, tasksPerThread } = computeSizing(config, readMachine());
+      executor = await startExecutor({ config, store, log, threads, tasksPerThread, childId: state.id, onChange });
+      await app.ready();
+    } catch (err) {
+      const message = (err as Error).message;
+      process.stderr.write(`drover child ${state.id}: ${message}\n`);
+      send({ t: 'boot-failed', message });
+      process.exit(1);
+    }
+  })();
+  await booting;
+  if (state.draining) return;
 
   // Ready means accepting: the shared socket (when the supervisor lets children accept) is
   // listened on before the supervisor hears "ready".
@@ -247,6 +262,7 @@ export async function runChild(): Promise<void> {
     };
     send({ t: 'want-listen' });
   });
+  if (state.draining) return;
 
   setInterval(heartbeat, config.supervisor.heartbeat_interval * 1000);
   state.ready = true;

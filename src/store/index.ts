@@ -8,6 +8,7 @@ import type { Logger } from '../log.ts';
 import { redisPasswords, redisTopology } from './redis/connect.ts';
 import { openRedisStore } from './redis/index.ts';
 import { openSqliteStore } from './sqlite/index.ts';
+import { openThreadedSqliteStore, storeThreadAvailable } from './sqlite/threaded.ts';
 import type { Clock, Store } from './types.ts';
 
 export * from './types.ts';
@@ -20,6 +21,9 @@ export type StoreConfig = Omit<Config['store'], RedisKeys | 'discard_orphaned_wa
   stateDir: string; clock?: Clock; log?: Logger; env?: NodeJS.ProcessEnv;
   /** The supervisor's open, before it forks: refuse a damaged file (SQLite quick_check). */
   checkIntegrity?: boolean;
+  /** SQLite: write on this thread instead of a store thread (default: with checkIntegrity,
+   * the supervisor's open, which writes little and must not wait on a thread's start). */
+  inThread?: boolean;
   warn?: (message: string) => void;
 };
 
@@ -35,10 +39,14 @@ export async function openStore(config: StoreConfig): Promise<Store> {
       if (!config.path && !config.stateDir) throw new StoreError('INVALID_ARGUMENT', 'store needs a path or a state directory');
       const path = config.path || join(config.stateDir, 'drover.db');
       if (!config.path) mkdirSync(config.stateDir, { recursive: true });
-      return openSqliteStore({
+      const options = {
         ...common, path, checkIntegrity: config.checkIntegrity ?? false, discardOrphanedWal: config.discard_orphaned_wal ?? false,
         ...(config.warn && { warn: config.warn }),
-      });
+      };
+      // A child's writes go to a thread of its own, so its event loop never waits on the
+      // write lock the children share (sqlite/threaded.ts); a bundled build has no thread file.
+      const inThread = config.inThread ?? config.checkIntegrity ?? false;
+      return inThread || !storeThreadAvailable() ? openSqliteStore(options) : openThreadedSqliteStore(options);
     }
     case 'redis': {
       const passwords = redisPasswords(config, config.env ?? process.env);

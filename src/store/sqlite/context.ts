@@ -1,8 +1,7 @@
 // What every part of the SQLite backend works with, and the mapping from a tasks row to
 // the backend-neutral Task.
-import type { Clock, ClaimedTask, StoreOptions, Task, TaskAttempt, TaskError, TaskKind, TaskStatus } from '../types.ts';
+import type { Clock, ClaimedTask, StoreOptions, Task, TaskAttempt, TaskError, TaskEvent, TaskKind, TaskStatus } from '../types.ts';
 import type { Db } from './db.ts';
-import type { EventHub } from './event-hub.ts';
 import { fromJson } from './json.ts';
 
 export { fromJson, toJson } from './json.ts';
@@ -11,7 +10,9 @@ export interface Ctx {
   db: Db;
   clock: Clock;
   opts: Omit<Required<StoreOptions>, 'clock'>;
-  hub: EventHub;
+  /** Where committed events go: this process's subscribers (event-hub.ts), or from a store
+   * thread to them (thread.ts). */
+  hub: { dispatch(taskId: string, event: TaskEvent): void };
 }
 
 export interface TaskRow {

@@ -23,6 +23,7 @@ export class Db {
   private readonly db: DatabaseSync;
   private readonly statements = new Map<string, StatementSync>();
   private afterCommitQueue: (() => void)[] | null = null;
+  private savepoints = 0;
   private closed = false;
   private failure: { message: string; lasting: boolean } | null = null;
   readonly path: string;
@@ -71,10 +72,12 @@ export class Db {
     return Number(this.wrap(() => this.statement(sql).run(params)).changes);
   }
 
-  /** Runs fn inside BEGIN IMMEDIATE … COMMIT (ROLLBACK if it throws). Not reentrant. */
+  /** Runs fn inside BEGIN IMMEDIATE … COMMIT (ROLLBACK if it throws). Inside another write it
+   * runs in a SAVEPOINT instead: a throw undoes only fn's changes (and drops its afterCommit
+   * callbacks), which is how a batch of operations shares one commit (thread.ts). */
   write<T>(fn: () => T): T {
     this.open();
-    if (this.afterCommitQueue) throw new Error('nested store write transaction');
+    if (this.afterCommitQueue) return this.savepoint(fn);
     this.wrap(() => this.db.exec('BEGIN IMMEDIATE'));
     const queue: (() => void)[] = [];
     this.afterCommitQueue = queue;
@@ -93,6 +96,26 @@ export class Db {
     return value;
   }
 
+  private savepoint<T>(fn: () => T): T {
+    const outer = this.afterCommitQueue!;
+    const name = `op${++this.savepoints}`;
+    this.wrap(() => this.db.exec(`SAVEPOINT ${name}`));
+    const queue: (() => void)[] = [];
+    this.afterCommitQueue = queue;
+    try {
+      const value = fn();
+      this.wrap(() => this.db.exec(`RELEASE ${name}`));
+      outer.push(...queue);
+      return value;
+    } catch (err) {
+      if (this.db.isTransaction) this.db.exec(`ROLLBACK TO ${name}; RELEASE ${name}`);
+      throw err;
+    } finally {
+      this.afterCommitQueue = outer;
+      this.savepoints--;
+    }
+  }
+
   /** Runs cb after the current write transaction commits (never if it rolls back). */
   afterCommit(cb: () => void): void {
     if (!this.afterCommitQueue) throw new Error('afterCommit outside a store write transaction');
@@ -104,6 +127,11 @@ export class Db {
     this.closed = true;
     this.statements.clear();
     this.db.close();
+  }
+
+  /** Inside a transaction (SQLite may end one by itself on some errors, e.g. a full disk). */
+  get inTransaction(): boolean {
+    return !this.closed && this.db.isTransaction;
   }
 
   get isClosed(): boolean {

@@ -61,9 +61,7 @@ export function claim(ctx: Ctx, req: ClaimRequest): ClaimedTask[] {
   const now = ctx.clock();
   return ctx.db.write(() => {
     reapInside(ctx, now);
-    const rows = ctx.db
-      .all<{ id: string }>(CLAIMABLE, { now, n: req.n })
-      .map(({ id }) => toRunning(ctx, now, id, req.worker, now + req.leaseMs));
+    const rows = toRunning(ctx, now, CLAIMABLE, { n: req.n }, req.worker, now + req.leaseMs);
     return toClaimedTasks(ctx.db, rows);
   });
 }

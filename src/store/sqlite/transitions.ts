@@ -27,19 +27,26 @@ function endAttempt(ctx: Ctx, now: number, id: string, error: TaskError | null):
   });
 }
 
-export function toRunning(ctx: Ctx, now: number, id: string, worker: string, leaseUntil: number): TaskRow {
-  const row = transition(
-    ctx, now, id,
-    `status = 'running', attempt = attempt + 1, fence = fence + 1, worker = :worker, lease_until = :leaseUntil, started_at = :now`,
-    { worker, leaseUntil },
+/** Claims the tasks `claimable` (a SELECT of ids taking :now and :n) selects, in one UPDATE and
+ * one INSERT of their attempts, not two statements per task; rows in claim order (priority,
+ * then age). The ids are selected before any row changes, as one snapshot. */
+export function toRunning(ctx: Ctx, now: number, claimable: string, params: Params, worker: string, leaseUntil: number): TaskRow[] {
+  const rows = ctx.db.all<TaskRow>(
+    `UPDATE tasks SET status = 'running', attempt = attempt + 1, fence = fence + 1, worker = :worker, lease_until = :leaseUntil,
+       started_at = :now, updated_at = :now, event_seq = event_seq + 1
+     WHERE id IN (${claimable}) RETURNING *`,
+    { ...params, worker, leaseUntil, now },
   );
-  if (!row) throw new Error(`claimed task ${id} vanished inside its transaction`);
+  if (rows.length === 0) return rows;
+  rows.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
   ctx.db.run(
-    `INSERT INTO attempts (task_id, n, started_at) VALUES (:id, :n, :now)
+    `INSERT INTO attempts (task_id, n, started_at)
+     SELECT value ->> 'id', value ->> 'n', :now FROM json_each(:claimed) WHERE true
      ON CONFLICT (task_id, n) DO UPDATE SET started_at = :now, finished_at = NULL, error = NULL`,
-    { id, n: row.attempt, now },
+    { claimed: JSON.stringify(rows.map((r) => ({ id: r.id, n: r.attempt }))), now },
   );
-  return row;
+  for (const row of rows) appendStatus(ctx, row, null);
+  return rows;
 }
 
 export function toCancelling(ctx: Ctx, now: number, id: string): TaskRow | undefined {

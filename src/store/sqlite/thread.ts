@@ -1,0 +1,98 @@
+// The store thread: owns the connection that writes, so a child's event loop never waits on
+// SQLite's write lock (other children hold it in turns, up to busy_timeout). What arrives in
+// one turn of this thread's loop is committed in one transaction, each operation in its own
+// SAVEPOINT (one that fails undoes only itself); every call is answered after the commit, so
+// nothing answered can be lost to a crash. Fewer commits also means fewer turns on the lock.
+import { parentPort, workerData } from 'node:worker_threads';
+import type { Ctx } from './context.ts';
+import { openDb } from './open.ts';
+import { toWire, type Answer, type WireError, type FromThread, type ThreadInit, type ToThread } from './wire.ts';
+import { WRITES } from './writes.ts';
+
+type Call = Extract<ToThread, { kind: 'call' }>;
+
+if (!parentPort) throw new Error('thread.ts runs as a worker thread of the SQLite store');
+const port = parentPort;
+const init = workerData as ThreadInit;
+const send = (m: FromThread) => port.postMessage(m);
+
+const db = openDb(init.path, { busyTimeoutMs: init.busyTimeoutMs });
+let now = 0;
+const ctx: Ctx = {
+  db,
+  clock: () => now,
+  opts: init.opts,
+  hub: { dispatch: (taskId, event) => send({ kind: 'event', taskId, event }) },
+};
+
+let pending: Call[] = [];
+let scheduled = false;
+let closing = false;
+
+port.on('message', (m: ToThread) => {
+  if (m.kind === 'close') {
+    closing = true;
+    if (!scheduled) finish();
+    return;
+  }
+  pending.push(m);
+  if (!scheduled) {
+    scheduled = true;
+    setImmediate(flush);
+  }
+});
+send({ kind: 'ready' });
+
+function flush(): void {
+  scheduled = false;
+  const calls = pending;
+  pending = [];
+  // Cleanup commits in slices of its own (writes.ts), so it does not join a batch.
+  const batch = calls.filter((c) => c.name !== 'cleanup');
+  let answers: Answer[] = [];
+  if (batch.length > 0) {
+    try {
+      db.write(() => {
+        for (const c of batch) {
+          const answer = run(c, true);
+          answers.push(answer);
+          // SQLite ends the whole transaction by itself on some errors (a full disk): then
+          // nothing of the batch stands, and that error is every call's answer.
+          if (!answer.ok && !db.inTransaction) throw new BatchLost(answer.error);
+        }
+      });
+    } catch (err) {
+      const error = err instanceof BatchLost ? err.error : toWire(err);
+      answers = batch.map((c) => ({ id: c.id, ok: false, error }));
+    }
+  }
+  for (const c of calls) if (c.name === 'cleanup') answers.push(run(c, false));
+  send({ kind: 'answers', answers, fault: db.fault });
+  if (closing) finish();
+}
+
+/** In a batch, the call runs in a savepoint of its own (even an operation that throws before it
+ * writes anything leaves the batch as it was). */
+function run(c: Call, inBatch: boolean): Answer {
+  now = c.now ?? Date.now();
+  try {
+    const op = WRITES[c.name] as (ctx: Ctx, ...args: unknown[]) => unknown;
+    return { id: c.id, ok: true, value: inBatch ? db.write(() => op(ctx, ...c.args)) : op(ctx, ...c.args) };
+  } catch (err) {
+    return { id: c.id, ok: false, error: toWire(err) };
+  }
+}
+
+class BatchLost extends Error {
+  readonly error: WireError;
+
+  constructor(error: WireError) {
+    super(error.message);
+    this.error = error;
+  }
+}
+
+function finish(): void {
+  db.close();
+  port.close();
+}
