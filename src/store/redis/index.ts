@@ -53,8 +53,10 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
     // accepted: UNAVAILABLE); ioredis keeps reconnecting with backoff meanwhile.
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
-    // Commands issued in one tick go out in one write (many slots claim and complete at once).
-    enableAutoPipelining: true,
+    // Off: with it, slots that were answered in one reply all send their next call in one
+    // batch, and node and Redis take turns waiting on each other (bench:queue at 8 slots ran
+    // at 0.67x BullMQ with both processes half idle; bench/RESULTS.md, "Queue").
+    enableAutoPipelining: false,
     ...(options.password !== undefined && { password: options.password }),
     ...(options.sentinelPassword !== undefined && { sentinelPassword: options.sentinelPassword }),
     ...options.redis,
@@ -332,7 +334,7 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
         result.sessions += sessions;
         result.tasks += ids.length;
         // One DEL per task: their tool results live in slots of their own (a Cluster refuses a
-        // DEL across slots); auto-pipelining sends them together all the same.
+        // DEL across slots); sent together, each answered in the same round trip.
         await Promise.all(ids.map((id) => redis.del(toolKey(id))));
         if (ids.length < CLEANUP_BATCH && sessions < CLEANUP_BATCH) break;
       }
