@@ -11,18 +11,14 @@ import { ChildHandle } from './child.ts';
  * journald; stderr comes through the supervisor, which keeps the last lines of a child that
  * cannot boot.
  */
-/** The child main thread's V8 semi-space cap, in MiB (see worker-pool/heap.ts for the threads'). */
-export const CHILD_SEMI_SPACE_FLAG = '--max-semi-space-size=2';
-
 export function setupFork(): void {
   const sea = isSea();
   cluster.setupPrimary({
     exec: sea ? '--drover-child' : process.argv[1],
-    // A child's main thread holds a little per task in flight for seconds; V8's default nursery
-    // (new space up to 64 MiB in Node 24) was a quarter of a child's memory per task in
-    // bench:agents. A flag the user passes comes later and wins. (The single binary takes no
-    // V8 flags in argv.)
-    execArgv: sea ? [] : [CHILD_SEMI_SPACE_FLAG, ...process.execArgv],
+    // The main thread keeps V8's default nursery: it serves every HTTP request, and a 2 MiB
+    // semi-space cost a cheap request ~1.4 µs more in scavenges (bench/RESULTS.md, "Cheap
+    // requests"); the executor threads, which hold the tasks, keep theirs small (heap.ts).
+    execArgv: sea ? [] : process.execArgv,
     args: [],
     stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
   });
