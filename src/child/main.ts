@@ -65,7 +65,7 @@ export async function runChild(): Promise<void> {
   const tracker = new LoadTracker(config.balancer.child_target, onChange, (res, seconds) =>
     // A client that left before any answer: nginx's 499 (client closed request).
     metrics.observeRequest(routeOf(res), res.headersSent ? res.statusCode : 499, seconds));
-  const { app, server, quickFirst } = buildApp(config, state, log);
+  const { app, server, quickFirst } = buildApp(config, state, log, (req, res) => tracker.requestStarted(req, res));
   tracker.attach(server);
   const direct = new DirectAccept(config.balancer.child_target, {
     backlog: config.server.backlog,

@@ -20,9 +20,13 @@ export interface ChildState {
 /**
  * The child's HTTP application. Its server never listens: the supervisor hands it accepted
  * sockets. Because Node arms header and request timeouts only on 'listening', the server is
- * created here with a short check interval and told it is listening.
+ * created here with a short check interval and told it is listening. `onRequest` sees each
+ * request before fastify does (the load tracker).
  */
-export function buildApp(config: Config, state: ChildState, log: Logger): { app: FastifyInstance; server: http.Server; quickFirst: QuickFirst } {
+export function buildApp(
+  config: Config, state: ChildState, log: Logger,
+  onRequest?: (req: http.IncomingMessage, res: ChildResponse) => void,
+): { app: FastifyInstance; server: http.Server; quickFirst: QuickFirst } {
   const s = config.server;
   let server!: http.Server;
   // Fastify's instance type is parameterised by the logger; pino's Logger and fastify's
@@ -48,7 +52,10 @@ export function buildApp(config: Config, state: ChildState, log: Logger): { app:
         headersTimeout: s.header_timeout * 1000,
         requestTimeout: s.request_timeout * 1000,
         keepAliveTimeout: s.keep_alive_timeout * 1000,
-      }, handler);
+      }, onRequest ? (req, res) => {
+        onRequest(req, res as ChildResponse);
+        handler(req, res);
+      } : handler);
       server.maxRequestsPerSocket = s.max_requests_per_connection || null;
       return server;
     },

@@ -28,6 +28,20 @@ export class ChildResponse<Request extends IncomingMessage = IncomingMessage> ex
   onStream: ((res: ChildResponse) => void) | undefined = undefined;
   /** Its answer is an event stream under way (LoadTracker). */
   streaming = false;
+  /** Told once when the response closes, answered or aborted (LoadTracker). */
+  onClose: ((res: ChildResponse) => void) | undefined = undefined;
+
+  // Node emits 'close' on every response, finished or aborted, through emit(): watching it here
+  // costs a comparison per event, where a 'close' listener per request cost an event-table
+  // entry and its removal (with the request listener, ~1 µs of a 15 µs ping; bench/RESULTS.md).
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'close' && this.onClose !== undefined) {
+      const onClose = this.onClose;
+      this.onClose = undefined;
+      onClose(this);
+    }
+    return super.emit(event, ...args);
+  }
 
   // Fastify writes a reply's headers with writeHead(status, headers): the one place every
   // answer passes once, so the content type is looked at here rather than in a hook per request.

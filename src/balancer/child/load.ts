@@ -10,8 +10,8 @@ const LATENCY_SAMPLES = 2048;
 
 /**
  * Counts what makes a child busy: open connections, requests in flight, requests served, and
- * request durations since the last report. Attached to the raw http.Server so nothing in the
- * framework can hide a request from it. `onChange(urgent)` fires on every change; urgent when
+ * request durations since the last report. It sees connections on the raw http.Server and each
+ * request before the framework does (requestStarted), so nothing in the framework can hide one. `onChange(urgent)` fires on every change; urgent when
  * `busy` drops from at or above `target`, so the supervisor can hand a waiting connection
  * over at once.
  *
@@ -38,6 +38,8 @@ export class LoadTracker {
   private readonly target: number;
   private readonly onChange: (urgent: boolean) => void;
   private readonly onFinish?: (res: ChildResponse, seconds: number) => void;
+  private readonly onResponseClose = (res: ChildResponse): void => this.finish(res);
+  private readonly onStream = (res: ChildResponse): void => this.streamStarted(res);
 
   /** `onFinish` hears every response that closed (answered or aborted) and how long it took. */
   constructor(target: number, onChange: (urgent: boolean) => void, onFinish?: (res: ChildResponse, seconds: number) => void) {
@@ -67,27 +69,23 @@ export class LoadTracker {
         this.drop('connections');
       });
     });
-    // The per-request path runs tens of thousands of times a second: one shared close
-    // listener and fields on the response instead of a closure and a once() wrapper each.
-    const tracker = this;
-    function onResponseClose(this: ChildResponse): void {
-      tracker.finish(this);
-    }
-    function onStream(res: ChildResponse): void {
-      tracker.streamStarted(res);
-    }
-    // Prepended, so it runs before fastify's handler can write the headers.
-    server.prependListener('request', (req: IncomingMessage, res: ChildResponse) => {
-      this.inflight++;
-      const use = this.sockets.get(req.socket);
-      if (use) use.active++;
-      if (!this.keepAlive) res.shouldKeepAlive = false;
-      res.socketUse = use;
-      res.startedAt = performance.now();
-      res.onStream = onStream;
-      this.onChange(false);
-      res.on('close', onResponseClose);
-    });
+  }
+
+  /**
+   * Called for every request before the app's handler (buildApp's onRequest), rather than from
+   * a second 'request' listener: the per-request path runs tens of thousands of times a second,
+   * and fields on the response replace closures and listeners.
+   */
+  requestStarted(req: IncomingMessage, res: ChildResponse): void {
+    this.inflight++;
+    const use = this.sockets.get(req.socket);
+    if (use) use.active++;
+    if (!this.keepAlive) res.shouldKeepAlive = false;
+    res.socketUse = use;
+    res.startedAt = performance.now();
+    res.onStream = this.onStream;
+    res.onClose = this.onResponseClose;
+    this.onChange(false);
   }
 
   /** An answer became a long wait on I/O (a stream, a long poll): its request no longer counts as busy. */
