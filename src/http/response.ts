@@ -33,7 +33,7 @@ export class ChildResponse<Request extends IncomingMessage = IncomingMessage> ex
 
   // Node emits 'close' on every response, finished or aborted, through emit(): watching it here
   // costs a comparison per event, where a 'close' listener per request cost an event-table
-  // entry and its removal (with the request listener, ~1 µs of a 15 µs ping; bench/RESULTS.md).
+  // entry and its removal (bench/RESULTS.md, "Cheap requests").
   override emit(event: string | symbol, ...args: unknown[]): boolean {
     if (event === 'close' && this.onClose !== undefined) {
       const onClose = this.onClose;

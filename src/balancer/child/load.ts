@@ -11,9 +11,9 @@ const LATENCY_SAMPLES = 2048;
 /**
  * Counts what makes a child busy: open connections, requests in flight, requests served, and
  * request durations since the last report. It sees connections on the raw http.Server and each
- * request before the framework does (requestStarted), so nothing in the framework can hide one. `onChange(urgent)` fires on every change; urgent when
- * `busy` drops from at or above `target`, so the supervisor can hand a waiting connection
- * over at once.
+ * request before the framework does (requestStarted), so nothing in the framework can hide
+ * one. `onChange(urgent)` fires on every change; urgent when `busy` drops from at or above
+ * `target`, so the supervisor can hand a waiting connection over at once.
  *
  * Two numbers come out of it. `load` (connections + requests) is what children are compared
  * by: the supervisor spreads connections so that loads stay close. `busy` (requests being
