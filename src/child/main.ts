@@ -76,6 +76,7 @@ export async function runChild(): Promise<void> {
     askListen: () => send({ t: 'want-listen' }),
     listenFailed: (errno) => log.warn({ error: getSystemErrorName(errno) }, 'cannot accept from the shared socket; connections come through the supervisor'),
   });
+  tracker.moveConnection = (load, age) => direct.moveConnection(load, age);
   const idleReturn = new IdleReturn(
     config.balancer.rebind_idle_after * 1000,
     (before) => tracker.idleSince(before),

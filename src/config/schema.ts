@@ -23,7 +23,7 @@ export const ServerSchema = Section({
   header_timeout: Seconds(10, { minimum: 1, description: 'time a client has to send the request headers' }),
   request_timeout: Seconds(360, { minimum: 1, description: 'time a client has to send a whole request and get its answer' }),
   keep_alive_timeout: Seconds(5, { minimum: 0, description: 'idle time before a keep-alive connection is closed' }),
-  max_requests_per_connection: Int(1000, 0, 1_000_000, 'requests served on one keep-alive connection before it is closed, so pooled connections get rebalanced (0 = no limit)'),
+  max_requests_per_connection: Int(0, 0, 1_000_000, 'requests served on one keep-alive connection before it is closed (0 = no limit; a child over its share moves connections to the others without it)'),
 });
 
 export const HttpSchema = Section({

@@ -32,7 +32,7 @@ export class ChildMetrics {
    * `connections` reads how this child took its connections from the shared socket (see
    * DirectAccept); `deferred`, how many requests waited for quicker ones (see QuickFirst).
    */
-  constructor(childId: number, connections: () => { accepted: number; forwarded: number }, deferred: () => number) {
+  constructor(childId: number, connections: () => { accepted: number; forwarded: number; moved: number }, deferred: () => number) {
     const child = String(childId);
     collectDefaultMetrics({ register: this.registry, labels: { child } });
     const routes = this.routes;
@@ -70,6 +70,8 @@ export class ChildMetrics {
       () => connections().accepted - connections().forwarded);
     childCounter('drover_connections_sent_back_total', 'connections this child accepted and sent back to the supervisor (at its limit, or stopping)',
       () => connections().forwarded);
+    childCounter('drover_connections_moved_total', 'keep-alive connections this child closed after an answer while over its limit, so that their clients reconnect to a less loaded child',
+      () => connections().moved);
     childCounter('drover_http_requests_deferred_total', 'requests to a route that holds the event loop, started after the quicker requests this child had read',
       deferred);
   }

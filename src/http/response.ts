@@ -4,6 +4,8 @@ import type { Socket } from 'node:net';
 /** A connection's counters (LoadTracker, src/balancer/child/load.ts). */
 export interface SocketUse {
   readonly socket: Socket;
+  /** When the connection opened (performance.now()). */
+  readonly openedAt: number;
   active: number;
   served: number;
   /** When the last request finished and none was left (performance.now()), and the bytes read by then. */

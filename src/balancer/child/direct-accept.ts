@@ -4,6 +4,8 @@ import { NO_LIMIT } from '../../ipc/messages.ts';
 
 const BURST_MIN = 2;
 const BURST_SHARE = 0.1;
+/** A connection younger than this is not moved again: it was just placed. */
+export const MOVE_MIN_AGE_MS = 1000;
 
 export interface DirectAcceptOptions {
   backlog: number;
@@ -40,11 +42,21 @@ export interface DirectAcceptOptions {
  * at most BURST_SHARE of it (at least BURST_MIN) between two of its reports, and sends the rest
  * back to be placed by load. Churning short connections do not grow the load, and keep-alive
  * clients open few; neither is sent back.
+ *
+ * Connections already open move too. A keep-alive client (a proxy's pool, an SDK's agent)
+ * never reconnects by itself, so a child added later would get none of its connections. While
+ * this child is over its limit, it closes a connection after the answer to a request that
+ * starts on it (`Connection: close`), at most as many between two reports as a burst may add,
+ * and the client's next request opens a connection that the limit steers elsewhere. With loads
+ * close (no limit) nothing moves, so a steady pool costs no reconnects.
  */
 export class DirectAccept {
   /** Connections accepted here, and those sent back to the supervisor. */
   accepted = 0;
   forwarded = 0;
+  /** Keep-alive connections closed after an answer to move them to a less loaded child. */
+  moved = 0;
+  private movedSinceReport = 0;
   private listener?: ListenHandle;
   private asked = false;
   private stopped = false;
@@ -106,6 +118,18 @@ export class DirectAccept {
   reported(load: number): void {
     this.reportedLoad = load;
     this.growth = Math.max(BURST_MIN, Math.ceil(load * BURST_SHARE));
+    this.movedSinceReport = 0;
+  }
+
+  /**
+   * Whether the connection of a request starting now should close after its answer so that
+   * its client reconnects elsewhere; `load` counts that request, `age` is the connection's (ms).
+   */
+  moveConnection(load: number, age: number): boolean {
+    if (!shouldMove({ limit: this.limit, spread: this.spread, load, age, moved: this.movedSinceReport, budget: this.growth })) return false;
+    this.movedSinceReport++;
+    this.moved++;
+    return true;
   }
 
   /** Called when the load may have dropped: back under the limit, a closed child asks for the socket. */
@@ -157,4 +181,21 @@ export class DirectAccept {
     client.setNoDelay?.(true);
     this.opts.serve(new net.Socket({ handle: client, readable: true, writable: true } as unknown as net.SocketConstructorOpts));
   }
+}
+
+export interface MoveState {
+  /** The accept limit (NO_LIMIT while loads are close) and whether other children accept. */
+  limit: number;
+  spread: boolean;
+  load: number;
+  /** How long the connection has been open, ms. */
+  age: number;
+  /** Connections moved since the last report, and how many may be. */
+  moved: number;
+  budget: number;
+}
+
+/** A child over its limit moves a connection it has held a while, up to its budget per report. */
+export function shouldMove(s: MoveState): boolean {
+  return s.limit !== NO_LIMIT && s.spread && s.load > s.limit && s.age >= MOVE_MIN_AGE_MS && s.moved < s.budget;
 }

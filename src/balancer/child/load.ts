@@ -31,6 +31,8 @@ export class LoadTracker {
   received = 0;
   /** Cleared while draining: every response then says `Connection: close`, so keep-alive clients move to other children. */
   keepAlive = true;
+  /** Asked at each request's start whether its connection should close after the answer, to move it elsewhere (DirectAccept.moveConnection). */
+  moveConnection?: (load: number, age: number) => boolean;
   private durations: number[] = [];
   private readonly sockets = new Map<Socket, SocketUse>();
   private readonly loopDelay: ReturnType<typeof monitorEventLoopDelay>;
@@ -62,7 +64,7 @@ export class LoadTracker {
   attach(server: Server): void {
     server.on('connection', (socket: Socket) => {
       this.connections++;
-      this.sockets.set(socket, { socket, active: 0, served: 0, idleAt: 0, bytesAtIdle: 0 });
+      this.sockets.set(socket, { socket, openedAt: performance.now(), active: 0, served: 0, idleAt: 0, bytesAtIdle: 0 });
       this.onChange(false);
       socket.once('close', () => {
         this.sockets.delete(socket);
@@ -78,11 +80,12 @@ export class LoadTracker {
    */
   requestStarted(req: IncomingMessage, res: ChildResponse): void {
     this.inflight++;
+    const now = performance.now();
     const use = this.sockets.get(req.socket);
     if (use) use.active++;
-    if (!this.keepAlive) res.shouldKeepAlive = false;
+    if (!this.keepAlive || (use !== undefined && this.moveConnection?.(this.load, now - use.openedAt))) res.shouldKeepAlive = false;
     res.socketUse = use;
-    res.startedAt = performance.now();
+    res.startedAt = now;
     res.onStream = this.onStream;
     res.onClose = this.onResponseClose;
     this.onChange(false);

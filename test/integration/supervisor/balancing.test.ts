@@ -40,6 +40,18 @@ async function spreadWithOneBusyChild(): Promise<{ busy: number; idle: number; t
   return { busy: busy!, idle, toIdle, total };
 }
 
+/** A ping through a keep-alive agent: which child answered, on which client port (the connection). */
+function pingVia(agent: http.Agent, url: string): Promise<{ pid: number; port: number; status: number }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () =>
+        resolve({ pid: (JSON.parse(body) as { pid: number }).pid, port: req.socket!.localPort!, status: res.statusCode! }));
+    });
+    req.on('error', reject);
+  });
+}
+
 describe('balancer strategies', () => {
   // Children accepting from the shared socket are steered by a limit: the busy child stops
   // accepting (round robin would alternate: bench/RESULTS.md).
@@ -60,6 +72,48 @@ describe('balancer strategies', () => {
     // tenants starve the 2 cores, because a child that is not scheduled neither accepts nor
     // reports. The ±10% target is for the spread over a run (bench/RESULTS.md: ±1–3%).
     for (const c of counts) expect(Math.abs(c - 20)).toBeLessThanOrEqual(3);
+    await d.stop();
+  });
+
+  // A proxy's pool or an SDK's keep-alive agent never reconnects by itself: without a move, a
+  // child added later would get none of its connections.
+  it('moves a keep-alive pool onto a child added later, and leaves a pool alone while loads are even', async () => {
+    const d = await startDrover({ args: ['start', '--port', '0', '--children', '1'] });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 20 });
+    const answers: { at: number; pid: number; port: number; status: number }[] = [];
+    let running = true;
+    const loop = async () => {
+      while (running) {
+        const r = await pingVia(agent, d.url('/v1/ping'));
+        answers.push({ at: Date.now(), ...r });
+      }
+    };
+    const loops = Array.from({ length: 20 }, loop);
+    await sleep(1500);
+    // One child has no one to move connections to: the pool stays as it was opened.
+    expect(new Set(answers.map((a) => a.port)).size).toBe(20);
+    const [first] = d.childPids();
+    d.signal('SIGTTIN');
+    await d.nextLog((l) => l.msg === 'child ready', 15_000, 'second child');
+    const second = d.childPids().find((p) => p !== first)!;
+    // Until the second child answers a quarter of the requests of the last second (at most 15 s).
+    const deadline = Date.now() + 15_000;
+    let share = 0;
+    while (Date.now() < deadline) {
+      await sleep(250);
+      const recent = answers.filter((a) => a.at >= Date.now() - 1000);
+      share = recent.filter((a) => a.pid === second).length / Math.max(1, recent.length);
+      if (share >= 0.25) break;
+    }
+    running = false;
+    await Promise.all(loops);
+    agent.destroy();
+    expect(share).toBeGreaterThanOrEqual(0.25);
+    expect(answers.filter((a) => a.status !== 200)).toEqual([]);
+    const admin = (await d.waitLog((l) => l.msg === 'admin listening')).port as number;
+    const metrics = (await request(`http://127.0.0.1:${admin}/metrics`)).body;
+    const moved = [...metrics.matchAll(/^drover_connections_moved_total\{child="\d+"\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    expect(moved).toBeGreaterThan(0);
     await d.stop();
   });
 

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ClientHandle, ListenHandle } from '../../../../src/balancer/supervisor/listen.ts';
-import { DirectAccept } from '../../../../src/balancer/child/direct-accept.ts';
+import { DirectAccept, MOVE_MIN_AGE_MS, shouldMove, type MoveState } from '../../../../src/balancer/child/direct-accept.ts';
 import { NO_LIMIT } from '../../../../src/ipc/messages.ts';
 import { eventually } from '../../../helpers/http.ts';
 
@@ -161,5 +161,33 @@ describe('DirectAccept', () => {
     direct.setLimit(10, false);
     expect(h.asks).toBe(0);
     expect(direct.listening).toBe(false);
+  });
+});
+
+describe('moving open keep-alive connections', () => {
+  const over: MoveState = { limit: 20, spread: true, load: 30, age: MOVE_MIN_AGE_MS, moved: 0, budget: 3 };
+  it.each<[string, Partial<MoveState>, boolean]>([
+    ['over its limit, with others to take the connection', {}, true],
+    ['loads close: no limit', { limit: NO_LIMIT }, false],
+    ['alone: no one else accepts', { spread: false }, false],
+    ['at its limit, not over it', { load: 20 }, false],
+    ['a connection placed less than a second ago', { age: MOVE_MIN_AGE_MS - 1 }, false],
+    ['its budget since the last report spent', { moved: 3 }, false],
+    ['budget left', { moved: 2 }, true],
+  ])('%s', (_what, change, expected) => {
+    expect(shouldMove({ ...over, ...change })).toBe(expected);
+  });
+
+  it('moves at most a burst share between two reports, and counts what it moved', () => {
+    const { direct } = harness(100);
+    direct.setLimit(20, true);
+    direct.reported(30); // budget: 10% of 30 = 3
+    const first = Array.from({ length: 5 }, () => direct.moveConnection(30, MOVE_MIN_AGE_MS));
+    expect(first).toEqual([true, true, true, false, false]);
+    direct.reported(30);
+    expect(direct.moveConnection(30, MOVE_MIN_AGE_MS)).toBe(true);
+    expect(direct.moved).toBe(4);
+    direct.setLimit(NO_LIMIT, true);
+    expect(direct.moveConnection(30, MOVE_MIN_AGE_MS)).toBe(false);
   });
 });
