@@ -97,12 +97,12 @@ export async function runChild(): Promise<void> {
   }
   let listenAnswered: (() => void) | undefined;
   // Before anything can report: the executor reports as soon as it claims its first task.
-  let interval = tracker.takeInterval();
+  let interval = { httpP95: tracker.takeHttpP95(), eventLoopLag: 0 };
   let rss = process.memoryUsage.rss();
   let queueWaitP95 = 0;
 
   function heartbeat(): void {
-    interval = tracker.takeInterval();
+    interval = { httpP95: tracker.takeHttpP95(), eventLoopLag: idleReturn.takeLag() };
     rss = process.memoryUsage.rss();
     queueWaitP95 = executor?.takeQueueWaitP95() ?? 0;
     report();

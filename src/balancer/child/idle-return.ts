@@ -23,6 +23,8 @@ export const WARMUP_MS = 3000;
  * back later or never (rebind_idle_after = 0): the child paces its load reports by the watch.
  */
 const WATCH_MS = 10;
+/** Lateness samples kept per report interval for the event-loop lag p99 (100 s of sweeps). */
+const LAG_SAMPLES = 10_000;
 
 /**
  * CPU time the event loop's thread has used, in ms. Only this thread: executor threads and the
@@ -53,7 +55,9 @@ function cpuMs(): number {
  * Only a connection that read nothing since its last answer goes: its next request has not
  * begun, so no byte is left behind in this child's parser.
  *
- * The same watch tells the child how soon to report its load (heldLately, report-pace.ts).
+ * The same watch tells the child how soon to report its load (heldLately, report-pace.ts), and
+ * its lateness is the event-loop lag the child reports (takeLag): one timer, where node's
+ * monitorEventLoopDelay would add a second one at the same rate.
  */
 export class IdleReturn {
   private timer?: NodeJS.Timeout;
@@ -62,6 +66,8 @@ export class IdleReturn {
   private cpuAt = 0;
   private heldAt = -Infinity;
   private countFrom = 0;
+  /** How late each sweep since the last takeLag() came, ms. */
+  private lateness: number[] = [];
   private readonly afterMs: number;
   private readonly warmupMs: number;
   private readonly idle: (before: number) => Iterable<Socket>;
@@ -97,6 +103,7 @@ export class IdleReturn {
     const now = performance.now();
     const cpu = cpuMs();
     const wall = now - this.sweptAt;
+    if (this.lateness.length < LAG_SAMPLES) this.lateness.push(Math.max(0, wall - this.interval));
     const late = wall > this.interval + Math.max(this.interval, HELD_MIN_MS);
     if (late && cpu - this.cpuAt >= HELD_MIN_MS && now >= this.countFrom) this.heldAt = now;
     this.sweptAt = now;
@@ -104,6 +111,20 @@ export class IdleReturn {
     if (this.afterMs <= 0 || !this.heldLately(now)) return;
     const idle = [...this.idle(now - this.afterMs)];
     for (const socket of idle) this.detach(socket);
+  }
+
+  /**
+   * The event loop's lag since the last call: p99 of how late the sweeps came, in seconds (0
+   * before the first sweep). A sweep due now but not yet run counts too, so a loop held right
+   * now shows.
+   */
+  takeLag(): number {
+    const d = this.lateness;
+    if (this.timer) d.push(Math.max(0, performance.now() - this.sweptAt - this.interval));
+    this.lateness = [];
+    if (d.length === 0) return 0;
+    d.sort((a, b) => a - b);
+    return d[Math.min(d.length - 1, Math.floor(d.length * 0.99))]! / 1000;
   }
 
   /** Whether a handler held the event loop on the CPU within the last HELD_MEMORY_MS. */

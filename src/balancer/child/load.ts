@@ -1,5 +1,5 @@
 // Imported rather than the global, which is an accessor on globalThis: a getter call per use.
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ChildResponse, SocketUse } from '../../http/response.ts';
@@ -35,7 +35,6 @@ export class LoadTracker {
   moveConnection?: (load: number, age: number) => boolean;
   private durations: number[] = [];
   private readonly sockets = new Map<Socket, SocketUse>();
-  private readonly loopDelay: ReturnType<typeof monitorEventLoopDelay>;
 
   private readonly target: number;
   private readonly onChange: (urgent: boolean) => void;
@@ -48,8 +47,6 @@ export class LoadTracker {
     this.target = target;
     this.onChange = onChange;
     this.onFinish = onFinish;
-    this.loopDelay = monitorEventLoopDelay({ resolution: 10 });
-    this.loopDelay.enable();
   }
 
   get load(): number {
@@ -137,14 +134,11 @@ export class LoadTracker {
     }
   }
 
-  /** Latency p95 and event-loop lag since the last call, then starts a new interval. */
-  takeInterval(): { httpP95?: number; eventLoopLag: number } {
+  /** Request duration p95 (seconds) since the last call, then starts a new interval. */
+  takeHttpP95(): number | undefined {
     const d = this.durations.sort((a, b) => a - b);
-    const httpP95 = d.length ? d[Math.min(d.length - 1, Math.floor(d.length * 0.95))] : undefined;
-    const eventLoopLag = this.loopDelay.count ? this.loopDelay.percentile(99) / 1e9 : 0;
     this.durations = [];
-    this.loopDelay.reset();
-    return { httpP95, eventLoopLag };
+    return d.length ? d[Math.min(d.length - 1, Math.floor(d.length * 0.95))] : undefined;
   }
 
   private sample(seconds: number): void {

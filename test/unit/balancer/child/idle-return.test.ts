@@ -91,3 +91,26 @@ describe('IdleReturn: whether a handler held the event loop lately (which paces 
     expect(running!.heldLately()).toBe(false);
   });
 });
+
+describe('IdleReturn: the event-loop lag a child reports', () => {
+  it('is near zero while nothing holds the loop, and shows a hold of the loop', async () => {
+    watch(0);
+    await sleep(120);
+    expect(running!.takeLag()).toBeLessThan(0.1);
+    await sleep(20);
+    burn(150);
+    await sleep(30);
+    const lag = running!.takeLag();
+    expect(lag).toBeGreaterThanOrEqual(0.13);
+    expect(lag).toBeLessThan(1);
+    // A new interval starts at each call: the hold is not reported twice.
+    await sleep(50);
+    expect(running!.takeLag()).toBeLessThan(0.1);
+  });
+
+  it('counts a hold that is still going on when asked', () => {
+    watch(0);
+    burn(100);
+    expect(running!.takeLag()).toBeGreaterThanOrEqual(0.08);
+  });
+});
