@@ -1,6 +1,6 @@
 // What check-config and start verify beyond the config's own keys, before any child is
 // forked: the agent module and the routes plugin load, the public address is not served
-// anonymously, and the providers' API key variables are set. Every problem is collected, none
+// anonymously, the Redis passwords' variables are set and the providers' API key variables are. Every problem is collected, none
 // stops the others.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -49,6 +49,13 @@ export async function preflight(config: Config, sources: Readonly<Record<string,
   if (config.http.plugin) {
     const problem = await probe('plugin', config.http.plugin);
     if (problem) errors.push(`${origin(sources['http.plugin'])}http.plugin: ${problem}`);
+  }
+  // The store would refuse to connect without them: said here with the file and line.
+  if (config.store.backend === 'redis') {
+    for (const k of ['password_env', 'sentinel_password_env'] as const) {
+      const name = config.store[k];
+      if (name && env[name] === undefined) errors.push(`${origin(sources[`store.${k}`])}store.${k}: ${name} is not set in the environment`);
+    }
   }
   for (const [name, p] of Object.entries(config.llm.providers)) {
     const key = `llm.providers.${name}.api_key_env`;

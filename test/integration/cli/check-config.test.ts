@@ -65,6 +65,15 @@ describe('check-config', () => {
     expect(set.stdout).not.toMatch(/warning/);
   });
 
+  it('fails when the Redis password variable it names is not set, with the file and line', async () => {
+    const dir = files({ 'drover.toml': '[store]\nbackend = "redis"\nurl = "redis://127.0.0.1:9"\npassword_env = "DROVER_TEST_UNSET_REDIS_PW"\n' });
+    const r = await cli(['check-config', '-c', join(dir, 'drover.toml')]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/drover\.toml:4: store\.password_env: DROVER_TEST_UNSET_REDIS_PW is not set in the environment/);
+    const set = await cli(['check-config', '-c', join(dir, 'drover.toml')], { DROVER_TEST_UNSET_REDIS_PW: 'secret' });
+    expect(set.code).toBe(0);
+  });
+
   it('start refuses a broken agent before it forks a child', async () => {
     const dir = files({ 'syntax.mjs': 'export default async function run(input) {\n  return input +;\n}\n' });
     const d = await startDrover({ args: ['start', '--port', '0'], env: { DROVER_EXECUTOR__AGENT: join(dir, 'syntax.mjs') }, waitStarted: false });
