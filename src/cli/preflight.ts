@@ -1,7 +1,7 @@
 // What check-config and start verify beyond the config's own keys, before any child is
 // forked: the agent module and the routes plugin load, the public address is not served
-// anonymously, the Redis passwords' variables are set and the providers' API key variables are. Every problem is collected, none
-// stops the others.
+// anonymously, and the variables named for the Redis passwords and the providers' API keys
+// are set. Every problem is collected, none stops the others.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
