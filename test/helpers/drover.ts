@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -195,4 +196,30 @@ export function writeTemp(name: string, text: string): string {
   const file = join(tempDir(), name);
   writeFileSync(file, text);
   return file;
+}
+
+/** Which child answered a request, on which connection, and how long it took. */
+export interface AgentAnswer {
+  status: number;
+  pid: number;
+  /** The client's port: the same for every request on one keep-alive connection. */
+  localPort: number;
+  ms: number;
+}
+
+/** One request to a route that answers its child's pid (/v1/ping, /debug/*) through `agent`, as a keep-alive client sends it. */
+export function viaAgent(d: { url(path: string): string }, agent: http.Agent, path: string): Promise<AgentAnswer> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = http.get(d.url(path), { agent }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({
+        status: res.statusCode!,
+        pid: (JSON.parse(body) as { pid: number }).pid,
+        localPort: req.socket!.localPort!,
+        ms: performance.now() - t0,
+      }));
+    });
+    req.on('error', reject);
+  });
 }

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startDrover, stopAll, type DroverProcess } from '../../helpers/drover.ts';
+import { startDrover, stopAll, viaAgent, type DroverProcess } from '../../helpers/drover.ts';
 import { request, sleep } from '../../helpers/http.ts';
 
 afterAll(stopAll);
@@ -40,18 +40,6 @@ async function spreadWithOneBusyChild(): Promise<{ busy: number; idle: number; t
   return { busy: busy!, idle, toIdle, total };
 }
 
-/** A ping through a keep-alive agent: which child answered, on which client port (the connection). */
-function pingVia(agent: http.Agent, url: string): Promise<{ pid: number; port: number; status: number }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () =>
-        resolve({ pid: (JSON.parse(body) as { pid: number }).pid, port: req.socket!.localPort!, status: res.statusCode! }));
-    });
-    req.on('error', reject);
-  });
-}
-
 describe('balancer strategies', () => {
   // Children accepting from the shared socket are steered by a limit: the busy child stops
   // accepting (round robin would alternate: bench/RESULTS.md).
@@ -77,21 +65,21 @@ describe('balancer strategies', () => {
 
   // A proxy's pool or an SDK's keep-alive agent never reconnects by itself: without a move, a
   // child added later would get none of its connections.
-  it('moves a keep-alive pool onto a child added later, and leaves a pool alone while loads are even', async () => {
+  it('moves a keep-alive pool onto a child added later; a child alone keeps its pool as opened', async () => {
     const d = await startDrover({ args: ['start', '--port', '0', '--children', '1'] });
     const agent = new http.Agent({ keepAlive: true, maxSockets: 20 });
-    const answers: { at: number; pid: number; port: number; status: number }[] = [];
+    const answers: { at: number; pid: number; localPort: number; status: number }[] = [];
     let running = true;
     const loop = async () => {
       while (running) {
-        const r = await pingVia(agent, d.url('/v1/ping'));
+        const r = await viaAgent(d, agent, '/v1/ping');
         answers.push({ at: Date.now(), ...r });
       }
     };
     const loops = Array.from({ length: 20 }, loop);
     await sleep(1500);
     // One child has no one to move connections to: the pool stays as it was opened.
-    expect(new Set(answers.map((a) => a.port)).size).toBe(20);
+    expect(new Set(answers.map((a) => a.localPort)).size).toBe(20);
     const [first] = d.childPids();
     d.signal('SIGTTIN');
     await d.nextLog((l) => l.msg === 'child ready', 15_000, 'second child');

@@ -1,37 +1,12 @@
 import http from 'node:http';
 import net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startDrover, stopAll, TEST_ROUTES, type DroverProcess } from '../../helpers/drover.ts';
+import { startDrover, stopAll, TEST_ROUTES, viaAgent, type AgentAnswer as Answer, type DroverProcess } from '../../helpers/drover.ts';
 import { request, sleep, type Reply } from '../../helpers/http.ts';
 import { startApi } from '../api/support.ts';
 import { WARMUP_MS } from '../../../src/balancer/child/idle-return.ts';
 
 afterAll(stopAll);
-
-interface Answer {
-  status: number;
-  pid: number;
-  /** The client's port: the same for every request on one keep-alive connection. */
-  localPort: number;
-  ms: number;
-}
-
-/** One request through `agent` (keep-alive, one socket), with which connection carried it and how long it took. */
-function viaAgent(d: DroverProcess, agent: http.Agent, path: string): Promise<Answer> {
-  const t0 = performance.now();
-  return new Promise((resolve, reject) => {
-    const req = http.get(d.url(path), { agent }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({
-        status: res.statusCode!,
-        pid: (JSON.parse(body) as { pid: number }).pid,
-        localPort: req.socket!.localPort!,
-        ms: performance.now() - t0,
-      }));
-    });
-    req.on('error', reject);
-  });
-}
 
 async function balancerStatus(d: DroverProcess): Promise<{ idle: number; returned: number; rebound: number }> {
   const admin = (await d.waitLog((l) => l.msg === 'admin listening')).port as number;
