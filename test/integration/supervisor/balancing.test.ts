@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startDrover, stopAll, viaAgent, type DroverProcess } from '../../helpers/drover.ts';
+import { startDrover, stopAll, viaAgent, type AgentAnswer, type DroverProcess } from '../../helpers/drover.ts';
 import { request, sleep } from '../../helpers/http.ts';
 
 afterAll(stopAll);
@@ -68,7 +68,7 @@ describe('balancer strategies', () => {
   it('moves a keep-alive pool onto a child added later; a child alone keeps its pool as opened', async () => {
     const d = await startDrover({ args: ['start', '--port', '0', '--children', '1'] });
     const agent = new http.Agent({ keepAlive: true, maxSockets: 20 });
-    const answers: { at: number; pid: number; localPort: number; status: number }[] = [];
+    const answers: (AgentAnswer & { at: number })[] = [];
     let running = true;
     const loop = async () => {
       while (running) {
