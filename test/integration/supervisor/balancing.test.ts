@@ -100,8 +100,12 @@ describe('balancer strategies', () => {
     expect(answers.filter((a) => a.status !== 200)).toEqual([]);
     const admin = (await d.waitLog((l) => l.msg === 'admin listening')).port as number;
     const metrics = (await request(`http://127.0.0.1:${admin}/metrics`)).body;
+    // Two ways carry a pool's connection over: the busy child closes it after an answer (moved),
+    // or, when its event loop is held (a loaded CI machine), gives it back idle to the
+    // supervisor, which places the next request on it by load (rebound). Either one counts.
     const moved = [...metrics.matchAll(/^drover_connections_moved_total\{child="\d+"\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
-    expect(moved).toBeGreaterThan(0);
+    const rebound = Number(/^drover_balancer_rebound_requests_total (\d+)/m.exec(metrics)?.[1] ?? NaN);
+    expect(moved + rebound).toBeGreaterThan(0);
     await d.stop();
   });
 
