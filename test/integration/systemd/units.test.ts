@@ -93,10 +93,16 @@ describe.skipIf(needsRoot !== undefined)(`drover status after the README install
     const listener = net.createServer();
     await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
     const fd = (listener as unknown as { _handle: { fd: number } })._handle.fd;
-    const script = `mount -t tmpfs -o mode=0755 tmpfs /run && install -d -m 0700 -o ${service.uid} -g ${service.gid} /run/drover && LISTEN_PID=$$ exec "$@"`;
+    // The checkout is bind-mounted at /run/checkout, as an installed binary would sit in a
+    // directory anyone may enter: a clone under a private directory (mktemp -d is 0700) is out of
+    // the service user's reach otherwise.
+    const checkout = '/run/checkout';
+    const inCheckout = (path: string) => (path.startsWith(`${ROOT}/`) ? checkout + path.slice(ROOT.length) : path);
+    const [node, main] = [inCheckout(process.execPath), inCheckout(MAIN)];
+    const script = `mount -t tmpfs -o mode=0755 tmpfs /run && install -d -m 0700 -o ${service.uid} -g ${service.gid} /run/drover && install -d -m 0755 ${checkout} && mount --bind "$0" ${checkout} && LISTEN_PID=$$ exec "$@"`;
     const d = await startDrover({
       bin: 'unshare',
-      args: ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', ...service.argv(process.execPath, [MAIN, 'start', '-c', join(ROOT, 'config.example.toml')])],
+      args: ['--mount', '--propagation', 'private', 'sh', '-c', script, ROOT, ...service.argv(node, [main, 'start', '-c', inCheckout(join(ROOT, 'config.example.toml'))])],
       extraFds: [fd],
       env: { LISTEN_FDS: '1', RUNTIME_DIRECTORY: '/run/drover', STATE_DIRECTORY: state, DROVER_SUPERVISOR__STATE_DIR: '', DROVER_SUPERVISOR__RUNTIME_DIR: '', DROVER_SUPERVISOR__SHUTDOWN_TIMEOUT: '2' },
     });
@@ -104,7 +110,7 @@ describe.skipIf(needsRoot !== undefined)(`drover status after the README install
     try {
       // root, in a shell: no -c, no $RUNTIME_DIRECTORY or $XDG_RUNTIME_DIR, a $TMPDIR with no drover in it.
       const shell = { RUNTIME_DIRECTORY: '', XDG_RUNTIME_DIR: '', TMPDIR: tempDir('drover-tmp-'), DROVER_SUPERVISOR__RUNTIME_DIR: '' };
-      const status = await cli(['--target', String(d.pid), '--mount', '--', process.execPath, MAIN, 'status', '--json'], shell, 'nsenter');
+      const status = await cli(['--target', String(d.pid), '--mount', '--', node, main, 'status', '--json'], shell, 'nsenter');
       expect(status.stderr).toBe('');
       expect(status.code).toBe(0);
       expect((JSON.parse(status.stdout) as { pid: number }).pid).toBe(d.pid);
@@ -113,7 +119,7 @@ describe.skipIf(needsRoot !== undefined)(`drover status after the README install
       const tmp = tempDir('drover-tmp-');
       chmodSync(tmp, 0o1777);
       const nobody = ['setpriv', '--reuid', '65534', '--regid', '65534', '--clear-groups', '--'];
-      const denied = await cli(['--target', String(d.pid), '--mount', '--', ...nobody, process.execPath, MAIN, 'status'], { ...shell, TMPDIR: tmp }, 'nsenter');
+      const denied = await cli(['--target', String(d.pid), '--mount', '--', ...nobody, node, main, 'status'], { ...shell, TMPDIR: tmp }, 'nsenter');
       expect(denied.code).toBe(1);
       expect(denied.stderr.trim().split('\n')).toEqual(['drover: cannot look into /run/drover: permission denied (run as root, or as the user drover runs as)']);
     } finally {
