@@ -206,24 +206,33 @@ export class Results {
 }
 
 /**
- * Replaces (or appends) one `## ` section of RESULTS.md — the one named by the section's own
- * first line — leaving the other benchmarks' sections as they are.
+ * Writes a run's section into RESULTS.md. `section` starts with its `## ` heading; what follows
+ * goes between two markers under that heading and replaces only what the last run put there:
+ * the hand-written subsections beside it (measurements, their reading, older runs) stay as they
+ * are. A section not in the file yet is appended; one without markers gets them right under its
+ * heading, above what was written by hand.
  */
 export function writeSection(file: string, section: string): void {
-  const body = section.trim();
-  const heading = body.split('\n', 1)[0]!;
-  if (!heading.startsWith('## ')) throw new Error(`a RESULTS.md section must start with "## ", got ${JSON.stringify(heading)}`);
   const old = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n';
-  const escaped = heading.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const start = old.search(new RegExp(`^${escaped}\\s*$`, 'm'));
-  let text: string;
-  if (start < 0) text = `${old.trimEnd()}\n\n${body}\n`;
-  else {
-    const next = old.slice(start + 1).search(/^## /m);
-    const end = next < 0 ? old.length : start + 1 + next;
-    text = `${old.slice(0, start)}${body}\n${end < old.length ? `\n${old.slice(end)}` : ''}`;
-  }
-  writeFileSync(file, text);
+  writeFileSync(file, withSection(old, section));
+}
+
+/** The text of a RESULTS.md with `section` written into it (see writeSection). */
+export function withSection(text: string, section: string): string {
+  const [heading, ...rest] = section.trim().split('\n');
+  if (!heading!.startsWith('## ')) throw new Error(`a RESULTS.md section must start with "## ", got ${JSON.stringify(heading)}`);
+  const name = heading!.slice(3).trim();
+  const begin = `<!-- latest run: ${name} (written by the bench; edits here are overwritten) -->`;
+  const end = `<!-- end of latest run: ${name} -->`;
+  const block = `${begin}\n${rest.join('\n').trim()}\n${end}`;
+  const from = text.indexOf(begin);
+  const to = from < 0 ? -1 : text.indexOf(end, from);
+  if (from >= 0 && to > from) return `${text.slice(0, from)}${block}${text.slice(to + end.length)}`;
+  const escaped = heading!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const at = new RegExp(`^${escaped}[ \\t]*$`, 'm').exec(text);
+  if (!at) return `${text.trimEnd()}\n\n${heading}\n\n${block}\n`;
+  const after = at.index + at[0].length;
+  return `${text.slice(0, after)}\n\n${block}\n\n${text.slice(after).replace(/^\n+/, '')}`;
 }
 
 export interface RunMeta {
