@@ -4,7 +4,7 @@ import { StoreError } from '../errors.ts';
 import { newTaskId } from '../ids.ts';
 import type { ClaimedTask, ClaimRequest, EnqueueRequest, ListOptions, StoreStats, Task, TenantBacklog } from '../types.ts';
 import { validateBacklogLimit, validateClaim, validateEnqueue, validateList } from '../validate.ts';
-import { ACTIVE, toClaimedTasks, toJson, toTaskOf, toTasks, type Ctx, type TaskRow } from './context.ts';
+import { ACTIVE, newTaskOf, toClaimedTasks, toJson, toTaskOf, toTasks, type Ctx, type TaskRow } from './context.ts';
 import { toCancelled, toDead, toQueued, toRunning } from './transitions.ts';
 
 export function enqueue(ctx: Ctx, req: EnqueueRequest): { task: Task; created: boolean } {
@@ -39,7 +39,7 @@ export function enqueue(ctx: Ctx, req: EnqueueRequest): { task: Task; created: b
       },
     );
     if (!row) throw new Error('INSERT … RETURNING gave no row');
-    return { task: toTaskOf(ctx.db, row), created: true };
+    return { task: newTaskOf(row), created: true };
   });
 }
 
