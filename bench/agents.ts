@@ -105,6 +105,11 @@ async function enqueue(store: Store, n: number, input: (i: number) => unknown): 
   for (let i = 0; i < n; i++) await store.enqueue({ tenant: TENANT, input: input(i), maxAttempts: 3, timeoutMs: 300_000 });
 }
 
+/** `n` tasks at once: a threaded store commits them in one transaction, so the burst takes the write lock once. */
+async function enqueueBurst(store: Store, n: number, input: (i: number) => unknown): Promise<void> {
+  await Promise.all(Array.from({ length: n }, (_, i) => store.enqueue({ tenant: TENANT, input: input(i), maxAttempts: 3, timeoutMs: 300_000 })));
+}
+
 async function submitHttp(pool: Pool, input: unknown): Promise<void> {
   const r = await pool.request({ path: '/v1/tasks', method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input }) });
   await r.body.dump();
@@ -285,10 +290,12 @@ async function densityRun(variant: Variant): Promise<DensityResult> {
     let enqueued = 0;
     let stats = await store.stats();
     let stop = false;
+    // Its own threaded connection, as a child's: the burst's enqueues share one commit.
+    const submitStore = await openStore({ backend: 'sqlite', path: '', queue_limit: 1_000_000, result_ttl: 86_400, session_ttl: 86_400, cleanup_interval: 60, stateDir: join(node.dir, 'state'), inThread: false });
     const submitter = (async () => {
       while (!stop) {
         const room = Math.min(SUBMIT_BURST, target - stats.running - stats.queued);
-        if (room > 0) await enqueue(store, room, (i) => `question ${enqueued + i}`);
+        if (room > 0) await enqueueBurst(submitStore, room, (i) => `question ${enqueued + i}`);
         enqueued += Math.max(0, room);
         stats = await store.stats();
         await sleep(SUBMIT_PAUSE_MS);
@@ -330,6 +337,7 @@ async function densityRun(variant: Variant): Promise<DensityResult> {
     const seconds = (end.at - start.at) / 1000;
     stop = true;
     await submitter;
+    await submitStore.close();
     await waitIdle(store, 60_000 + 2 * latencyMs);
     const tasks = await store.list(TENANT, { limit: 10_000_000 });
     const window = tasks.filter((t) => t.createdAt >= start.at && t.createdAt <= end.at && t.startedAt !== null);
