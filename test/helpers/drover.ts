@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -145,6 +145,8 @@ export class DroverProcess {
 }
 
 const started = new Set<DroverProcess>();
+/** The state, runtime and config directories startDrover made: removed by stopAll, once no drover uses them. */
+const ownDirs = new Set<string>();
 
 export function tempDir(prefix = 'drover-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
@@ -153,19 +155,26 @@ export function tempDir(prefix = 'drover-test-'): string {
 export async function startDrover(opts: StartOptions = {}): Promise<DroverProcess> {
   const args = [...(opts.args ?? ['start', '--port', '0'])];
   if (opts.config !== undefined) {
-    const file = join(tempDir(), 'drover.toml');
+    const dir = tempDir();
+    ownDirs.add(dir);
+    const file = join(dir, 'drover.toml');
     writeFileSync(file, opts.config);
     args.push('-c', file);
   }
   // Each drover gets its own state and runtime directories: test files run in parallel and
   // must not share a store or a control socket.
+  const own = (prefix: string) => {
+    const dir = tempDir(prefix);
+    ownDirs.add(dir);
+    return dir;
+  };
   const env = {
     ...process.env,
     ...(opts.testRoutes && { DROVER_HTTP__PLUGIN: TEST_ROUTES }),
     DROVER_AUTOSCALE__ENABLED: 'false',
     DROVER_ADMIN__PORT: '0',
-    DROVER_SUPERVISOR__STATE_DIR: tempDir('drover-state-'),
-    DROVER_SUPERVISOR__RUNTIME_DIR: tempDir('drover-run-'),
+    DROVER_SUPERVISOR__STATE_DIR: opts.env?.DROVER_SUPERVISOR__STATE_DIR ?? own('drover-state-'),
+    DROVER_SUPERVISOR__RUNTIME_DIR: opts.env?.DROVER_SUPERVISOR__RUNTIME_DIR ?? own('drover-run-'),
     ...opts.env,
   };
   const stdio = ['ignore', 'pipe', 'pipe', ...(opts.extraFds ?? [])] as const;
@@ -190,6 +199,8 @@ export async function startDrover(opts: StartOptions = {}): Promise<DroverProces
 /** Kills every drover a test file started and did not stop (call from afterAll/afterEach). */
 export async function stopAll(): Promise<void> {
   await Promise.all([...started].map((d) => d.stop(5_000)));
+  for (const dir of ownDirs) rmSync(dir, { recursive: true, force: true });
+  ownDirs.clear();
 }
 
 export function writeTemp(name: string, text: string): string {
