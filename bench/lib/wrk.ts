@@ -9,6 +9,8 @@ export interface WrkOptions {
   /** Send `Connection: close`: a new connection for every request. */
   close: boolean;
   timeoutS: number;
+  /** A Lua script for wrk (-s), e.g. one that sets the method and body of a POST. */
+  script?: string;
 }
 
 export interface WrkResult {
@@ -48,6 +50,7 @@ export function parseWrk(out: string): WrkResult {
 export async function runWrk(o: WrkOptions): Promise<WrkResult> {
   const args = ['-t', String(o.threads), '-c', String(o.connections), '-d', `${o.durationS}s`, '--latency', '--timeout', `${o.timeoutS}s`];
   if (o.close) args.push('-H', 'Connection: close');
+  if (o.script) args.push('-s', o.script);
   args.push(o.url);
   const { code, stdout, stderr } = await runCommand('wrk', 'wrk', args, (o.durationS + o.timeoutS + 30) * 1000);
   if (code !== 0) throw new Error(`wrk exited with ${code}: ${stderr.trim()}`);
