@@ -11,6 +11,15 @@ export interface GcraDecision {
   tat: number;
 }
 
+/** `count` requests taken one after another at `now`: how many were allowed, and the last decision. */
+export interface GcraBatch {
+  /** The first `taken` were allowed; the rest were refused. */
+  taken: number;
+  /** The decision on the last allowed request, or on the first refused one. */
+  result: RateLimitResult;
+  tat: number;
+}
+
 // Float intervals (1000 / 3 ms) must not turn an exact boundary into a denial.
 const EPSILON = 1e-6;
 
@@ -38,4 +47,21 @@ export function gcra(storedTat: number | null, limit: RateLimit, now: number): G
       resetMs: Math.ceil(newTat - now),
     },
   };
+}
+
+/**
+ * The same decisions as `count` calls of gcra() in a row at `now`: a caller that gathered
+ * several requests of one bucket takes them in one store call and one write.
+ */
+export function gcraBatch(storedTat: number | null, limit: RateLimit, now: number, count: number): GcraBatch {
+  if (!Number.isInteger(count) || count < 1) throw new StoreError('INVALID_ARGUMENT', 'a rate limit take needs an integer count >= 1');
+  let tat = storedTat;
+  let taken = 0;
+  let last = gcra(tat, limit, now);
+  while (last.result.allowed) {
+    tat = last.tat;
+    if (++taken === count) break;
+    last = gcra(tat, limit, now);
+  }
+  return { taken, result: last.result, tat: tat ?? now };
 }

@@ -169,6 +169,12 @@ export interface RateLimitResult {
   resetMs: number;
 }
 
+/** Several requests taken at once: the first `taken` were allowed; the result is the decision on
+ * the last allowed one, or on the first refused one. */
+export interface RateLimitTaken extends RateLimitResult {
+  taken: number;
+}
+
 export type ToolClaim =
   | { state: 'done'; result: unknown }
   | { state: 'claimed' }
@@ -260,8 +266,9 @@ export interface Store {
   sessionAppend(tenant: string, id: string, messages: unknown[], writer?: SessionWriter): Promise<Session>;
   sessionDelete(tenant: string, id: string): Promise<boolean>;
 
-  /** Takes one request from the key's bucket (GCRA), atomically across processes. */
-  rateLimitTake(key: string, limit: RateLimit, now?: number): Promise<RateLimitResult>;
+  /** Takes `count` requests (default 1) from the key's bucket (GCRA), one after another and
+   * atomically across processes: the same decisions as that many calls in a row. */
+  rateLimitTake(key: string, limit: RateLimit, now?: number, count?: number): Promise<RateLimitTaken>;
 
   /** First caller for (taskId, key) gets `claimed` and must toolPut; the same owner claiming
    * again, or anyone after the owner's lease expired, gets `claimed` too. */

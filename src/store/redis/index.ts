@@ -6,10 +6,10 @@
 // `prefix:rl:{key}` and `prefix:tool:{taskId}`, spread over the slots.
 import type { RedisOptions } from 'ioredis';
 import { StoreError } from '../errors.ts';
-import { gcra } from '../gcra.ts';
+import { gcraBatch } from '../gcra.ts';
 import { newTaskId } from '../ids.ts';
 import type {
-  CleanupResult, RateLimitResult, Session, Store, StoreOptions, StoreStats, Task, TaskEvent, TenantBacklog, ToolClaim,
+  CleanupResult, RateLimitTaken, Session, Store, StoreOptions, StoreStats, Task, TaskEvent, TenantBacklog, ToolClaim,
 } from '../types.ts';
 import { validateBacklogLimit, validateClaim, validateEnqueue, validateLease, validateList, validateMessages } from '../validate.ts';
 import type { Logger } from '../../log.ts';
@@ -288,12 +288,12 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
       return session(tenant, id, reply);
     }),
     sessionDelete: (tenant, id) => call(async () => (await script('session_delete', [tenant, id])) === 1),
-    rateLimitTake: (key, limit, now) => call(async () => {
-      gcra(null, limit, 0); // validates the limit the same way as every backend
-      const args = [...common(), limit.ratePerSec, limit.burst];
+    rateLimitTake: (key, limit, now, count = 1) => call(async () => {
+      gcraBatch(null, limit, 0, count); // validates the limit and count the same way as every backend
+      const args = [...common(), limit.ratePerSec, limit.burst, count];
       if (now !== undefined) args[0] = String(now);
-      const [allowed, remaining, retryAfterMs, resetMs] = (await run('rate_limit_take', `${prefix}:rl:{${key}}`, args)) as number[];
-      return { allowed: allowed === 1, remaining, retryAfterMs, resetMs } as RateLimitResult;
+      const [allowed, remaining, retryAfterMs, resetMs, taken] = (await run('rate_limit_take', `${prefix}:rl:{${key}}`, args)) as number[];
+      return { allowed: allowed === 1, remaining, retryAfterMs, resetMs, taken } as RateLimitTaken;
     }),
     toolClaim: (taskId, key, owner, leaseMs) => call(async () => {
       validateLease(leaseMs);

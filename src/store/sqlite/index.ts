@@ -60,7 +60,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     sessionGet: async (tenant, id) => sessionGet(ctx, tenant, id),
     sessionAppend: async (tenant, id, messages, writer) => w.sessionAppend(ctx, tenant, id, messages, writer),
     sessionDelete: async (tenant, id) => w.sessionDelete(ctx, tenant, id),
-    rateLimitTake: async (key, limit, now) => w.rateLimitTake(ctx, key, limit, now ?? ctx.clock()),
+    rateLimitTake: async (key, limit, now, count) => w.rateLimitTake(ctx, key, limit, now ?? ctx.clock(), count),
     toolClaim: async (taskId, key, owner, leaseMs) => w.toolClaim(ctx, taskId, key, owner, leaseMs),
     toolPut: async (taskId, key, owner, result) => w.toolPut(ctx, taskId, key, owner, result),
     toolGet: async (taskId, key) => toolGet(ctx, taskId, key),

@@ -1,19 +1,19 @@
 // Rate limits: the GCRA decision (../gcra.ts) made inside a write transaction, so children
 // sharing the file share each bucket exactly.
-import { gcra } from '../gcra.ts';
-import type { RateLimit, RateLimitResult } from '../types.ts';
+import { gcraBatch } from '../gcra.ts';
+import type { RateLimit, RateLimitTaken } from '../types.ts';
 import type { Ctx } from './context.ts';
 
-export function rateLimitTake(ctx: Ctx, key: string, limit: RateLimit, now: number): RateLimitResult {
+export function rateLimitTake(ctx: Ctx, key: string, limit: RateLimit, now: number, count = 1): RateLimitTaken {
   return ctx.db.write(() => {
     const stored = ctx.db.get<{ tat: number }>('SELECT tat FROM rate_limits WHERE key = :key', { key });
-    const decision = gcra(stored?.tat ?? null, limit, now);
-    if (decision.result.allowed) {
+    const batch = gcraBatch(stored?.tat ?? null, limit, now, count);
+    if (batch.taken > 0) {
       ctx.db.run('INSERT INTO rate_limits (key, tat) VALUES (:key, :tat) ON CONFLICT (key) DO UPDATE SET tat = :tat', {
-        key, tat: decision.tat,
+        key, tat: batch.tat,
       });
     }
-    return decision.result;
+    return { ...batch.result, taken: batch.taken };
   });
 }
 

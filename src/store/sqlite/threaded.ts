@@ -135,7 +135,7 @@ export async function openThreadedSqliteStore(options: SqliteStoreOptions): Prom
     sessionGet: async (tenant, id) => sessionGet(ctx, tenant, id),
     sessionAppend: (tenant, id, messages, writer) => call('sessionAppend', tenant, id, messages, writer),
     sessionDelete: (tenant, id) => call('sessionDelete', tenant, id),
-    rateLimitTake: (key, limit, now) => call('rateLimitTake', key, limit, now ?? callerNow()),
+    rateLimitTake: (key, limit, now, count) => call('rateLimitTake', key, limit, now ?? callerNow(), count),
     toolClaim: (taskId, key, owner, leaseMs) => call('toolClaim', taskId, key, owner, leaseMs),
     toolPut: (taskId, key, owner, result) => call('toolPut', taskId, key, owner, result),
     toolGet: async (taskId, key) => toolGet(ctx, taskId, key),

@@ -19,6 +19,28 @@ export function stateTests(setup: Setup): void {
       expect(await store.rateLimitTake('tenant:acme', limit, now + 10_000)).toMatchObject({ allowed: true, remaining: 2 });
     });
 
+    it('takes several requests at once with the decisions of as many takes in a row', async () => {
+      const { store, clock } = await setup();
+      const limit = { ratePerSec: 2, burst: 5 };
+      const now = clock.now;
+      const taken: number[] = [];
+      // [count, at]: a bucket of 5 takes 3, then 4 (2 fit), then 2 (none fit), then 3 a second later (2 fit).
+      for (const [count, at] of [[3, 0], [4, 0], [2, 0], [3, 1000]] as const) {
+        const batch = await store.rateLimitTake('batch', limit, now + at, count);
+        const single = [];
+        for (let i = 0; i < count; i++) single.push(await store.rateLimitTake('single', limit, now + at));
+        const allowed = single.filter((r) => r.allowed).length;
+        expect(batch.taken).toBe(allowed);
+        // The batch's result is the decision on its last allowed request, or on its first refused one.
+        const decisive = allowed < count ? single[allowed]! : single[count - 1]!;
+        expect([batch.allowed, batch.remaining, batch.retryAfterMs, batch.resetMs])
+          .toEqual([decisive.allowed, decisive.remaining, decisive.retryAfterMs, decisive.resetMs]);
+        taken.push(batch.taken);
+      }
+      expect(taken).toEqual([3, 2, 0, 2]);
+      await expect(store.rateLimitTake('batch', limit, now, 0)).rejects.toSatisfy((e) => isStoreError(e, 'INVALID_ARGUMENT'));
+    });
+
     it('shares one bucket between handles and rejects a bad limit', async () => {
       const { store, peer, clock } = await setup();
       const other = await peer();
