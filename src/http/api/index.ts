@@ -79,8 +79,8 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   // The user's routes: the same keys and failed-key lockout, errors in drover's shape (the
   // root's handler), fastify's own validator and content types. The tenant's request rate only
   // where the plugin asks (drover.rateLimit): its routes may answer a provider's callbacks or
-  // probes of their own, and the limiter costs a store write per request. (A plugin that
-  // registers a route the API has fails the child's boot.)
+  // probes of their own, and the limiter costs a store write (one per tenant per turn of the
+  // event loop). (A plugin that registers a route the API has fails the child's boot.)
   const plugin = deps.plugin;
   if (plugin) {
     app.register(async (scope) => {
