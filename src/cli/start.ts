@@ -124,9 +124,15 @@ export async function start(load: LoadOptions): Promise<number> {
   };
   const beats = (heartbeat = startHeartbeat(registry, info, config.fleet.heartbeat_interval * 1000, log));
   metrics.fleetNodes = monitor.fleetNodes = beats.nodes;
-  // Peers only with a shared registry: a node alone sizes itself as before.
+  // Peers only with a shared registry: a node alone sizes itself as before. Read at each tick,
+  // not from the last beat: that list can be a beat old, and nodes started together each saw
+  // themselves alone until their next beat and sized the whole fleet by themselves.
   const peers = registry.shared
-    ? () => ({ self: beats.id() ?? '', selfMax: maxChildren, peers: beats.nodes().filter((n) => n.id !== beats.id()).map((n) => ({ id: n.id, children: n.children, running: n.running, maxChildren: n.maxChildren, draining: n.draining })) })
+    ? async () => {
+      const nodes = await registry.nodes().catch(() => beats.nodes());
+      const self = beats.id() ?? '';
+      return { self, selfMax: maxChildren, peers: nodes.filter((n) => n.id !== self).map((n) => ({ id: n.id, children: n.children, running: n.running, maxChildren: n.maxChildren, draining: n.draining })) };
+    }
     : undefined;
   const autoscaler = startAutoscaler(sup, store, sizing, log, peers);
   const code = await done;

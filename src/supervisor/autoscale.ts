@@ -22,7 +22,7 @@ function availableMemoryMb(): number {
  * Measures one tick for the autoscaler from the children's last reports and the queue in the
  * store. Latency metrics are the worst child's: one child far behind is a reason to grow.
  */
-export async function measure(sup: Supervisor, store: Store, slotsFallback: number, fleet?: () => FleetView): Promise<Signals | undefined> {
+export async function measure(sup: Supervisor, store: Store, slotsFallback: number, fleet?: () => Promise<FleetView>): Promise<Signals | undefined> {
   const ready = [...sup.children.values()].filter((c) => c.state === 'ready');
   if (ready.length === 0) return undefined;
   const reports = ready.map((c) => c.report).filter((r) => r !== undefined);
@@ -39,12 +39,12 @@ export async function measure(sup: Supervisor, store: Store, slotsFallback: numb
     httpP95S: max(reports.map((r) => r.httpP95 ?? 0)),
     eventLoopLagS: max(reports.map((r) => r.eventLoopLag)),
     freeMemoryMb: availableMemoryMb(),
-    ...(fleet && { fleet: fleet() }),
+    ...(fleet && { fleet: await fleet() }),
   };
 }
 
 /** `fleet`: the other nodes sharing the queue (a shared registry), so this node sizes for its share. */
-export function startAutoscaler(sup: Supervisor, store: Store, sizing: Sizing, log: Logger, fleet?: () => FleetView): AutoscaleLoop | undefined {
+export function startAutoscaler(sup: Supervisor, store: Store, sizing: Sizing, log: Logger, fleet?: () => Promise<FleetView>): AutoscaleLoop | undefined {
   if (!sup.config.autoscale.enabled) return undefined;
   const policy = resolvePolicy(sup.config.autoscale, sizing.maxChildren);
   const loop = new AutoscaleLoop(policy, {

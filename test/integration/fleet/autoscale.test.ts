@@ -28,7 +28,9 @@ async function node(id: string): Promise<{ d: DroverProcess }> {
       DROVER_STORE__URL: redis.url,
       DROVER_STORE__PREFIX: PREFIX,
       DROVER_FLEET__NODE_ID: id,
-      DROVER_FLEET__HEARTBEAT_INTERVAL: '0.3',
+      // A beat slower than the autoscaler's tick: nodes started together must still see each
+      // other at their first decision (each used to size the fleet alone until its next beat).
+      DROVER_FLEET__HEARTBEAT_INTERVAL: '1',
       DROVER_EXECUTOR__AGENT: AGENT,
       DROVER_EXECUTOR__THREADS: '1',
       DROVER_EXECUTOR__TASKS_PER_THREAD: '2',
