@@ -152,29 +152,29 @@ export function tempDir(prefix = 'drover-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
+/** A temporary directory of startDrover's own, removed by stopAll. */
+function ownTempDir(prefix?: string): string {
+  const dir = tempDir(prefix);
+  ownDirs.add(dir);
+  return dir;
+}
+
 export async function startDrover(opts: StartOptions = {}): Promise<DroverProcess> {
   const args = [...(opts.args ?? ['start', '--port', '0'])];
   if (opts.config !== undefined) {
-    const dir = tempDir();
-    ownDirs.add(dir);
-    const file = join(dir, 'drover.toml');
+    const file = join(ownTempDir(), 'drover.toml');
     writeFileSync(file, opts.config);
     args.push('-c', file);
   }
   // Each drover gets its own state and runtime directories: test files run in parallel and
   // must not share a store or a control socket.
-  const own = (prefix: string) => {
-    const dir = tempDir(prefix);
-    ownDirs.add(dir);
-    return dir;
-  };
   const env = {
     ...process.env,
     ...(opts.testRoutes && { DROVER_HTTP__PLUGIN: TEST_ROUTES }),
     DROVER_AUTOSCALE__ENABLED: 'false',
     DROVER_ADMIN__PORT: '0',
-    DROVER_SUPERVISOR__STATE_DIR: opts.env?.DROVER_SUPERVISOR__STATE_DIR ?? own('drover-state-'),
-    DROVER_SUPERVISOR__RUNTIME_DIR: opts.env?.DROVER_SUPERVISOR__RUNTIME_DIR ?? own('drover-run-'),
+    DROVER_SUPERVISOR__STATE_DIR: opts.env?.DROVER_SUPERVISOR__STATE_DIR ?? ownTempDir('drover-state-'),
+    DROVER_SUPERVISOR__RUNTIME_DIR: opts.env?.DROVER_SUPERVISOR__RUNTIME_DIR ?? ownTempDir('drover-run-'),
     ...opts.env,
   };
   const stdio = ['ignore', 'pipe', 'pipe', ...(opts.extraFds ?? [])] as const;
