@@ -102,13 +102,15 @@ const cpuSeconds = (pids: number[]) =>
     return sum + (Number(fields[11]) + Number(fields[12])) / 100;
   }, 0);
 
+const task = (input: unknown) => ({ tenant: TENANT, input, maxAttempts: 3, timeoutMs: 300_000 });
+
 async function enqueue(store: Store, n: number, input: (i: number) => unknown): Promise<void> {
-  for (let i = 0; i < n; i++) await store.enqueue({ tenant: TENANT, input: input(i), maxAttempts: 3, timeoutMs: 300_000 });
+  for (let i = 0; i < n; i++) await store.enqueue(task(input(i)));
 }
 
 /** `n` tasks at once: a threaded store commits them in one transaction, so the burst takes the write lock once. */
 async function enqueueBurst(store: Store, n: number, input: (i: number) => unknown): Promise<void> {
-  await Promise.all(Array.from({ length: n }, (_, i) => store.enqueue({ tenant: TENANT, input: input(i), maxAttempts: 3, timeoutMs: 300_000 })));
+  await Promise.all(Array.from({ length: n }, (_, i) => store.enqueue(task(input(i)))));
 }
 
 async function submitHttp(pool: Pool, input: unknown): Promise<void> {
