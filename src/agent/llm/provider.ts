@@ -5,7 +5,7 @@
 // The budget sits outside the breaker so that callers queued for a slot look at the breaker
 // only when their turn comes, and fail fast then instead of piling onto a failing provider.
 import { Pool, type Dispatcher } from 'undici';
-import { CircuitState, type TimeoutPolicy } from 'cockatiel';
+import { CircuitState } from 'cockatiel';
 import type { ProviderConfig } from '../../config/schema.ts';
 import { LlmError, httpError } from '../errors.ts';
 import type { ChatRequest, ChatResponse, ChatStream, Usage } from '../types.ts';
@@ -107,7 +107,7 @@ export class Provider {
     const model = req.model ?? this.config.model;
     const body = requestBody(req, this.config.model, false);
     try {
-      const res = await this.execute(caller, estimateTokens(req.messages), this.policies.chatTimeout, async (signal, lease) => {
+      const res = await this.execute(caller, estimateTokens(req.messages), async (signal, lease) => {
         const r = await this.post(body, signal);
         const out = readCompletion(await r.body.json(), this.name, req, model);
         lease.release(out.usage.totalTokens);
@@ -157,7 +157,7 @@ export class Provider {
     let finishReason: string | null = null;
     let settled = false;
     try {
-      open = await this.execute(caller, estimateTokens(req.messages), this.policies.streamTimeout,
+      open = await this.execute(caller, estimateTokens(req.messages),
         (signal, lease) => this.openStream(body, signal, caller, lease), (late) => this.closeStream(late, 0));
       let sawDone = false;
       for await (const data of sseData(open.body)) {
@@ -238,14 +238,14 @@ export class Provider {
    * the budget lease; on success it releases the lease itself (a stream holds it to the end),
    * on failure the lease is released here with nothing charged.
    */
-  private execute<T>(caller: AbortSignal | undefined, estimate: number, timeout: TimeoutPolicy,
+  private execute<T>(caller: AbortSignal | undefined, estimate: number,
     send: (signal: AbortSignal, lease: Lease) => Promise<T>, onLate: (v: T) => void): Promise<T> {
-    const { retry, breaker } = this.policies;
+    const { retry, breaker, attemptTimeout } = this.policies;
     const work = retry.execute(async () => {
       const lease = await this.budget.acquire(estimate, caller);
       try {
         return await breaker.execute(() =>
-          timeout.execute((_ctx, signal) => send(signal, lease), caller).catch((err: unknown) => {
+          attemptTimeout.execute((_ctx, signal) => send(signal, lease), caller).catch((err: unknown) => {
             throw classify(err, this.name, caller);
           }));
       } catch (err) {
