@@ -49,35 +49,62 @@ function flush(): void {
   pending = [];
   // Cleanup commits in slices of its own (writes.ts), so it does not join a batch.
   const batch = calls.filter((c) => c.name !== 'cleanup');
-  let answers: Answer[] = [];
-  if (batch.length > 0) {
-    try {
-      db.write(() => {
-        for (const c of batch) {
-          const answer = run(c, true);
-          answers.push(answer);
-          // SQLite ends the whole transaction by itself on some errors (a full disk): then
-          // nothing of the batch stands, and that error is every call's answer.
-          if (!answer.ok && !db.inTransaction) throw new BatchLost(answer.error);
-        }
-      });
-    } catch (err) {
-      const error = err instanceof BatchLost ? err.error : toWire(err);
-      answers = batch.map((c) => ({ id: c.id, ok: false, error }));
-    }
-  }
+  const answers = batch.length > 0 ? commit(batch) : [];
   for (const c of calls) if (c.name === 'cleanup') answers.push(run(c, false));
   send({ kind: 'answers', answers, fault: db.fault });
   if (closing) finish();
 }
 
+/**
+ * Commits a batch. Most batches fail nowhere, so the first try runs them without a savepoint per
+ * call; only when a call throws is the batch rolled back and run again with one per call, so that
+ * the failure undoes only its own call. A failure to take the lock or to commit is every call's
+ * answer, as it is on the second try.
+ */
+function commit(batch: Call[]): Answer[] {
+  let callFailed = false;
+  try {
+    return db.writeFlat(() =>
+      batch.map((c): Answer => {
+        try {
+          return { id: c.id, ok: true, value: runOp(c) };
+        } catch (err) {
+          callFailed = true;
+          throw err;
+        }
+      }));
+  } catch (err) {
+    if (!callFailed) return batch.map((c) => ({ id: c.id, ok: false, error: toWire(err) }));
+  }
+  let answers: Answer[] = [];
+  try {
+    db.write(() => {
+      for (const c of batch) {
+        const answer = run(c, true);
+        answers.push(answer);
+        // SQLite ends the whole transaction by itself on some errors (a full disk): then
+        // nothing of the batch stands, and that error is every call's answer.
+        if (!answer.ok && !db.inTransaction) throw new BatchLost(answer.error);
+      }
+    });
+  } catch (err) {
+    const error = err instanceof BatchLost ? err.error : toWire(err);
+    answers = batch.map((c) => ({ id: c.id, ok: false, error }));
+  }
+  return answers;
+}
+
+function runOp(c: Call): unknown {
+  now = c.now ?? Date.now();
+  const op = WRITES[c.name] as (ctx: Ctx, ...args: unknown[]) => unknown;
+  return op(ctx, ...c.args);
+}
+
 /** In a batch, the call runs in a savepoint of its own (even an operation that throws before it
  * writes anything leaves the batch as it was). */
 function run(c: Call, inBatch: boolean): Answer {
-  now = c.now ?? Date.now();
   try {
-    const op = WRITES[c.name] as (ctx: Ctx, ...args: unknown[]) => unknown;
-    return { id: c.id, ok: true, value: inBatch ? db.write(() => op(ctx, ...c.args)) : op(ctx, ...c.args) };
+    return { id: c.id, ok: true, value: inBatch ? db.write(() => runOp(c)) : runOp(c) };
   } catch (err) {
     return { id: c.id, ok: false, error: toWire(err) };
   }

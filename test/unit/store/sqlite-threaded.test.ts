@@ -47,6 +47,25 @@ describe('sqlite store, writes in a thread', () => {
     }
   });
 
+  it('undoes only the failed call of a batch, even one that failed after it wrote: no gap in the event numbers', async () => {
+    const store = await openThreadedSqliteStore(options(tempPath()));
+    try {
+      const { task } = await store.enqueue({ tenant: 'acme', input: 'x', maxAttempts: 1, timeoutMs: 60_000 });
+      const [claimed] = await store.claim({ worker: 'w1', n: 1, leaseMs: 60_000 });
+      // The middle event passes the thread's message port but not JSON: its publish has counted
+      // the task's next event number before it throws.
+      const results = await Promise.allSettled([{ step: 'a' }, { step: 1n }, { step: 'c' }].map((e) => store.publish(task.id, claimed!.fence, e)));
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      const progress = (await store.events(task.id, 0)).filter((e) => !(e.event as { type?: string }).type);
+      const seqs = progress.map((e) => e.seq);
+      expect(progress.map((e) => e.event)).toEqual([{ step: 'a' }, { step: 'c' }]);
+      expect(seqs[1]).toBe(seqs[0]! + 1);
+      expect(results[2]).toEqual({ status: 'fulfilled', value: seqs[1] });
+    } finally {
+      await store.close();
+    }
+  });
+
   it.each([
     ['threaded', openThreadedSqliteStore],
     ['in-thread', openSqliteStore],
