@@ -6,10 +6,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Ctx } from './context.ts';
 import { openDb } from './open.ts';
-import { toWire, type Answer, type WireError, type FromThread, type ThreadInit, type ToThread } from './wire.ts';
+import { toWire, type Answer, type Call, type CommittedEvent, type WireError, type FromThread, type ThreadInit, type ToThread } from './wire.ts';
 import { WRITES } from './writes.ts';
-
-type Call = Extract<ToThread, { kind: 'call' }>;
 
 if (!parentPort) throw new Error('thread.ts runs as a worker thread of the SQLite store');
 const port = parentPort;
@@ -18,11 +16,13 @@ const send = (m: FromThread) => port.postMessage(m);
 
 const db = openDb(init.path, { busyTimeoutMs: init.busyTimeoutMs });
 let now = 0;
+// Filled by the commits of one flush, sent with its answers.
+let events: CommittedEvent[] = [];
 const ctx: Ctx = {
   db,
   clock: () => now,
   opts: init.opts,
-  hub: { dispatch: (taskId, event) => send({ kind: 'event', taskId, event }) },
+  hub: { dispatch: (taskId, event) => events.push({ taskId, event }) },
 };
 
 let pending: Call[] = [];
@@ -35,7 +35,7 @@ port.on('message', (m: ToThread) => {
     if (!scheduled) finish();
     return;
   }
-  pending.push(m);
+  for (const c of m.calls) pending.push(c);
   if (!scheduled) {
     scheduled = true;
     setImmediate(flush);
@@ -51,7 +51,8 @@ function flush(): void {
   const batch = calls.filter((c) => c.name !== 'cleanup');
   const answers = batch.length > 0 ? commit(batch) : [];
   for (const c of calls) if (c.name === 'cleanup') answers.push(run(c, false));
-  send({ kind: 'answers', answers, fault: db.fault });
+  send({ kind: 'answers', answers, events, fault: db.fault });
+  events = [];
   if (closing) finish();
 }
 

@@ -16,7 +16,7 @@ import { openDb } from './open.ts';
 import { backlogByTenant, get, list, stats } from './queue.ts';
 import { sessionGet } from './sessions.ts';
 import { toolGet } from './tools.ts';
-import { fromWire, type FromThread, type ThreadInit, type ToThread } from './wire.ts';
+import { fromWire, type Call, type FromThread, type ThreadInit, type ToThread } from './wire.ts';
 import type { WriteName } from './writes.ts';
 
 /** The thread's module, or null where it is not a file beside this one (the bundled build,
@@ -80,8 +80,8 @@ export async function openThreadedSqliteStore(options: SqliteStoreOptions): Prom
   }
   worker.removeAllListeners('message').removeAllListeners('error');
   worker.on('message', (m: FromThread) => {
-    if (m.kind === 'event') hub.dispatch(m.taskId, m.event);
-    else if (m.kind === 'answers') {
+    if (m.kind === 'answers') {
+      for (const e of m.events) hub.dispatch(e.taskId, e.event);
       threadFault = m.fault;
       for (const a of m.answers) {
         const p = calls.get(a.id);
@@ -103,6 +103,14 @@ export async function openThreadedSqliteStore(options: SqliteStoreOptions): Prom
   // Only a call waiting for its answer keeps the process alive, as with the in-thread store.
   worker.unref();
 
+  // The calls of one turn go in one message, sent when the turn's callbacks have run.
+  let outbox: Call[] = [];
+  const send = () => {
+    if (outbox.length === 0) return;
+    const message: ToThread = { kind: 'calls', calls: outbox };
+    outbox = [];
+    if (!lost) worker.postMessage(message);
+  };
   const call = <T>(name: WriteName, ...args: unknown[]): Promise<T> => {
     if (closed) return Promise.reject(new StoreError('STORE_CLOSED', 'the store is closed'));
     if (lost) return Promise.reject(lost);
@@ -111,8 +119,8 @@ export async function openThreadedSqliteStore(options: SqliteStoreOptions): Prom
       calls.set(id, { resolve: resolve as (value: unknown) => void, reject });
       if (calls.size === 1) worker.ref();
       const now = callerNow();
-      const message: ToThread = { kind: 'call', id, name, args, ...(now !== undefined && { now }) };
-      worker.postMessage(message);
+      if (outbox.length === 0) setImmediate(send);
+      outbox.push({ id, name, args, ...(now !== undefined && { now }) });
     });
   };
 
@@ -148,6 +156,7 @@ export async function openThreadedSqliteStore(options: SqliteStoreOptions): Prom
       closed = true;
       // The thread answers what it holds, then closes its connection and ends.
       worker.ref();
+      send();
       worker.postMessage({ kind: 'close' } satisfies ToThread);
       await exited;
       hub.close();

@@ -12,7 +12,16 @@ export interface ThreadInit {
 
 /** `now`: an injected clock's time when the caller called (tests), which the operation runs on;
  * without it the operation runs on the thread's clock when it runs. */
-export type ToThread = { kind: 'call'; id: number; name: WriteName; args: unknown[]; now?: number } | { kind: 'close' };
+export interface Call {
+  id: number;
+  name: WriteName;
+  args: unknown[];
+  now?: number;
+}
+
+/** The calls made in one turn of the caller's loop travel in one message: a message costs both
+ * threads several µs whatever it carries. */
+export type ToThread = { kind: 'calls'; calls: Call[] } | { kind: 'close' };
 
 export interface WireError {
   name: string;
@@ -24,10 +33,14 @@ export type Answer = { id: number; ok: true; value: unknown } | { id: number; ok
 
 export type FromThread =
   | { kind: 'ready' }
-  /** Committed events, sent before the answers of their batch. */
-  | { kind: 'event'; taskId: string; event: TaskEvent }
-  /** One batch's answers, after its commit (or its failure), with the store's fault after it. */
-  | { kind: 'answers'; answers: Answer[]; fault: string | null };
+  /** One batch's answers, after its commit (or its failure), with the events it committed (to be
+   * handed to subscribers before the answers) and the store's fault after it. */
+  | { kind: 'answers'; answers: Answer[]; events: CommittedEvent[]; fault: string | null };
+
+export interface CommittedEvent {
+  taskId: string;
+  event: TaskEvent;
+}
 
 export function toWire(err: unknown): WireError {
   if (err instanceof StoreError) return { name: err.name, message: err.message, code: err.code };
