@@ -21,8 +21,8 @@ import type { ExecutorFiles } from './files.ts';
 import { threadResourceLimits } from './heap.ts';
 import { untilStoreAnswers } from './store-retry.ts';
 import {
-  BEAT_MS, CANCEL_CHANNEL, isRpcRequest, isThreadBeat, replyChannel,
-  type AbortReason, type CancelMessage, type Job, type RpcReply, type RpcRequest, type RunOutcome, type ThreadConfig,
+  BEAT_MS, CANCEL_CHANNEL, isRpcRequests, isThreadBeat, replyChannel,
+  type AbortReason, type CancelMessage, type Job, type RpcReply, type RpcCall, type RpcRequests, type RunOutcome, type ThreadConfig,
 } from './protocol.ts';
 
 /** What piscina's load balancer is given and returns (its types are not exported by name). */
@@ -50,6 +50,7 @@ export class ExecutorPool {
   private readonly piscina: Piscina;
   private readonly cancels = new BroadcastChannel(CANCEL_CHANNEL);
   private readonly replies = new Map<number, BroadcastChannel>();
+  private readonly outbox = new Map<number, RpcReply[]>();
   private readonly store: Store;
   private readonly log: Logger;
   private readonly queueOptions: symbol;
@@ -103,12 +104,13 @@ export class ExecutorPool {
       resourceLimits: threadResourceLimits(opts.threadHeapMb ?? 0),
     });
     this.piscina.on('message', (m: unknown) => {
-      if (isRpcRequest(m)) void this.serve(m);
+      if (isRpcRequests(m)) for (const call of m.calls) void this.serve(m.thread, call);
       else if (isThreadBeat(m)) this.beats.set(m.thread, performance.now());
     });
     this.piscina.on('workerDestroy', (w: { id: number }) => {
       this.replies.get(w.id)?.close();
       this.replies.delete(w.id);
+      this.outbox.delete(w.id);
       this.doomed.delete(w.id);
       this.beats.delete(w.id);
     });
@@ -175,7 +177,7 @@ export class ExecutorPool {
     await this.piscina.destroy();
   }
 
-  private async serve(req: RpcRequest): Promise<void> {
+  private async serve(thread: number, req: RpcRequests['calls'][number]): Promise<void> {
     let reply: RpcReply;
     try {
       reply = { id: req.id, ok: true, value: await this.call(req) };
@@ -183,16 +185,30 @@ export class ExecutorPool {
       const { code, message } = err as { code?: unknown; message?: unknown };
       reply = { id: req.id, ok: false, error: { code: typeof code === 'string' ? code : 'STORE_ERROR', message: String(message) } };
     }
-    let channel = this.replies.get(req.thread);
-    if (!channel) {
-      channel = new BroadcastChannel(replyChannel(req.thread));
-      channel.unref();
-      this.replies.set(req.thread, channel);
+    // The answers to one thread ready in one turn go in one message.
+    let out = this.outbox.get(thread);
+    if (!out) {
+      this.outbox.set(thread, (out = []));
+      setImmediate(() => this.answer(thread));
     }
-    channel.postMessage(reply);
+    out.push(reply);
   }
 
-  private call(req: RpcRequest): Promise<unknown> {
+  private answer(thread: number): void {
+    const replies = this.outbox.get(thread);
+    this.outbox.delete(thread);
+    // The thread ended meanwhile, or the pool is closing: nobody is left to answer.
+    if (!replies || this.closing.signal.aborted) return;
+    let channel = this.replies.get(thread);
+    if (!channel) {
+      channel = new BroadcastChannel(replyChannel(thread));
+      channel.unref();
+      this.replies.set(thread, channel);
+    }
+    channel.postMessage(replies);
+  }
+
+  private call(req: RpcCall): Promise<unknown> {
     // Kept through a store outage, as the task's outcome is (store-retry.ts): the attempt holds
     // its lease meanwhile, and failing a tool call or an event would run the task again. Each
     // is safe to repeat: a claim by the same owner answers `claimed` again, a put or an event

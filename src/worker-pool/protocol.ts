@@ -1,8 +1,8 @@
 // What crosses between a child's main thread and its executor threads, in one place. Tasks go
 // out through piscina and their outcomes come back the same way. Everything else is small
-// messages: a thread asks the main thread to use the store (tool cache, progress) with a
-// request on its parentPort (piscina re-emits those as the pool's 'message' event) and gets
-// the answer on a BroadcastChannel named after its threadId; cancellations go to every thread
+// messages: a thread asks the main thread to use the store (tool cache, progress) with
+// requests on its parentPort (piscina re-emits those as the pool's 'message' event) and gets
+// the answers on a BroadcastChannel named after its threadId; cancellations go to every thread
 // on one BroadcastChannel, and the thread running that task aborts it.
 import type { ChatMessage } from '../agent/types.ts';
 import type { ProviderConfig } from '../config/schema.ts';
@@ -69,7 +69,13 @@ export type RpcCall =
   | { op: 'toolPut'; args: [taskId: string, key: string, owner: string, result: unknown] }
   | { op: 'publish'; args: [taskId: string, fence: number, event: unknown] };
 
-export type RpcRequest = RpcCall & { rpc: 'drover'; id: number; thread: number };
+/** The calls a thread made in one turn of its loop, in one message each way: a message costs
+ * both threads several µs whatever it carries, and a thread runs thousands of tasks at once. */
+export interface RpcRequests {
+  rpc: 'drover';
+  thread: number;
+  calls: (RpcCall & { id: number })[];
+}
 
 export type RpcReply =
   | { id: number; ok: true; value: unknown }
@@ -87,6 +93,6 @@ export function isThreadBeat(m: unknown): m is ThreadBeat {
   return typeof m === 'object' && m !== null && (m as { beat?: unknown }).beat === 'drover';
 }
 
-export function isRpcRequest(m: unknown): m is RpcRequest {
+export function isRpcRequests(m: unknown): m is RpcRequests {
   return typeof m === 'object' && m !== null && (m as { rpc?: unknown }).rpc === 'drover';
 }

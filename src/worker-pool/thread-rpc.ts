@@ -1,9 +1,10 @@
-// The thread's side of the store RPC: a request goes up the parentPort (piscina hands it to
-// the pool as a 'message' event) and its answer comes back on this thread's own
-// BroadcastChannel. The channel is opened before the first request, so no answer can be missed.
+// The thread's side of the store RPC: the requests of one turn go up the parentPort in one
+// message (piscina hands it to the pool as a 'message' event) and their answers come back on
+// this thread's own BroadcastChannel, those of one turn of the main thread in one message. The
+// channel is opened before the first request, so no answer can be missed.
 import { BroadcastChannel, parentPort, threadId } from 'node:worker_threads';
 import { ExecutorError } from './errors.ts';
-import { replyChannel, type RpcCall, type RpcReply, type RpcRequest } from './protocol.ts';
+import { replyChannel, type RpcCall, type RpcReply, type RpcRequests } from './protocol.ts';
 
 interface Waiter {
   resolve: (value: unknown) => void;
@@ -14,21 +15,30 @@ export class ThreadRpc {
   private readonly channel = new BroadcastChannel(replyChannel(threadId));
   private readonly waiting = new Map<number, Waiter>();
   private next = 0;
+  private outbox: RpcRequests['calls'] = [];
 
   constructor() {
     // Pending answers must not keep a thread alive; piscina's own port does that while it works.
     this.channel.unref();
-    this.channel.onmessage = (e: MessageEvent) => this.answer(e.data as RpcReply);
+    this.channel.onmessage = (e: MessageEvent) => {
+      for (const reply of e.data as RpcReply[]) this.answer(reply);
+    };
   }
 
   call(call: RpcCall): Promise<unknown> {
     if (!parentPort) return Promise.reject(new Error('ThreadRpc runs only in a worker thread'));
     const id = this.next++;
-    const request: RpcRequest = { ...call, rpc: 'drover', id, thread: threadId };
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      parentPort!.postMessage(request);
+      if (this.outbox.length === 0) setImmediate(() => this.send());
+      this.outbox.push({ ...call, id });
     });
+  }
+
+  private send(): void {
+    const request: RpcRequests = { rpc: 'drover', thread: threadId, calls: this.outbox };
+    this.outbox = [];
+    parentPort!.postMessage(request);
   }
 
   private answer(reply: RpcReply): void {
