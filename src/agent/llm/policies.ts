@@ -4,16 +4,12 @@ import {
   BrokenCircuitError,
   ConsecutiveBreaker,
   DelegateBackoff,
-  TaskCancelledError,
-  TimeoutStrategy,
   circuitBreaker,
   handleWhen,
   retry,
-  timeout,
   type CircuitBreakerPolicy,
   type IRetryBackoffContext,
   type RetryPolicy,
-  type TimeoutPolicy,
 } from 'cockatiel';
 import type { ProviderConfig } from '../../config/schema.ts';
 import { LlmError, isLlmError } from '../errors.ts';
@@ -29,14 +25,6 @@ export interface PolicyOptions {
 export interface Policies {
   retry: RetryPolicy;
   breaker: CircuitBreakerPolicy;
-  /**
-   * Bounds an attempt: a chat's status, headers and body; a stream's until its headers arrive
-   * (its body has its own deadline, see provider.ts). It does not abort the attempt's signal
-   * when the attempt returns: a stream's body would be cut off, and a chat's is read by then.
-   * Aborting would build an AbortError with its stack for every call (~8% of an executor
-   * thread's CPU with thousands of calls in flight, bench:agents).
-   */
-  attemptTimeout: TimeoutPolicy;
 }
 
 export function buildPolicies(cfg: ProviderConfig, opts: PolicyOptions): Policies {
@@ -46,7 +34,6 @@ export function buildPolicies(cfg: ProviderConfig, opts: PolicyOptions): Policie
     const err = 'error' in ctx.result ? ctx.result.error : undefined;
     return retryDelayMs(ctx.attempt, opts.backoff, opts.random(), isLlmError(err) ? err.retryAfterMs : undefined);
   });
-  const ms = cfg.timeout * 1000;
   return {
     // Unref'd: a retry delay abandoned by an aborted caller must not keep a process alive.
     retry: retry(handleWhen(retryable), { maxAttempts: cfg.max_retries, backoff }).dangerouslyUnref(),
@@ -54,13 +41,12 @@ export function buildPolicies(cfg: ProviderConfig, opts: PolicyOptions): Policie
       halfOpenAfter: cfg.breaker_cooldown * 1000,
       breaker: new ConsecutiveBreaker(cfg.breaker_failures),
     }),
-    attemptTimeout: timeout(ms, { strategy: TimeoutStrategy.Aggressive, abortOnReturn: false }),
   };
 }
 
 /**
  * Names a failure. `caller` is the agent's signal: once it fired, whatever broke is LLM_ABORTED.
- * `timedOut` says our own deadline fired (the stream body's), which undici reports as a plain abort.
+ * `timedOut` says our own deadline fired (an attempt's or a stream body's), which undici reports as a plain abort.
  */
 export function classify(err: unknown, provider: string, caller: AbortSignal | undefined, timedOut = false): LlmError {
   if (isLlmError(err)) return err;
@@ -71,7 +57,7 @@ export function classify(err: unknown, provider: string, caller: AbortSignal | u
     return new LlmError('LLM_BREAKER_OPEN', `provider ${provider} is failing; circuit breaker open`, { provider, cause: err });
   }
   const code = (err as { code?: unknown } | null)?.code;
-  if (timedOut || err instanceof TaskCancelledError || code === 'UND_ERR_HEADERS_TIMEOUT' ||
+  if (timedOut || code === 'UND_ERR_HEADERS_TIMEOUT' ||
       code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
     return new LlmError('LLM_TIMEOUT', `provider ${provider} did not answer in time`, { provider, cause: err });
   }
@@ -83,16 +69,18 @@ export function classify(err: unknown, provider: string, caller: AbortSignal | u
 }
 
 /**
- * Settles with `work`, or rejects with LLM_ABORTED as soon as `signal` fires. cockatiel's retry
- * delay does not listen to the signal, so without this a caller would sit out a Retry-After
- * after its task was cancelled. A result that arrives after the abort goes to `onLate`.
+ * Settles with `work`, or rejects with LLM_ABORTED as soon as `signal` fires, after calling
+ * `stop` (which aborts the attempt in flight). cockatiel's retry delay does not listen to the
+ * signal, so without this a caller would sit out a Retry-After after its task was cancelled. A
+ * result that arrives after the abort goes to `onLate`.
  */
-export function abortable<T>(work: Promise<T>, signal: AbortSignal | undefined, provider: string, onLate: (v: T) => void): Promise<T> {
+export function abortable<T>(work: Promise<T>, signal: AbortSignal | undefined, provider: string, onLate: (v: T) => void, stop: () => void): Promise<T> {
   if (!signal) return work;
   return new Promise<T>((resolve, reject) => {
     let settled = false;
     const onAbort = () => {
       settled = true;
+      stop();
       reject(classify(undefined, provider, signal));
     };
     if (signal.aborted) onAbort();

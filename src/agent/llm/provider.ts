@@ -1,7 +1,7 @@
 // One configured provider: one undici Pool (keep-alive connections, capped), its budget and its
 // policies. Over HTTP/2 a connection carries up to STREAMS_PER_CONNECTION calls at once, so a
 // thousand waiting calls hold ten sockets instead of a thousand; over HTTP/1.1 the pool's cap
-// makes further calls queue inside undici rather than open a socket each. A call goes: retry → budget (slot + tokens) → breaker → timeout → HTTP.
+// makes further calls queue inside undici rather than open a socket each. A call goes: retry → budget (slot + tokens) → breaker → HTTP, each attempt with a deadline.
 // The budget sits outside the breaker so that callers queued for a slot look at the breaker
 // only when their turn comes, and fail fast then instead of piling onto a failing provider.
 import { Pool, type Dispatcher } from 'undici';
@@ -237,23 +237,37 @@ export class Provider {
    * Runs `send` under the provider's policies and budget. `send` gets the attempt's signal and
    * the budget lease; on success it releases the lease itself (a stream holds it to the end),
    * on failure the lease is released here with nothing charged.
+   *
+   * The attempt's deadline is one timer and one AbortController, and the caller's signal gets
+   * one listener for the whole call, which aborts the attempt in flight. cockatiel's timeout
+   * policy and a listener per layer cost a call about 40 µs of CPU more (a third of the client's
+   * cost per call with thousands in flight, bench/RESULTS.md).
    */
   private execute<T>(caller: AbortSignal | undefined, estimate: number,
     send: (signal: AbortSignal, lease: Lease) => Promise<T>, onLate: (v: T) => void): Promise<T> {
-    const { retry, breaker, attemptTimeout } = this.policies;
+    const { retry, breaker } = this.policies;
+    const ms = this.config.timeout * 1000;
+    let inFlight: AbortController | undefined;
     const work = retry.execute(async () => {
       const lease = await this.budget.acquire(estimate, caller);
+      const attempt = new AbortController();
+      inFlight = attempt;
+      const deadline = setTimeout(() => attempt.abort(), ms);
+      // Classified inside the breaker, which counts only provider faults (a timeout is one).
+      const classified = (err: unknown) => {
+        throw classify(err, this.name, caller, attempt.signal.aborted);
+      };
       try {
-        return await breaker.execute(() =>
-          attemptTimeout.execute((_ctx, signal) => send(signal, lease), caller).catch((err: unknown) => {
-            throw classify(err, this.name, caller);
-          }));
+        return await breaker.execute(() => send(attempt.signal, lease).catch(classified));
       } catch (err) {
         lease.release(0);
         throw classify(err, this.name, caller);
+      } finally {
+        clearTimeout(deadline);
+        inFlight = undefined;
       }
     }, caller);
-    return abortable(work, caller, this.name, onLate);
+    return abortable(work, caller, this.name, onLate, () => inFlight?.abort());
   }
 
   private record(outcome: string, started: number, model: string, usage?: Usage): void {

@@ -147,6 +147,14 @@ describe('llm client: circuit breaker', () => {
     expect(r.mock.stats.requests).toBe(2);
   });
 
+  it('counts timeouts as provider faults', async () => {
+    r = await rig({ timeout: 0.1, max_retries: 0, breaker_failures: 2, breaker_cooldown: 5 });
+    r.mock.script({ latencyMs: 5_000 }, { latencyMs: 5_000 });
+    for (let i = 0; i < 2; i++) expect((await rejection(r.llm.chat(ask('x')))).code).toBe('LLM_TIMEOUT');
+    expect(r.llm.stats().mock!.breakerState).toBe('open');
+    expect((await rejection(r.llm.chat(ask('x')))).code).toBe('LLM_BREAKER_OPEN');
+  });
+
   it('does not count 429s as provider faults', async () => {
     r = await rig({ max_retries: 0, breaker_failures: 2 });
     r.mock.script({ status: 429 }, { status: 429 }, { status: 429 });
