@@ -40,10 +40,13 @@ export class EventHub {
   private readonly subs = new Map<string, Set<Subscription>>();
   private timer: NodeJS.Timeout | null = null;
   private lastId = 0;
+  private readonly onWatch: ((taskId: string, on: boolean) => void) | undefined;
 
-  constructor(db: Db, pollMs: number) {
+  /** `onWatch` hears when a task gets its first subscriber here (on) and loses its last (off). */
+  constructor(db: Db, pollMs: number, onWatch?: (taskId: string, on: boolean) => void) {
     this.db = db;
     this.pollMs = pollMs;
+    this.onWatch = onWatch;
   }
 
   subscribe(taskId: string, afterSeq: number, onEvent: (event: TaskEvent) => void, onEnd?: SubscriptionEnd): Unsubscribe {
@@ -52,7 +55,10 @@ export class EventHub {
     // in between is missed (what arrives twice is dropped by seq).
     this.startPolling();
     let set = this.subs.get(taskId);
-    if (!set) this.subs.set(taskId, (set = new Set()));
+    if (!set) {
+      this.subs.set(taskId, (set = new Set()));
+      this.onWatch?.(taskId, true);
+    }
     set.add(sub);
     this.catchUp(sub);
     return () => {
@@ -96,7 +102,10 @@ export class EventHub {
   private detach(sub: Subscription): void {
     const set = this.subs.get(sub.taskId);
     set?.delete(sub);
-    if (set?.size === 0) this.subs.delete(sub.taskId);
+    if (set?.size === 0) {
+      this.subs.delete(sub.taskId);
+      this.onWatch?.(sub.taskId, false);
+    }
     if (this.subs.size === 0) this.stopPolling();
   }
 

@@ -16,13 +16,19 @@ const send = (m: FromThread) => port.postMessage(m);
 
 const db = openDb(init.path, { busyTimeoutMs: init.busyTimeoutMs });
 let now = 0;
-// Filled by the commits of one flush, sent with its answers.
+// The events of watched tasks committed by one flush, sent with its answers. Most tasks have no
+// subscriber; sending every event cost the child's main thread a fifth of its time in copies.
+const watched = new Set<string>();
 let events: CommittedEvent[] = [];
 const ctx: Ctx = {
   db,
   clock: () => now,
   opts: init.opts,
-  hub: { dispatch: (taskId, event) => events.push({ taskId, event }) },
+  hub: {
+    dispatch: (taskId, event) => {
+      if (watched.has(taskId)) events.push({ taskId, event });
+    },
+  },
 };
 
 let pending: Call[] = [];
@@ -30,6 +36,11 @@ let scheduled = false;
 let closing = false;
 
 port.on('message', (m: ToThread) => {
+  if (m.kind === 'watch') {
+    if (m.on) watched.add(m.taskId);
+    else watched.delete(m.taskId);
+    return;
+  }
   if (m.kind === 'close') {
     closing = true;
     if (!scheduled) finish();

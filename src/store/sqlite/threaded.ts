@@ -48,14 +48,15 @@ export async function openThreadedSqliteStore(options: SqliteStoreOptions): Prom
   // refused submissions with 429 under load, bench:agents).
   const callerNow = options.clock ? options.clock : () => undefined;
   const opts = { queueLimit: options.queueLimit, resultTtlMs: options.resultTtlMs, sessionTtlMs: options.sessionTtlMs };
-  const hub = new EventHub(db, pollMs);
-  const ctx: Ctx = { db, clock, opts, hub };
-  const cancels = new CancelWatch(db, pollMs);
-
   const init: ThreadInit = { path: options.path, busyTimeoutMs, opts };
   const thread = threadModule();
   if (!thread) throw new StoreError('STORE_OPEN_FAILED', 'the SQLite store thread\'s module is not there (a bundled build opens the store in-thread)');
   const worker = new Worker(thread, { workerData: init });
+  const hub = new EventHub(db, pollMs, (taskId, on) => {
+    if (!closed && !lost) worker.postMessage({ kind: 'watch', taskId, on } satisfies ToThread);
+  });
+  const ctx: Ctx = { db, clock, opts, hub };
+  const cancels = new CancelWatch(db, pollMs);
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   const calls = new Map<number, Pending>();
   let nextId = 0;

@@ -21,7 +21,13 @@ export interface Call {
 
 /** The calls made in one turn of the caller's loop travel in one message: a message costs both
  * threads several µs whatever it carries. */
-export type ToThread = { kind: 'calls'; calls: Call[] } | { kind: 'close' };
+export type ToThread =
+  | { kind: 'calls'; calls: Call[] }
+  /** A task this process has subscribers for (on) or no longer has (off): only such tasks'
+   * events come back with the answers. An event committed before the thread heard of a new
+   * subscriber is not lost: the subscriber's hub polls the events table while it has any. */
+  | { kind: 'watch'; taskId: string; on: boolean }
+  | { kind: 'close' };
 
 export interface WireError {
   name: string;
@@ -33,8 +39,8 @@ export type Answer = { id: number; ok: true; value: unknown } | { id: number; ok
 
 export type FromThread =
   | { kind: 'ready' }
-  /** One batch's answers, after its commit (or its failure), with the events it committed (to be
-   * handed to subscribers before the answers) and the store's fault after it. */
+  /** One batch's answers, after its commit (or its failure), with the events it committed for
+   * watched tasks (handed to subscribers before the answers) and the store's fault after it. */
   | { kind: 'answers'; answers: Answer[]; events: CommittedEvent[]; fault: string | null };
 
 export interface CommittedEvent {
