@@ -36,7 +36,9 @@ export class Db {
       this.db = new DatabaseSync(path, { timeout: busyTimeoutMs });
       // WAL lets readers (stats, polling subscribers) run beside the one writer; NORMAL sync
       // in WAL mode survives a process crash and only risks the last commits on power loss.
-      this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
+      // Statement journals (an UPDATE that fires a trigger keeps one) stay in memory instead of
+      // a temporary file written with a syscall per page.
+      this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;');
     } catch (err) {
       if (DAMAGED_AT_OPEN.has(((err as { errcode?: number }).errcode ?? 0) & 0xff)) throw damagedStore(path, [(err as Error).message]);
       const why = directoryProblem(path);
