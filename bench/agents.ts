@@ -3,7 +3,8 @@
 //       each variant: the example agent (a tool, two progress events, one LLM call to a mock LLM
 //       answering in 2 s) with its LLM client on HTTP/1.1 and on HTTP/2 (h2c), and the same steps
 //       with a timer instead of the call (what the executor itself holds). Reports completions/s,
-//       queue wait, run time, and RSS and V8 heap per task in flight, steady and at the peak;
+//       queue wait, run time, the children's event-loop delay (from the admin /metrics), and RSS
+//       and V8 heap per task in flight, steady and at the peak;
 //   (b) throughput: submit → done with an agent that returns at once, submitted over HTTP
 //       (bounded keep-alive concurrency: net.core.somaxconn is small here) by a Node client in
 //       this process and by wrk, and straight into the store.
@@ -54,6 +55,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 interface Node {
   m: Managed;
   port: number;
+  adminPort: number;
   store: Store;
   childPids: number[];
   dir: string;
@@ -63,6 +65,7 @@ interface Node {
 async function startNode(env: Record<string, string>): Promise<Node> {
   const dir = mkdtempSync(join(tmpdir(), 'drover-bench-agents-'));
   const childPids: number[] = [];
+  let adminPort = 0;
   const m = startProcess('drover', process.execPath, [join(ROOT, 'src/main.ts'), 'start', '--port', '0', '--children', String(children)], {
     cwd: dir,
     env: {
@@ -78,6 +81,7 @@ async function startNode(env: Record<string, string>): Promise<Node> {
     },
     onLine: (line) => {
       if (line.includes('"msg":"child ready"')) childPids.push((JSON.parse(line) as { childPid: number }).childPid);
+      if (line.includes('"msg":"admin listening"')) adminPort = (JSON.parse(line) as { port: number }).port;
     },
   });
   const listening = await waitForLine(m, (l) => l.includes('"msg":"listening"'), 30_000);
@@ -85,7 +89,7 @@ async function startNode(env: Record<string, string>): Promise<Node> {
   // The bench's own connection writes in-thread whatever the children do, so a before/after
   // comparison of the children's store is not also one of the bench's.
   const store = await openStore({ backend: 'sqlite', path: '', queue_limit: 1_000_000, result_ttl: 86_400, session_ttl: 86_400, cleanup_interval: 60, stateDir: join(dir, 'state'), inThread: true });
-  return { m, port: (JSON.parse(listening) as { port: number }).port, store, childPids, dir };
+  return { m, port: (JSON.parse(listening) as { port: number }).port, adminPort, store, childPids, dir };
 }
 
 async function stopNode(node: Node): Promise<void> {
@@ -101,6 +105,13 @@ const cpuSeconds = (pids: number[]) =>
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
     return sum + (Number(fields[11]) + Number(fields[12])) / 100;
   }, 0);
+
+/** The worst child's event-loop delay p99 over its last report (about a second), ms, from the admin /metrics. */
+async function childLagMs(adminPort: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+  const lags = [...text.matchAll(/^drover_child_event_loop_lag_seconds\{[^}]*\} (\S+)$/gm)].map((x) => Number(x[1]) * 1000);
+  return Math.max(0, ...lags);
+}
 
 const task = (input: unknown) => ({ tenant: TENANT, input, maxAttempts: 3, timeoutMs: 300_000 });
 
@@ -164,6 +175,8 @@ interface DensityResult {
   rampS: number;
   seconds: number;
   inflight: number[];
+  /** The worst child's event-loop delay p99, once a second over the steady window (ms). */
+  lagMs: number[];
   completionsPerS: number;
   wait: ReturnType<typeof summarize>;
   run: ReturnType<typeof summarize>;
@@ -331,10 +344,16 @@ async function densityRun(variant: Variant): Promise<DensityResult> {
     const rampS = (Date.now() - rampStart) / 1000;
     const start = { at: Date.now(), ...(await sample()), cpu: cpuSeconds([node.m.pid, ...childPids]) };
     const inflight: number[] = [];
+    const lagMs: number[] = [];
+    let lagAt = 0;
     while (Date.now() - start.at < steadyS * 1000) {
       const { running } = await sample();
       inflight.push(running);
       look(running, true);
+      if (Date.now() - lagAt >= 1000) {
+        lagAt = Date.now();
+        lagMs.push(await childLagMs(node.adminPort));
+      }
       await sleep(50);
     }
     const end = { at: Date.now(), ...(await sample()), cpu: cpuSeconds([node.m.pid, ...childPids]) };
@@ -346,7 +365,7 @@ async function densityRun(variant: Variant): Promise<DensityResult> {
     const tasks = await store.list(TENANT, { limit: 10_000_000 });
     const window = tasks.filter((t) => t.createdAt >= start.at && t.createdAt <= end.at && t.startedAt !== null);
     return {
-      variant, perChild, rampS, seconds, inflight, idle, steady, peak, peakHeap,
+      variant, perChild, rampS, seconds, inflight, lagMs, idle, steady, peak, peakHeap,
       completionsPerS: (end.done - start.done) / seconds,
       wait: summarize(window.map((t) => t.startedAt! - t.createdAt)),
       run: summarize(window.filter((t) => t.finishedAt !== null).map((t) => t.finishedAt! - t.startedAt!)),
@@ -397,6 +416,8 @@ function densityTable(results: DensityResult[], cost: number): string[] {
     row(`completions/s (ideal: in flight ÷ ${latencyMs / 1000} s)`, (r) => `${n(r.completionsPerS)} (${n(summarize(r.inflight).p50 / (latencyMs / 1000))})`),
     row('queue wait p50 / p99 (claimed − created)', (r) => (r.wait.n ? `${r.wait.p50} / ${r.wait.p99} ms` : '— (none claimed)')),
     row(`run time p50 / p99 (finished − claimed; the call takes ${latencyMs} ms)`, (r) => (r.run.n ? `${r.run.p50} / ${r.run.p99} ms` : '— (none finished)')),
+    row('child event-loop delay p99, worst child, once a second (median / max; target < 50 ms)', (r) =>
+      `${summarize(r.lagMs).p50.toFixed(0)} / ${summarize(r.lagMs).max.toFixed(0)} ms`),
     row('**RSS per task in flight, steady**', (r) => `**${kb(steadyKb(r, rssOf))}**`),
     row('RSS per task in flight at the peak (most MB above idle ÷ most in flight)', (r) => `${kb(peakKb(r, rssOf))} (${((r.peak.rss - r.idle.rss) / 2 ** 20).toFixed(0)} MB ÷ ${n(Math.max(...r.inflight))})`),
     row('**V8 heap per task in flight, steady** (main + executor threads)', (r) =>
