@@ -545,6 +545,7 @@ process.on('SIGINT', () => {
 });
 try {
   const day = new Date().toISOString().slice(0, 10);
+  const command = `\`npm run bench:agents${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\``;
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}, embedded SQLite store`;
   if (parts.includes('density')) {
     const cost = await storeCostUs();
@@ -561,7 +562,7 @@ try {
       '## Agent density',
       '',
       `Run ${day} on ${machine}, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} at the end.`,
-      `\`npm run bench:agents -- ${process.argv.slice(2).join(' ') || '--parts density'}\` (bench/agents.ts).`,
+      `${command} (bench/agents.ts).`,
       '',
       ...a,
     ].join('\n'));
@@ -572,7 +573,7 @@ try {
     writeSection(join(ROOT, 'bench/RESULTS.md'), [
       '## Agents',
       '',
-      `Run ${day} on ${machine}. \`npm run bench:agents -- --parts throughput\` (bench/agents.ts); tasks in flight and memory per task: see Agent density.`,
+      `Run ${day} on ${machine}. ${command} (bench/agents.ts); tasks in flight and memory per task: see Agent density.`,
       '',
       ...b,
     ].join('\n'));
