@@ -2,10 +2,12 @@ import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStore } from '../../../src/store/index.ts';
 import { isStoreError } from '../../../src/store/errors.ts';
 import { openSqliteStore } from '../../../src/store/sqlite/index.ts';
+import { openThreadedSqliteStore } from '../../../src/store/sqlite/threaded.ts';
 import { runStoreConformance } from '../../conformance/store.ts';
 import { defaultConfig } from '../../../src/config/defaults.ts';
 
@@ -65,6 +67,53 @@ describe('sqlite store', () => {
       expect(finished.every((t) => t.attempt === 1)).toBe(true);
     } finally {
       for (const child of children) child.kill();
+      await store.close();
+    }
+  });
+
+  // The counters stats(), the queue cap and the backlog per tenant read must equal a count of
+  // the rows after every kind of status change, batched (threaded) or not.
+  it.each([
+    ['in-thread', openSqliteStore],
+    ['threaded', openThreadedSqliteStore],
+  ] as const)('%s: keeps the counts by status, priority and tenant equal to the tasks through every change', async (_name, open) => {
+    const path = join(tempDir(), 'drover.db');
+    const store = await open({ path, queueLimit: 100_000, resultTtlMs: 1000, sessionTtlMs: 60_000 });
+    const db = new DatabaseSync(path);
+    const check = () => {
+      const kept = db.prepare('SELECT status, priority, n FROM task_counts WHERE n <> 0 ORDER BY status, priority').all();
+      const counted = db.prepare('SELECT status, priority, COUNT(*) AS n FROM tasks GROUP BY status, priority ORDER BY status, priority').all();
+      expect(kept).toEqual(counted);
+      const keptByTenant = db.prepare('SELECT tenant, status, n FROM tenant_counts WHERE n <> 0 ORDER BY tenant, status').all();
+      const countedByTenant = db.prepare('SELECT tenant, status, COUNT(*) AS n FROM tasks GROUP BY tenant, status ORDER BY tenant, status').all();
+      expect(keptByTenant).toEqual(countedByTenant);
+    };
+    try {
+      const ids = await Promise.all(Array.from({ length: 40 }, (_, i) =>
+        store.enqueue({ tenant: i % 2 ? 'acme' : 'umbrella', priority: i % 3 === 0 ? 5 : 0, input: i, maxAttempts: 2, timeoutMs: 60_000 }).then((r) => r.task.id)));
+      check();
+      const claimed = await store.claim({ worker: 'w1', n: 24, leaseMs: 60_000 });
+      check();
+      const [done, retried, dead, released, cancelledRunning] = [0, 6, 10, 13, 15].map((at, k, all) => claimed.slice(at, all[k + 1] ?? 18));
+      await Promise.all([
+        ...done!.map((t) => store.complete(t.id, t.fence, 'ok')),
+        ...retried!.map((t) => store.fail(t.id, t.fence, { code: 'X', message: 'again' }, { retryable: true, retryDelayMs: 0 })),
+        ...dead!.map((t) => store.fail(t.id, t.fence, { code: 'X', message: 'no' }, { retryable: false, retryDelayMs: 0 })),
+        ...released!.map((t) => store.release(t.id, t.fence)),
+        ...cancelledRunning!.map((t) => store.cancel(t.tenant, t.id)),
+        ...ids.filter((id) => !claimed.some((t) => t.id === id)).slice(0, 4).map((id, i) => store.cancel(i % 2 ? 'acme' : 'umbrella', id)),
+      ]);
+      check();
+      // A cancelled running task ends when its holder gives up; the rest of the claims lapse.
+      await Promise.all(cancelledRunning!.map((t) => store.fail(t.id, t.fence, { code: 'CANCELLED', message: 'stop' }, { retryable: false, retryDelayMs: 0 })));
+      await store.claim({ worker: 'w2', n: 100, leaseMs: 1 });
+      check();
+      expect(await store.reapExpired(Date.now() + 60_000)).toBeGreaterThan(0);
+      check();
+      await store.cleanup(Date.now() + 60_000);
+      check();
+    } finally {
+      db.close();
       await store.close();
     }
   });
