@@ -240,8 +240,8 @@ export class Provider {
    *
    * The attempt's deadline is one timer and one AbortController, and the caller's signal gets
    * one listener for the whole call, which aborts the attempt in flight. cockatiel's timeout
-   * policy and a listener per layer cost a call about 40 µs of CPU more (a third of the client's
-   * cost per call with thousands in flight, bench/RESULTS.md).
+   * policy and a listener per layer cost a call about 25 µs of CPU more (a fifth of the client's
+   * cost per call with thousands in flight, bench/llm-client-cost.ts).
    */
   private execute<T>(caller: AbortSignal | undefined, estimate: number,
     send: (signal: AbortSignal, lease: Lease) => Promise<T>, onLate: (v: T) => void): Promise<T> {
