@@ -1,12 +1,18 @@
 // Cancel notices for running tasks. SQLite has no notifications, so a process follows the
 // events table (its id is the global commit order, see events.ts) for the `cancelling` status
-// events that cancel() writes, with one indexed range query per tick while anyone watches;
-// each new row is looked at once, and its data is matched in SQL, not read into JS.
+// events that cancel() writes, with one range query per tick while anyone watches. The query
+// reads a partial index of those events alone (schema.ts, migration 5): every child polls, and
+// scanning every new event's data cost each child's main thread ~5 % of its time at 3,700
+// tasks/s (four events each).
 import type { Unsubscribe } from '../types.ts';
 import type { Db } from './db.ts';
 
 /** How a `cancelling` status event's JSON starts (appendStatus writes type, then status). */
-const CANCELLING_PREFIX = `${JSON.stringify({ type: 'status', status: 'cancelling' }).slice(0, -1)}%`;
+export const CANCELLING_PREFIX = JSON.stringify({ type: 'status', status: 'cancelling' }).slice(0, -1);
+
+/** The condition of the partial index events_cancelling, word for word in the poll's query:
+ * SQLite uses a partial index only for a query whose WHERE repeats the index's terms. */
+export const CANCELLING_EVENT = `final = 0 AND substr(data, 1, ${CANCELLING_PREFIX.length}) = '${CANCELLING_PREFIX}'`;
 
 export class CancelWatch {
   private readonly db: Db;
@@ -48,8 +54,8 @@ export class CancelWatch {
       // committed between the two reads is skipped.
       upTo = this.db.get<{ id: number }>('SELECT COALESCE(MAX(id), 0) AS id FROM events')?.id ?? 0;
       if (upTo <= this.lastId) return;
-      rows = this.db.all('SELECT task_id FROM events WHERE id > :lastId AND id <= :upTo AND final = 0 AND data LIKE :prefix ORDER BY id', {
-        lastId: this.lastId, upTo, prefix: CANCELLING_PREFIX,
+      rows = this.db.all(`SELECT task_id FROM events INDEXED BY events_cancelling WHERE ${CANCELLING_EVENT} AND id > :lastId AND id <= :upTo ORDER BY id`, {
+        lastId: this.lastId, upTo,
       });
     } catch {
       return; // busy or closing: the next tick tries again

@@ -2,6 +2,7 @@
 // opening runs the missing ones inside one write transaction, so when several children open
 // the same file at once exactly one of them migrates and the others see the result.
 import { StoreError } from '../errors.ts';
+import { CANCELLING_EVENT } from './cancels.ts';
 import type { Db } from './db.ts';
 
 const MIGRATIONS: readonly string[] = [
@@ -149,6 +150,8 @@ const MIGRATIONS: readonly string[] = [
     UPDATE tenant_counts SET n = n - 1 WHERE tenant = old.tenant AND status = old.status;
   END;
   `,
+  // 5: the cancel requests among the events, which every child's cancel watch polls (cancels.ts).
+  `CREATE INDEX events_cancelling ON events (id) WHERE ${CANCELLING_EVENT};`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -147,7 +147,7 @@ describe('sqlite store', () => {
     // What a schema-2 file holds: no attempts table, the task's own error kept after a success.
     const { DatabaseSync } = await import('node:sqlite');
     const db = new DatabaseSync(path);
-    db.exec(`DROP TABLE attempts; DROP TABLE tenant_counts; DROP TRIGGER tasks_tenant_counted_on_insert; DROP TRIGGER tasks_tenant_counted_on_update; DROP TRIGGER tasks_tenant_counted_on_delete; UPDATE tasks SET error = '${JSON.stringify(boom)}' WHERE id = '${retried.id}'; PRAGMA user_version = 2`);
+    db.exec(`DROP TABLE attempts; DROP TABLE tenant_counts; DROP TRIGGER tasks_tenant_counted_on_insert; DROP TRIGGER tasks_tenant_counted_on_update; DROP TRIGGER tasks_tenant_counted_on_delete; DROP INDEX events_cancelling; UPDATE tasks SET error = '${JSON.stringify(boom)}' WHERE id = '${retried.id}'; PRAGMA user_version = 2`);
     db.close();
 
     const migrated = await openSqliteStore(opts);
