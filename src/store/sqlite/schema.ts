@@ -151,6 +151,7 @@ const MIGRATIONS: readonly string[] = [
   END;
   `,
   // 5: the cancel requests among the events, which every child's cancel watch polls (cancels.ts).
+  // Its condition is the poll's: a change to CANCELLING_EVENT needs a migration that recreates it.
   `CREATE INDEX events_cancelling ON events (id) WHERE ${CANCELLING_EVENT};`,
 ];
 
