@@ -15,6 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { BroadcastChannel } from 'node:worker_threads';
 import type { Piscina } from 'piscina';
 import type { Logger } from 'pino';
+import { TurnBatches } from '../store/turn-batch.ts';
 import type { Store } from '../store/types.ts';
 import { failureOutcome } from './errors.ts';
 import type { ExecutorFiles } from './files.ts';
@@ -50,7 +51,8 @@ export class ExecutorPool {
   private readonly piscina: Piscina;
   private readonly cancels = new BroadcastChannel(CANCEL_CHANNEL);
   private readonly replies = new Map<number, BroadcastChannel>();
-  private readonly outbox = new Map<number, RpcReply[]>();
+  /** The answers to each thread ready in one turn, sent in one message. */
+  private readonly outbox = new TurnBatches<number, RpcReply>((thread, replies) => this.answer(thread, replies));
   private readonly store: Store;
   private readonly log: Logger;
   private readonly queueOptions: symbol;
@@ -110,7 +112,7 @@ export class ExecutorPool {
     this.piscina.on('workerDestroy', (w: { id: number }) => {
       this.replies.get(w.id)?.close();
       this.replies.delete(w.id);
-      this.outbox.delete(w.id);
+      this.outbox.drop(w.id);
       this.doomed.delete(w.id);
       this.beats.delete(w.id);
     });
@@ -185,20 +187,12 @@ export class ExecutorPool {
       const { code, message } = err as { code?: unknown; message?: unknown };
       reply = { id: req.id, ok: false, error: { code: typeof code === 'string' ? code : 'STORE_ERROR', message: String(message) } };
     }
-    // The answers to one thread ready in one turn go in one message.
-    let out = this.outbox.get(thread);
-    if (!out) {
-      this.outbox.set(thread, (out = []));
-      setImmediate(() => this.answer(thread));
-    }
-    out.push(reply);
+    this.outbox.add(thread, reply);
   }
 
-  private answer(thread: number): void {
-    const replies = this.outbox.get(thread);
-    this.outbox.delete(thread);
-    // The thread ended meanwhile, or the pool is closing: nobody is left to answer.
-    if (!replies || this.closing.signal.aborted) return;
+  private answer(thread: number, replies: RpcReply[]): void {
+    // The pool is closing: nobody is left to answer (an ended thread's answers are dropped).
+    if (this.closing.signal.aborted) return;
     let channel = this.replies.get(thread);
     if (!channel) {
       channel = new BroadcastChannel(replyChannel(thread));

@@ -3,6 +3,7 @@
 // this thread's own BroadcastChannel, those of one turn of the main thread in one message. The
 // channel is opened before the first request, so no answer can be missed.
 import { BroadcastChannel, parentPort, threadId } from 'node:worker_threads';
+import { TurnBatch } from '../store/turn-batch.ts';
 import { ExecutorError } from './errors.ts';
 import { replyChannel, type RpcCall, type RpcReply, type RpcRequests } from './protocol.ts';
 
@@ -15,7 +16,9 @@ export class ThreadRpc {
   private readonly channel = new BroadcastChannel(replyChannel(threadId));
   private readonly waiting = new Map<number, Waiter>();
   private next = 0;
-  private outbox: RpcRequests['calls'] = [];
+  private readonly outbox = new TurnBatch<RpcRequests['calls'][number]>((calls) => {
+    parentPort!.postMessage({ rpc: 'drover', thread: threadId, calls } satisfies RpcRequests);
+  });
 
   constructor() {
     // Pending answers must not keep a thread alive; piscina's own port does that while it works.
@@ -30,15 +33,8 @@ export class ThreadRpc {
     const id = this.next++;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      if (this.outbox.length === 0) setImmediate(() => this.send());
-      this.outbox.push({ ...call, id });
+      this.outbox.add({ ...call, id });
     });
-  }
-
-  private send(): void {
-    const request: RpcRequests = { rpc: 'drover', thread: threadId, calls: this.outbox };
-    this.outbox = [];
-    parentPort!.postMessage(request);
   }
 
   private answer(reply: RpcReply): void {

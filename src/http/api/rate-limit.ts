@@ -10,6 +10,7 @@
 import type { FastifyReply } from 'fastify';
 import type { Config } from '../../config/schema.ts';
 import type { RateLimitResult, RateLimitTaken, Store } from '../../store/index.ts';
+import { TurnBatches } from '../../store/turn-batch.ts';
 import { ApiError } from '../errors.ts';
 
 const seconds = (ms: number) => Math.max(0, Math.ceil(ms / 1000));
@@ -43,8 +44,8 @@ export class RateLimiter {
   private readonly store: Store;
   private readonly limits: Config['limits'];
   private readonly refused: (tenant: string) => void;
-  /** Bucket key → the requests waiting for this turn's take, in arrival order. */
-  private readonly gathering = new Map<string, Waiting[]>();
+  /** By bucket key, the requests waiting for this turn's take, in arrival order. */
+  private readonly gathering = new TurnBatches<string, Waiting>((key, waiting) => void this.takeGathered(key, waiting));
 
   /** `refused` counts each 429 by tenant (the child's metrics). */
   constructor(store: Store, limits: Config['limits'], refused: (tenant: string) => void = () => {}) {
@@ -68,21 +69,12 @@ export class RateLimiter {
     });
   }
 
-  /** Joins this turn's take of the bucket, the first request of the turn scheduling it. */
+  /** Joins this turn's take of the bucket. */
   private decide(key: string): Promise<RateLimitResult> {
-    return new Promise((resolve, reject) => {
-      let waiting = this.gathering.get(key);
-      if (!waiting) {
-        this.gathering.set(key, (waiting = []));
-        setImmediate(() => void this.takeGathered(key));
-      }
-      waiting.push({ resolve, reject });
-    });
+    return new Promise((resolve, reject) => this.gathering.add(key, { resolve, reject }));
   }
 
-  private async takeGathered(key: string): Promise<void> {
-    const waiting = this.gathering.get(key)!;
-    this.gathering.delete(key);
+  private async takeGathered(key: string, waiting: Waiting[]): Promise<void> {
     const limit = { ratePerSec: this.limits.rate_per_second, burst: this.limits.burst };
     try {
       const batch = await this.store.rateLimitTake(key, limit, undefined, waiting.length);

@@ -1,9 +1,10 @@
 // The store thread: owns the connection that writes, so a child's event loop never waits on
 // SQLite's write lock (other children hold it in turns, up to busy_timeout). What arrives in
-// one turn of this thread's loop is committed in one transaction, each operation in its own
-// SAVEPOINT (one that fails undoes only itself); every call is answered after the commit, so
-// nothing answered can be lost to a crash. Fewer commits also means fewer turns on the lock.
+// one turn of this thread's loop is committed in one transaction, and a call that fails undoes
+// only itself (commit()); every call is answered after the commit, so nothing answered can be
+// lost to a crash. Fewer commits also means fewer turns on the lock.
 import { parentPort, workerData } from 'node:worker_threads';
+import { TurnBatch } from '../turn-batch.ts';
 import type { Ctx } from './context.ts';
 import { openDb } from './open.ts';
 import { toWire, type Answer, type Call, type CommittedEvent, type WireError, type FromThread, type ThreadInit, type ToThread } from './wire.ts';
@@ -31,9 +32,8 @@ const ctx: Ctx = {
   },
 };
 
-let pending: Call[] = [];
-let scheduled = false;
-let closing = false;
+// What arrives in one turn of this thread's loop is committed together.
+const pending = new TurnBatch<Call>(flush);
 
 port.on('message', (m: ToThread) => {
   if (m.kind === 'watch') {
@@ -42,29 +42,22 @@ port.on('message', (m: ToThread) => {
     return;
   }
   if (m.kind === 'close') {
-    closing = true;
-    if (!scheduled) finish();
+    // The calls that came before the close are answered first.
+    pending.flushNow();
+    finish();
     return;
   }
-  for (const c of m.calls) pending.push(c);
-  if (!scheduled) {
-    scheduled = true;
-    setImmediate(flush);
-  }
+  for (const c of m.calls) pending.add(c);
 });
 send({ kind: 'ready' });
 
-function flush(): void {
-  scheduled = false;
-  const calls = pending;
-  pending = [];
+function flush(calls: Call[]): void {
   // Cleanup commits in slices of its own (writes.ts), so it does not join a batch.
   const batch = calls.filter((c) => c.name !== 'cleanup');
   const answers = batch.length > 0 ? commit(batch) : [];
   for (const c of calls) if (c.name === 'cleanup') answers.push(run(c, false));
   send({ kind: 'answers', answers, events, fault: db.fault });
   events = [];
-  if (closing) finish();
 }
 
 /**

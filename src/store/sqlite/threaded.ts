@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { StoreError } from '../errors.ts';
 import type { Store } from '../types.ts';
+import { TurnBatch } from '../turn-batch.ts';
 import { CancelWatch } from './cancels.ts';
 import type { Ctx } from './context.ts';
 import { EventHub, readEvents } from './event-hub.ts';
@@ -105,13 +106,9 @@ export async function openThreadedSqliteStore(options: SqliteStoreOptions): Prom
   worker.unref();
 
   // The calls of one turn go in one message, sent when the turn's callbacks have run.
-  let outbox: Call[] = [];
-  const send = () => {
-    if (outbox.length === 0) return;
-    const message: ToThread = { kind: 'calls', calls: outbox };
-    outbox = [];
-    if (!lost) worker.postMessage(message);
-  };
+  const outbox = new TurnBatch<Call>((calls) => {
+    if (!lost) worker.postMessage({ kind: 'calls', calls } satisfies ToThread);
+  });
   const call = <T>(name: WriteName, ...args: unknown[]): Promise<T> => {
     if (closed) return Promise.reject(new StoreError('STORE_CLOSED', 'the store is closed'));
     if (lost) return Promise.reject(lost);
@@ -120,8 +117,7 @@ export async function openThreadedSqliteStore(options: SqliteStoreOptions): Prom
       calls.set(id, { resolve: resolve as (value: unknown) => void, reject });
       if (calls.size === 1) worker.ref();
       const now = callerNow();
-      if (outbox.length === 0) setImmediate(send);
-      outbox.push({ id, name, args, ...(now !== undefined && { now }) });
+      outbox.add({ id, name, args, ...(now !== undefined && { now }) });
     });
   };
 
@@ -157,7 +153,7 @@ export async function openThreadedSqliteStore(options: SqliteStoreOptions): Prom
       closed = true;
       // The thread answers what it holds, then closes its connection and ends.
       worker.ref();
-      send();
+      outbox.flushNow();
       worker.postMessage({ kind: 'close' } satisfies ToThread);
       await exited;
       hub.close();
