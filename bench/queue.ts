@@ -1,5 +1,6 @@
 // npm run bench:queue — drover's Redis store against BullMQ on the same redis-server, and
-// drover's SQLite store for reference: no-op tasks, submit → done, in one process.
+// drover's SQLite store for reference, opened as a child opens it (writes on a store thread):
+// no-op tasks, submit → done, in one process.
 //
 // Each run submits N tasks (at most 64 submissions in flight) while a consumer with
 // `concurrency` slots runs them, each on its own store handle (connection), as BullMQ's Queue
@@ -21,7 +22,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { openRedisStore } from '../src/store/redis/index.ts';
-import { openSqliteStore } from '../src/store/sqlite/index.ts';
+import { openThreadedSqliteStore } from '../src/store/sqlite/threaded.ts';
 import { startRedis } from '../test/helpers/redis.ts';
 import { runBullmq, runDrover } from './lib/queue-runs.ts';
 import { measureReclaim, type Reclaim } from './lib/reclaim.ts';
@@ -70,7 +71,7 @@ async function main(): Promise<void> {
           } else {
             const open = () => system === 'drover-redis'
               ? openRedisStore({ ...opts, url: server.url, prefix: `bench${round}c${concurrency}` })
-              : openSqliteStore({ ...opts, path: join(sqliteDir, `r${round}c${concurrency}.db`) });
+              : openThreadedSqliteStore({ ...opts, path: join(sqliteDir, `r${round}c${concurrency}.db`) });
             const submitter = await open();
             const store = await open();
             try {
