@@ -7,9 +7,11 @@
 //       and V8 heap per task in flight, steady and at the peak;
 //   (b) throughput: submit → done with an agent that returns at once, submitted over HTTP
 //       (bounded keep-alive concurrency: net.core.somaxconn is small here) by a Node client in
-//       this process and by wrk, and straight into the store.
+//       this process and by wrk, and straight into the store in rounds alternating with BullMQ
+//       (concurrency 32, its own redis-server);
+//   then issue 20's targets with their verdicts (lib/agent-targets.ts).
 //   npm run bench:agents -- [--parts density,throughput] [--variants timer,h1,h2c] [--inflight 10000]
-//                           [--steady 20] [--latency 2000] [--tasks 20000]
+//                           [--steady 20] [--latency 2000] [--tasks 20000] [--store-rounds 3]
 // Everything listens on 127.0.0.1; every process started is ended by its pid (bench/lib/procs.ts).
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -19,11 +21,13 @@ import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { openStore, type Store } from '../src/store/index.ts';
 import { treeCpuMs } from './lib/cpu.ts';
-import { submitAll } from './lib/queue-runs.ts';
+import { startRedis, type RedisServer } from '../test/helpers/redis.ts';
+import { agentTargets, targetsTable, type AgentMeasures } from './lib/agent-targets.ts';
+import { runBullmq, submitAll } from './lib/queue-runs.ts';
 import { killEverything, startProcess, stopProcess, waitForLine, type Managed } from './lib/procs.ts';
 import { writeSection } from './lib/report.ts';
 import { runWrk } from './lib/wrk.ts';
-import { summarize } from './lib/stats.ts';
+import { median, summarize } from './lib/stats.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const TENANT = 'anonymous';
@@ -35,6 +39,8 @@ const { values: args } = parseArgs({
     tasks: { type: 'string', default: '20000' },
     children: { type: 'string', default: '2' },
     'http-concurrency': { type: 'string', default: '64' },
+    // Part (b): rounds of into-the-store alternating with BullMQ.
+    'store-rounds': { type: 'string', default: '3' },
     // timer: the example agent's steps with a timer for the LLM call; h1 / h2c: the example agent,
     // its LLM client on HTTP/1.1 (a socket per call) or HTTP/2 without TLS (calls multiplexed).
     variants: { type: 'string', default: 'timer,h1,h2c' },
@@ -47,6 +53,7 @@ const latencyMs = Number(args.latency);
 const tasksB = Number(args.tasks);
 const children = Number(args.children);
 const httpConcurrency = Number(args['http-concurrency']);
+const storeRounds = Number(args['store-rounds']);
 const variantKeys = args.variants.split(',');
 const parts = args.parts.split(',');
 const SUBMIT_BURST = 200;
@@ -139,6 +146,15 @@ async function waitIdle(store: Store, timeoutMs: number): Promise<void> {
     if (Date.now() > deadline) throw new Error(`not idle after ${timeoutMs} ms: ${JSON.stringify(s)}`);
     await sleep(200);
   }
+}
+
+/** When the last of the newest `count` tasks finished, as its child stamped it (ms since the
+ * epoch), once the queue is empty: a 200 ms poll would add up to 200 ms to a 2 s run. */
+async function lastFinish(store: Store, count: number): Promise<number> {
+  await waitIdle(store, 120_000);
+  const tasks = await store.list(TENANT, { limit: count });
+  if (tasks.length < count || tasks.some((t) => t.finishedAt === null)) throw new Error(`of the last ${count} tasks, ${tasks.length} listed, not all finished`);
+  return Math.max(...tasks.map((t) => t.finishedAt!));
 }
 
 /** One configuration of part (a): which agent runs, and how the LLM client speaks to the mock. */
@@ -480,12 +496,25 @@ async function storeCostUs(): Promise<number> {
   }
 }
 
-async function throughputRun(): Promise<string[]> {
+interface ThroughputResult {
+  lines: string[];
+  /** Submit → done over HTTP (tasks/s). */
+  http: { node: number; wrk: number };
+  /** Submit → done into the store and BullMQ's, medians over rounds (tasks/s). */
+  intoStore: { drover: number; bullmq: number };
+}
+
+async function throughputRun(): Promise<ThroughputResult> {
   const dir = mkdtempSync(join(tmpdir(), 'drover-bench-agent-'));
   const agent = join(dir, 'instant.mjs');
   writeFileSync(agent, 'export default async function run(input) { return { echo: input }; }\n');
   const node = await startNode({ DROVER_EXECUTOR__AGENT: agent, DROVER_EXECUTOR__THREADS: '1', DROVER_EXECUTOR__TASKS_PER_THREAD: '256' });
   const rows: string[] = [];
+  let redis: RedisServer | undefined;
+  const drover: number[] = [];
+  const bullmq: number[] = [];
+  let httpNode = Number.NaN;
+  let httpWrk = Number.NaN;
   try {
     // Over HTTP: POST /v1/tasks from a bounded number of keep-alive connections.
     const pool = new Pool(`http://127.0.0.1:${node.port}`, { connections: httpConcurrency });
@@ -499,10 +528,10 @@ async function throughputRun(): Promise<string[]> {
       while (next < tasksB) await submitHttp(pool, next++);
     }));
     const submitted = Date.now();
-    await waitIdle(node.store, 120_000);
-    const done = Date.now();
+    const done = await lastFinish(node.store, tasksB);
     await pool.close();
-    rows.push(`| over HTTP, a Node client in this process (undici Pool, ${httpConcurrency} keep-alive connections) | ${Math.round(tasksB / ((submitted - first) / 1000)).toLocaleString('en')} | ${Math.round(tasksB / ((done - first) / 1000)).toLocaleString('en')} | ${cpuPerTask(cpu0)} |`);
+    httpNode = tasksB / ((done - first) / 1000);
+    rows.push(`| over HTTP, a Node client in this process (undici Pool, ${httpConcurrency} keep-alive connections) | ${n(tasksB / ((submitted - first) / 1000))} | ${n(httpNode)} | ${cpuPerTask(cpu0)} |`);
 
     // The same over wrk, whose client costs the shared cores far less than a Node one: for a
     // while as long as the Node client took, then until the queue is empty.
@@ -512,35 +541,57 @@ async function throughputRun(): Promise<string[]> {
     const w0 = Date.now();
     const w = await runWrk({ url: `http://127.0.0.1:${node.port}/v1/tasks`, threads: 1, connections: httpConcurrency, durationS: Math.max(3, Math.round((submitted - first) / 1000)), close: false, timeoutS: 10, script });
     if (Object.keys(w.errors).length) throw new Error(`wrk saw errors submitting: ${JSON.stringify(w.errors)}`);
-    await waitIdle(node.store, 120_000);
-    const wDone = Date.now();
-    rows.push(`| over HTTP, wrk (${httpConcurrency} keep-alive connections, ${w.requests.toLocaleString('en')} tasks) | ${Math.round(w.rps).toLocaleString('en')} | ${Math.round(w.requests / ((wDone - w0) / 1000)).toLocaleString('en')} | ${((treeCpuMs([node.m.pid]) - cpuW) / w.requests).toFixed(2)} |`);
+    const wDone = await lastFinish(node.store, w.requests);
+    httpWrk = w.requests / ((wDone - w0) / 1000);
+    rows.push(`| over HTTP, wrk (${httpConcurrency} keep-alive connections, ${n(w.requests)} tasks) | ${n(w.rps)} | ${n(httpWrk)} | ${((treeCpuMs([node.m.pid]) - cpuW) / w.requests).toFixed(2)} |`);
 
     // Straight into the store: the executor alone. 64 submits in flight on a threaded
-    // connection, as a child's, and as bench:queue's BullMQ peer submits (queue.add, 64 in flight).
-    const submitStore = await openStore({ backend: 'sqlite', path: '', queue_limit: 1_000_000, result_ttl: 86_400, session_ttl: 86_400, cleanup_interval: 60, stateDir: join(node.dir, 'state'), inThread: false });
-    cpu0 = treeCpuMs([node.m.pid]);
-    const t0 = Date.now();
-    await submitAll(tasksB, 64, (i) => submitStore.enqueue(task(i)));
-    const t1 = Date.now();
-    await submitStore.close();
-    await waitIdle(node.store, 120_000);
-    const t2 = Date.now();
-    rows.push(`| into the store from one process (64 in flight) | ${Math.round(tasksB / ((t1 - t0) / 1000)).toLocaleString('en')} | ${Math.round(tasksB / ((t2 - t0) / 1000)).toLocaleString('en')} | ${cpuPerTask(cpu0)} |`);
+    // connection, as a child's, and as BullMQ's peer submits (queue.add, 64 in flight). Rounds
+    // alternate with BullMQ (Queue + Worker at concurrency 32 in this process, its own
+    // redis-server) so the machine's drift hits both; the drover node idles through BullMQ's turn.
+    redis = await startRedis();
+    const submitRates: number[] = [];
+    const cpuPerTaskMs: number[] = [];
+    for (let round = 1; round <= storeRounds; round++) {
+      const order = round % 2 ? (['drover', 'bullmq'] as const) : (['bullmq', 'drover'] as const);
+      for (const system of order) {
+        if (system === 'bullmq') {
+          const { ms } = await runBullmq(redis, 32, round, tasksB);
+          bullmq.push(tasksB / (ms / 1000));
+          continue;
+        }
+        const submitStore = await openStore({ backend: 'sqlite', path: '', queue_limit: 1_000_000, result_ttl: 86_400, session_ttl: 86_400, cleanup_interval: 60, stateDir: join(node.dir, 'state'), inThread: false });
+        cpu0 = treeCpuMs([node.m.pid]);
+        const t0 = Date.now();
+        await submitAll(tasksB, 64, (i) => submitStore.enqueue(task(i)));
+        const t1 = Date.now();
+        await submitStore.close();
+        const last = await lastFinish(node.store, tasksB);
+        submitRates.push(tasksB / ((t1 - t0) / 1000));
+        drover.push(tasksB / ((last - t0) / 1000));
+        cpuPerTaskMs.push(Number(cpuPerTask(cpu0)));
+      }
+    }
+    const ratios = drover.map((d, i) => d / bullmq[i]!);
+    rows.push(`| into the store from one process (64 in flight), median of ${storeRounds} | ${n(median(submitRates))} | ${n(median(drover))} | ${median(cpuPerTaskMs).toFixed(2)} |`);
+    rows.push(`| BullMQ 6 (Queue + Worker, concurrency 32, one process), rounds alternating with the row above | — | ${n(median(bullmq))} | — |`);
+    rows.push('', `Into the store ÷ BullMQ: ${(median(drover) / median(bullmq)).toFixed(2)}× (ratio of medians), per round ${ratios.map((r) => `${r.toFixed(2)}×`).join(', ')}.`);
   } finally {
     await stopNode(node);
+    await redis?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
-  return [
+  const lines = [
     `### (b) submit → done, an agent that returns at once (${tasksB.toLocaleString('en')} tasks)`,
     '',
-    `${children} children × 1 executor thread × 256 tasks per thread; done = the store shows nothing queued or running. ` +
+    `${children} children × 1 executor thread × 256 tasks per thread; done = the last task's finish, as its child stamped it. ` +
       'The clients share the 2 cores with drover: the Node client costs them more than wrk does.',
     '',
     '| submitted | submit rate (tasks/s) | submit → all done (tasks/s) | drover CPU per task (ms) |',
     '| --- | --- | --- | --- |',
     ...rows,
   ];
+  return { lines, http: { node: httpNode, wrk: httpWrk }, intoStore: { drover: median(drover), bullmq: median(bullmq) } };
 }
 
 process.on('SIGINT', () => {
@@ -551,6 +602,7 @@ try {
   const day = new Date().toISOString().slice(0, 10);
   const command = `\`npm run bench:agents${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\``;
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}, embedded SQLite store`;
+  const measures: AgentMeasures = {};
   if (parts.includes('density')) {
     const cost = await storeCostUs();
     const results: DensityResult[] = [];
@@ -559,6 +611,15 @@ try {
       if (!variant) throw new Error(`no variant ${key} (${VARIANTS.map((v) => v.key).join(', ')})`);
       console.log(`${variant.label}: load before ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
       results.push(await densityRun(variant));
+    }
+    // The targets are the example agent's on the default client (HTTP/2 where the provider speaks it).
+    const example = results.find((r) => r.variant.key === 'h2c') ?? results.find((r) => r.variant.key === 'h1');
+    if (example) {
+      const inflight = summarize(example.inflight);
+      measures.inflight = { p50: inflight.p50, min: Math.min(...example.inflight), target };
+      measures.run = { p50Ms: example.run.p50, llmMs: latencyMs };
+      measures.lag = { medianMs: summarize(example.lagMs).p50, maxMs: summarize(example.lagMs).max };
+      measures.rssKb = steadyKb(example, rssOf);
     }
     const a = densityTable(results, cost);
     console.log(a.join('\n'));
@@ -572,7 +633,10 @@ try {
     ].join('\n'));
   }
   if (parts.includes('throughput')) {
-    const b = await throughputRun();
+    const t = await throughputRun();
+    measures.http = t.http;
+    measures.intoStore = t.intoStore;
+    const b = t.lines;
     console.log(b.join('\n'));
     writeSection(join(ROOT, 'bench/RESULTS.md'), [
       '## Agents',
@@ -581,6 +645,17 @@ try {
       '',
       ...b,
     ].join('\n'));
+  }
+  const rows = agentTargets(measures);
+  if (rows.length) {
+    const c = [
+      `Issue 20's targets, from this run's ${parts.join(' and ')} part${parts.length > 1 ? 's' : ''}` +
+        `${measures.inflight ? ` (density: the example agent, LLM over ${VARIANTS.find((v) => v.key === (variantKeys.includes('h2c') ? 'h2c' : 'h1'))!.label.replace(/^LLM over /, '')})` : ''}.`,
+      '',
+      ...targetsTable(rows),
+    ];
+    console.log(`\n${c.join('\n')}`);
+    writeSection(join(ROOT, 'bench/RESULTS.md'), ['## Agent targets', '', `Run ${day} on ${machine}. ${command} (bench/agents.ts).`, '', ...c].join('\n'));
   }
 } finally {
   killEverything();
