@@ -10,7 +10,7 @@
 //       this process and by wrk, and straight into the store in rounds alternating with BullMQ
 //       (concurrency 32, its own redis-server);
 //   then issue 20's targets with their verdicts (lib/agent-targets.ts).
-//   npm run bench:agents -- [--parts density,throughput] [--variants timer,h1,h2c] [--inflight 10000]
+//   npm run bench:agents -- [--parts density,throughput] [--variants timer,h1,h2c] [--inflight 10000] [--backlog 0]
 //                           [--steady 20] [--latency 2000] [--tasks 20000] [--store-rounds 3]
 // Everything listens on 127.0.0.1; every process started is ended by its pid (bench/lib/procs.ts).
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -34,6 +34,8 @@ const TENANT = 'anonymous';
 const { values: args } = parseArgs({
   options: {
     inflight: { type: 'string', default: '10000' },
+    // Part (a): tasks offered beyond the target (queued + running kept at target + backlog).
+    backlog: { type: 'string', default: '0' },
     steady: { type: 'string', default: '20' },
     latency: { type: 'string', default: '2000' },
     tasks: { type: 'string', default: '20000' },
@@ -48,6 +50,7 @@ const { values: args } = parseArgs({
   },
 });
 const target = Number(args.inflight);
+const backlog = Number(args.backlog);
 const steadyS = Number(args.steady);
 const latencyMs = Number(args.latency);
 const tasksB = Number(args.tasks);
@@ -192,6 +195,8 @@ interface DensityResult {
   rampS: number;
   seconds: number;
   inflight: number[];
+  /** Tasks queued, sampled with inflight. */
+  queued: number[];
   /** The worst child's event-loop delay p99, once a second over the steady window (ms). */
   lagMs: number[];
   completionsPerS: number;
@@ -316,7 +321,10 @@ async function densityRun(variant: Variant): Promise<DensityResult> {
     await waitIdle(store, 30_000 + 2 * latencyMs);
     await sleep(1000);
     const idle = sampleMemory(childPids, probeDir, llmPort, 0);
-    // The submitter keeps queued + running at the target. It writes into the store itself
+    // The submitter keeps queued + running at the target (plus --backlog): the tasks submitted
+    // and not yet claimed (a claim every few tens of ms, each waiting its turn on the write
+    // lock) are missing from those running, so without a backlog running stays a little under
+    // the target however many the node could hold. It writes into the store itself
     // (HTTP submission tops out below the rate 10,000 tasks of 2 s need), in bursts with pauses:
     // SQLite's busy handler sleeps, so a process that takes the write lock back at once starves
     // the children. Bursts of 50 became the limit once a node completed ~3,600 tasks/s (each
@@ -328,7 +336,7 @@ async function densityRun(variant: Variant): Promise<DensityResult> {
     const submitStore = await openStore({ backend: 'sqlite', path: '', queue_limit: 1_000_000, result_ttl: 86_400, session_ttl: 86_400, cleanup_interval: 60, stateDir: join(node.dir, 'state'), inThread: false });
     const submitter = (async () => {
       while (!stop) {
-        const room = Math.min(SUBMIT_BURST, target - stats.running - stats.queued);
+        const room = Math.min(SUBMIT_BURST, target + backlog - stats.running - stats.queued);
         if (room > 0) await enqueueBurst(submitStore, room, (i) => `question ${enqueued + i}`);
         enqueued += Math.max(0, room);
         stats = await store.stats();
@@ -337,7 +345,7 @@ async function densityRun(variant: Variant): Promise<DensityResult> {
     })();
     const sample = async () => {
       stats = await store.stats();
-      return { done: enqueued - stats.queued - stats.running - stats.dead, running: stats.running };
+      return { done: enqueued - stats.queued - stats.running - stats.dead, running: stats.running, queued: stats.queued };
     };
     // Memory every 10th look (about twice a second): reading /proc/net/tcp with 10,000 sockets is not free.
     let looks = 0;
@@ -361,11 +369,13 @@ async function densityRun(variant: Variant): Promise<DensityResult> {
     const rampS = (Date.now() - rampStart) / 1000;
     const start = { at: Date.now(), ...(await sample()), cpu: cpuSeconds([node.m.pid, ...childPids]) };
     const inflight: number[] = [];
+    const queued: number[] = [];
     const lagMs: number[] = [];
     let lagAt = 0;
     while (Date.now() - start.at < steadyS * 1000) {
-      const { running } = await sample();
+      const { running, queued: waiting } = await sample();
       inflight.push(running);
+      queued.push(waiting);
       look(running, true);
       if (Date.now() - lagAt >= 1000) {
         lagAt = Date.now();
@@ -382,7 +392,7 @@ async function densityRun(variant: Variant): Promise<DensityResult> {
     const tasks = await store.list(TENANT, { limit: 10_000_000 });
     const window = tasks.filter((t) => t.createdAt >= start.at && t.createdAt <= end.at && t.startedAt !== null);
     return {
-      variant, perChild, rampS, seconds, inflight, lagMs, idle, steady, peak, peakHeap,
+      variant, perChild, rampS, seconds, inflight, queued, lagMs, idle, steady, peak, peakHeap,
       completionsPerS: (end.done - start.done) / seconds,
       wait: summarize(window.map((t) => t.startedAt! - t.createdAt)),
       run: summarize(window.filter((t) => t.finishedAt !== null).map((t) => t.finishedAt! - t.startedAt!)),
@@ -418,7 +428,7 @@ function densityTable(results: DensityResult[], cost: number): string[] {
     `### (a) ${target.toLocaleString('en')} tasks in flight, the LLM answering in ${latencyMs / 1000} s`,
     '',
     `${children} children × 1 executor thread × ${results[0]!.perChild} tasks per thread, against a mock LLM in its own process;` +
-      ` tasks written into the store (${SUBMIT_BURST} at a time in one commit, ${SUBMIT_PAUSE_MS} ms apart) while queued + running < ${target.toLocaleString('en')}.` +
+      ` tasks written into the store (${SUBMIT_BURST} at a time in one commit, ${SUBMIT_PAUSE_MS} ms apart) while queued + running < ${n(target + backlog)}.` +
       ' Columns: the example agent (ctx.tool, two ctx.progress, one ctx.llm.chat) with the client on HTTP/1.1 (`connections` = tasks per thread:' +
       ' a socket per call, as before HTTP/2) and on HTTP/2 h2c (default pool: 64 connections × 100 streams); and the same steps with' +
       ' the LLM call replaced by a timer as long (what the executor itself holds per task). Memory is the two children\'s, above the' +
@@ -430,6 +440,7 @@ function densityTable(results: DensityResult[], cost: number): string[] {
     `| --- | ${results.map(() => '---').join(' | ')} |`,
     row(`ramp 0 → ${n(target * 0.98)} in flight`, (r) => `${r.rampS.toFixed(1)} s`),
     row(`tasks in flight, steady ${steadyS} s (p50 / min)`, (r) => `${n(summarize(r.inflight).p50)} / ${n(Math.min(...r.inflight))}`),
+    row('tasks queued, steady (p50)', (r) => n(summarize(r.queued).p50)),
     row(`completions/s (ideal: in flight ÷ ${latencyMs / 1000} s)`, (r) => `${n(r.completionsPerS)} (${n(summarize(r.inflight).p50 / (latencyMs / 1000))})`),
     row('queue wait p50 / p99 (claimed − created)', (r) => (r.wait.n ? `${r.wait.p50} / ${r.wait.p99} ms` : '— (none claimed)')),
     row(`run time p50 / p99 (finished − claimed; the call takes ${latencyMs} ms)`, (r) => (r.run.n ? `${r.run.p50} / ${r.run.p99} ms` : '— (none finished)')),
