@@ -12,7 +12,11 @@ export interface Ctx {
   opts: Omit<Required<StoreOptions>, 'clock'>;
   /** Where committed events go: this process's subscribers (event-hub.ts), or from a store
    * thread to them (thread.ts). */
-  hub: { dispatch(taskId: string, event: TaskEvent): void };
+  hub: {
+    /** Whether anything here listens to the task's events: most tasks have no subscriber. */
+    wants(taskId: string): boolean;
+    dispatch(taskId: string, event: TaskEvent): void;
+  };
 }
 
 export interface TaskRow {

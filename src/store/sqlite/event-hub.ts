@@ -67,6 +67,10 @@ export class EventHub {
     };
   }
 
+  wants(taskId: string): boolean {
+    return this.subs.has(taskId);
+  }
+
   /** Events committed by this process. */
   dispatch(taskId: string, event: TaskEvent): void {
     try {

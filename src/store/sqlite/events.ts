@@ -10,7 +10,9 @@ export function appendEvent(ctx: Ctx, taskId: string, seq: number, event: unknow
     taskId, seq, final: final ? 1 : 0, data,
   });
   // Subscribers here get what subscribers elsewhere get: the stored JSON, not the caller's object.
-  ctx.db.afterCommit(() => ctx.hub.dispatch(taskId, { seq, event: fromJson(data), final }));
+  // Nobody subscribes within a write (it runs to its end synchronously), so asking now is asking
+  // at the commit; an event nobody here watches is not parsed back.
+  if (ctx.hub.wants(taskId)) ctx.db.afterCommit(() => ctx.hub.dispatch(taskId, { seq, event: fromJson(data), final }));
 }
 
 /** Inside a write transaction, after an UPDATE … SET status = …, event_seq = event_seq + 1

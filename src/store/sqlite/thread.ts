@@ -26,8 +26,9 @@ const ctx: Ctx = {
   clock: () => now,
   opts: init.opts,
   hub: {
+    wants: (taskId) => watched.has(taskId),
     dispatch: (taskId, event) => {
-      if (watched.has(taskId)) events.push({ taskId, event });
+      events.push({ taskId, event });
     },
   },
 };

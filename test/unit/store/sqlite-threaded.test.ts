@@ -170,6 +170,35 @@ describe('sqlite store, writes in a thread', () => {
       await store.close();
     }
   });
+
+  // Events this process commits reach its own subscribers at the commit; the poll (here once a
+  // minute) is for events other processes write.
+  it.each([
+    ['threaded', openThreadedSqliteStore],
+    ['in-thread', openSqliteStore],
+  ] as const)('%s: a subscriber gets the events its own process commits without waiting for a poll', async (_name, open) => {
+    const store = await open({ ...options(tempPath()), pollMs: 60_000 });
+    try {
+      const { task: watched } = await store.enqueue({ tenant: 'acme', input: 'watched', maxAttempts: 1, timeoutMs: 60_000 });
+      await store.enqueue({ tenant: 'acme', input: 'unwatched', maxAttempts: 1, timeoutMs: 60_000 });
+      const got: unknown[] = [];
+      store.subscribe(watched.id, 0, (e) => got.push(e.event));
+      const claimed = await store.claim({ worker: 'w1', n: 2, leaseMs: 60_000 });
+      for (const t of claimed) {
+        await store.publish(t.id, t.fence, { step: t.input });
+        await store.complete(t.id, t.fence, { answer: t.input });
+      }
+      const deadline = Date.now() + 2_000;
+      while (got.length < 3 && Date.now() < deadline) await sleep(10);
+      expect(got).toEqual([
+        { type: 'status', status: 'running', attempt: 1 },
+        { step: 'watched' },
+        { type: 'status', status: 'succeeded', attempt: 1, result: { answer: 'watched' } },
+      ]);
+    } finally {
+      await store.close();
+    }
+  });
 });
 
 /** Another connection, in a thread of its own (the in-thread store blocks this one), takes the
