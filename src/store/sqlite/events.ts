@@ -5,7 +5,10 @@ import { ACTIVE, fromJson, toJson, type Ctx, type TaskRow } from './context.ts';
 
 /** Inside a write transaction: stores the event with the seq the caller allocated. */
 export function appendEvent(ctx: Ctx, taskId: string, seq: number, event: unknown, final: boolean): void {
-  const data = toJson(event);
+  appendEventJson(ctx, taskId, seq, toJson(event), final);
+}
+
+function appendEventJson(ctx: Ctx, taskId: string, seq: number, data: string, final: boolean): void {
   ctx.db.run('INSERT INTO events (task_id, seq, final, data) VALUES (:taskId, :seq, :final, :data)', {
     taskId, seq, final: final ? 1 : 0, data,
   });
@@ -19,6 +22,14 @@ export function appendEvent(ctx: Ctx, taskId: string, seq: number, event: unknow
  * RETURNING *: publishes the change, with the failure that caused it if any. */
 export function appendStatus(ctx: Ctx, row: TaskRow, error: TaskError | null): void {
   const status = row.status as TaskStatus;
+  if (status === 'succeeded' && !error) {
+    // The result goes in as the JSON text just stored, keys in the order the object below would
+    // give: parsing it only to write it out again costs in proportion to the answer (an agent's
+    // runs to kilobytes), inside the write lock.
+    const data = `{"type":"status","status":"succeeded","attempt":${row.attempt},"result":${row.result ?? 'null'}}`;
+    appendEventJson(ctx, row.id, row.event_seq, data, true);
+    return;
+  }
   const event: StatusEvent = { type: 'status', status, attempt: row.attempt };
   if (status === 'succeeded') event.result = fromJson(row.result);
   if (error) event.error = error;

@@ -49,6 +49,21 @@ export function eventTests(setup: Setup): void {
       expect(events[4]?.event).toEqual({ type: 'status', status: 'succeeded', attempt: 2, result: { answer: 1 } });
     });
 
+    it.each([
+      ['nothing (undefined is stored as null)', undefined, null],
+      ['null', null, null],
+      ['a string with quotes, a line separator and emoji', 'say "hi"\u2028🙂', 'say "hi"\u2028🙂'],
+      ['nested arrays and numbers', { a: [1, -0, 1e21, 0.1], b: { c: [] } }, { a: [1, 0, 1e21, 0.1], b: { c: [] } }],
+    ])('ends a succeeded task with its result as stored, for %s', async (_name, result, stored) => {
+      const { store } = await setup();
+      const { task } = await store.enqueue(req());
+      const [claimed] = await store.claim({ worker: 'w1', n: 1, leaseMs: 1000 });
+      await store.complete(task.id, claimed?.fence ?? 0, result);
+      const final = (await store.events(task.id, 0)).at(-1);
+      expect(final?.event).toEqual({ type: 'status', status: 'succeeded', attempt: 1, result: stored });
+      expect((await store.get('acme', task.id))?.result).toEqual(stored);
+    });
+
     it('publishes a final event for a cancelled and for a dead task', async () => {
       const { store } = await setup();
       const queued = (await store.enqueue(req())).task;
