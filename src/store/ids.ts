@@ -6,8 +6,8 @@ import { randomFillSync } from 'node:crypto';
 let lastTime = -1;
 let counter = 0;
 
-// Random bits are drawn 512 ids at a time: a call into the CSPRNG per id cost ~8 µs, a third of
-// an enqueue, inside the transaction that holds the store's write lock.
+// Random bits are drawn 512 ids at a time: a call into the CSPRNG per id cost 2 µs and more,
+// inside the transaction that holds the store's write lock.
 const RANDOM_BYTES = 8;
 const pool = Buffer.alloc(RANDOM_BYTES * 512);
 let used = pool.length;
