@@ -614,6 +614,7 @@ try {
   const command = `\`npm run bench:agents${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\``;
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}, embedded SQLite store`;
   const measures: AgentMeasures = {};
+  let densityOf = '';
   if (parts.includes('density')) {
     const cost = await storeCostUs();
     const results: DensityResult[] = [];
@@ -626,6 +627,7 @@ try {
     // The targets are the example agent's on the default client (HTTP/2 where the provider speaks it).
     const example = results.find((r) => r.variant.key === 'h2c') ?? results.find((r) => r.variant.key === 'h1');
     if (example) {
+      densityOf = ` (density: the example agent, ${example.variant.label})`;
       const inflight = summarize(example.inflight);
       measures.inflight = { p50: inflight.p50, min: Math.min(...example.inflight), target };
       measures.run = { p50Ms: example.run.p50, llmMs: latencyMs };
@@ -660,8 +662,7 @@ try {
   const rows = agentTargets(measures);
   if (rows.length) {
     const c = [
-      `Issue 20's targets, from this run's ${parts.join(' and ')} part${parts.length > 1 ? 's' : ''}` +
-        `${measures.inflight ? ` (density: the example agent, LLM over ${VARIANTS.find((v) => v.key === (variantKeys.includes('h2c') ? 'h2c' : 'h1'))!.label.replace(/^LLM over /, '')})` : ''}.`,
+      `Issue 20's targets, from this run's ${parts.join(' and ')} part${parts.length > 1 ? 's' : ''}${densityOf}.`,
       '',
       ...targetsTable(rows),
     ];
