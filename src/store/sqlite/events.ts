@@ -18,9 +18,13 @@ function appendEventJson(ctx: Ctx, taskId: string, seq: number, data: string, fi
   if (ctx.hub.wants(taskId)) ctx.db.afterCommit(() => ctx.hub.dispatch(taskId, { seq, event: fromJson(data), final }));
 }
 
+/** What a status event is made of: the columns an UPDATE that changes a status reads back. */
+export const STATUS_COLUMNS = 'id, status, attempt, event_seq, result, run_at';
+export type StatusRow = Pick<TaskRow, 'id' | 'status' | 'attempt' | 'event_seq' | 'result' | 'run_at'>;
+
 /** Inside a write transaction, after an UPDATE … SET status = …, event_seq = event_seq + 1
- * RETURNING *: publishes the change, with the failure that caused it if any. */
-export function appendStatus(ctx: Ctx, row: TaskRow, error: TaskError | null): void {
+ * RETURNING (at least) STATUS_COLUMNS: publishes the change, with the failure that caused it if any. */
+export function appendStatus(ctx: Ctx, row: StatusRow, error: TaskError | null): void {
   const status = row.status as TaskStatus;
   if (status === 'succeeded' && !error) {
     // The result goes in as the JSON text just stored, keys in the order the object below would

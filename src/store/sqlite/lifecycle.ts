@@ -37,7 +37,7 @@ export function renew(ctx: Ctx, taskId: string, fence: number, leaseMs: number):
 // A result that arrives after a cancel was asked for still wins: the work is done.
 export function complete(ctx: Ctx, taskId: string, fence: number, result: unknown): boolean {
   const now = ctx.clock();
-  return ctx.db.write(() => held(ctx, taskId, fence) !== undefined && toSucceeded(ctx, now, taskId, result) !== undefined);
+  return ctx.db.write(() => toSucceeded(ctx, now, taskId, fence, result));
 }
 
 export function fail(ctx: Ctx, taskId: string, fence: number, error: TaskError, opts: FailOptions): FailResult {

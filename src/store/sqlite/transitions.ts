@@ -2,16 +2,18 @@
 // event seq, then the status event published in the same transaction. A `where` clause
 // (fence, current status) makes the change conditional; no row back means nothing changed.
 import type { TaskError } from '../types.ts';
-import { appendStatus } from './events.ts';
-import { toJson, type Ctx, type TaskRow } from './context.ts';
+import { appendStatus, STATUS_COLUMNS, type StatusRow } from './events.ts';
+import { ACTIVE, toJson, type Ctx, type TaskRow } from './context.ts';
 import type { Params } from './db.ts';
 
-/** `error` is the failure this change records, shown in its status event. */
-function transition(
-  ctx: Ctx, now: number, id: string, set: string, params: Params, opts: { where?: string; error?: TaskError | null } = {},
-): TaskRow | undefined {
-  const row = ctx.db.get<TaskRow>(
-    `UPDATE tasks SET ${set}, updated_at = :now, event_seq = event_seq + 1 WHERE id = :id ${opts.where ?? ''} RETURNING *`,
+/** `error` is the failure this change records, shown in its status event. `returning`: the
+ * columns read back (the whole row by default). */
+function transition<Row extends StatusRow = TaskRow>(
+  ctx: Ctx, now: number, id: string, set: string, params: Params,
+  opts: { where?: string; error?: TaskError | null; returning?: string } = {},
+): Row | undefined {
+  const row = ctx.db.get<Row>(
+    `UPDATE tasks SET ${set}, updated_at = :now, event_seq = event_seq + 1 WHERE id = :id ${opts.where ?? ''} RETURNING ${opts.returning ?? '*'}`,
     { ...params, id, now },
   );
   if (row) appendStatus(ctx, row, opts.error ?? null);
@@ -68,12 +70,18 @@ export function toQueued(
   );
 }
 
-/** `error` becomes null: the task's error is the one it ended with (earlier ones are in attempts). */
-export function toSucceeded(ctx: Ctx, now: number, id: string, result: unknown): TaskRow | undefined {
+/** The claim holding `fence` succeeds; false when it no longer holds the task. `error` becomes
+ * null: the task's error is the one it ended with (earlier ones are in attempts). Every task
+ * ends here, so the one UPDATE also checks the claim (no SELECT before it) and reads back only
+ * what the event needs, not the whole row with its input. */
+export function toSucceeded(ctx: Ctx, now: number, id: string, fence: number, result: unknown): boolean {
+  const row = transition<StatusRow>(
+    ctx, now, id, `status = 'succeeded', result = :result, error = NULL, lease_until = NULL, finished_at = :now`,
+    { result: toJson(result), fence }, { where: `AND fence = :fence AND ${ACTIVE}`, returning: STATUS_COLUMNS },
+  );
+  if (!row) return false;
   endAttempt(ctx, now, id, null);
-  return transition(ctx, now, id, `status = 'succeeded', result = :result, error = NULL, lease_until = NULL, finished_at = :now`, {
-    result: toJson(result),
-  });
+  return true;
 }
 
 export function toDead(ctx: Ctx, now: number, id: string, error: TaskError): TaskRow | undefined {
