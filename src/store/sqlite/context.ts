@@ -111,8 +111,14 @@ function toTask(row: TaskRow, attempts: TaskAttempt[]): Task {
   };
 }
 
+/** Rows the claim just made running. A first attempt's history is the attempt the claim
+ * opened, so only retried tasks' attempts are read: the claim holds the write lock. */
 export function toClaimedTasks(db: Db, rows: TaskRow[]): ClaimedTask[] {
-  return toTasks(db, rows).map((t, i) => ({ ...t, fence: rows[i]!.fence }));
+  const retried = attemptsOf(db, rows.filter((r) => r.attempt > 1).map((r) => r.id));
+  return rows.map((r) => ({
+    ...toTask(r, retried.get(r.id) ?? [{ n: r.attempt, error: null, startedAt: r.started_at!, finishedAt: null }]),
+    fence: r.fence,
+  }));
 }
 
 export const ACTIVE = `status IN ('running', 'cancelling')`;

@@ -77,6 +77,12 @@ export function lifecycleTests(setup: Setup): void {
       await store.release(task.id, a3.fence);
       const redo = await claimOne(store, 'w4');
       expect(redo.attempt).toBe(3);
+      // A retried task comes with the attempts before this one.
+      expect(redo.attempts).toEqual([
+        { n: 1, error: boom, startedAt: t1, finishedAt: t1 + 10 },
+        { n: 2, error: { code: 'LEASE_EXPIRED', message: expect.any(String) }, startedAt: t2, finishedAt: t3 },
+        { n: 3, error: null, startedAt: t3, finishedAt: null },
+      ]);
       clock.advance(5);
       expect(await store.complete(task.id, redo.fence, 'done')).toBe(true);
       const done = await store.get('acme', task.id);
