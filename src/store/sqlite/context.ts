@@ -80,11 +80,6 @@ export function toTaskOf(db: Db, row: TaskRow): Task {
   return toTasks(db, [row])[0]!;
 }
 
-/** A task just inserted: it has no attempts yet, so there is nothing more to read. */
-export function newTaskOf(row: TaskRow): Task {
-  return toTask(row, []);
-}
-
 function toTask(row: TaskRow, attempts: TaskAttempt[]): Task {
   return {
     id: row.id,

@@ -17,6 +17,16 @@ export function queueTests(setup: Setup): void {
       expect(await store.get('acme', task.id)).toEqual(task);
     });
 
+    it.each([
+      ['a turn of a session', { kind: 'turn' as const, sessionId: 's1' }],
+      ['an idempotency key and request hash', { idempotencyKey: 'k1', requestHash: 'h1' }],
+      ['input with undefined fields (stored as JSON drops them)', { input: { a: undefined, b: [1, null], c: 'é' } }],
+    ])('answers an enqueue of %s with the task get then returns', async (_name, overrides) => {
+      const { store } = await setup();
+      const { task } = await store.enqueue(req(overrides));
+      expect(await store.get('acme', task.id)).toStrictEqual(task);
+    });
+
     it('returns the existing task for the same tenant and idempotency key', async () => {
       const { store } = await setup();
       const first = await store.enqueue(req({ idempotencyKey: 'k1', input: 1 }));
