@@ -99,8 +99,13 @@ async function startNode(env: Record<string, string>): Promise<Node> {
   await waitForLine(m, (l) => l.includes('"msg":"started"'), 30_000);
   // The bench's own connection writes in-thread whatever the children do, so a before/after
   // comparison of the children's store is not also one of the bench's.
-  const store = await openStore({ backend: 'sqlite', path: '', queue_limit: 1_000_000, result_ttl: 86_400, session_ttl: 86_400, cleanup_interval: 60, stateDir: join(dir, 'state'), inThread: true });
+  const store = await openNodeStore(dir, true);
   return { m, port: (JSON.parse(listening) as { port: number }).port, adminPort, store, childPids, dir };
+}
+
+/** Another connection to the store of the node in `dir`: in this thread, or on a store thread as a child's. */
+function openNodeStore(dir: string, inThread: boolean): Promise<Store> {
+  return openStore({ backend: 'sqlite', path: '', queue_limit: 1_000_000, result_ttl: 86_400, session_ttl: 86_400, cleanup_interval: 60, stateDir: join(dir, 'state'), inThread });
 }
 
 async function stopNode(node: Node): Promise<void> {
@@ -333,7 +338,7 @@ async function densityRun(variant: Variant): Promise<DensityResult> {
     let stats = await store.stats();
     let stop = false;
     // Its own threaded connection, as a child's: the burst's enqueues share one commit.
-    const submitStore = await openStore({ backend: 'sqlite', path: '', queue_limit: 1_000_000, result_ttl: 86_400, session_ttl: 86_400, cleanup_interval: 60, stateDir: join(node.dir, 'state'), inThread: false });
+    const submitStore = await openNodeStore(node.dir, false);
     const submitter = (async () => {
       while (!stop) {
         const room = Math.min(SUBMIT_BURST, target + backlog - stats.running - stats.queued);
@@ -531,7 +536,7 @@ async function throughputRun(): Promise<ThroughputResult> {
     const pool = new Pool(`http://127.0.0.1:${node.port}`, { connections: httpConcurrency });
     // CPU of drover's own processes (supervisor, children, their threads) per task: steadier
     // than the rates on a machine shared with other work.
-    const cpuPerTask = (fromMs: number) => ((treeCpuMs([node.m.pid]) - fromMs) / tasksB).toFixed(2);
+    const cpuPerTask = (fromMs: number) => (treeCpuMs([node.m.pid]) - fromMs) / tasksB;
     let cpu0 = treeCpuMs([node.m.pid]);
     const first = Date.now();
     let next = 0;
@@ -542,7 +547,7 @@ async function throughputRun(): Promise<ThroughputResult> {
     const done = await lastFinish(node.store, tasksB);
     await pool.close();
     httpNode = tasksB / ((done - first) / 1000);
-    rows.push(`| over HTTP, a Node client in this process (undici Pool, ${httpConcurrency} keep-alive connections) | ${n(tasksB / ((submitted - first) / 1000))} | ${n(httpNode)} | ${cpuPerTask(cpu0)} |`);
+    rows.push(`| over HTTP, a Node client in this process (undici Pool, ${httpConcurrency} keep-alive connections) | ${n(tasksB / ((submitted - first) / 1000))} | ${n(httpNode)} | ${cpuPerTask(cpu0).toFixed(2)} |`);
 
     // The same over wrk, whose client costs the shared cores far less than a Node one: for a
     // while as long as the Node client took, then until the queue is empty.
@@ -571,7 +576,7 @@ async function throughputRun(): Promise<ThroughputResult> {
           bullmq.push(tasksB / (ms / 1000));
           continue;
         }
-        const submitStore = await openStore({ backend: 'sqlite', path: '', queue_limit: 1_000_000, result_ttl: 86_400, session_ttl: 86_400, cleanup_interval: 60, stateDir: join(node.dir, 'state'), inThread: false });
+        const submitStore = await openNodeStore(node.dir, false);
         cpu0 = treeCpuMs([node.m.pid]);
         const t0 = Date.now();
         await submitAll(tasksB, 64, (i) => submitStore.enqueue(task(i)));
@@ -580,7 +585,7 @@ async function throughputRun(): Promise<ThroughputResult> {
         const last = await lastFinish(node.store, tasksB);
         submitRates.push(tasksB / ((t1 - t0) / 1000));
         drover.push(tasksB / ((last - t0) / 1000));
-        cpuPerTaskMs.push(Number(cpuPerTask(cpu0)));
+        cpuPerTaskMs.push(cpuPerTask(cpu0));
       }
     }
     const ratios = drover.map((d, i) => d / bullmq[i]!);
@@ -631,7 +636,8 @@ try {
       const inflight = summarize(example.inflight);
       measures.inflight = { p50: inflight.p50, min: Math.min(...example.inflight), target };
       measures.run = { p50Ms: example.run.p50, llmMs: latencyMs };
-      measures.lag = { medianMs: summarize(example.lagMs).p50, maxMs: summarize(example.lagMs).max };
+      const lag = summarize(example.lagMs);
+      measures.lag = { medianMs: lag.p50, maxMs: lag.max };
       measures.rssKb = steadyKb(example, rssOf);
     }
     const a = densityTable(results, cost);
