@@ -26,16 +26,15 @@ export type StatusRow = Pick<TaskRow, 'id' | 'status' | 'attempt' | 'event_seq' 
  * RETURNING (at least) STATUS_COLUMNS: publishes the change, with the failure that caused it if any. */
 export function appendStatus(ctx: Ctx, row: StatusRow, error: TaskError | null): void {
   const status = row.status as TaskStatus;
-  if (status === 'succeeded' && !error) {
-    // The result goes in as the JSON text just stored, keys in the order the object below would
-    // give: parsing it only to write it out again costs in proportion to the answer (an agent's
-    // runs to kilobytes), inside the write lock.
+  if (status === 'succeeded') {
+    // The text JSON.stringify({ type, status, attempt, result }) would give, with the result as
+    // the JSON just stored: parsing it only to write it out again costs in proportion to the
+    // answer (an agent's runs to kilobytes), inside the write lock. A success records no error.
     const data = `{"type":"status","status":"succeeded","attempt":${row.attempt},"result":${row.result ?? 'null'}}`;
     appendEventJson(ctx, row.id, row.event_seq, data, true);
     return;
   }
   const event: StatusEvent = { type: 'status', status, attempt: row.attempt };
-  if (status === 'succeeded') event.result = fromJson(row.result);
   if (error) event.error = error;
   if (status === 'queued') event.runAt = row.run_at;
   appendEvent(ctx, row.id, row.event_seq, event, isTerminal(status));
