@@ -54,9 +54,11 @@ export function enqueue(ctx: Ctx, req: EnqueueRequest): { task: Task; created: b
 }
 
 // A turn may run only when no other turn of its session is running and no earlier one is
-// still queued: turns run one at a time, in the order they were sent.
-const CLAIMABLE = `
-  SELECT t.id FROM tasks t
+// still queued: turns run one at a time, in the order they were sent. The index is named because
+// with statistics (ANALYZE) the planner would rather search run_at and sort every queued task.
+// Exported for the test of its plan.
+export const CLAIMABLE = `
+  SELECT t.id FROM tasks t INDEXED BY tasks_in_claim_order
   WHERE t.status = 'queued' AND t.run_at <= :now
     AND (t.session_id IS NULL OR NOT EXISTS (
       SELECT 1 FROM tasks o
@@ -80,7 +82,7 @@ export function reapExpired(ctx: Ctx, now: number): number {
   return ctx.db.write(() => reapInside(ctx, now));
 }
 
-// Every claim reaps first. Left to itself, SQLite's planner read this through tasks_by_status:
+// Every claim reaps first. Left to itself, SQLite's planner read this through an index by status:
 // every running task's row, each claim (a tenth of a busy store thread). The lease index holds
 // only running tasks, in lease order, so the usual answer (none expired) costs one probe.
 function reapInside(ctx: Ctx, now: number): number {

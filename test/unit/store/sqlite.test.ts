@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openStore } from '../../../src/store/index.ts';
 import { isStoreError } from '../../../src/store/errors.ts';
 import { openSqliteStore } from '../../../src/store/sqlite/index.ts';
+import { CLAIMABLE } from '../../../src/store/sqlite/queue.ts';
 import { openThreadedSqliteStore } from '../../../src/store/sqlite/threaded.ts';
 import { runStoreConformance } from '../../conformance/store.ts';
 import { defaultConfig } from '../../../src/config/defaults.ts';
@@ -128,6 +129,23 @@ describe('sqlite store', () => {
     await again.close();
   });
 
+  it('claims from the index of queued tasks in claim order, with statistics that favour another', async () => {
+    const path = join(tempDir(), 'drover.db');
+    const store = await openSqliteStore({ path, queueLimit: 10_000, resultTtlMs: 60_000, sessionTtlMs: 60_000 });
+    for (let i = 0; i < 300; i++) {
+      await store.enqueue({ tenant: `t${i % 7}`, input: i, priority: i % 3, maxAttempts: 1, timeoutMs: 60_000, ...(i % 4 === 0 && { sessionId: `s${i % 5}` }) });
+    }
+    const claimed = await store.claim({ worker: 'w', n: 200, leaseMs: 60_000 });
+    for (const t of claimed.slice(0, 100)) await store.complete(t.id, t.fence, null);
+    await store.close();
+    const db = new DatabaseSync(path);
+    db.exec('ANALYZE');
+    const plan = db.prepare(`EXPLAIN QUERY PLAN ${CLAIMABLE}`).all({ now: Date.now(), n: 16 }).map((r) => String(r.detail));
+    db.close();
+    expect(plan[0]).toBe('SCAN t USING INDEX tasks_in_claim_order');
+    expect(plan.join('\n')).not.toContain('TEMP B-TREE');
+  });
+
   it('gives tasks stored before attempt history (schema 2) their last attempt', async () => {
     const path = join(tempDir(), 'drover.db');
     const opts = { path, queueLimit: 10, resultTtlMs: 60_000, sessionTtlMs: 60_000 };
@@ -147,7 +165,7 @@ describe('sqlite store', () => {
     // What a schema-2 file holds: no attempts table, the task's own error kept after a success.
     const { DatabaseSync } = await import('node:sqlite');
     const db = new DatabaseSync(path);
-    db.exec(`DROP TABLE attempts; DROP TABLE tenant_counts; DROP TRIGGER tasks_tenant_counted_on_insert; DROP TRIGGER tasks_tenant_counted_on_update; DROP TRIGGER tasks_tenant_counted_on_delete; DROP INDEX events_cancelling; UPDATE tasks SET error = '${JSON.stringify(boom)}' WHERE id = '${retried.id}'; PRAGMA user_version = 2`);
+    db.exec(`DROP TABLE attempts; DROP TABLE tenant_counts; DROP TRIGGER tasks_tenant_counted_on_insert; DROP TRIGGER tasks_tenant_counted_on_update; DROP TRIGGER tasks_tenant_counted_on_delete; DROP INDEX events_cancelling; DROP INDEX tasks_in_claim_order; CREATE INDEX tasks_by_status ON tasks (status, priority DESC, seq); UPDATE tasks SET error = '${JSON.stringify(boom)}' WHERE id = '${retried.id}'; PRAGMA user_version = 2`);
     db.close();
 
     const migrated = await openSqliteStore(opts);
