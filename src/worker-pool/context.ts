@@ -28,18 +28,12 @@ export interface AttemptContext {
 }
 
 export function createContext(deps: ContextDeps): AttemptContext {
-  const { job, signal, rpc } = deps;
+  const { job, rpc } = deps;
   const publishing = new Set<Promise<unknown>>();
   // Two calls with one key inside one attempt share the run instead of both claiming it.
   const toolRuns = new Map<string, Promise<unknown>>();
-  let log: AgentLogger | undefined;
 
-  const ctx: AgentContext = {
-    taskId: job.taskId,
-    attempt: job.attempt,
-    tenant: job.tenant,
-    signal,
-    llm: deps.llm,
+  const ctx: AgentContext = new Context(deps, {
     tool<T>(key: string, fn: () => Promise<T>): Promise<T> {
       if (typeof key !== 'string' || key === '') return Promise.reject(new TypeError('ctx.tool needs a non-empty string key'));
       let run = toolRuns.get(key);
@@ -59,17 +53,46 @@ export function createContext(deps: ContextDeps): AttemptContext {
       publishing.add(p);
       void p.finally(() => publishing.delete(p));
     },
-    get log(): AgentLogger {
-      // Most tasks never log: the child logger is made on first use.
-      log ??= adapt(deps.log.child({ taskId: job.taskId, attempt: job.attempt }));
-      return log;
-    },
-  };
+  });
   if (job.session) {
     const session: AgentSession = Object.freeze({ id: job.session.id, history: Object.freeze(job.session.history) });
     Object.defineProperty(ctx, 'session', { value: session, enumerable: true });
   }
   return { ctx, flush: async () => void (await Promise.all([...publishing])) };
+}
+
+/**
+ * One attempt's ctx. A class so that its lazy `log` is a getter on the prototype: an object
+ * literal with a getter is kept as a dictionary (~370 bytes more per task in flight, and slower
+ * reads). tool and progress stay own functions, so an agent may take them off ctx and call them.
+ */
+class Context {
+  readonly taskId: string;
+  readonly attempt: number;
+  readonly tenant: string;
+  readonly signal: AbortSignal;
+  readonly llm: LlmClient;
+  readonly tool: AgentContext['tool'];
+  readonly progress: AgentContext['progress'];
+  readonly #deps: ContextDeps;
+  #log: AgentLogger | undefined;
+
+  constructor(deps: ContextDeps, fns: Pick<AgentContext, 'tool' | 'progress'>) {
+    this.taskId = deps.job.taskId;
+    this.attempt = deps.job.attempt;
+    this.tenant = deps.job.tenant;
+    this.signal = deps.signal;
+    this.llm = deps.llm;
+    this.tool = fns.tool;
+    this.progress = fns.progress;
+    this.#deps = deps;
+  }
+
+  get log(): AgentLogger {
+    // Most tasks never log: the child logger is made on first use.
+    this.#log ??= adapt(this.#deps.log.child({ taskId: this.taskId, attempt: this.attempt }));
+    return this.#log;
+  }
 }
 
 // Two-phase: claim (key, task) under this attempt's owner, run, store the result. A result

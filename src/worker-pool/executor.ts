@@ -77,11 +77,14 @@ function loadAgent(): Promise<RunFn> {
   return agent;
 }
 
-export default async function runAttempt(job: Job): Promise<Outcome> {
+export default function runAttempt(job: Job): Promise<Outcome> {
+  // One promise per attempt, settled by whichever comes first: the agent's own outcome, or
+  // `end` (timeout grace, process.exit, an uncaught exception). Not an async function racing a
+  // second promise: thousands of attempts wait here at once, each holding what it allocates.
+  const { promise, resolve } = Promise.withResolvers<Outcome>();
   const controller = new AbortController();
   let aborted: AbortReason | 'timeout' | undefined;
-  let end!: EndAttempt;
-  const ended = new Promise<Outcome>((resolve) => (end = resolve));
+  let settled = false;
   let giveUp: NodeJS.Timeout | undefined;
   const abort = (reason: AbortReason | 'timeout') => {
     if (aborted) return;
@@ -92,14 +95,17 @@ export default async function runAttempt(job: Job): Promise<Outcome> {
   };
   // Node fires a timer longer than 2^31 - 1 ms at once.
   const timer = setTimeout(abort, Math.min(job.timeoutMs, 2 ** 31 - 1), 'timeout');
-  running.set(job.owner, abort);
-  try {
-    return await Promise.race([ended, attemptScope.run(end, () => attempt(job, controller.signal, () => aborted))]);
-  } finally {
+  const end: EndAttempt = (outcome) => {
+    if (settled) return;
+    settled = true;
     clearTimeout(timer);
     clearTimeout(giveUp);
     running.delete(job.owner);
-  }
+    resolve(outcome);
+  };
+  running.set(job.owner, abort);
+  attemptScope.run(end, () => attempt(job, controller.signal, () => aborted)).then(end, (err: unknown) => end(failureOutcome(err, aborted)));
+  return promise;
 }
 
 async function attempt(job: Job, signal: AbortSignal, aborted: () => AbortReason | 'timeout' | undefined): Promise<Outcome> {

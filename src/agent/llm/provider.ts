@@ -102,24 +102,30 @@ export class Provider {
     this.onRequest = opts.onRequest;
   }
 
-  async chat(req: ChatRequest, caller: AbortSignal | undefined): Promise<ChatResponse> {
+  // Promise chains rather than async functions here and in post(): with thousands of calls
+  // waiting on the provider, each suspended async function holds a frame of its own.
+  chat(req: ChatRequest, caller: AbortSignal | undefined): Promise<ChatResponse> {
     const started = performance.now();
     const model = req.model ?? this.config.model;
     const body = requestBody(req, this.config.model, false);
-    try {
-      const res = await this.execute(caller, estimateTokens(req.messages), async (signal, lease) => {
-        const r = await this.post(body, signal);
-        const out = readCompletion(await r.body.json(), this.name, req, model);
+    const send = (signal: AbortSignal, lease: Lease) => this.post(body, signal)
+      .then((r) => r.body.json())
+      .then((json) => {
+        const out = readCompletion(json, this.name, req, model);
         lease.release(out.usage.totalTokens);
         return out;
-      }, () => {});
-      this.record('ok', started, res.model, res.usage);
-      return res;
-    } catch (err) {
-      const e = classify(err, this.name, caller);
-      this.record(e.code, started, model);
-      throw e;
-    }
+      });
+    return this.execute(caller, estimateTokens(req.messages), send, () => {}).then(
+      (res) => {
+        this.record('ok', started, res.model, res.usage);
+        return res;
+      },
+      (err: unknown) => {
+        const e = classify(err, this.name, caller);
+        this.record(e.code, started, model);
+        throw e;
+      },
+    );
   }
 
   stream(req: ChatRequest, caller: AbortSignal | undefined): ChatStream {
@@ -223,14 +229,16 @@ export class Provider {
     open.lease.release(usedTokens);
   }
 
-  private async post(body: string, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
+  private post(body: string, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
     const ms = this.config.timeout * 1000;
-    const res = await this.pool.request({
+    return this.pool.request({
       method: 'POST', path: this.path, headers: this.headers, body, signal, headersTimeout: ms, bodyTimeout: ms,
+    }).then((res) => {
+      if (res.statusCode >= 200 && res.statusCode < 300) return res;
+      return res.body.text().then((text) => {
+        throw httpError(this.name, res.statusCode, errorDetail(text), parseRetryAfter(res.headers));
+      });
     });
-    if (res.statusCode >= 200 && res.statusCode < 300) return res;
-    const text = await res.body.text();
-    throw httpError(this.name, res.statusCode, errorDetail(text), parseRetryAfter(res.headers));
   }
 
   /**
@@ -248,8 +256,7 @@ export class Provider {
     const { retry, breaker } = this.policies;
     const ms = this.config.timeout * 1000;
     let inFlight: AbortController | undefined;
-    const work = retry.execute(async () => {
-      const lease = await this.budget.acquire(estimate, caller);
+    const work = retry.execute(() => this.budget.acquire(estimate, caller).then((lease) => {
       const attempt = new AbortController();
       inFlight = attempt;
       const deadline = setTimeout(() => attempt.abort(), ms);
@@ -257,16 +264,20 @@ export class Provider {
       const classified = (err: unknown) => {
         throw classify(err, this.name, caller, attempt.signal.aborted);
       };
-      try {
-        return await breaker.execute(() => send(attempt.signal, lease).catch(classified));
-      } catch (err) {
-        lease.release(0);
-        throw classify(err, this.name, caller);
-      } finally {
-        clearTimeout(deadline);
-        inFlight = undefined;
-      }
-    }, caller);
+      return breaker.execute(() => send(attempt.signal, lease).catch(classified)).then(
+        (v) => {
+          clearTimeout(deadline);
+          inFlight = undefined;
+          return v;
+        },
+        (err: unknown) => {
+          clearTimeout(deadline);
+          inFlight = undefined;
+          lease.release(0);
+          throw classify(err, this.name, caller);
+        },
+      );
+    }), caller);
     return abortable(work, caller, this.name, onLate, () => inFlight?.abort());
   }
 

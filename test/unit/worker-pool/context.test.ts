@@ -1,0 +1,53 @@
+// The ctx an agent gets: what it can do with it, taken apart or not. The store is reached
+// through the thread RPC, which here is a recorder that answers as the main thread would.
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import type { LlmClient } from '../../../src/agent/types.ts';
+import { createContext } from '../../../src/worker-pool/context.ts';
+import type { Job, RpcCall } from '../../../src/worker-pool/protocol.ts';
+import type { ThreadRpc } from '../../../src/worker-pool/thread-rpc.ts';
+
+const job: Job = { taskId: 't-1', attempt: 2, fence: 7, tenant: 'acme', owner: 'o-1', input: 'hi', timeoutMs: 1000 };
+
+function setup(session?: Job['session']) {
+  const calls: RpcCall[] = [];
+  const rpc = {
+    call: async (c: RpcCall) => {
+      calls.push(c);
+      if (c.op === 'toolClaim') return { state: 'claimed' };
+      return c.op === 'toolPut' ? true : 1;
+    },
+  } as unknown as ThreadRpc;
+  const lines: Record<string, unknown>[] = [];
+  const log = pino({ level: 'debug' }, new Writable({ write: (chunk, _e, done) => (lines.push(JSON.parse(String(chunk))), done()) }));
+  const llm = {} as LlmClient;
+  const made = createContext({ job: { ...job, ...(session && { session }) }, signal: new AbortController().signal, llm, rpc, log, toolLeaseMs: 30_000 });
+  return { ...made, calls, lines, llm };
+}
+
+describe('an attempt\'s ctx', () => {
+  it('works with its functions taken off it, as `const { tool, progress, log } = ctx` does', async () => {
+    const { ctx, flush, calls, lines } = setup();
+    const { taskId, attempt, tenant, tool, progress, log } = ctx;
+    expect([taskId, attempt, tenant]).toEqual(['t-1', 2, 'acme']);
+    progress({ step: 'one' });
+    expect(await tool('k', async () => ({ n: 1 }))).toEqual({ n: 1 });
+    log.info({ extra: true }, 'hello');
+    await flush();
+    expect(calls.map((c) => [c.op, c.args[0]])).toEqual([['publish', 't-1'], ['toolClaim', 't-1'], ['toolPut', 't-1']]);
+    expect(calls[0]!.args).toEqual(['t-1', 7, { step: 'one' }]);
+    expect(lines).toMatchObject([{ msg: 'hello', extra: true, taskId: 't-1', attempt: 2 }]);
+  });
+
+  it('lists what it carries, with the session only on a turn, and keeps one logger', () => {
+    const plain = setup().ctx;
+    expect(Object.keys(plain)).toEqual(['taskId', 'attempt', 'tenant', 'signal', 'llm', 'tool', 'progress']);
+    expect(plain.session).toBeUndefined();
+    expect(plain.log).toBe(plain.log);
+    const turn = setup({ id: 's-1', history: [{ role: 'user', content: 'before' }] }).ctx;
+    expect(turn.session).toEqual({ id: 's-1', history: [{ role: 'user', content: 'before' }] });
+    expect(Object.isFrozen(turn.session!.history)).toBe(true);
+    expect(Object.keys(turn)).toContain('session');
+  });
+});
