@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { getSystemErrorName } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
 import type { ClientHandle, ListenHandle } from '../ipc/handles.ts';
 import type { Config } from '../config/schema.ts';
 import { createLogger } from '../log.ts';
@@ -7,6 +8,7 @@ import { asSupervisorMessage, type ChildHandles, type ChildMessage, type HandleA
 import { CHILD_CONFIG_ENV, CHILD_ID_ENV } from '../ipc/env.ts';
 import { loadAgentModule } from '../worker-pool/agent-module.ts';
 import { startExecutor, type Executor } from '../worker-pool/index.ts';
+import { heapGrowingFlag } from '../worker-pool/heap.ts';
 import { computeSizing, readMachine } from '../config/sizing.ts';
 import { openStore, type Store } from '../store/index.ts';
 import { buildApp, type ChildState } from '../http/app.ts';
@@ -43,6 +45,9 @@ export async function runChild(): Promise<void> {
   const config = JSON.parse(process.env[CHILD_CONFIG_ENV] ?? '{}') as Config;
   const state: ChildState = { id: Number(process.env[CHILD_ID_ENV] ?? 0), ready: false, draining: false };
   const log = createLogger({ role: 'child', child: state.id }, config.log.level, config.log.format);
+  // Before any thread starts and before the heap grows: V8 reads it at each full collection.
+  const heapFlag = heapGrowingFlag(config.executor.heap_growing_percent);
+  if (heapFlag) setFlagsFromString(heapFlag);
 
   // The supervisor coordinates shutdown and reload: a terminal's Ctrl-C (or a HUP sent to the
   // whole group) reaches every process, and a child must not die before the supervisor has

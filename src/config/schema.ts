@@ -102,6 +102,7 @@ export const ExecutorSchema = Section({
   poll_interval: Seconds(0.25, { minimum: 0.01, description: 'how often an idle child looks for queued tasks' }),
   abort_grace: Seconds(5, { minimum: 0.01, description: 'time an agent gets to return after its signal fired (timeout, cancel); then its slot is freed, and a thread it still holds after twice this is terminated and replaced (the other tasks on it go back to the queue)' }),
   thread_heap_mb: AutoOr(Type.Integer({ minimum: 0, maximum: 1_048_576 }), 'V8 heap limit of each executor thread; a thread over it dies and is replaced, its tasks retried; auto = supervisor.max_rss_mb ÷ threads, at least 64 (0 = no limit)'),
+  heap_growing_percent: Int(150, 0, 1000, 'how far V8 lets a child\'s heap grow past what its last full collection kept, in percent: lower holds less memory per task in flight for more GC CPU (0 = V8\'s own choice, up to 300)'),
 });
 
 export const StoreSchema = Section({

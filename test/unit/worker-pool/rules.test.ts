@@ -1,10 +1,11 @@
 // The executor's small rules: how a failure is recorded, what a turn adds to its session, and
 // how a provider's per-child limits are shared between threads.
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { LlmError, httpError } from '../../../src/agent/errors.ts';
 import { defaultConfig } from '../../../src/config/defaults.ts';
 import { failureOutcome } from '../../../src/worker-pool/errors.ts';
-import { THREAD_YOUNG_GENERATION_MB, threadHeapMb, threadResourceLimits } from '../../../src/worker-pool/heap.ts';
+import { THREAD_YOUNG_GENERATION_MB, heapGrowingFlag, threadHeapMb, threadResourceLimits } from '../../../src/worker-pool/heap.ts';
 import { perThread } from '../../../src/worker-pool/index.ts';
 import { assistantMessage, historyOf, userMessage } from '../../../src/worker-pool/session.ts';
 
@@ -71,6 +72,35 @@ describe('threadHeapMb', () => {
     [0, 2048, 2, 0],
   ] as const)('%s with max_rss_mb %i and %i threads is %i', (setting, maxRss, threads, mb) => {
     expect(threadHeapMb(setting, maxRss, threads)).toBe(mb);
+  });
+});
+
+describe('heapGrowingFlag', () => {
+  it.each([
+    [150, '--heap-growing-percent=150'],
+    [0, null],
+  ] as const)('executor.heap_growing_percent %i', (percent, flag) => {
+    expect(heapGrowingFlag(percent)).toBe(flag);
+  });
+
+  // A child sets it once it runs (not on its command line, which a single executable ignores):
+  // this checks V8 still takes the flag then. Less growth between full collections means more
+  // of them for the same garbage (their count is steadier than a peak heap on a busy machine).
+  it('set in a running process, makes V8 collect the same garbage more often', () => {
+    const fullCollections = (percent: number) => Number(execFileSync(process.execPath, ['-e', `
+      const v8 = require('node:v8');
+      const flag = ${JSON.stringify(heapGrowingFlag(percent))};
+      if (flag) v8.setFlagsFromString(flag);
+      const gc = new v8.GCProfiler();
+      gc.start();
+      const live = [];
+      for (let i = 0; i < 4_000_000; i++) {
+        live.push({ a: i, b: 'x' + i, c: [i, i + 1] }); // each lives 150,000 allocations, as tasks waiting on a call
+        if (live.length > 150_000) live.splice(0, 1000);
+      }
+      console.log(gc.stop().statistics.filter((s) => s.gcType === 'MarkSweepCompact').length);`], { encoding: 'utf8' }));
+    const v8s = fullCollections(0);
+    expect(fullCollections(20)).toBeGreaterThanOrEqual(2 * Math.max(1, v8s));
   });
 });
 
