@@ -104,7 +104,8 @@ export default function runAttempt(job: Job): Promise<Outcome> {
     resolve(outcome);
   };
   running.set(job.owner, abort);
-  attemptScope.run(end, () => attempt(job, controller.signal, () => aborted)).then(end, (err: unknown) => end(failureOutcome(err, aborted)));
+  attemptScope.run(end, () => attempt(job, controller.signal, () => aborted))
+    .then(end, (err: unknown) => end(failureOutcome(err, aborted)));
   return promise;
 }
 

@@ -33,9 +33,9 @@ export function threadResourceLimits(oldMb: number): { maxYoungGenerationSizeMb:
  * The V8 flag for a child's heap growth (executor.heap_growing_percent), or null for V8's own.
  * V8 lets an old generation grow 10–300 % past what its last full collection kept, picking by
  * how fast it collects; tasks waiting seconds on an LLM are promoted and die in old space, so
- * that headroom was most of a child's memory per task in flight. bench:agents (h2c, alternated):
- * ~100 → ~77 KB per task at 150 with CPU and run time within the noise; 100 cost 7–10 % more CPU.
- * The flag is process-wide, so it covers the child's main, store and executor threads.
+ * that headroom grows with the tasks in flight. 150 cut a fifth of the memory per task at no
+ * measurable CPU; 100 cost more CPU (bench/RESULTS.md, "Agent targets"). The flag is
+ * process-wide: it covers the child's main, store and executor threads.
  */
 export function heapGrowingFlag(percent: number): string | null {
   return percent > 0 ? `--heap-growing-percent=${percent}` : null;

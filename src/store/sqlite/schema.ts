@@ -154,8 +154,8 @@ const MIGRATIONS: readonly string[] = [
   // Its condition is the poll's: a change to CANCELLING_EVENT needs a migration that recreates it.
   `CREATE INDEX events_cancelling ON events (id) WHERE ${CANCELLING_EVENT};`,
   // 6: the claim's order over queued tasks only. An index over every status changed two entries
-  // at each claim and each completion for tasks nobody claims again (claim + complete ~39 → ~35 µs
-  // inside the write lock, bench/RESULTS.md); counts by status come from task_counts.
+  // at each claim and each completion, inside the write lock, for tasks no claim reads again;
+  // counts by status come from task_counts.
   `
   DROP INDEX tasks_by_status;
   CREATE INDEX tasks_in_claim_order ON tasks (priority DESC, seq) WHERE status = 'queued';
