@@ -614,8 +614,6 @@ process.on('SIGINT', () => {
   killEverything();
   process.exit(130);
 });
-// An error the finally below never sees (a rejection nobody awaited) must not leave a node running.
-process.on('exit', killEverything);
 try {
   const day = new Date().toISOString().slice(0, 10);
   const command = `\`npm run bench:agents${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\``;

@@ -187,7 +187,6 @@ async function abort(why: string): Promise<never> {
 }
 process.on('SIGINT', () => void abort('SIGINT'));
 process.on('SIGTERM', () => void abort('SIGTERM'));
-process.on('exit', killEverything);
 
 async function measureAll(rawFile: string, results: Results): Promise<RunMeta> {
   const needsWrk = workloads.includes('ka') || workloads.includes('close');

@@ -17,6 +17,8 @@ export interface Managed {
 
 const live = new Set<Managed>();
 const lineWaiters = new Map<Managed, ((line: string) => void)[]>();
+// However the bench ends, including an error no try/finally sees (a rejection nobody awaited).
+process.on('exit', () => killEverything());
 
 /**
  * Starts a process in its own process group (a terminal's Ctrl-C reaches only us; we then end
