@@ -8,7 +8,7 @@ import { asSupervisorMessage, type ChildHandles, type ChildMessage, type HandleA
 import { CHILD_CONFIG_ENV, CHILD_ID_ENV } from '../ipc/env.ts';
 import { loadAgentModule } from '../worker-pool/agent-module.ts';
 import { startExecutor, type Executor } from '../worker-pool/index.ts';
-import { heapGrowingFlag } from '../worker-pool/heap.ts';
+import { heapGrowingFlag, inheritedNodeOptions } from '../worker-pool/heap.ts';
 import { computeSizing, readMachine } from '../config/sizing.ts';
 import { openStore, type Store } from '../store/index.ts';
 import { buildApp, type ChildState } from '../http/app.ts';
@@ -48,6 +48,10 @@ export async function runChild(): Promise<void> {
   // Before any thread starts and before the heap grows: V8 reads it at each full collection.
   const heapFlag = heapGrowingFlag(config.executor.heap_growing_percent);
   if (heapFlag) setFlagsFromString(heapFlag);
+  // The semi-space flag the supervisor added has been read; the processes an agent starts get the operator's NODE_OPTIONS.
+  const nodeOptions = inheritedNodeOptions(process.env.NODE_OPTIONS, config.executor.main_semi_space_mb);
+  if (nodeOptions === undefined) delete process.env.NODE_OPTIONS;
+  else process.env.NODE_OPTIONS = nodeOptions;
 
   // The supervisor coordinates shutdown and reload: a terminal's Ctrl-C (or a HUP sent to the
   // whole group) reaches every process, and a child must not die before the supervisor has

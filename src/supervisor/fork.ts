@@ -2,6 +2,7 @@ import cluster from 'node:cluster';
 import { isSea } from 'node:sea';
 import type { Config } from '../config/schema.ts';
 import { CHILD_CONFIG_ENV, CHILD_ID_ENV, SUPERVISOR_ONLY_ENV } from '../ipc/env.ts';
+import { childNodeOptions } from '../worker-pool/heap.ts';
 import { ChildHandle } from './child.ts';
 
 /**
@@ -15,9 +16,7 @@ export function setupFork(): void {
   const sea = isSea();
   cluster.setupPrimary({
     exec: sea ? '--drover-child' : process.argv[1],
-    // The main thread keeps V8's default nursery: it serves every HTTP request, and a 2 MiB
-    // semi-space cost a cheap request ~1.4 µs more in scavenges (bench/RESULTS.md, "Cheap
-    // requests"); the executor threads, which hold the tasks, keep theirs small (heap.ts).
+    // V8 flags for a child go in its NODE_OPTIONS (forkChild), which the single binary reads too.
     execArgv: sea ? [] : process.execArgv,
     args: [],
     stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
@@ -33,6 +32,8 @@ export function forkChild(id: number, slot: number, generation: number, config: 
     [CHILD_CONFIG_ENV]: JSON.stringify(config),
     [CHILD_ID_ENV]: String(id),
   };
+  const nodeOptions = childNodeOptions(process.env.NODE_OPTIONS, config.executor.main_semi_space_mb);
+  if (nodeOptions !== undefined) env.NODE_OPTIONS = nodeOptions;
   // systemd's notify socket and activated sockets belong to the supervisor alone.
   for (const k of SUPERVISOR_ONLY_ENV) env[k] = undefined;
   return new ChildHandle(id, slot, generation, cluster.fork(env), config.balancer.child_target, replacement);

@@ -40,3 +40,27 @@ export function threadResourceLimits(oldMb: number): { maxYoungGenerationSizeMb:
 export function heapGrowingFlag(percent: number): string | null {
   return percent > 0 ? `--heap-growing-percent=${percent}` : null;
 }
+
+const SEMI_SPACE_FLAG = '--max-semi-space-size=';
+
+/**
+ * NODE_OPTIONS for a child, given the supervisor's and executor.main_semi_space_mb. V8 sizes a
+ * heap's new space once, when the isolate starts, so the flag cannot be set later as the heap
+ * growth is; and a single executable reads V8 flags from NODE_OPTIONS only, never its argv.
+ * Appended, so it wins over the same flag inherited. Under tasks that wait seconds, V8 grows
+ * the main and store threads' semi-spaces to 64 MiB each, about a fifth of a child's memory per
+ * task in flight; 4 MiB cost cheap requests nothing measurable (bench/RESULTS.md, "Agent targets").
+ */
+export function childNodeOptions(inherited: string | undefined, semiSpaceMb: number): string | undefined {
+  if (semiSpaceMb <= 0) return inherited;
+  return [inherited?.trim(), `${SEMI_SPACE_FLAG}${semiSpaceMb}`].filter(Boolean).join(' ');
+}
+
+/** What the child's NODE_OPTIONS was before childNodeOptions: the processes an agent starts inherit the operator's, not drover's. */
+export function inheritedNodeOptions(current: string | undefined, semiSpaceMb: number): string | undefined {
+  if (semiSpaceMb <= 0 || current === undefined) return current;
+  const ours = `${SEMI_SPACE_FLAG}${semiSpaceMb}`;
+  if (!current.endsWith(ours)) return current;
+  const rest = current.slice(0, -ours.length).trim();
+  return rest === '' ? undefined : rest;
+}

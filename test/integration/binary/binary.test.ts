@@ -42,6 +42,18 @@ describe('the single binary', () => {
     expect(await d.stop()).toEqual({ code: 0, signal: null });
   });
 
+  // V8 flags reach a single executable's children only through NODE_OPTIONS (test/integration/supervisor/child-heap.test.ts has the uncapped control).
+  it("keeps a child's nursery within executor.main_semi_space_mb and its agents' NODE_OPTIONS the operator's", async () => {
+    const operator = '--max-old-space-size=3072';
+    const d = await startDrover({ bin, cwd: dir, testRoutes: true, args: ['start', '--port', '0', '--children', '1'], env: { NODE_OPTIONS: operator, DROVER_EXECUTOR__MAIN_SEMI_SPACE_MB: '1' } });
+    const r = await request(d.url('/debug/churn?ms=300'), { method: 'POST' });
+    expect(r.status).toBe(200);
+    const { newSpace, nodeOptions } = r.json<{ newSpace: number; nodeOptions: string | null }>();
+    expect(newSpace).toBeLessThan(4 * 1024 * 1024);
+    expect(nodeOptions).toBe(operator);
+    expect(await d.stop()).toEqual({ code: 0, signal: null });
+  });
+
   it('runs the built-in example agent end to end: a task and a chat turn', async () => {
     const runtime = tempDir('drover-bin-run-');
     const d = await startDrover({ bin, cwd: dir, args: ['start', '--port', '0', '--children', '2'], env: { DROVER_SUPERVISOR__RUNTIME_DIR: runtime } });

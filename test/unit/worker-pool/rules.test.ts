@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { LlmError, httpError } from '../../../src/agent/errors.ts';
 import { defaultConfig } from '../../../src/config/defaults.ts';
 import { failureOutcome } from '../../../src/worker-pool/errors.ts';
-import { THREAD_YOUNG_GENERATION_MB, heapGrowingFlag, threadHeapMb, threadResourceLimits } from '../../../src/worker-pool/heap.ts';
+import { THREAD_YOUNG_GENERATION_MB, childNodeOptions, heapGrowingFlag, inheritedNodeOptions, threadHeapMb, threadResourceLimits } from '../../../src/worker-pool/heap.ts';
 import { perThread } from '../../../src/worker-pool/index.ts';
 import { assistantMessage, historyOf, userMessage } from '../../../src/worker-pool/session.ts';
 
@@ -72,6 +72,28 @@ describe('threadHeapMb', () => {
     [0, 2048, 2, 0],
   ] as const)('%s with max_rss_mb %i and %i threads is %i', (setting, maxRss, threads, mb) => {
     expect(threadHeapMb(setting, maxRss, threads)).toBe(mb);
+  });
+});
+
+describe('childNodeOptions and inheritedNodeOptions', () => {
+  it.each([
+    // the supervisor's NODE_OPTIONS, executor.main_semi_space_mb → the child's
+    [undefined, 8, '--max-semi-space-size=8'],
+    ['', 8, '--max-semi-space-size=8'],
+    ['--max-old-space-size=3072', 8, '--max-old-space-size=3072 --max-semi-space-size=8'],
+    // the operator's own semi-space flag comes first, so the setting wins
+    [' --max-semi-space-size=32 ', 4, '--max-semi-space-size=32 --max-semi-space-size=4'],
+    [undefined, 0, undefined],
+    ['--max-old-space-size=3072', 0, '--max-old-space-size=3072'],
+  ] as const)('%j with %i MiB → %j, and back', (inherited, mb, child) => {
+    expect(childNodeOptions(inherited, mb)).toBe(child);
+    const back = inherited?.trim() === '' ? undefined : mb > 0 ? inherited?.trim() : inherited;
+    expect(inheritedNodeOptions(child, mb)).toBe(back);
+  });
+
+  it('leaves NODE_OPTIONS alone that the supervisor did not extend', () => {
+    expect(inheritedNodeOptions('--max-old-space-size=3072', 8)).toBe('--max-old-space-size=3072');
+    expect(inheritedNodeOptions(undefined, 8)).toBeUndefined();
   });
 });
 
