@@ -77,17 +77,16 @@ describe('threadHeapMb', () => {
 
 describe('childNodeOptions and inheritedNodeOptions', () => {
   it.each([
-    // the supervisor's NODE_OPTIONS, executor.main_semi_space_mb → the child's
-    [undefined, 8, '--max-semi-space-size=8'],
-    ['', 8, '--max-semi-space-size=8'],
-    ['--max-old-space-size=3072', 8, '--max-old-space-size=3072 --max-semi-space-size=8'],
-    // the operator's own semi-space flag comes first, so the setting wins
-    [' --max-semi-space-size=32 ', 4, '--max-semi-space-size=32 --max-semi-space-size=4'],
-    [undefined, 0, undefined],
-    ['--max-old-space-size=3072', 0, '--max-old-space-size=3072'],
-  ] as const)('%j with %i MiB → %j, and back', (inherited, mb, child) => {
+    // the supervisor's NODE_OPTIONS, executor.main_semi_space_mb → the child's, and what its agents' processes get back
+    [undefined, 8, '--max-semi-space-size=8', undefined],
+    ['', 8, '--max-semi-space-size=8', undefined],
+    ['--max-old-space-size=3072', 8, '--max-old-space-size=3072 --max-semi-space-size=8', '--max-old-space-size=3072'],
+    // the operator's own semi-space flag comes first, so the setting wins; theirs is given back
+    [' --max-semi-space-size=32 ', 4, '--max-semi-space-size=32 --max-semi-space-size=4', '--max-semi-space-size=32'],
+    [undefined, 0, undefined, undefined],
+    ['--max-old-space-size=3072', 0, '--max-old-space-size=3072', '--max-old-space-size=3072'],
+  ] as const)('%j with %i MiB → %j → %j', (inherited, mb, child, back) => {
     expect(childNodeOptions(inherited, mb)).toBe(child);
-    const back = inherited?.trim() === '' ? undefined : mb > 0 ? inherited?.trim() : inherited;
     expect(inheritedNodeOptions(child, mb)).toBe(back);
   });
 
