@@ -50,7 +50,7 @@ describe('QuickFirst', () => {
     expect(qf.deferred).toBe(1);
   });
 
-  it('keeps a heavy request waiting while each turn brings new quick ones, for about its own hold at most', async () => {
+  it('keeps a heavy request waiting while each turn brings new quick ones, but not until they stop', async () => {
     const { heavy, light, ran } = routes(30);
     await heavy();
     ran.length = 0;
@@ -65,9 +65,11 @@ describe('QuickFirst', () => {
     await h;
     const waited = heavyAt - since;
     expect(ran.indexOf('heavy')).toBeGreaterThan(0);
-    // It waited for quick requests (its hold is ~30 ms of spin, learned) but was not starved.
+    // It waited for quick requests (its hold is ~30 ms of spin, learned) but was not starved:
+    // quick ones were still arriving when it ran. (Order, not a time bound, which on a loaded
+    // machine measures the load: 157 ms against a bound of 140 in one CI run.)
     expect(waited).toBeGreaterThanOrEqual(30);
-    expect(waited).toBeLessThan(140);
+    expect(ran.lastIndexOf('light')).toBeGreaterThan(ran.indexOf('heavy'));
   });
 
   it('starts the lightest of several waiting heavy requests first, one per turn', async () => {
