@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { afterAll } from 'vitest';
 import http from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -148,8 +149,18 @@ const started = new Set<DroverProcess>();
 /** The state, runtime and config directories startDrover made: removed by stopAll, once no drover uses them. */
 const ownDirs = new Set<string>();
 
+/** Every directory tempDir made for this test file: removed after the file's tests and its own
+ * afterAll hooks (vitest runs after-hooks in reverse order, and this one is registered first). */
+const madeDirs = new Set<string>();
+afterAll(() => {
+  for (const dir of madeDirs) rmSync(dir, { recursive: true, force: true });
+  madeDirs.clear();
+});
+
 export function tempDir(prefix = 'drover-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  madeDirs.add(dir);
+  return dir;
 }
 
 /** A temporary directory of startDrover's own, removed by stopAll. */
