@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { afterAll } from 'vitest';
 import http from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { afterAll } from 'vitest';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const MAIN = join(ROOT, 'src/main.ts');
@@ -146,11 +146,9 @@ export class DroverProcess {
 }
 
 const started = new Set<DroverProcess>();
-/** The state, runtime and config directories startDrover made: removed by stopAll, once no drover uses them. */
-const ownDirs = new Set<string>();
-
-/** Every directory tempDir made for this test file: removed after the file's tests and its own
- * afterAll hooks (vitest runs after-hooks in reverse order, and this one is registered first). */
+/** Every directory tempDir made for this test file (startDrover's state, runtime and config
+ * ones included): removed after the file's tests and its own afterAll hooks, so after its
+ * stopAll (vitest runs after-hooks in reverse order, and this one is registered first). */
 const madeDirs = new Set<string>();
 afterAll(() => {
   for (const dir of madeDirs) rmSync(dir, { recursive: true, force: true });
@@ -163,17 +161,10 @@ export function tempDir(prefix = 'drover-test-'): string {
   return dir;
 }
 
-/** A temporary directory of startDrover's own, removed by stopAll. */
-function ownTempDir(prefix?: string): string {
-  const dir = tempDir(prefix);
-  ownDirs.add(dir);
-  return dir;
-}
-
 export async function startDrover(opts: StartOptions = {}): Promise<DroverProcess> {
   const args = [...(opts.args ?? ['start', '--port', '0'])];
   if (opts.config !== undefined) {
-    const file = join(ownTempDir(), 'drover.toml');
+    const file = join(tempDir(), 'drover.toml');
     writeFileSync(file, opts.config);
     args.push('-c', file);
   }
@@ -184,8 +175,8 @@ export async function startDrover(opts: StartOptions = {}): Promise<DroverProces
     ...(opts.testRoutes && { DROVER_HTTP__PLUGIN: TEST_ROUTES }),
     DROVER_AUTOSCALE__ENABLED: 'false',
     DROVER_ADMIN__PORT: '0',
-    DROVER_SUPERVISOR__STATE_DIR: opts.env?.DROVER_SUPERVISOR__STATE_DIR ?? ownTempDir('drover-state-'),
-    DROVER_SUPERVISOR__RUNTIME_DIR: opts.env?.DROVER_SUPERVISOR__RUNTIME_DIR ?? ownTempDir('drover-run-'),
+    DROVER_SUPERVISOR__STATE_DIR: opts.env?.DROVER_SUPERVISOR__STATE_DIR ?? tempDir('drover-state-'),
+    DROVER_SUPERVISOR__RUNTIME_DIR: opts.env?.DROVER_SUPERVISOR__RUNTIME_DIR ?? tempDir('drover-run-'),
     ...opts.env,
   };
   const stdio = ['ignore', 'pipe', 'pipe', ...(opts.extraFds ?? [])] as const;
@@ -210,8 +201,6 @@ export async function startDrover(opts: StartOptions = {}): Promise<DroverProces
 /** Kills every drover a test file started and did not stop (call from afterAll/afterEach). */
 export async function stopAll(): Promise<void> {
   await Promise.all([...started].map((d) => d.stop(5_000)));
-  for (const dir of ownDirs) rmSync(dir, { recursive: true, force: true });
-  ownDirs.clear();
 }
 
 export function writeTemp(name: string, text: string): string {
