@@ -49,7 +49,8 @@ describe('the single binary', () => {
     const r = await request(d.url('/debug/churn?ms=300'), { method: 'POST' });
     expect(r.status).toBe(200);
     const { newSpace, nodeOptions } = r.json<{ newSpace: number; nodeOptions: string | null }>();
-    expect(newSpace).toBeLessThan(4 * 1024 * 1024);
+    // Uncapped it reaches 64–128 MiB (test/integration/supervisor/child-heap.test.ts).
+    expect(newSpace).toBeLessThan(32 * 1024 * 1024);
     expect(nodeOptions).toBe(operator);
     expect(await d.stop()).toEqual({ code: 0, signal: null });
   });
