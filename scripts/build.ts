@@ -37,9 +37,9 @@ await build({
   plugins: [embedLua],
 });
 
-// Executor threads load files, and piscina starts each thread from the worker.js beside its
-// index.js, so these are bundled apart, embedded as assets and written out by the child at
-// start (src/worker-pool/files.ts). Their asset keys are their paths under dist/executor.
+// Executor and store threads load files, and piscina starts each thread from the worker.js
+// beside its index.js, so these are bundled apart, embedded as assets and written out by the
+// child at start (src/worker-pool/files.ts). Their asset keys are their paths under dist/executor.
 const separate = { bundle: true, platform: 'node', target: 'node24', logLevel: 'warning', legalComments: 'none' } as const;
 const piscina = join(root, 'node_modules/piscina/dist');
 await Promise.all([
@@ -48,6 +48,8 @@ await Promise.all([
   build({ ...separate, format: 'cjs', entryPoints: [join(piscina, 'worker.js')], outfile: join(executorDir, 'piscina/worker.js'), external: ['@napi-rs/nice'] }),
   build({ ...separate, format: 'cjs', entryPoints: [join(root, 'src/worker-pool/executor.ts')], outfile: join(executorDir, 'executor.cjs') }),
   build({ ...separate, format: 'esm', entryPoints: [join(root, 'examples/agent.ts')], outfile: join(executorDir, 'agent.mjs') }),
+  // A child's SQLite writes run on a thread of their own, started from a file too.
+  build({ ...separate, format: 'cjs', entryPoints: [join(root, 'src/store/sqlite/thread.ts')], outfile: join(executorDir, 'store-thread.cjs') }),
 ]);
 
 const seaConfig = join(dist, 'sea-config.json');

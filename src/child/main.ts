@@ -8,6 +8,8 @@ import { asSupervisorMessage, type ChildHandles, type ChildMessage, type HandleA
 import { CHILD_CONFIG_ENV, CHILD_ID_ENV } from '../ipc/env.ts';
 import { loadAgentModule } from '../worker-pool/agent-module.ts';
 import { startExecutor, type Executor } from '../worker-pool/index.ts';
+import { executorFiles } from '../worker-pool/files.ts';
+import { runtimeDir } from '../config/paths.ts';
 import { heapGrowingFlag, inheritedNodeOptions } from '../worker-pool/heap.ts';
 import { computeSizing, readMachine } from '../config/sizing.ts';
 import { openStore, type Store } from '../store/index.ts';
@@ -244,12 +246,14 @@ export async function runChild(): Promise<void> {
     try {
       if (config.executor.agent) await loadAgentModule(config.executor.agent);
       const plugin = config.http.plugin ? await loadPlugin(config.http.plugin) : undefined;
-      store = await openStore({ ...config.store, stateDir: config.supervisor.state_dir });
+      // The single binary's threads start from files it writes out first; the store's is one.
+      const files = executorFiles(runtimeDir(config));
+      store = await openStore({ ...config.store, stateDir: config.supervisor.state_dir, threadFile: files.storeThread });
       registerApi(app, { config, store, state, plugin, rateLimited: (tenant) => metrics.rateLimited(tenant) });
       // Told to drain already: no executor, so no task is claimed only to be handed back.
       if (state.draining) return;
       const { threads, tasksPerThread } = computeSizing(config, readMachine());
-      executor = await startExecutor({ config, store, log, threads, tasksPerThread, childId: state.id, onChange });
+      executor = await startExecutor({ config, store, log, threads, tasksPerThread, childId: state.id, files, onChange });
       await app.ready();
     } catch (err) {
       const message = (err as Error).message;

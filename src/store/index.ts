@@ -24,6 +24,8 @@ export type StoreConfig = Omit<Config['store'], RedisKeys | 'discard_orphaned_wa
   /** SQLite: write on this thread instead of a store thread (default: with checkIntegrity,
    * the supervisor's open, which writes little and must not wait on a thread's start). */
   inThread?: boolean;
+  /** SQLite: the store thread's module, where it is not beside threaded.ts (the single binary). */
+  threadFile?: string;
   warn?: (message: string) => void;
 };
 
@@ -42,11 +44,12 @@ export async function openStore(config: StoreConfig): Promise<Store> {
       const options = {
         ...common, path, checkIntegrity: config.checkIntegrity ?? false, discardOrphanedWal: config.discard_orphaned_wal ?? false,
         ...(config.warn && { warn: config.warn }),
+        ...(config.threadFile && { threadFile: config.threadFile }),
       };
       // A child's writes go to a thread of its own, so its event loop never waits on the
-      // write lock the children share (sqlite/threaded.ts); a bundled build has no thread file.
+      // write lock the children share (sqlite/threaded.ts).
       const inThread = config.inThread ?? config.checkIntegrity ?? false;
-      return inThread || !storeThreadAvailable() ? openSqliteStore(options) : openThreadedSqliteStore(options);
+      return inThread || !storeThreadAvailable(config.threadFile) ? openSqliteStore(options) : openThreadedSqliteStore(options);
     }
     case 'redis': {
       const passwords = redisPasswords(config, config.env ?? process.env);

@@ -1,8 +1,8 @@
-// Where the executor's code lives on disk. piscina starts every thread from a worker.js file
-// beside its own index.js, and a thread can only load files, so inside the single binary
-// (where nothing is a file) the prebundled copies embedded by scripts/build.ts are written
-// out first (shared/research/haproxy_sea.md §2.3). From the source tree they are used as
-// they are.
+// Where the code of a child's threads lives on disk: the executor's and the SQLite store's.
+// piscina starts every thread from a worker.js file beside its own index.js, and a thread can
+// only load files, so inside the single binary (where nothing is a file) the prebundled copies
+// embedded by scripts/build.ts are written out first (shared/research/haproxy_sea.md §2.3).
+// From the source tree they are used as they are.
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -18,10 +18,12 @@ export interface ExecutorFiles {
   executor: string;
   /** The built-in example agent, run when executor.agent is empty. */
   defaultAgent: string;
+  /** The SQLite store thread's entry (src/store/sqlite/thread.ts or its bundle). */
+  storeThread: string;
 }
 
 /** SEA asset keys, as scripts/build.ts embeds them; each is written to the same relative path. */
-export const EXECUTOR_ASSETS = ['piscina/index.js', 'piscina/worker.js', 'executor.cjs', 'agent.mjs'] as const;
+export const EXECUTOR_ASSETS = ['piscina/index.js', 'piscina/worker.js', 'executor.cjs', 'agent.mjs', 'store-thread.cjs'] as const;
 
 export function executorFiles(runtimeDir: string): ExecutorFiles {
   if (!isSea()) {
@@ -30,6 +32,7 @@ export function executorFiles(runtimeDir: string): ExecutorFiles {
       Piscina: createRequire(join(here, 'files.ts'))('piscina') as typeof Piscina,
       executor: join(here, 'executor.ts'),
       defaultAgent: resolve(here, '../../examples/agent.ts'),
+      storeThread: resolve(here, '../store/sqlite/thread.ts'),
     };
   }
   const dir = extract(runtimeDir);
@@ -37,6 +40,7 @@ export function executorFiles(runtimeDir: string): ExecutorFiles {
     Piscina: createRequire(join(dir, 'piscina/index.js'))('./index.js') as typeof Piscina,
     executor: join(dir, 'executor.cjs'),
     defaultAgent: join(dir, 'agent.mjs'),
+    storeThread: join(dir, 'store-thread.cjs'),
   };
 }
 

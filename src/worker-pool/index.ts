@@ -6,8 +6,7 @@ import type { Logger } from 'pino';
 import { startConfiguredMock } from '../agent/mock-llm.ts';
 import type { Config, ProviderConfig } from '../config/schema.ts';
 import type { Store } from '../store/types.ts';
-import { runtimeDir } from '../config/paths.ts';
-import { executorFiles } from './files.ts';
+import type { ExecutorFiles } from './files.ts';
 import { threadHeapMb } from './heap.ts';
 import { ExecutorPool } from './pool.ts';
 import { PullLoop } from './pull-loop.ts';
@@ -20,6 +19,8 @@ export interface ExecutorOptions {
   threads: number;
   tasksPerThread: number;
   childId: number;
+  /** Where its threads' code is (executorFiles(), which the child calls once for its store too). */
+  files: ExecutorFiles;
   /** Called when the number of running tasks changes; `urgent` when a full pool got a free slot. */
   onChange?: (urgent: boolean) => void;
 }
@@ -36,10 +37,9 @@ export interface Executor {
 }
 
 export async function startExecutor(opts: ExecutorOptions): Promise<Executor> {
-  const { config, store, log, threads } = opts;
+  const { config, store, log, threads, files } = opts;
   // The default provider `mock` without a base_url is a mock server of this child's own.
   const { providers, mock } = await startConfiguredMock(config.llm.providers);
-  const files = executorFiles(runtimeDir(config));
   const abortGraceMs = Math.max(1, Math.round(config.executor.abort_grace * 1000));
   const heapMb = threadHeapMb(config.executor.thread_heap_mb, config.supervisor.max_rss_mb, threads);
   const pool = new ExecutorPool({

@@ -24,6 +24,9 @@ export interface SqliteStoreOptions extends StoreOptions {
   /** The file is gone but its -wal is left: delete the log and start empty instead of refusing. */
   discardOrphanedWal?: boolean;
   warn?: (message: string) => void;
+  /** The store thread's module (threaded.ts); default: thread.ts beside it, in the source tree.
+   * The single binary's children pass the copy they extracted (src/worker-pool/files.ts). */
+  threadFile?: string;
 }
 
 export const DEFAULT_BUSY_TIMEOUT_MS = 5000;

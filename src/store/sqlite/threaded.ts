@@ -5,6 +5,7 @@
 // WAL mode a read does not wait for writers, and a read after an answered write sees it.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { isSea } from 'node:sea';
 import { Worker } from 'node:worker_threads';
 import { StoreError } from '../errors.ts';
 import type { Store } from '../types.ts';
@@ -20,15 +21,18 @@ import { toolGet } from './tools.ts';
 import { fromWire, type Call, type FromThread, type ThreadInit, type ToThread } from './wire.ts';
 import type { WriteName } from './writes.ts';
 
-/** The thread's module, or null where it is not a file beside this one (the bundled build,
- * whose import.meta.dirname is the bundle's directory: scripts/build.ts). */
-function threadModule(): string | null {
+/** The thread's module: the file given, else thread.ts beside this one in the source tree. The
+ * single binary has no source tree (and runs no file from beside itself): its children pass the
+ * copy they extracted (src/worker-pool/files.ts), and anything else it opens writes in-thread. */
+function threadModule(threadFile: string | undefined): string | null {
+  if (threadFile !== undefined) return threadFile;
+  if (isSea()) return null;
   const path = join(import.meta.dirname, 'thread.ts');
   return existsSync(path) ? path : null;
 }
 
-export function storeThreadAvailable(): boolean {
-  return threadModule() !== null;
+export function storeThreadAvailable(threadFile?: string): boolean {
+  return threadModule(threadFile) !== null;
 }
 
 interface Pending {
@@ -50,8 +54,8 @@ export async function openThreadedSqliteStore(options: SqliteStoreOptions): Prom
   const callerNow = options.clock ? options.clock : () => undefined;
   const opts = { queueLimit: options.queueLimit, resultTtlMs: options.resultTtlMs, sessionTtlMs: options.sessionTtlMs };
   const init: ThreadInit = { path: options.path, busyTimeoutMs, opts };
-  const thread = threadModule();
-  if (!thread) throw new StoreError('STORE_OPEN_FAILED', 'the SQLite store thread\'s module is not there (a bundled build opens the store in-thread)');
+  const thread = threadModule(options.threadFile);
+  if (!thread) throw new StoreError('STORE_OPEN_FAILED', 'the SQLite store thread\'s module is not there (the single binary opens the store in-thread where no file is given)');
   const worker = new Worker(thread, { workerData: init });
   const hub = new EventHub(db, pollMs, (taskId, on) => {
     if (!closed && !lost) worker.postMessage({ kind: 'watch', taskId, on } satisfies ToThread);

@@ -5,6 +5,7 @@ import { copyFileSync, readdirSync, readFileSync, rmSync, statSync, writeFileSyn
 import { join } from 'node:path';
 import { ROOT, startDrover, stopAll, tempDir } from '../../helpers/drover.ts';
 import { request } from '../../helpers/http.ts';
+import { submitAndPingWhileLocked } from '../../helpers/write-lock.ts';
 
 afterAll(stopAll);
 
@@ -52,6 +53,14 @@ describe('the single binary', () => {
     // Uncapped it reaches 64–128 MiB (test/integration/supervisor/child-heap.test.ts).
     expect(newSpace).toBeLessThan(32 * 1024 * 1024);
     expect(nodeOptions).toBe(operator);
+    expect(await d.stop()).toEqual({ code: 0, signal: null });
+  });
+
+  // The store thread starts from a file the binary's child writes out, as the executor's do.
+  it("keeps a child answering while another process holds the store's write lock", async () => {
+    const state = tempDir('drover-bin-state-');
+    const d = await startDrover({ bin, cwd: dir, args: ['start', '--port', '0', '--children', '1'], env: { DROVER_SUPERVISOR__STATE_DIR: state } });
+    expect(await submitAndPingWhileLocked((p) => d.url(p), join(state, 'drover.db'))).toEqual({ ping: 200, submissionWaiting: true, submission: 202 });
     expect(await d.stop()).toEqual({ code: 0, signal: null });
   });
 
