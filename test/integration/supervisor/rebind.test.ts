@@ -1,8 +1,10 @@
 import http from 'node:http';
 import net from 'node:net';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startDrover, stopAll, TEST_ROUTES, viaAgent, type AgentAnswer as Answer, type DroverProcess } from '../../helpers/drover.ts';
-import { request, sleep, type Reply } from '../../helpers/http.ts';
+import { startDrover, stopAll, tempDir, TEST_ROUTES, viaAgent, type AgentAnswer as Answer, type DroverProcess } from '../../helpers/drover.ts';
+import { eventually, request, sleep, type Reply } from '../../helpers/http.ts';
 import { startApi } from '../api/support.ts';
 import { WARMUP_MS } from '../../../src/balancer/child/idle-return.ts';
 
@@ -81,9 +83,11 @@ describe('idle keep-alive connections go back to the supervisor (balancer.rebind
     const first = await viaAgent(d, agent, '/v1/ping');
     // Idle long enough to go back to the supervisor (a child stuck before that keeps it).
     await untilIdleInSupervisor(d);
-    // One child burns its event loop for 3 s, on a connection of its own.
-    const spin = request(d.url('/debug/spin?ms=3000'));
-    await sleep(200);
+    // One child burns its event loop for 3 s, on a connection of its own; it has started once
+    // the mark file is there (a fixed pause was too short on a loaded machine).
+    const mark = join(tempDir(), 'spinning');
+    const spin = request(d.url(`/debug/spin?ms=3000&mark=${encodeURIComponent(mark)}`));
+    await eventually(() => existsSync(mark), 5_000);
     const during: Answer[] = [];
     for (let i = 0; i < 3; i++) {
       // Each time after the free child has given the connection back (a starved child can
