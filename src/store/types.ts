@@ -4,6 +4,7 @@
 // conformance suite (test/conformance/store.ts). Every method returns a Promise even where
 // the backend is synchronous. Times are milliseconds since the epoch; payloads (input,
 // result, events, messages, tool results) are JSON values.
+import type { MessagePort } from 'node:worker_threads';
 
 /** `queued` also covers a task waiting for its retry time (`runAt` in the future). */
 export type TaskStatus = 'queued' | 'running' | 'cancelling' | 'succeeded' | 'dead' | 'cancelled';
@@ -294,7 +295,30 @@ export interface Store {
    * connection), or null; readiness answers 503 while it is set. */
   fault(): string | null;
   close(): Promise<void>;
+  /**
+   * Only where the store's writes run on a thread of their own (SQLite, as a child opens it).
+   * Takes one end of a MessageChannel on which another thread of this process (an executor)
+   * sends its tool-cache and progress writes straight to that thread, and gets their answers
+   * there: each store round trip of a running task is then two hops between threads instead
+   * of four, and this thread relays none of them.
+   */
+  connectPort?(port: MessagePort): void;
 }
+
+/** The writes a connected port may carry (Store.connectPort), as Store methods of those names. */
+export const PORT_WRITES = ['toolClaim', 'toolPut', 'publish'] as const;
+export type PortWrite = (typeof PORT_WRITES)[number];
+
+/** What goes over a connected port, the calls of one turn in one message each way. */
+export interface PortCall {
+  id: number;
+  name: PortWrite;
+  args: unknown[];
+}
+
+export type PortAnswer =
+  | { id: number; ok: true; value: unknown }
+  | { id: number; ok: false; error: { code?: string; message: string } };
 
 export type Clock = () => number;
 

@@ -19,7 +19,7 @@ import { ThreadRpc } from './thread-rpc.ts';
 
 const config = workerData as ThreadConfig;
 const log = createLogger({ role: 'child', child: config.childId }, config.logLevel, config.logFormat).child({ thread: threadId });
-const rpc = new ThreadRpc();
+const rpc = new ThreadRpc({ storePort: config.storePort });
 
 /** Aborts of the attempts running here, by owner (one per claim, so a task id may appear twice). */
 const running = new Map<string, (reason: AbortReason | 'timeout') => void>();

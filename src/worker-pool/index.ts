@@ -58,6 +58,7 @@ export async function startExecutor(opts: ExecutorOptions): Promise<Executor> {
       logFormat: config.log.format,
       childId: opts.childId,
       abortGraceMs,
+      storePort: store.connectPort !== undefined,
     },
   });
   const loop = new PullLoop({

@@ -2,9 +2,10 @@
 // many tasks at once (agent tasks wait on I/O, so one thread carries hundreds). Tasks carry no
 // piscina abort signal: piscina runs an abortable task alone on its thread and kills the thread
 // to abort it (research/haproxy_sea.md §4.2). Cancellation is cooperative instead, on a
-// BroadcastChannel. The pool also answers the threads' store requests (ctx.tool, ctx.progress),
-// so the store keeps one connection per child, its write lock and busy waits stay off the
-// threads that run agents, and progress reaches this child's subscribers as it is written.
+// BroadcastChannel. The threads' store calls (ctx.tool, ctx.progress) never wait on the write
+// lock themselves: where the store writes on a thread of its own, each executor thread gets a
+// channel straight to it (the pool hands the thread's offer to Store.connectPort); elsewhere the
+// pool answers them here. Either way progress reaches this child's subscribers as it is written.
 //
 // An agent that does not give its thread back (a busy loop ignores every signal) is the one
 // case cooperation cannot handle: kill(owner) terminates the thread the attempt was placed on
@@ -22,7 +23,7 @@ import type { ExecutorFiles } from './files.ts';
 import { threadResourceLimits } from './heap.ts';
 import { untilStoreAnswers } from './store-retry.ts';
 import {
-  BEAT_MS, CANCEL_CHANNEL, isRpcRequests, isThreadBeat, replyChannel,
+  BEAT_MS, CANCEL_CHANNEL, isRpcRequests, isStorePortOffer, isThreadBeat, replyChannel,
   type AbortReason, type CancelMessage, type Job, type RpcReply, type RpcCall, type RpcRequests, type RunOutcome, type ThreadConfig,
 } from './protocol.ts';
 
@@ -108,6 +109,11 @@ export class ExecutorPool {
     this.piscina.on('message', (m: unknown) => {
       if (isRpcRequests(m)) for (const call of m.calls) void this.serve(m.thread, call);
       else if (isThreadBeat(m)) this.beats.set(m.thread, performance.now());
+      else if (isStorePortOffer(m)) {
+        // Closed unused, the thread's calls fail rather than wait (it was told there would be one).
+        if (this.store.connectPort) this.store.connectPort(m.port);
+        else m.port.close();
+      }
     });
     this.piscina.on('workerDestroy', (w: { id: number }) => {
       this.replies.get(w.id)?.close();

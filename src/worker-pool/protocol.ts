@@ -1,9 +1,11 @@
 // What crosses between a child's main thread and its executor threads, in one place. Tasks go
 // out through piscina and their outcomes come back the same way. Everything else is small
-// messages: a thread asks the main thread to use the store (tool cache, progress) with
-// requests on its parentPort (piscina re-emits those as the pool's 'message' event) and gets
-// the answers on a BroadcastChannel named after its threadId; cancellations go to every thread
-// on one BroadcastChannel, and the thread running that task aborts it.
+// messages: a thread's store calls (tool cache, progress) go over a channel of its own to the
+// store's thread where there is one (it offers the other end on its parentPort at start), else
+// as requests on its parentPort (piscina re-emits those as the pool's 'message' event) with the
+// answers on a BroadcastChannel named after its threadId; cancellations go to every thread on
+// one BroadcastChannel, and the thread running that task aborts it.
+import type { MessagePort } from 'node:worker_threads';
 import type { ChatMessage } from '../agent/types.ts';
 import type { ProviderConfig } from '../config/schema.ts';
 import type { TaskError } from '../store/types.ts';
@@ -23,6 +25,8 @@ export interface ThreadConfig {
   childId: number;
   /** After its signal fired, an attempt whose agent has not returned is given up on after this. */
   abortGraceMs: number;
+  /** The store takes a channel for the thread's calls (Store.connectPort). */
+  storePort: boolean;
 }
 
 /** One attempt of one task, handed to a thread. */
@@ -80,6 +84,17 @@ export interface RpcRequests {
 export type RpcReply =
   | { id: number; ok: true; value: unknown }
   | { id: number; ok: false; error: TaskError };
+
+/** A thread's end of a channel for its store calls, sent once at start, for Store.connectPort. */
+export interface StorePortOffer {
+  storePort: 'drover';
+  thread: number;
+  port: MessagePort;
+}
+
+export function isStorePortOffer(m: unknown): m is StorePortOffer {
+  return typeof m === 'object' && m !== null && (m as { storePort?: unknown }).storePort === 'drover';
+}
 
 /** Sent by every thread every BEAT_MS: a thread that stops sending is stuck (a busy loop). */
 export interface ThreadBeat {

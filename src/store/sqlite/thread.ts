@@ -3,7 +3,8 @@
 // one turn of this thread's loop is committed in one transaction, and a call that fails undoes
 // only itself (commit()); every call is answered after the commit, so nothing answered can be
 // lost to a crash. Fewer commits also means fewer turns on the lock.
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { PORT_WRITES, type PortAnswer, type PortCall } from '../types.ts';
 import { TurnBatch } from '../turn-batch.ts';
 import type { Ctx } from './context.ts';
 import { openDb } from './open.ts';
@@ -21,6 +22,8 @@ let now = 0;
 // subscriber; sending every event cost the child's main thread a fifth of its time in copies.
 const watched = new Set<string>();
 let events: CommittedEvent[] = [];
+/** The fault last told to the store's own thread, which reports it (Store.fault). */
+let sentFault: string | null = null;
 const ctx: Ctx = {
   db,
   clock: () => now,
@@ -42,6 +45,10 @@ port.on('message', (m: ToThread) => {
     else watched.delete(m.taskId);
     return;
   }
+  if (m.kind === 'port') {
+    connect(m.port);
+    return;
+  }
   if (m.kind === 'close') {
     // The calls that came before the close are answered first.
     pending.flushNow();
@@ -50,14 +57,43 @@ port.on('message', (m: ToThread) => {
   }
   for (const c of m.calls) pending.add(c);
 });
+
+/** Ports other threads of the process write on (Store.connectPort), closed with the store. */
+const ports = new Set<MessagePort>();
+
+function connect(other: MessagePort): void {
+  ports.add(other);
+  other.on('close', () => ports.delete(other));
+  other.on('message', (calls: PortCall[]) => {
+    for (const c of calls) {
+      // Only the writes a port is for: anything else is answered with an error, not run.
+      if (PORT_WRITES.includes(c.name)) pending.add({ id: c.id, name: c.name, args: c.args, port: other });
+      else other.postMessage([{ id: c.id, ok: false, error: { message: `${String(c.name)} cannot be called over a store port` } }] satisfies PortAnswer[]);
+    }
+  });
+}
 send({ kind: 'ready' });
 
 function flush(calls: Call[]): void {
   // Cleanup commits in slices of its own (writes.ts), so it does not join a batch.
   const batch = calls.filter((c) => c.name !== 'cleanup');
-  const answers = batch.length > 0 ? commit(batch) : [];
-  for (const c of calls) if (c.name === 'cleanup') answers.push(run(c, false));
-  send({ kind: 'answers', answers, events, fault: db.fault });
+  const cleanups = calls.filter((c) => c.name === 'cleanup');
+  const answered = batch.length > 0 ? commit(batch) : [];
+  for (const c of cleanups) answered.push(run(c, false));
+  // Each answer goes back the way its call came: the caller's port, or the store's own.
+  const answers: Answer[] = [];
+  const byPort = new Map<MessagePort, Answer[]>();
+  [...batch, ...cleanups].forEach((c, i) => {
+    const a = answered[i]!;
+    if (!c.port) answers.push(a);
+    else if (byPort.has(c.port)) byPort.get(c.port)!.push(a);
+    else byPort.set(c.port, [a]);
+  });
+  for (const [other, list] of byPort) other.postMessage(list);
+  if (answers.length > 0 || events.length > 0 || db.fault !== sentFault) {
+    send({ kind: 'answers', answers, events, fault: db.fault });
+    sentFault = db.fault;
+  }
   events = [];
 }
 
@@ -127,5 +163,6 @@ class BatchLost extends Error {
 
 function finish(): void {
   db.close();
+  for (const other of ports) other.close();
   port.close();
 }

@@ -152,6 +152,11 @@ export async function openThreadedSqliteStore(options: SqliteStoreOptions): Prom
     backlogByTenant: async (limit) => backlogByTenant(ctx, limit),
     cleanup: (now) => call('cleanup', now ?? callerNow()),
     fault: () => db.fault ?? threadFault ?? lost?.message ?? null,
+    connectPort: (port) => {
+      // A closed or lost store answers nothing: the port closes, and its caller fails its calls.
+      if (closed || lost) port.close();
+      else worker.postMessage({ kind: 'port', port } satisfies ToThread, [port]);
+    },
     close: async () => {
       if (closed) return;
       closed = true;

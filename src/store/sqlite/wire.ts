@@ -1,6 +1,7 @@
 // What the store thread (thread.ts) and the store that forwards to it (threaded.ts) send each
 // other over the worker's port. Errors cross as plain data: a StoreError keeps its code.
 import { StoreError, type StoreErrorCode } from '../errors.ts';
+import type { MessagePort } from 'node:worker_threads';
 import type { StoreOptions, TaskEvent } from '../types.ts';
 import type { WriteName } from './writes.ts';
 
@@ -17,6 +18,9 @@ export interface Call {
   name: WriteName;
   args: unknown[];
   now?: number;
+  /** Where the answer goes when the call came over a connected port (Store.connectPort);
+   * set by the thread, never sent. */
+  port?: MessagePort;
 }
 
 /** The calls made in one turn of the caller's loop travel in one message: a message costs both
@@ -27,6 +31,8 @@ export type ToThread =
    * events come back with the answers. An event committed before the thread heard of a new
    * subscriber is not lost: the subscriber's hub polls the events table while it has any. */
   | { kind: 'watch'; taskId: string; on: boolean }
+  /** Another thread's end of a channel for its writes (Store.connectPort), transferred. */
+  | { kind: 'port'; port: MessagePort }
   | { kind: 'close' };
 
 export interface WireError {

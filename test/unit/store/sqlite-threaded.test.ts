@@ -4,11 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { DatabaseSync } from 'node:sqlite';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker } from 'node:worker_threads';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openSqliteStore } from '../../../src/store/sqlite/index.ts';
 import { openThreadedSqliteStore } from '../../../src/store/sqlite/threaded.ts';
+import type { PortAnswer, PortCall, Store } from '../../../src/store/types.ts';
 import { runStoreConformance } from '../../conformance/store.ts';
 
 // The store a child serves: writes batched in a thread of its own (src/store/sqlite/thread.ts).
@@ -211,6 +212,88 @@ describe('sqlite store, writes in a thread', () => {
     } finally {
       await store.close();
     }
+  });
+
+  describe('a port connected for another thread (Store.connectPort)', () => {
+    /** The other thread's side: calls sent in one message, answers gathered by id. */
+    function portClient(store: Store) {
+      const { port1, port2 } = new MessageChannel();
+      store.connectPort!(port2);
+      const answers = new Map<number, PortAnswer>();
+      const arrived: (() => void)[] = [];
+      port1.on('message', (list: PortAnswer[]) => {
+        for (const a of list) answers.set(a.id, a);
+        for (const wake of arrived.splice(0)) wake();
+      });
+      const closed = new Promise<void>((resolve) => port1.once('close', () => resolve()));
+      return {
+        closed,
+        close: () => port1.close(),
+        async send(calls: PortCall[]): Promise<PortAnswer[]> {
+          port1.postMessage(calls);
+          while (!calls.every((c) => answers.has(c.id))) await new Promise<void>((resolve) => arrived.push(resolve));
+          return calls.map((c) => answers.get(c.id)!);
+        },
+      };
+    }
+
+    it('commits its writes and answers them on the port; events of a watched task reach the store\'s subscribers', async () => {
+      const store = await openThreadedSqliteStore(options(tempPath()));
+      const client = portClient(store);
+      try {
+        await store.enqueue({ tenant: 'acme', input: 'x', maxAttempts: 1, timeoutMs: 10_000 });
+        const [t] = await store.claim({ worker: 'w', n: 1, leaseMs: 10_000 });
+        const seen: unknown[] = [];
+        const unsubscribe = store.subscribe(t!.id, 0, (e) => seen.push(e.event));
+        await sleep(100); // the thread hears of the subscriber
+        const answers = await client.send([
+          { id: 1, name: 'toolClaim', args: [t!.id, 'search', 'owner-1', 5_000] },
+          { id: 2, name: 'toolPut', args: [t!.id, 'search', 'owner-1', { hits: 3 }] },
+          { id: 3, name: 'publish', args: [t!.id, t!.fence, { step: 'searched' }] },
+          { id: 4, name: 'publish', args: [t!.id, t!.fence + 1, { step: 'from a lost claim' }] },
+        ]);
+        expect(answers).toEqual([
+          { id: 1, ok: true, value: { state: 'claimed' } },
+          { id: 2, ok: true, value: true },
+          { id: 3, ok: true, value: expect.any(Number) },
+          { id: 4, ok: true, value: null },
+        ]);
+        expect(await store.toolGet(t!.id, 'search')).toEqual({ result: { hits: 3 } });
+        const deadline = Date.now() + 2_000;
+        while (!seen.some((e) => (e as { step?: string }).step === 'searched') && Date.now() < deadline) await sleep(20);
+        expect(seen).toContainEqual({ step: 'searched' });
+        unsubscribe();
+      } finally {
+        client.close();
+        await store.close();
+      }
+    });
+
+    it('runs nothing but the writes a port is for', async () => {
+      const store = await openThreadedSqliteStore(options(tempPath()));
+      const client = portClient(store);
+      try {
+        const enqueue = { tenant: 'acme', input: 'x', maxAttempts: 1, timeoutMs: 10_000 };
+        const [answer] = await client.send([{ id: 1, name: 'enqueue' as PortCall['name'], args: [enqueue] }]);
+        expect(answer).toMatchObject({ id: 1, ok: false, error: { message: 'enqueue cannot be called over a store port' } });
+        expect((await store.stats()).queued).toBe(0);
+      } finally {
+        client.close();
+        await store.close();
+      }
+    });
+
+    it('closes the port when the store closes, and a port closed by its thread leaves the store serving', async () => {
+      const store = await openThreadedSqliteStore(options(tempPath()));
+      const gone = portClient(store);
+      gone.close();
+      await gone.closed;
+      const kept = portClient(store);
+      await store.enqueue({ tenant: 'acme', input: 'x', maxAttempts: 1, timeoutMs: 10_000 });
+      expect((await store.stats()).queued).toBe(1);
+      await store.close();
+      await kept.closed;
+    });
   });
 });
 

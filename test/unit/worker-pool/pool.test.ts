@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMockLlm, type MockLlm } from '../../../src/agent/mock-llm.ts';
 import { defaultConfig } from '../../../src/config/defaults.ts';
 import { openSqliteStore } from '../../../src/store/sqlite/index.ts';
+import { openThreadedSqliteStore } from '../../../src/store/sqlite/threaded.ts';
 import type { ClaimedTask, Store } from '../../../src/store/types.ts';
 import { executorFiles } from '../../../src/worker-pool/files.ts';
 import { ExecutorPool } from '../../../src/worker-pool/pool.ts';
@@ -21,27 +22,39 @@ let store: Store;
 let mock: MockLlm;
 let pool: ExecutorPool;
 
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'drover-pool-'));
-  store = await openSqliteStore({ path: join(dir, 'drover.db'), queueLimit: 10_000, resultTtlMs: 60_000, sessionTtlMs: 60_000 });
-  mock = await startMockLlm({ latencyMs: 20 });
-  const providers = { mock: { ...defaultConfig().llm.providers.mock!, base_url: mock.url } };
-  pool = new ExecutorPool({
-    threads: 2,
-    tasksPerThread: 20,
-    files: executorFiles(dir),
-    store,
-    log: pino({ level: 'silent' }),
-    thread: { agentFile: FIXTURE, providers, defaultProvider: 'mock', toolLeaseMs: 1000, logLevel: 'silent', childId: 0, abortGraceMs: 300 },
-  });
-});
+// Every test runs twice: with the store in this thread, whose threads' calls the pool relays,
+// and with the store writing on a thread of its own, which they call over a port of their own.
+const stores = [
+  { kind: 'in-thread store (calls relayed by the pool)', open: openSqliteStore },
+  { kind: 'threaded store (calls over a port to its thread)', open: openThreadedSqliteStore },
+];
 
-afterAll(async () => {
-  await pool.close();
-  await mock.close();
-  await store.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+function start(openStore: typeof openSqliteStore) {
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'drover-pool-'));
+    store = await openStore({ path: join(dir, 'drover.db'), queueLimit: 10_000, resultTtlMs: 60_000, sessionTtlMs: 60_000 });
+    mock = await startMockLlm({ latencyMs: 20 });
+    const providers = { mock: { ...defaultConfig().llm.providers.mock!, base_url: mock.url } };
+    pool = new ExecutorPool({
+      threads: 2,
+      tasksPerThread: 20,
+      files: executorFiles(dir),
+      store,
+      log: pino({ level: 'silent' }),
+      thread: {
+        agentFile: FIXTURE, providers, defaultProvider: 'mock', toolLeaseMs: 1000, logLevel: 'silent', childId: 0, abortGraceMs: 300,
+        storePort: store.connectPort !== undefined,
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await pool.close();
+    await mock.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+}
 
 let n = 0;
 /** A real claimed task, so progress events and tool results have a task to belong to. */
@@ -64,7 +77,9 @@ const file = (name: string) => {
 };
 const lines = (f: string) => readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
 
-describe('executor pool', () => {
+describe.each(stores)('executor pool, $kind', ({ open }) => {
+  start(open);
+
   it('has threads × tasks per thread slots and runs an agent that calls the LLM', async () => {
     expect(pool.slots).toBe(40);
     const task = await claimed({ op: 'echo', text: 'hello' });
