@@ -63,6 +63,19 @@ const SUBMIT_BURST = 200;
 const SUBMIT_PAUSE_MS = 3;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+// Temporary directories go when the bench exits, however it ends: a node that fails to start
+// throws before the part's own cleanup.
+const madeDirs: string[] = [];
+process.on('exit', () => {
+  for (const dir of madeDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function benchDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  madeDirs.push(dir);
+  return dir;
+}
+
 interface Node {
   m: Managed;
   port: number;
@@ -74,7 +87,7 @@ interface Node {
 
 /** A drover on its own state and runtime directories, with the queue opened beside it. */
 async function startNode(env: Record<string, string>): Promise<Node> {
-  const dir = mkdtempSync(join(tmpdir(), 'drover-bench-agents-'));
+  const dir = benchDir('drover-bench-agents-');
   const childPids: number[] = [];
   let adminPort = 0;
   const m = startProcess('drover', process.execPath, [join(ROOT, 'src/main.ts'), 'start', '--port', '0', '--children', String(children)], {
@@ -298,7 +311,7 @@ function sampleMemory(pids: number[], probeDir: string, llmPort: number, running
 }
 
 async function densityRun(variant: Variant): Promise<DensityResult> {
-  const dir = mkdtempSync(join(tmpdir(), 'drover-bench-density-'));
+  const dir = benchDir('drover-bench-density-');
   const probeDir = join(dir, 'heap');
   mkdirSync(probeDir);
   const agent = writeAgent(dir, probeDir, variant.agent);
@@ -488,7 +501,7 @@ function densityTable(results: DensityResult[], cost: number): string[] {
  * writer: the ceiling on tasks/s for a node, since every child of a node shares one write lock.
  */
 async function storeCostUs(): Promise<number> {
-  const dir = mkdtempSync(join(tmpdir(), 'drover-bench-store-'));
+  const dir = benchDir('drover-bench-store-');
   const store = await openStore({ backend: 'sqlite', path: join(dir, 'drover.db'), queue_limit: 1_000_000, result_ttl: 86_400, session_ttl: 86_400, cleanup_interval: 60, stateDir: dir });
   try {
     const n = 5000;
@@ -521,7 +534,7 @@ interface ThroughputResult {
 }
 
 async function throughputRun(): Promise<ThroughputResult> {
-  const dir = mkdtempSync(join(tmpdir(), 'drover-bench-agent-'));
+  const dir = benchDir('drover-bench-agent-');
   const agent = join(dir, 'instant.mjs');
   writeFileSync(agent, 'export default async function run(input) { return { echo: input }; }\n');
   const node = await startNode({ DROVER_EXECUTOR__AGENT: agent, DROVER_EXECUTOR__THREADS: '1', DROVER_EXECUTOR__TASKS_PER_THREAD: '256' });
