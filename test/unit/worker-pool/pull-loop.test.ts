@@ -52,10 +52,11 @@ afterEach(async () => {
 
 type Overrides = Partial<Omit<PullLoopOptions, 'config'>> & { config?: Partial<PullLoopOptions['config']> };
 
-async function setup(slots: number, overrides: Overrides = {}, openStore?: () => Promise<Store>) {
+/** `openStore` opens the store in `dir`, which goes after the test as the default store's does. */
+async function setup(slots: number, overrides: Overrides = {}, openStore?: (dir: string) => Promise<Store>) {
   const dir = mkdtempSync(join(tmpdir(), 'drover-loop-'));
   const store = openStore
-    ? await openStore()
+    ? await openStore(dir)
     : await openSqliteStore({ path: join(dir, 'drover.db'), queueLimit: 10_000, resultTtlMs: 60_000, sessionTtlMs: 60_000 });
   const runner = new HandRunner(slots);
   const loop = new PullLoop({
@@ -271,8 +272,7 @@ describe('pull loop through a store outage', () => {
   it('keeps an outcome written during the outage and writes it once the store answers', async () => {
     let gate: ReturnType<typeof flaky> | undefined;
     // A lease longer than the outage.
-    const { runner, loop, enqueue, get } = await setup(1, { config: { lease: 30 } }, async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'drover-loop-'));
+    const { runner, loop, enqueue, get } = await setup(1, { config: { lease: 30 } }, async (dir) => {
       const real = await openSqliteStore({ path: join(dir, 'drover.db'), queueLimit: 100, resultTtlMs: 60_000, sessionTtlMs: 60_000 });
       gate = flaky(real);
       return gate.wrapped;
@@ -293,8 +293,7 @@ describe('pull loop through a store outage', () => {
     let gate: ReturnType<typeof flaky> | undefined;
     // Renewals fail during the outage too, so the 0.3 s lease runs out and the loop's reaper
     // puts the task back in the queue.
-    const { runner, loop, enqueue, get, store } = await setup(1, {}, async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'drover-loop-'));
+    const { runner, loop, enqueue, get, store } = await setup(1, {}, async (dir) => {
       const real = await openSqliteStore({ path: join(dir, 'drover.db'), queueLimit: 100, resultTtlMs: 60_000, sessionTtlMs: 60_000 });
       gate = flaky(real);
       return gate.wrapped;
