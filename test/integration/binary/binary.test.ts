@@ -5,6 +5,7 @@ import { copyFileSync, readdirSync, readFileSync, rmSync, statSync, writeFileSyn
 import { join } from 'node:path';
 import { ROOT, startDrover, stopAll, tempDir } from '../../helpers/drover.ts';
 import { request } from '../../helpers/http.ts';
+import { startRedis } from '../../helpers/redis.ts';
 import { submitAndPingWhileLocked } from '../../helpers/write-lock.ts';
 
 afterAll(stopAll);
@@ -85,6 +86,29 @@ describe('the single binary', () => {
     expect(await d.stop()).toEqual({ code: 0, signal: null });
     // …and are gone once it stopped.
     expect(readdirSync(runtime).filter((f) => f.startsWith('executor-'))).toEqual([]);
+  });
+
+  // Fleet mode from the binary: the Redis store's Lua scripts are embedded by the build.
+  it('runs the example agent on the Redis store: a task with its tool call and progress events', async () => {
+    const redis = await startRedis();
+    try {
+      const d = await startDrover({
+        bin, cwd: dir, args: ['start', '--port', '0', '--children', '1'],
+        env: { DROVER_STORE__BACKEND: 'redis', DROVER_STORE__URL: redis.url, DROVER_STORE__PREFIX: 'bin' },
+      });
+      const task = await request(d.url('/v1/tasks?wait=10'), {
+        method: 'POST', body: JSON.stringify({ input: 'from the binary' }), headers: { 'content-type': 'application/json' },
+      });
+      expect(task.status).toBe(200);
+      const done = task.json<{ id: string; status: string; result: unknown }>();
+      expect(done).toMatchObject({ status: 'succeeded', result: { content: 'echo: from the binary', words: 3 } });
+      const events = (await request(d.url(`/v1/tasks/${done.id}/events`))).body;
+      expect(events).toContain('"step":"tool"');
+      expect(events).toContain('"step":"llm"');
+      expect(await d.stop()).toEqual({ code: 0, signal: null });
+    } finally {
+      await redis.stop();
+    }
   });
 
   it('reuses executor files a killed run left behind only as they should be', async () => {
