@@ -13,8 +13,8 @@
 //   npm run bench:agents -- [--parts density,throughput] [--variants timer,h1,h2c] [--inflight 10000] [--backlog 0]
 //                           [--steady 20] [--latency 2000] [--tasks 20000] [--store-rounds 3]
 // Everything listens on 127.0.0.1; every process started is ended by its pid (bench/lib/procs.ts).
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -26,6 +26,7 @@ import { agentTargets, targetsTable, type AgentMeasures } from './lib/agent-targ
 import { runBullmq, submitAll } from './lib/queue-runs.ts';
 import { killEverything, startProcess, stopProcess, waitForLine, type Managed } from './lib/procs.ts';
 import { writeSection } from './lib/report.ts';
+import { benchDir } from './lib/temp-dirs.ts';
 import { runWrk } from './lib/wrk.ts';
 import { median, summarize } from './lib/stats.ts';
 
@@ -62,19 +63,6 @@ const parts = args.parts.split(',');
 const SUBMIT_BURST = 200;
 const SUBMIT_PAUSE_MS = 3;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-// Temporary directories go when the bench exits, however it ends: a node that fails to start
-// throws before the part's own cleanup.
-const madeDirs: string[] = [];
-process.on('exit', () => {
-  for (const dir of madeDirs) rmSync(dir, { recursive: true, force: true });
-});
-
-function benchDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  madeDirs.push(dir);
-  return dir;
-}
 
 interface Node {
   m: Managed;

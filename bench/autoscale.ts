@@ -6,11 +6,11 @@
 //   node bench/autoscale.ts            full run (~8 minutes)
 //   node bench/autoscale.ts --quick    shorter phases (~2.5 minutes), for a smoke run
 import http from 'node:http';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { cpuModel } from './lib/cpu.ts';
 import { killEverything, startProcess, stopProcess, waitForLine } from './lib/procs.ts';
+import { benchDir } from './lib/temp-dirs.ts';
 import { writeSection } from './lib/report.ts';
 import { percentileSorted } from './lib/stats.ts';
 import { plot } from './lib/svg-plot.ts';
@@ -25,7 +25,7 @@ const phases = quick
   : [{ name: 'idle', s: 20, rate: 0 }, { name: 'heavy', s: 60, rate: 25 }, { name: 'idle', s: 100, rate: 0 }, { name: 'steady', s: 300, rate: 8 }];
 const DOWN_WINDOW_S = quick ? 20 : 60;
 
-const state = mkdtempSync(join(tmpdir(), 'drover-bench-'));
+const state = benchDir('drover-bench-');
 const env = {
   ...process.env,
   DROVER_SUPERVISOR__STATE_DIR: state,

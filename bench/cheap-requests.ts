@@ -3,11 +3,11 @@
 // 2 children each, `wrk -t1 -c100` keep-alive, rounds alternated. Prints the req/s of each round
 // and the median ratio, and the CPU each server's process tree spent per request (less noisy on a
 // shared machine than req/s). Usage: node bench/cheap-requests.ts [rounds=5] [seconds=5]
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { killEverything, startProcess, stopProcess, waitForLine, type Managed } from './lib/procs.ts';
+import { benchDir } from './lib/temp-dirs.ts';
 import { median } from './lib/stats.ts';
 import { runWrk } from './lib/wrk.ts';
 
@@ -61,7 +61,7 @@ async function plain(): Promise<Server> {
 }
 
 async function drover(): Promise<Server> {
-  const cwd = mkdtempSync(join(tmpdir(), 'drover-cheap-'));
+  const cwd = benchDir('drover-cheap-');
   const m: Managed = startProcess('drover', NODE, [join(ROOT, 'src/main.ts'), 'start', '--port', '0', '--children', '2'], {
     cwd,
     env: {

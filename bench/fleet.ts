@@ -10,8 +10,8 @@
 //   npm run bench:fleet -- [--noop 2000] [--llm 400] [--rounds 3] [--latency 2000] [--lease 3] [--quick]
 // Everything listens on loopback (nodes on 127.0.0.2-4, as on separate VMs); every process
 // started is ended by its pid (bench/lib/procs.ts and the test helpers).
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir, loadavg } from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
@@ -20,6 +20,7 @@ import { ensureHaproxy, freePort, haproxyPaths, serversState, showStat, startHap
 import { startRedis, type RedisServer } from '../test/helpers/redis.ts';
 import { cpuModel } from './lib/cpu.ts';
 import { killEverything, runCommand, startProcess, stopProcess, waitForLine, type Managed } from './lib/procs.ts';
+import { benchDir } from './lib/temp-dirs.ts';
 import { writeSection } from './lib/report.ts';
 import { median } from './lib/stats.ts';
 
@@ -75,7 +76,7 @@ function fleetEnv(): Record<string, string> {
 }
 
 async function startNode(host: string, agent: string): Promise<Node> {
-  const dir = mkdtempSync(join(tmpdir(), 'drover-bench-fleet-'));
+  const dir = benchDir('drover-bench-fleet-');
   // Ports from the log lines as they pass: several can come in one chunk, before a later wait starts.
   const ports: Record<string, number> = {};
   const m = startProcess(`drover ${host}`, process.execPath, [MAIN, 'start', '--host', host, '--port', '0', '--children', '1'], {
@@ -200,7 +201,7 @@ async function main(): Promise<void> {
   });
   store = await openStore({ backend: 'redis', path: '', url: redis.url, prefix: PREFIX, password_env: '', queue_limit: 1_000_000, result_ttl: 86_400, session_ttl: 86_400, cleanup_interval: 60, discard_orphaned_wal: false, stateDir: paths.dir });
 
-  const dir = mkdtempSync(join(tmpdir(), 'drover-bench-fleet-agent-'));
+  const dir = benchDir('drover-bench-fleet-agent-');
   const noop = join(dir, 'noop.mjs');
   writeFileSync(noop, 'export default async function run() { return { ok: true }; }\n');
   // Two agents, one per kind of node: the no-op one for (a)'s first half, the example agent

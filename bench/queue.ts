@@ -16,8 +16,7 @@
 //
 // Flags: --rounds R (default 5), --tasks N (default 5000), --reclaim-rounds K (default 8),
 // --out FILE (raw JSON).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
@@ -28,6 +27,7 @@ import { runBullmq, runDrover } from './lib/queue-runs.ts';
 import { measureReclaim, type Reclaim } from './lib/reclaim.ts';
 import { cpuModel } from './lib/cpu.ts';
 import { median } from './lib/stats.ts';
+import { benchDir } from './lib/temp-dirs.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -54,7 +54,7 @@ interface Sample {
 async function main(): Promise<void> {
   const server = await startRedis();
   const admin = new Redis(server.url);
-  const sqliteDir = mkdtempSync(join(tmpdir(), 'drover-bench-queue-'));
+  const sqliteDir = benchDir('drover-bench-queue-');
   const samples: Sample[] = [];
   const reclaims: Reclaim[] = [];
   const opts = { queueLimit: 10_000_000, resultTtlMs: 3_600_000, sessionTtlMs: 3_600_000 };

@@ -8,11 +8,12 @@
 // Everything listens on 127.0.0.1; every process started is ended by its pid (bench/lib/procs.ts).
 // The bench process itself holds one socket per stream: ulimit -n must be above --streams.
 import http from 'node:http';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { killEverything, startProcess, stopProcess, waitForLine } from './lib/procs.ts';
+import { benchDir } from './lib/temp-dirs.ts';
 import { writeSection } from './lib/report.ts';
 import { summarize } from './lib/stats.ts';
 
@@ -84,7 +85,7 @@ async function timed(n: number, ok: number, send: () => Promise<Reply>): Promise
 }
 
 async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'drover-bench-streams-'));
+  const dir = benchDir('drover-bench-streams-');
   const agentFile = join(dir, 'agent.mjs');
   writeFileSync(agentFile, AGENT);
   const childPids: number[] = [];
