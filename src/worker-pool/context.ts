@@ -1,5 +1,5 @@
 // The `ctx` an agent's run(input, ctx) gets, built in the executor thread for one attempt.
-// ctx.tool and ctx.progress reach the store through the main thread (thread-rpc.ts).
+// ctx.tool and ctx.progress reach the store over the thread's RPC (thread-rpc.ts).
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { AgentContext, AgentLogger, AgentSession, LlmClient, LogFn } from '../agent/types.ts';
@@ -23,14 +23,20 @@ const TOOL_WAIT_MAX_MS = 1000;
 
 export interface AttemptContext {
   ctx: AgentContext;
-  /** Resolves once every progress event published so far is stored (before the result is). */
+  /** Resolves once every progress event and tool result sent so far is stored (before the outcome is). */
   flush(): Promise<void>;
 }
 
 export function createContext(deps: ContextDeps): AttemptContext {
   const { job, rpc } = deps;
-  const publishing = new Set<Promise<unknown>>();
-  // Two calls with one key inside one attempt share the run instead of both claiming it.
+  /** Writes the attempt does not wait for, only its outcome does. */
+  const writing = new Set<Promise<unknown>>();
+  const track = (write: Promise<unknown>) => {
+    writing.add(write);
+    void write.finally(() => writing.delete(write));
+  };
+  // Two calls with one key inside one attempt share the run instead of both claiming it, until
+  // its result is stored: a claim sent before that would find the key still pending, ours.
   const toolRuns = new Map<string, Promise<unknown>>();
 
   const ctx: AgentContext = new Context(deps, {
@@ -38,27 +44,28 @@ export function createContext(deps: ContextDeps): AttemptContext {
       if (typeof key !== 'string' || key === '') return Promise.reject(new TypeError('ctx.tool needs a non-empty string key'));
       let run = toolRuns.get(key);
       if (!run) {
-        run = runTool(deps, key, fn);
-        toolRuns.set(key, run);
         const forget = () => toolRuns.delete(key);
-        run.then(forget, forget);
+        run = runTool(deps, key, fn, (stored) => {
+          track(stored);
+          void stored.then(forget, forget);
+        });
+        toolRuns.set(key, run);
+        run.catch(forget);
       }
       return run as Promise<T>;
     },
     progress(event: unknown): void {
       assertJson(event, 'PROGRESS_NOT_JSON', 'a progress event');
-      const p = rpc.call({ op: 'publish', args: [job.taskId, job.fence, event] }).catch((err: unknown) => {
+      track(rpc.call({ op: 'publish', args: [job.taskId, job.fence, event] }).catch((err: unknown) => {
         ctx.log.warn({ err }, 'progress event not stored');
-      });
-      publishing.add(p);
-      void p.finally(() => publishing.delete(p));
+      }));
     },
   });
   if (job.session) {
     const session: AgentSession = Object.freeze({ id: job.session.id, history: Object.freeze(job.session.history) });
     Object.defineProperty(ctx, 'session', { value: session, enumerable: true });
   }
-  return { ctx, flush: async () => void (await Promise.all([...publishing])) };
+  return { ctx, flush: async () => void (await Promise.all([...writing])) };
 }
 
 /**
@@ -98,7 +105,12 @@ class Context {
 // Two-phase: claim (key, task) under this attempt's owner, run, store the result. A result
 // stored by an earlier attempt is returned as it is; a claim held by another live attempt is
 // waited out. The claim's lease is renewed while fn runs, so only a dead owner loses it.
-async function runTool<T>(deps: ContextDeps, key: string, fn: () => Promise<T>): Promise<T> {
+// The agent goes on as soon as fn returns; its result is stored meanwhile (`storing`), before
+// the attempt's outcome. A store round trip under load waits for a batch and a turn on the
+// write lock (the tool step's two took 56–129 ms in bench:agents); the claim is waited for, since it is what keeps another attempt
+// from running the tool at the same time, but the put need not be: an attempt that ends before
+// it is stored runs the tool again on its next attempt, as one that ended just before it would.
+async function runTool<T>(deps: ContextDeps, key: string, fn: () => Promise<T>, storing: (put: Promise<unknown>) => void): Promise<T> {
   const { job, rpc, signal, toolLeaseMs } = deps;
   const claim = () => rpc.call({ op: 'toolClaim', args: [job.taskId, key, job.owner, toolLeaseMs] }) as Promise<ToolClaim>;
   let wait = TOOL_WAIT_FIRST_MS;
@@ -121,8 +133,9 @@ async function runTool<T>(deps: ContextDeps, key: string, fn: () => Promise<T>):
   // The first run hands back what a replay would: the value as JSON stores it.
   const json = JSON.stringify(value);
   const stored = json === undefined ? undefined : (JSON.parse(json) as T);
-  const kept = await rpc.call({ op: 'toolPut', args: [job.taskId, key, job.owner, { value: stored }] });
-  if (!kept) deps.log.warn({ taskId: job.taskId, key }, 'tool result not stored: another attempt holds the claim');
+  storing(rpc.call({ op: 'toolPut', args: [job.taskId, key, job.owner, { value: stored }] }).then((kept) => {
+    if (!kept) deps.log.warn({ taskId: job.taskId, key }, 'tool result not stored: another attempt holds the claim');
+  }, (err: unknown) => deps.log.warn({ err, taskId: job.taskId, key }, 'tool result not stored; another attempt would run the tool again')));
   return stored as T;
 }
 

@@ -10,20 +10,24 @@ import type { ThreadRpc } from '../../../src/worker-pool/thread-rpc.ts';
 
 const job: Job = { taskId: 't-1', attempt: 2, fence: 7, tenant: 'acme', owner: 'o-1', input: 'hi', timeoutMs: 1000 };
 
-function setup(session?: Job['session']) {
+/** `hold`: ops whose answers wait until release() (as a store thread busy with other batches). */
+function setup(session?: Job['session'], hold: RpcCall['op'][] = []) {
   const calls: RpcCall[] = [];
+  const held: (() => void)[] = [];
   const rpc = {
     call: async (c: RpcCall) => {
       calls.push(c);
+      if (hold.includes(c.op)) await new Promise<void>((r) => held.push(r));
       if (c.op === 'toolClaim') return { state: 'claimed' };
       return c.op === 'toolPut' ? true : 1;
     },
   } as unknown as ThreadRpc;
+  const release = () => held.splice(0).forEach((r) => r());
   const lines: Record<string, unknown>[] = [];
   const log = pino({ level: 'debug' }, new Writable({ write: (chunk, _e, done) => (lines.push(JSON.parse(String(chunk))), done()) }));
   const llm = {} as LlmClient;
   const made = createContext({ job: { ...job, ...(session && { session }) }, signal: new AbortController().signal, llm, rpc, log, toolLeaseMs: 30_000 });
-  return { ...made, calls, lines, llm };
+  return { ...made, calls, lines, llm, release };
 }
 
 describe('an attempt\'s ctx', () => {
@@ -38,6 +42,26 @@ describe('an attempt\'s ctx', () => {
     expect(calls.map((c) => [c.op, c.args[0]])).toEqual([['publish', 't-1'], ['toolClaim', 't-1'], ['toolPut', 't-1']]);
     expect(calls[0]!.args).toEqual(['t-1', 7, { step: 'one' }]);
     expect(lines).toMatchObject([{ msg: 'hello', extra: true, taskId: 't-1', attempt: 2 }]);
+  });
+
+  it('goes on once a tool has run, and stores its result before the outcome (flush)', async () => {
+    const { ctx, flush, calls, release } = setup(undefined, ['toolPut']);
+    let runs = 0;
+    const tool = () => ctx.tool('k', async () => ({ n: ++runs }));
+    expect(await tool()).toEqual({ n: 1 });
+    // Called again before the result is stored: the same run, not a second claim of a key still pending.
+    expect(await tool()).toEqual({ n: 1 });
+    expect(calls.map((c) => c.op)).toEqual(['toolClaim', 'toolPut']);
+    let flushed = false;
+    const flushing = flush().then(() => (flushed = true));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(flushed).toBe(false);
+    release();
+    await flushing;
+    expect(flushed).toBe(true);
+    // Stored: a later call claims again, and the store answers (here: claimed, so it runs).
+    expect(await tool()).toEqual({ n: 2 });
+    expect(calls.map((c) => c.op)).toEqual(['toolClaim', 'toolPut', 'toolClaim', 'toolPut']);
   });
 
   it('lists what it carries, with the session only on a turn, and keeps one logger', () => {
