@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Worker } from 'node:cluster';
 import type { Socket } from 'node:net';
 import type { ClientHandle, ListenHandle } from '../balancer/supervisor/listen.ts';
-import type { Target } from '../balancer/supervisor/target.ts';
+import { isSettled, type Target } from '../balancer/supervisor/target.ts';
 import { limitNeedsSending, type Steering } from '../balancer/supervisor/steering.ts';
 import { asChildMessage, type ChildHandles, type HandleArg, type SupervisorHandles, type IdleOnDrain, type LoadReport, type SupervisorMessage } from '../ipc/messages.ts';
 
@@ -53,10 +53,13 @@ export class ChildHandle extends EventEmitter<ChildEvents> implements Target {
   readonly generation: number;
   readonly worker: Worker;
   readonly target: number;
+  /** How often the child sends a heartbeat (supervisor.heartbeat_interval), in ms. */
+  private readonly heartbeatMs: number;
 
   /** `replacement`: forked to replace another child (a reload, a memory replacement). */
-  constructor(id: number, slot: number, generation: number, worker: Worker, target: number, replacement: boolean) {
+  constructor(id: number, slot: number, generation: number, worker: Worker, target: number, replacement: boolean, heartbeatMs: number) {
     super();
+    this.heartbeatMs = heartbeatMs;
     this.replacing = replacement;
     this.id = id;
     this.slot = slot;
@@ -142,7 +145,7 @@ export class ChildHandle extends EventEmitter<ChildEvents> implements Target {
   }
 
   settled(): boolean {
-    return this.sent === (this.lastReport?.received ?? 0);
+    return isSettled(this.sent, this.lastReport?.received ?? 0, Date.now() - this.lastMessageAt, this.heartbeatMs);
   }
 
   accepts(): boolean {

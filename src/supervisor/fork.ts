@@ -36,5 +36,5 @@ export function forkChild(id: number, slot: number, generation: number, config: 
   if (nodeOptions !== undefined) env.NODE_OPTIONS = nodeOptions;
   // systemd's notify socket and activated sockets belong to the supervisor alone.
   for (const k of SUPERVISOR_ONLY_ENV) env[k] = undefined;
-  return new ChildHandle(id, slot, generation, cluster.fork(env), config.balancer.child_target, replacement);
+  return new ChildHandle(id, slot, generation, cluster.fork(env), config.balancer.child_target, replacement, config.supervisor.heartbeat_interval * 1000);
 }

@@ -61,7 +61,7 @@ describe('a child drained while it starts', () => {
   it('drain sent the moment the child is forked (before its code runs): the supervisor\'s handle sees it exit', async () => {
     const worker = fork('');
     // The kill timer would end it after deadline + killAfter: far past EXIT_WITHIN_MS.
-    const child = new ChildHandle(1, 1, 1, worker, 8, false);
+    const child = new ChildHandle(1, 1, 1, worker, 8, false, 1000);
     child.drain(5000, 60_000, 'test');
     const exit = await exitOf(worker);
     expect(exit).toEqual({ code: 0, signal: null });
