@@ -12,6 +12,7 @@
 //   then issue 20's targets with their verdicts (lib/agent-targets.ts).
 //   npm run bench:agents -- [--parts density,throughput] [--variants timer,h1,h2c] [--inflight 10000] [--backlog 0]
 //                           [--steady 20] [--latency 2000] [--tasks 20000] [--store-rounds 3]
+//                           [--node-flags='--a-v8-flag …']  (flags for drover's node, its children's too: to try one)
 // Everything listens on 127.0.0.1; every process started is ended by its pid (bench/lib/procs.ts).
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -42,6 +43,7 @@ const { values: args } = parseArgs({
     tasks: { type: 'string', default: '20000' },
     children: { type: 'string', default: '2' },
     'http-concurrency': { type: 'string', default: '64' },
+    'node-flags': { type: 'string', default: '' },
     // Part (b): rounds of into-the-store alternating with BullMQ.
     'store-rounds': { type: 'string', default: '3' },
     // timer: the example agent's steps with a timer for the LLM call; h1 / h2c: the example agent,
@@ -78,7 +80,8 @@ async function startNode(env: Record<string, string>): Promise<Node> {
   const dir = benchDir('drover-bench-agents-');
   const childPids: number[] = [];
   let adminPort = 0;
-  const m = startProcess('drover', process.execPath, [join(ROOT, 'src/main.ts'), 'start', '--port', '0', '--children', String(children)], {
+  const flags = args['node-flags'].split(' ').filter(Boolean);
+  const m = startProcess('drover', process.execPath, [...flags, join(ROOT, 'src/main.ts'), 'start', '--port', '0', '--children', String(children)], {
     cwd: dir,
     env: {
       ...process.env,
