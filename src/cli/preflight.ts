@@ -13,10 +13,7 @@ import { checkAuthBind } from '../config/bind.ts';
 import { loadAgentModule } from '../worker-pool/agent-module.ts';
 import { loadPlugin } from '../http/plugin.ts';
 import { registerProbe } from '../http/plugin-probe.ts';
-
-/** Set on the process that only loads a module (see probe): the agent's, or the routes plugin's. */
-const PROBE_ENV = { agent: 'DROVER_AGENT_PROBE', plugin: 'DROVER_PLUGIN_PROBE' } as const;
-type ProbeKind = keyof typeof PROBE_ENV;
+import { PROBE_ENV, type ProbeKind } from './probe-env.ts';
 /** A module whose top level takes longer than this would not let a child boot either. */
 const PROBE_TIMEOUT_MS = 20_000;
 
@@ -98,10 +95,9 @@ export function describeFailure(stderr: string, abs: string): string {
 }
 
 /** In the probe process: loads the module and exits 0, or fails the way Node reports best. */
-export function runProbeIfAsked(): boolean {
+export function runProbe(): void {
   const agent = process.env[PROBE_ENV.agent];
   const plugin = process.env[PROBE_ENV.plugin];
-  if (!agent && !plugin) return false;
   const loaded = agent ? loadAgentModule(agent) : loadPlugin(plugin!).then((p) => registerProbe(p, plugin!));
   loaded.then(
     () => process.exit(0),
@@ -112,5 +108,4 @@ export function runProbeIfAsked(): boolean {
       process.exit(1);
     },
   );
-  return true;
 }
