@@ -39,6 +39,23 @@ async function untilReturned(d: DroverProcess, n: number): Promise<void> {
 }
 
 /**
+ * Pings over `agent`'s connection `n` times, each after the supervisor holds it again (a starved
+ * child can take longer to give it back than a fixed pause; a request before that goes to that
+ * child directly). Returns only those sent before `spinDone()`: they say where a request goes
+ * while a child spins.
+ */
+async function pingsWhileSpinning(d: DroverProcess, agent: http.Agent, spinDone: () => number, n: number): Promise<Answer[]> {
+  const during: Answer[] = [];
+  for (let i = 0; i < n; i++) {
+    await untilIdleInSupervisor(d);
+    const sentAt = performance.now();
+    const a = await viaAgent(d, agent, '/v1/ping');
+    if (sentAt < spinDone()) during.push(a);
+  }
+  return during;
+}
+
+/**
  * Children give idle connections back only after a handler held their event loop: hold each
  * child's loop once, with 300 ms of its CPU (a hold counts only with 25 ms of CPU in it, and a
  * wall-time spin may get less on a machine the whole suite starves). Spins start 20 ms apart,
@@ -94,16 +111,7 @@ describe('idle keep-alive connections go back to the supervisor (balancer.rebind
     let spinDoneAt = Infinity;
     const spin = viaAgent(d, spinner, `/debug/spin?ms=3000&mark=${encodeURIComponent(mark)}`).finally(() => (spinDoneAt = performance.now()));
     await eventually(() => existsSync(mark), 5_000);
-    const during: Answer[] = [];
-    for (let i = 0; i < 3; i++) {
-      // Each time after the free child has given the connection back (a starved child can
-      // take longer than a fixed pause; a request before that goes to it directly).
-      await untilIdleInSupervisor(d);
-      const sentAt = performance.now();
-      const a = await viaAgent(d, agent, '/v1/ping');
-      // Only requests sent while the other child still spun say where they were sent.
-      if (sentAt < spinDoneAt) during.push(a);
-    }
+    const during = await pingsWhileSpinning(d, agent, () => spinDoneAt, 3);
     const busy = (await spin).pid;
     expect(during.length).toBeGreaterThan(0);
     for (const a of during) {
@@ -125,7 +133,7 @@ describe('idle keep-alive connections go back to the supervisor (balancer.rebind
     await holdEveryChild(d, 2);
     const admin = (await d.waitLog((l) => l.msg === 'admin listening')).port as number;
     const handedTo = async (pid: number) => (await request(`http://127.0.0.1:${admin}/status`))
-      .json<{ children: { pid: number; handed: number }[] }>().children.find((c) => c.pid === pid)?.handed ?? 0;
+      .json<{ children: { pid: number; handed: number }[] }>().children.find((c) => c.pid === pid)?.handed;
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     const first = await viaAgent(d, agent, '/v1/ping');
     await untilIdleInSupervisor(d);
@@ -139,24 +147,18 @@ describe('idle keep-alive connections go back to the supervisor (balancer.rebind
     for (let tries = 0; tries < 5 && !busy; tries++) {
       await spin;
       const mark = join(tempDir(), `spinning-${tries}`);
-      const handedBefore = (await request(`http://127.0.0.1:${admin}/status`)).json<{ children: { pid: number; handed: number }[] }>().children;
+      const before = new Map(await Promise.all(d.childPids().map(async (pid) => [pid, await handedTo(pid)] as const)));
       spinDoneAt = Infinity;
       spin = request(d.url(`/debug/spin?ms=3000&mark=${encodeURIComponent(mark)}`)).finally(() => (spinDoneAt = performance.now()));
       await eventually(() => existsSync(mark), 5_000);
       const pid = Number(readFileSync(mark, 'utf8'));
-      if ((await handedTo(pid)) === handedBefore.find((c) => c.pid === pid)?.handed) busy = pid;
+      if ((await handedTo(pid)) === before.get(pid)) busy = pid;
     }
     expect(busy).not.toBe(0);
     // The other child holds a request that waits on I/O: by load it is the busier one.
     const hold = request(d.url('/debug/hold?ms=5000'));
     await sleep(600);
-    const during: Answer[] = [];
-    for (let i = 0; i < 3; i++) {
-      await untilIdleInSupervisor(d);
-      const sentAt = performance.now();
-      const a = await viaAgent(d, agent, '/v1/ping');
-      if (sentAt < spinDoneAt) during.push(a);
-    }
+    const during = await pingsWhileSpinning(d, agent, () => spinDoneAt, 3);
     expect((await spin!).json<{ pid: number }>().pid).toBe(busy);
     expect(during.length).toBeGreaterThan(0);
     for (const a of during) {
