@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Worker } from 'node:cluster';
 import type { Socket } from 'node:net';
 import type { ClientHandle, ListenHandle } from '../balancer/supervisor/listen.ts';
-import { isSettled, type Target } from '../balancer/supervisor/target.ts';
+import { isHeard, isSettled, type Target } from '../balancer/supervisor/target.ts';
 import { limitNeedsSending, type Steering } from '../balancer/supervisor/steering.ts';
 import { asChildMessage, type ChildHandles, type HandleArg, type SupervisorHandles, type IdleOnDrain, type LoadReport, type SupervisorMessage } from '../ipc/messages.ts';
 
@@ -142,6 +142,10 @@ export class ChildHandle extends EventEmitter<ChildEvents> implements Target {
     const r = this.lastReport;
     const inTransit = this.sent - (r?.received ?? 0);
     return (r ? r.inflight - (r.streams ?? 0) : 0) + inTransit;
+  }
+
+  heard(): boolean {
+    return isHeard(Date.now() - this.lastMessageAt, this.heartbeatMs);
   }
 
   settled(): boolean {

@@ -168,11 +168,11 @@ export class Balancer {
    * that has taken everything handed to it so far. One that has not may be stuck in a long
    * synchronous handler, and the request would wait behind it; it waits here instead and goes
    * to whichever child reports first (what node:cluster's round robin gets by waiting for each
-   * handle's ack).
+   * handle's ack). A new connection goes to any child heard from lately: a burst of them makes
+   * every child unsettled for a moment, but one gone silent is held.
    */
   private pick(rebound: boolean): Target | undefined {
-    const targets = this.targets();
-    return this.picker.pick(rebound ? targets.filter((t) => t.settled()) : targets);
+    return this.picker.pick(this.targets().filter((t) => (rebound ? t.settled() : t.heard())));
   }
 
   /** `read`: the request the balancer read from the connection, which travels with it. */
@@ -219,9 +219,13 @@ export class Balancer {
   }
 }
 
-/** The ready child with the least load, whatever its target. */
+/** The ready child with the least load, whatever its target; one heard from lately first (a
+ * health check sent to a held child times out, and the load balancer takes the node out). */
 function leastLoaded(targets: readonly Target[]): Target | undefined {
   let best: Target | undefined;
-  for (const t of targets) if (t.accepts() && (!best || t.load() < best.load())) best = t;
+  for (const t of targets) {
+    if (!t.accepts()) continue;
+    if (!best || (t.heard() && !best.heard()) || (t.heard() === best.heard() && t.load() < best.load())) best = t;
+  }
   return best;
 }

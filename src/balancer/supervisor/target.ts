@@ -11,7 +11,9 @@ export interface Target {
   busy(): number;
   /** Ready and not draining. */
   accepts(): boolean;
-  /** Every connection handed over has been reported received, and its reports are not overdue: its event loop is not stuck. */
+  /** Heard from lately (see isHeard): its event loop turns. */
+  heard(): boolean;
+  /** Heard from, and every connection handed over has been reported received: its event loop is not stuck. */
   settled(): boolean;
   /** Sends the socket (with the bytes already read from it, if any); `done(err)` when it was written to the channel or could not be. */
   handoff(socket: Socket, head: Buffer | undefined, done: (err: Error | null) => void): void;
@@ -22,12 +24,16 @@ export function hasRoom(t: Target): boolean {
 }
 
 /**
- * A child has taken everything handed to it (`sent` = reported `received`) and has been heard
- * from within two heartbeats. A child also accepts connections from the shared socket itself,
- * which the supervisor learns of only from its next report; one whose handler holds its loop at
- * once never sends it, and would look idle and settled. Its heartbeat stops with it, so silence
- * past two beats (a loaded child reports far more often) is taken as a held loop.
+ * Heard from within two heartbeats. A child also accepts connections from the shared socket
+ * itself, which the supervisor learns of only from its next report; one whose handler holds its
+ * loop at once never sends it, and would look idle. Its heartbeat stops with it, so silence past
+ * two beats (a loaded child reports far more often) is taken as a held loop.
  */
+export function isHeard(silentMs: number, heartbeatMs: number): boolean {
+  return silentMs <= 2 * heartbeatMs;
+}
+
+/** Heard from, and has taken everything handed to it (`sent` = reported `received`). */
 export function isSettled(sent: number, received: number, silentMs: number, heartbeatMs: number): boolean {
-  return sent === received && silentMs <= 2 * heartbeatMs;
+  return sent === received && isHeard(silentMs, heartbeatMs);
 }

@@ -16,6 +16,7 @@ function target(id: number, load: number, opts: { target?: number; accepts?: boo
       return opts.busy ?? this.current;
     },
     accepts: () => opts.accepts ?? true,
+    heard: () => true,
     settled: () => true,
     handoff(_s: Socket, _head: Buffer | undefined, done: (e: Error | null) => void) {
       this.current++;

@@ -30,6 +30,7 @@ function child(id: number, cap: number) {
     load: () => got.length - t.done,
     busy: () => got.length - t.done,
     accepts: () => true,
+    heard: () => true,
     settled: () => true,
     handoff: (s, _head, cb) => (got.push(s), cb(null)),
   };
@@ -52,6 +53,29 @@ describe('Balancer wait queue', () => {
     b.done++;
     bal.dispatch();
     expect(b.got[1]).toBe(accepted[3]);
+    expect(bal.waiting).toBe(0);
+    clients.forEach((c) => c.destroy());
+    bal.close();
+  });
+
+  it('passes over a child not heard from lately: a new connection waits for one that is; a health check goes to one that is, full or not', async () => {
+    const silent = child(1, 10);
+    silent.heard = () => false;
+    const b = child(2, 1);
+    const bal = new Balancer(() => [silent, b], { queueLimit: 10, queueTimeoutMs: 10_000 });
+    const { accepted, clients } = await sockets(3);
+    bal.accept(accepted[0]!);
+    bal.accept(accepted[1]!);
+    // The silent child looks idle, and b is full: the second connection waits.
+    expect(b.got).toEqual([accepted[0]]);
+    expect(silent.got).toEqual([]);
+    expect(bal.waiting).toBe(1);
+    bal.accept(accepted[2]!, Buffer.from('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n', 'latin1'));
+    expect(b.got).toEqual([accepted[0], accepted[2]]);
+    // Heard from again (its report dispatches): the waiting connection goes to it.
+    silent.heard = () => true;
+    bal.dispatch();
+    expect(silent.got).toEqual([accepted[1]]);
     expect(bal.waiting).toBe(0);
     clients.forEach((c) => c.destroy());
     bal.close();

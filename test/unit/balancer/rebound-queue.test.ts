@@ -13,6 +13,7 @@ function child(): Target & { isSettled: boolean } {
     load: () => 0,
     busy: () => 0,
     accepts: () => true,
+    heard: () => true,
     settled() {
       return this.isSettled;
     },
