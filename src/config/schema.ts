@@ -155,8 +155,8 @@ export const ProviderSchema = Type.Object({
   tokens_per_minute: Int(0, 0, 1_000_000_000, 'token budget per child (0 = no limit)'),
   timeout: Seconds(120, { minimum: 0.1, description: 'one request\'s time limit' }),
   max_retries: Int(4, 0, 100, 'retries on 429, 5xx and connection errors'),
-  breaker_failures: Int(5, 1, 10_000, 'consecutive failures that open the circuit breaker'),
-  breaker_cooldown: Seconds(10, { minimum: 0.1, description: 'time the breaker stays open' }),
+  breaker_failures: Int(5, 1, 10_000, 'consecutive provider faults (5xx, timeouts, lost connections) that open the circuit breaker'),
+  breaker_cooldown: Seconds(10, { minimum: 0.1, description: 'time the breaker stays open before one trial call goes through' }),
   mock_latency_ms: Int(200, 0, 600_000, 'mock provider: time to answer'),
   mock_failure_rate: Type.Number({ default: 0, minimum: 0, maximum: 1, description: 'mock provider: share of requests answered 503' }),
 }, { additionalProperties: false });

@@ -24,12 +24,16 @@ export class Semaphore {
     return this.queued;
   }
 
+  /** Takes a slot if one is free and nobody waits for one. */
+  tryAcquire(): boolean {
+    if (this.active >= this.limit || this.head !== this.line.length) return false;
+    this.active++;
+    return true;
+  }
+
   acquire(signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(aborted(signal));
-    if (this.active < this.limit && this.head === this.line.length) {
-      this.active++;
-      return Promise.resolve();
-    }
+    if (this.tryAcquire()) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const index = this.line.length;
       const onAbort = () => {
@@ -138,6 +142,18 @@ export class Budget {
     return this.slots.waiting + this.tokenWaiters;
   }
 
+  /** A lease at once when a slot and the tokens are there and nobody waits for either. */
+  tryAcquire(estimatedTokens: number): Lease | undefined {
+    const bucket = this.bucket;
+    if (bucket && this.tokenWaiters > 0) return undefined;
+    if (!this.slots.tryAcquire()) return undefined;
+    if (bucket && bucket.tryTake(estimatedTokens) > 0) {
+      this.slots.release();
+      return undefined;
+    }
+    return new BudgetLease(this, estimatedTokens);
+  }
+
   async acquire(estimatedTokens: number, signal?: AbortSignal): Promise<Lease> {
     await this.slots.acquire(signal);
     try {
@@ -146,15 +162,13 @@ export class Budget {
       this.slots.release();
       throw err;
     }
-    let released = false;
-    return {
-      release: (used) => {
-        if (released) return;
-        released = true;
-        this.slots.release();
-        this.bucket?.adjust(Math.min(estimatedTokens, this.bucket.capacity) - used);
-      },
-    };
+    return new BudgetLease(this, estimatedTokens);
+  }
+
+  /** Gives back a lease's slot, and the tokens it took beyond what the call used. */
+  giveBack(estimatedTokens: number, usedTokens: number): void {
+    this.slots.release();
+    this.bucket?.adjust(Math.min(estimatedTokens, this.bucket.capacity) - usedTokens);
   }
 
   private async takeTokens(n: number, signal?: AbortSignal): Promise<void> {
@@ -175,6 +189,23 @@ export class Budget {
       this.tokenWaiters--;
       mine.resolve();
     }
+  }
+}
+
+class BudgetLease implements Lease {
+  private readonly budget: Budget;
+  private readonly estimate: number;
+  private released = false;
+
+  constructor(budget: Budget, estimate: number) {
+    this.budget = budget;
+    this.estimate = estimate;
+  }
+
+  release(usedTokens: number): void {
+    if (this.released) return;
+    this.released = true;
+    this.budget.giveBack(this.estimate, usedTokens);
   }
 }
 

@@ -1,16 +1,5 @@
-// The resilience policies of one provider, built with cockatiel, and the mapping of whatever a
-// request can throw (undici, cockatiel, JSON) onto our stable LlmError codes.
-import {
-  BrokenCircuitError,
-  ConsecutiveBreaker,
-  DelegateBackoff,
-  circuitBreaker,
-  handleWhen,
-  retry,
-  type CircuitBreakerPolicy,
-  type IRetryBackoffContext,
-  type RetryPolicy,
-} from 'cockatiel';
+// A provider's retry rule, and the mapping of whatever a request can throw (undici, JSON) onto
+// our stable LlmError codes.
 import type { ProviderConfig } from '../../config/schema.ts';
 import { LlmError, isLlmError } from '../errors.ts';
 import { retryDelayMs, type BackoffOptions } from './backoff.ts';
@@ -22,26 +11,18 @@ export interface PolicyOptions {
   random: () => number;
 }
 
-export interface Policies {
-  retry: RetryPolicy;
-  breaker: CircuitBreakerPolicy;
+/**
+ * The delay before retry number `retry` (1 for the first) after `err`, or undefined when the
+ * call should fail with it: not transient, a Retry-After longer than we wait, or max_retries spent.
+ */
+export function retryDelay(err: LlmError, retry: number, cfg: Pick<ProviderConfig, 'max_retries'>, opts: PolicyOptions): number | undefined {
+  if (retry > cfg.max_retries || !err.transient) return undefined;
+  if (err.retryAfterMs !== undefined && err.retryAfterMs > opts.maxRetryAfterMs) return undefined;
+  return retryDelayMs(retry, opts.backoff, opts.random(), err.retryAfterMs);
 }
 
-export function buildPolicies(cfg: ProviderConfig, opts: PolicyOptions): Policies {
-  const retryable = (e: unknown) =>
-    isLlmError(e) && e.transient && (e.retryAfterMs === undefined || e.retryAfterMs <= opts.maxRetryAfterMs);
-  const backoff = new DelegateBackoff((ctx: IRetryBackoffContext<unknown>) => {
-    const err = 'error' in ctx.result ? ctx.result.error : undefined;
-    return retryDelayMs(ctx.attempt, opts.backoff, opts.random(), isLlmError(err) ? err.retryAfterMs : undefined);
-  });
-  return {
-    // Unref'd: a retry delay abandoned by an aborted caller must not keep a process alive.
-    retry: retry(handleWhen(retryable), { maxAttempts: cfg.max_retries, backoff }).dangerouslyUnref(),
-    breaker: circuitBreaker(handleWhen((e) => isLlmError(e) && e.providerFault), {
-      halfOpenAfter: cfg.breaker_cooldown * 1000,
-      breaker: new ConsecutiveBreaker(cfg.breaker_failures),
-    }),
-  };
+export function breakerOpen(provider: string): LlmError {
+  return new LlmError('LLM_BREAKER_OPEN', `provider ${provider} is failing; circuit breaker open`, { provider });
 }
 
 /**
@@ -52,9 +33,6 @@ export function classify(err: unknown, provider: string, caller: AbortSignal | u
   if (isLlmError(err)) return err;
   if (caller?.aborted) {
     return new LlmError('LLM_ABORTED', `call to provider ${provider} aborted`, { provider, cause: caller.reason });
-  }
-  if (err instanceof BrokenCircuitError) {
-    return new LlmError('LLM_BREAKER_OPEN', `provider ${provider} is failing; circuit breaker open`, { provider, cause: err });
   }
   const code = (err as { code?: unknown } | null)?.code;
   if (timedOut || code === 'UND_ERR_HEADERS_TIMEOUT' ||
@@ -70,8 +48,8 @@ export function classify(err: unknown, provider: string, caller: AbortSignal | u
 
 /**
  * Settles with `work`, or rejects with LLM_ABORTED as soon as `signal` fires, after calling
- * `stop` (which aborts the attempt in flight). cockatiel's retry delay does not listen to the
- * signal, so without this a caller would sit out a Retry-After after its task was cancelled. A
+ * `stop` (which aborts the attempt in flight). A retry's delay does not listen to the signal,
+ * so without this a caller would sit out a Retry-After after its task was cancelled. A
  * result that arrives after the abort goes to `onLate`.
  */
 export function abortable<T>(work: Promise<T>, signal: AbortSignal | undefined, provider: string, onLate: (v: T) => void, stop: () => void): Promise<T> {

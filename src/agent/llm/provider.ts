@@ -4,16 +4,18 @@
 // makes further calls queue inside undici rather than open a socket each. A call goes: retry → budget (slot + tokens) → breaker → HTTP, each attempt with a deadline.
 // The budget sits outside the breaker so that callers queued for a slot look at the breaker
 // only when their turn comes, and fail fast then instead of piling onto a failing provider.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool, type Dispatcher } from 'undici';
-import { CircuitState } from 'cockatiel';
 import type { ProviderConfig } from '../../config/schema.ts';
 import { LlmError, httpError } from '../errors.ts';
 import type { ChatRequest, ChatResponse, ChatStream, Usage } from '../types.ts';
 import { parseRetryAfter } from './backoff.ts';
+import { Breaker, type BreakerState } from './breaker.ts';
 import { Budget, type Lease } from './budget.ts';
-import { abortable, buildPolicies, classify, type PolicyOptions, type Policies } from './policies.ts';
+import { ChatCall, type ChatTarget } from './chat-call.ts';
+import { abortable, breakerOpen, classify, retryDelay, type PolicyOptions } from './policies.ts';
 import { sseData } from './sse.ts';
-import { bad, errorDetail, estimateTokens, estimatedUsage, readChunk, readCompletion, requestBody } from './wire.ts';
+import { bad, errorDetail, estimateTokens, estimatedUsage, readChunk, requestBody } from './wire.ts';
 
 /** Counters an owner turns into metrics. `requests` is keyed by outcome: 'ok' or an error code. */
 export interface ProviderStats {
@@ -22,7 +24,7 @@ export interface ProviderStats {
   tokensIn: number;
   tokensOut: number;
   breakerOpens: number;
-  breakerState: 'closed' | 'open' | 'half-open' | 'isolated';
+  breakerState: BreakerState;
   /** Requests holding a concurrency slot. */
   inFlight: number;
   /** Calls waiting for a slot or for token budget. */
@@ -51,13 +53,6 @@ interface OpenStream {
   timer: NodeJS.Timeout;
 }
 
-const breakerStates = {
-  [CircuitState.Closed]: 'closed',
-  [CircuitState.Open]: 'open',
-  [CircuitState.HalfOpen]: 'half-open',
-  [CircuitState.Isolated]: 'isolated',
-} as const;
-
 /** undici's default and a Node HTTP/2 server's default peer limit; providers allow at least as many. */
 export const STREAMS_PER_CONNECTION = 100;
 
@@ -76,16 +71,18 @@ export function poolOptions(config: Pick<ProviderConfig, 'connections' | 'http2'
   };
 }
 
-export class Provider {
+export class Provider implements ChatTarget {
   readonly name: string;
+  readonly pool: Pool;
+  readonly path: string;
+  readonly headers: Record<string, string>;
+  readonly timeoutMs: number;
+  readonly budget: Budget;
+  readonly breaker: Breaker;
   private readonly config: ProviderConfig;
-  private readonly pool: Pool;
-  private readonly path: string;
-  private readonly headers: Record<string, string>;
-  private readonly budget: Budget;
-  private readonly policies: Policies;
+  private readonly policy: PolicyOptions;
   private readonly onRequest: ProviderOptions['onRequest'];
-  private readonly counters = { requests: {} as Record<string, number>, retries: 0, tokensIn: 0, tokensOut: 0, breakerOpens: 0 };
+  private readonly counters = { requests: {} as Record<string, number>, retries: 0, tokensIn: 0, tokensOut: 0 };
 
   constructor(name: string, config: ProviderConfig, opts: ProviderOptions) {
     this.name = name;
@@ -95,37 +92,25 @@ export class Provider {
     this.pool = new Pool(url.origin, poolOptions(config));
     this.headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
     if (opts.apiKey) this.headers.authorization = `Bearer ${opts.apiKey}`;
+    this.timeoutMs = config.timeout * 1000;
     this.budget = new Budget(config.max_concurrency, config.tokens_per_minute);
-    this.policies = buildPolicies(config, opts);
-    this.policies.retry.onRetry(() => this.counters.retries++);
-    this.policies.breaker.onBreak(() => this.counters.breakerOpens++);
+    this.breaker = new Breaker(config.breaker_failures, config.breaker_cooldown * 1000);
+    this.policy = opts;
     this.onRequest = opts.onRequest;
   }
 
-  // Promise chains rather than async functions here and in post(): with thousands of calls
-  // waiting on the provider, each suspended async function holds a frame of its own.
   chat(req: ChatRequest, caller: AbortSignal | undefined): Promise<ChatResponse> {
-    const started = performance.now();
     const model = req.model ?? this.config.model;
     const body = requestBody(req, this.config.model, false);
-    const send = (signal: AbortSignal, lease: Lease) => this.post(body, signal)
-      .then((r) => r.body.json())
-      .then((json) => {
-        const out = readCompletion(json, this.name, req, model);
-        lease.release(out.usage.totalTokens);
-        return out;
-      });
-    return this.execute(caller, estimateTokens(req.messages), send, () => {}).then(
-      (res) => {
-        this.record('ok', started, res.model, res.usage);
-        return res;
-      },
-      (err: unknown) => {
-        const e = classify(err, this.name, caller);
-        this.record(e.code, started, model);
-        throw e;
-      },
-    );
+    return new ChatCall(this, req, body, model, estimateTokens(req.messages), caller).promise;
+  }
+
+  retryDelay(err: LlmError, retry: number): number | undefined {
+    return retryDelay(err, retry, this.config, this.policy);
+  }
+
+  onRetry(): void {
+    this.counters.retries++;
   }
 
   stream(req: ChatRequest, caller: AbortSignal | undefined): ChatStream {
@@ -142,8 +127,8 @@ export class Provider {
       retries: c.retries,
       tokensIn: c.tokensIn,
       tokensOut: c.tokensOut,
-      breakerOpens: c.breakerOpens,
-      breakerState: breakerStates[this.policies.breaker.state],
+      breakerOpens: this.breaker.opens,
+      breakerState: this.breaker.state,
       inFlight: this.budget.inFlight,
       waiting: this.budget.waiting,
     };
@@ -242,46 +227,52 @@ export class Provider {
   }
 
   /**
-   * Runs `send` under the provider's policies and budget. `send` gets the attempt's signal and
-   * the budget lease; on success it releases the lease itself (a stream holds it to the end),
-   * on failure the lease is released here with nothing charged.
-   *
-   * The attempt's deadline is one timer and one AbortController, and the caller's signal gets
-   * one listener for the whole call, which aborts the attempt in flight. cockatiel's timeout
-   * policy and a listener per layer cost a call about 25 µs of CPU more (a fifth of the client's
-   * cost per call with thousands in flight, bench/llm-client-cost.ts).
+   * Runs a stream's `send` under the provider's retry rule, budget and breaker. `send` gets the
+   * attempt's signal and the budget lease; on success it keeps the lease (the stream holds it
+   * to the end), on failure the lease is released here with nothing charged. (A chat call does
+   * the same in ChatCall, without promises.)
    */
   private execute<T>(caller: AbortSignal | undefined, estimate: number,
     send: (signal: AbortSignal, lease: Lease) => Promise<T>, onLate: (v: T) => void): Promise<T> {
-    const { retry, breaker } = this.policies;
-    const ms = this.config.timeout * 1000;
     let inFlight: AbortController | undefined;
-    const work = retry.execute(() => this.budget.acquire(estimate, caller).then((lease) => {
-      const attempt = new AbortController();
-      inFlight = attempt;
-      const deadline = setTimeout(() => attempt.abort(), ms);
-      // Classified inside the breaker, which counts only provider faults (a timeout is one).
-      const classified = (err: unknown) => {
-        throw classify(err, this.name, caller, attempt.signal.aborted);
-      };
-      return breaker.execute(() => send(attempt.signal, lease).catch(classified)).then(
+    const attempt = (retry: number): Promise<T> => this.budget.acquire(estimate, caller).then((lease) => {
+      const admission = this.breaker.admit(Date.now());
+      if (admission === 'refuse') {
+        lease.release(0);
+        throw breakerOpen(this.name);
+      }
+      const trial = admission === 'trial';
+      const signal = new AbortController();
+      inFlight = signal;
+      const deadline = setTimeout(() => signal.abort(), this.timeoutMs);
+      return send(signal.signal, lease).then(
         (v) => {
           clearTimeout(deadline);
           inFlight = undefined;
+          this.breaker.record('ok', trial, Date.now());
           return v;
         },
         (err: unknown) => {
           clearTimeout(deadline);
           inFlight = undefined;
           lease.release(0);
-          throw classify(err, this.name, caller);
+          const e = classify(err, this.name, caller, signal.signal.aborted);
+          this.breaker.record(caller?.aborted ? 'abandoned' : e.providerFault ? 'fault' : 'other', trial, Date.now());
+          throw e;
         },
       );
-    }), caller);
-    return abortable(work, caller, this.name, onLate, () => inFlight?.abort());
+    }).catch((err: unknown) => {
+      const e = classify(err, this.name, caller);
+      const delay = caller?.aborted ? undefined : this.retryDelay(e, retry + 1);
+      if (delay === undefined) throw e;
+      this.onRetry();
+      // Unref'd: a retry delay abandoned by an aborted caller must not keep a process alive.
+      return sleep(delay, undefined, { ref: false }).then(() => attempt(retry + 1));
+    });
+    return abortable(attempt(0), caller, this.name, onLate, () => inFlight?.abort());
   }
 
-  private record(outcome: string, started: number, model: string, usage?: Usage): void {
+  record(outcome: string, started: number, model: string, usage?: Usage): void {
     const c = this.counters;
     c.requests[outcome] = (c.requests[outcome] ?? 0) + 1;
     const tokensIn = usage?.promptTokens ?? 0;
