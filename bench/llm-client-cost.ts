@@ -1,9 +1,11 @@
 // LLM-client CPU benchmark (not run in CI): CPU per chat call with thousands in flight, drover's
-// client (retry → budget → breaker → deadline, over undici's HTTP/2 pool) beside what it is built
-// on: a bare undici Pool with the same options, and node:http2 sessions used directly. Each round
-// is a fresh process per variant, keeping --inflight calls going against an h2c mock LLM in
-// another process (answering in --latency ms) and measuring its own CPU over --seconds after a
-// warm-up. Variants take turns; medians and ratios to bare undici are printed.
+// client (retry → budget → breaker → deadline, over undici's dispatcher) beside what it is built
+// on: a bare undici Pool's request(), the Pool's dispatch() with the least handler that reads a
+// JSON answer, and node:http2 sessions used directly. Each round is a fresh process per variant,
+// keeping --inflight calls going against an h2c mock LLM in another process (answering in
+// --latency ms) and measuring its own CPU over --seconds after a warm-up, and the V8 heap each
+// call in flight holds (after a full collection, less the heap before the calls). Variants take
+// turns; medians and ratios to bare undici are printed.
 //   node bench/llm-client-cost.ts [--inflight 2000] [--rounds 3] [--latency 500] [--seconds 8]
 // Everything listens on 127.0.0.1; every process started is ended by its pid (bench/lib/procs.ts).
 import { connect } from 'node:http2';
@@ -15,7 +17,7 @@ import { defaultConfig } from '../src/config/defaults.ts';
 import { killEverything, startProcess, stopProcess, waitForLine } from './lib/procs.ts';
 import { median } from './lib/stats.ts';
 
-const VARIANTS = ['drover', 'undici', 'http2'] as const;
+const VARIANTS = ['drover', 'undici', 'dispatch', 'http2'] as const;
 type Variant = (typeof VARIANTS)[number];
 
 const { values: args } = parseArgs({
@@ -49,6 +51,28 @@ async function round(variant: Variant, url: string): Promise<void> {
   } else if (variant === 'undici') {
     const pool = new Pool(new URL(url).origin, poolOptions(cfg));
     call = async () => (await pool.request({ method: 'POST', path: '/v1/chat/completions', headers, body })).body.json();
+  } else if (variant === 'dispatch') {
+    const pool = new Pool(new URL(url).origin, poolOptions(cfg));
+    class Handler {
+      chunks: Buffer[] = [];
+      readonly done: (err: Error | null, v?: unknown) => void;
+      constructor(done: (err: Error | null, v?: unknown) => void) {
+        this.done = done;
+      }
+      onRequestStart() {}
+      onResponseData(_c: unknown, chunk: Buffer) {
+        this.chunks.push(chunk);
+      }
+      onResponseEnd() {
+        this.done(null, JSON.parse(Buffer.concat(this.chunks).toString()));
+      }
+      onResponseError(_c: unknown, err: Error) {
+        this.done(err);
+      }
+    }
+    call = () => new Promise((resolve, reject) => {
+      pool.dispatch({ method: 'POST', path: '/v1/chat/completions', headers, body }, new Handler((err, v) => (err ? reject(err) : resolve(v))));
+    });
   } else {
     const sessions = Array.from({ length: cfg.connections }, () => connect(url));
     let next = 0;
@@ -61,6 +85,9 @@ async function round(variant: Variant, url: string): Promise<void> {
       s.end(body);
     });
   }
+  const gc = (globalThis as { gc?: () => void }).gc!;
+  gc();
+  const heap0 = process.memoryUsage().heapUsed;
   let done = 0;
   let stop = false;
   const loop = async () => {
@@ -77,7 +104,9 @@ async function round(variant: Variant, url: string): Promise<void> {
   await new Promise((r) => setTimeout(r, Number(args.seconds) * 1000));
   const cpu = process.cpuUsage(cpu0);
   const calls = done - done0;
-  console.log(`${Math.round(calls / ((performance.now() - t0) / 1000))} ${((cpu.user + cpu.system) / calls).toFixed(1)}`);
+  gc();
+  const heapPerCall = (process.memoryUsage().heapUsed - heap0) / Number(args.inflight) / 1024;
+  console.log(`${Math.round(calls / ((performance.now() - t0) / 1000))} ${((cpu.user + cpu.system) / calls).toFixed(1)} ${heapPerCall.toFixed(1)}`);
   stop = true;
   process.exit(0);
 }
@@ -89,25 +118,25 @@ async function main(): Promise<void> {
     console.log(m.url);`]);
   try {
     const url = await waitForLine(mock, (l) => l.startsWith('http://'), 10_000);
-    const results = new Map<Variant, { rate: number; us: number }[]>(VARIANTS.map((v) => [v, []]));
+    const results = new Map<Variant, { rate: number; us: number; kb: number }[]>(VARIANTS.map((v) => [v, []]));
     for (let r = 0; r < Number(args.rounds); r++) {
       for (const v of VARIANTS) {
-        const p = startProcess(`round ${v}`, process.execPath, [import.meta.filename, '--variant', v, '--url', url, '--inflight', args.inflight!, '--seconds', args.seconds!]);
-        const line = await waitForLine(p, (l) => /^\d+ [\d.]+$/.test(l), 60_000);
+        const p = startProcess(`round ${v}`, process.execPath, ['--expose-gc', import.meta.filename, '--variant', v, '--url', url, '--inflight', args.inflight!, '--seconds', args.seconds!]);
+        const line = await waitForLine(p, (l) => /^\d+ [\d.]+ [\d.]+$/.test(l), 60_000);
         await stopProcess(p);
-        const [rate, us] = line.split(' ').map(Number);
-        results.get(v)!.push({ rate: rate!, us: us! });
-        console.error(`round ${r + 1} ${v}: ${rate} calls/s, ${us} µs of CPU per call`);
+        const [rate, us, kb] = line.split(' ').map(Number);
+        results.get(v)!.push({ rate: rate!, us: us!, kb: kb! });
+        console.error(`round ${r + 1} ${v}: ${rate} calls/s, ${us} µs of CPU per call, ${kb} KB of heap per call in flight`);
       }
     }
     const base = median(results.get('undici')!.map((x) => x.us));
     console.log(`\n${args.inflight} calls in flight, mock answering in ${args.latency} ms, ${args.rounds} rounds (medians):\n`);
-    console.log('| client | calls/s | CPU per call (µs) | ÷ bare undici |');
-    console.log('| --- | --- | --- | --- |');
+    console.log('| client | calls/s | CPU per call (µs) | ÷ bare undici | V8 heap per call in flight (KB) |');
+    console.log('| --- | --- | --- | --- | --- |');
     for (const v of VARIANTS) {
       const xs = results.get(v)!;
       const us = median(xs.map((x) => x.us));
-      console.log(`| ${v} | ${Math.round(median(xs.map((x) => x.rate))).toLocaleString('en')} | ${us.toFixed(1)} | ${(us / base).toFixed(2)}× |`);
+      console.log(`| ${v} | ${Math.round(median(xs.map((x) => x.rate))).toLocaleString('en')} | ${us.toFixed(1)} | ${(us / base).toFixed(2)}× | ${median(xs.map((x) => x.kb)).toFixed(1)} |`);
     }
   } finally {
     killEverything();
