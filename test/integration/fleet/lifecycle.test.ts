@@ -177,7 +177,10 @@ describe('a fleet behind HAProxy', () => {
   it('drover drain: HAProxy sends the node nothing new, its work finishes, it leaves the registry and its slot goes to maint', async () => {
     const [a, b] = nodes as [Node, Node, Node];
     // Tasks that outlast the drain deadline: what is still running on `a` goes back to the queue.
-    const ids = await busy(a, 6000, 30);
+    // 12 s, not 6: `a`'s running count comes with its children's heartbeats, and the CLI takes
+    // seconds to start on a loaded machine. Two full runs missed the deadline's log line, as
+    // they would if `a`'s task had ended before the deadline.
+    const ids = await busy(a, 12_000, 30);
     const slot = (await slotOf(a)).name!;
     // A request in flight on `a` when the drain begins (a long poll on a task it runs).
     const inFlight = request(`http://${a.host}:${a.d.port}/v1/tasks/${ids[0]}?wait=1`);
