@@ -96,8 +96,7 @@ class Context {
   }
 
   get log(): AgentLogger {
-    // Most tasks never log: the child logger is made on first use.
-    this.#log ??= adapt(this.#deps.log.child({ taskId: this.taskId, attempt: this.attempt }));
+    this.#log ??= attemptLogger(this.#deps.log, this.taskId, this.attempt);
     return this.#log;
   }
 }
@@ -122,12 +121,12 @@ async function runTool<T>(deps: ContextDeps, key: string, fn: () => Promise<T>, 
     await sleep(Math.max(1, Math.min(wait, c.leaseRemainingMs)), undefined, { signal });
     wait = Math.min(wait * 2, TOOL_WAIT_MAX_MS);
   }
-  const renew = setInterval(() => void claim().catch(() => {}), Math.max(1, Math.floor(toolLeaseMs / 3)));
+  const stopRenewing = renewWhileRunning(() => void claim().catch(() => {}), Math.max(1, Math.floor(toolLeaseMs / 3)));
   let value: T;
   try {
     value = await fn();
   } finally {
-    clearInterval(renew);
+    stopRenewing();
   }
   assertJson(value, 'TOOL_RESULT_NOT_JSON', `the result of tool ${JSON.stringify(key)}`);
   // The first run hands back what a replay would: the value as JSON stores it.
@@ -139,8 +138,38 @@ async function runTool<T>(deps: ContextDeps, key: string, fn: () => Promise<T>, 
   return stored as T;
 }
 
-function adapt(logger: Logger): AgentLogger {
+/**
+ * ctx.log. The attempt's child logger is made when something is first logged at a level that
+ * is on: agents log at debug on every task, and a pino child per task (its bindings serialized)
+ * was ~1 KB and a few µs each for lines nobody writes.
+ */
+/** Renewals of the claims of tools running now, by period: one timer per period for all of them. */
+const renewals = new Map<number, Set<() => void>>();
+
+/**
+ * Calls `renew` every `everyMs` (the first within `everyMs`) until the returned function is
+ * called. Most tools return within a turn or two, so a timer of their own was made and
+ * cleared for nothing.
+ */
+function renewWhileRunning(renew: () => void, everyMs: number): () => void {
+  let due = renewals.get(everyMs);
+  if (!due) {
+    const set = (due = new Set());
+    renewals.set(everyMs, set);
+    setInterval(() => {
+      for (const r of set) r();
+    }, everyMs).unref();
+  }
+  due.add(renew);
+  const set = due;
+  return () => void set.delete(renew);
+}
+
+function attemptLogger(parent: Logger, taskId: string, attempt: number): AgentLogger {
+  let logger: Logger | undefined;
   const fn = (level: 'debug' | 'info' | 'warn' | 'error'): LogFn => (objOrMsg, msg) => {
+    if (!parent.isLevelEnabled(level)) return;
+    logger ??= parent.child({ taskId, attempt });
     if (typeof objOrMsg === 'string') logger[level](objOrMsg);
     else logger[level](objOrMsg, msg);
   };

@@ -11,7 +11,7 @@ import type { ThreadRpc } from '../../../src/worker-pool/thread-rpc.ts';
 const job: Job = { taskId: 't-1', attempt: 2, fence: 7, tenant: 'acme', owner: 'o-1', input: 'hi', timeoutMs: 1000 };
 
 /** `hold`: ops whose answers wait until release() (as a store thread busy with other batches). */
-function setup(session?: Job['session'], hold: RpcCall['op'][] = []) {
+function setup(session?: Job['session'], hold: RpcCall['op'][] = [], opts: { toolLeaseMs?: number; level?: string } = {}) {
   const calls: RpcCall[] = [];
   const held: (() => void)[] = [];
   const rpc = {
@@ -24,10 +24,10 @@ function setup(session?: Job['session'], hold: RpcCall['op'][] = []) {
   } as unknown as ThreadRpc;
   const release = () => held.splice(0).forEach((r) => r());
   const lines: Record<string, unknown>[] = [];
-  const log = pino({ level: 'debug' }, new Writable({ write: (chunk, _e, done) => (lines.push(JSON.parse(String(chunk))), done()) }));
+  const log = pino({ level: opts.level ?? 'debug' }, new Writable({ write: (chunk, _e, done) => (lines.push(JSON.parse(String(chunk))), done()) }));
   const llm = {} as LlmClient;
-  const made = createContext({ job: { ...job, ...(session && { session }) }, signal: new AbortController().signal, llm, rpc, log, toolLeaseMs: 30_000 });
-  return { ...made, calls, lines, llm, release };
+  const made = createContext({ job: { ...job, ...(session && { session }) }, signal: new AbortController().signal, llm, rpc, log, toolLeaseMs: opts.toolLeaseMs ?? 30_000 });
+  return { ...made, calls, lines, llm, release, log };
 }
 
 describe('an attempt\'s ctx', () => {
@@ -62,6 +62,30 @@ describe('an attempt\'s ctx', () => {
     // Stored: a later call claims again, and the store answers (here: claimed, so it runs).
     expect(await tool()).toEqual({ n: 2 });
     expect(calls.map((c) => c.op)).toEqual(['toolClaim', 'toolPut', 'toolClaim', 'toolPut']);
+  });
+
+  it('renews a running tool\'s claim every third of its lease, and stops once the tool returns', async () => {
+    const { ctx, calls } = setup(undefined, [], { toolLeaseMs: 90 });
+    const claims = () => calls.filter((c) => c.op === 'toolClaim').length;
+    await ctx.tool('slow', () => new Promise((r) => setTimeout(() => r('done'), 250)));
+    // The claim, then a renewal every 30 ms for 250 ms (timers on a busy machine may run late).
+    const whenReturned = claims();
+    expect(whenReturned).toBeGreaterThanOrEqual(4);
+    await new Promise((r) => setTimeout(r, 120));
+    expect(claims()).toBe(whenReturned);
+  });
+
+  it('logs at the levels that are on, and makes no child logger for a line that is off', () => {
+    const { ctx, lines, log } = setup(undefined, [], { level: 'info' });
+    let children = 0;
+    const child = log.child.bind(log);
+    log.child = ((...args: Parameters<typeof log.child>) => (children++, child(...args))) as typeof log.child;
+    ctx.log.debug({ n: 1 }, 'not written');
+    expect(children).toBe(0);
+    ctx.log.info({ n: 2 }, 'written');
+    ctx.log.warn('also written');
+    expect(children).toBe(1);
+    expect(lines).toMatchObject([{ msg: 'written', n: 2, taskId: 't-1', attempt: 2 }, { msg: 'also written', taskId: 't-1' }]);
   });
 
   it('lists what it carries, with the session only on a turn, and keeps one logger', () => {
