@@ -140,6 +140,22 @@ describe('llm client: circuit breaker', () => {
     expect(r.llm.stats().mock!).toMatchObject({ breakerState: 'closed', breakerOpens: 2 });
   });
 
+  it('lets one trial call through after the cooldown; others fail fast while it runs', async () => {
+    r = await rig({ max_retries: 0, breaker_failures: 1, breaker_cooldown: 0.2 });
+    r.mock.script({ status: 500 });
+    expect((await rejection(r.llm.chat(ask('x')))).code).toBe('LLM_HTTP_500');
+    await new Promise((res) => setTimeout(res, 250));
+    r.mock.script({ latencyMs: 300 });
+    const trial = r.llm.chat(ask('trial'));
+    await expect.poll(() => r!.mock.stats.requests).toBe(2);
+    expect(r.llm.stats().mock!.breakerState).toBe('half-open');
+    expect((await rejection(r.llm.chat(ask('meanwhile')))).code).toBe('LLM_BREAKER_OPEN');
+    expect((await trial).content).toBe('echo: trial');
+    expect(r.llm.stats().mock!.breakerState).toBe('closed');
+    expect((await r.llm.chat(ask('after'))).content).toBe('echo: after');
+    expect(r.mock.stats.requests).toBe(3);
+  });
+
   it('stops a retry loop when the breaker opens under it', async () => {
     r = await rig({ max_retries: 10, breaker_failures: 2, breaker_cooldown: 5 });
     r.mock.script(...Array.from({ length: 10 }, () => ({ status: 500 })));
