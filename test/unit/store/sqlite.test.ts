@@ -196,6 +196,29 @@ describe('sqlite store', () => {
     await store.close();
   });
 
+  for (const [name, open] of [['in the process', openSqliteStore], ['in a store thread', openThreadedSqliteStore]] as const) {
+    it(`writing ${name}: a lock held past the busy timeout refuses the write with STORE_BUSY, stores nothing, and the next write goes through`, async () => {
+      const path = join(tempDir(), 'drover.db');
+      const store = await open({ path, queueLimit: 1000, resultTtlMs: 60_000, sessionTtlMs: 60_000, busyTimeoutMs: 150 });
+      const lock = new DatabaseSync(path);
+      try {
+        lock.exec('BEGIN IMMEDIATE');
+        const started = Date.now();
+        await expect(store.enqueue({ tenant: 'acme', input: 'while locked', maxAttempts: 1, timeoutMs: 1000 })).rejects.toSatisfy((e) => isStoreError(e, 'STORE_BUSY'));
+        // It waited for the lock before giving up.
+        expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+        lock.exec('COMMIT');
+        expect(store.fault()).toBeNull();
+        await store.enqueue({ tenant: 'acme', input: 'after', maxAttempts: 1, timeoutMs: 1000 });
+        expect((await store.list('acme', { limit: 10 })).map((t) => t.input)).toEqual(['after']);
+      } finally {
+        if (lock.isTransaction) lock.exec('ROLLBACK');
+        lock.close();
+        await store.close();
+      }
+    });
+  }
+
   it('refuses a file written by a newer schema', async () => {
     const path = join(tempDir(), 'drover.db');
     const { DatabaseSync } = await import('node:sqlite');
