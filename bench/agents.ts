@@ -336,21 +336,32 @@ async function densityRun(variant: Variant): Promise<DensityResult> {
     // the target however many the node could hold. It writes into the store itself
     // (HTTP submission tops out below the rate 10,000 tasks of 2 s need), in bursts with pauses:
     // SQLite's busy handler sleeps, so a process that takes the write lock back at once starves
-    // the children. Bursts of 50 became the limit once a node completed ~3,600 tasks/s (each
-    // burst waits its turn on the lock; the node held 7,900 of 10,000); 200 keep up.
+    // the children. A burst waits its turn on the lock while the node finishes tasks, so bursts
+    // overlap and those not yet committed count against the room: waiting for each commit
+    // before the next burst kept the offer 400–700 under the target at ~3,600 completions/s.
     let enqueued = 0;
     let stats = await store.stats();
     let stop = false;
     // Its own threaded connection, as a child's: the burst's enqueues share one commit.
     const submitStore = await openNodeStore(node.dir, false);
+    let uncommitted = 0;
     const submitter = (async () => {
+      const bursts = new Set<Promise<void>>();
       while (!stop) {
-        const room = Math.min(SUBMIT_BURST, target + backlog - stats.running - stats.queued);
-        if (room > 0) await enqueueBurst(submitStore, room, (i) => `question ${enqueued + i}`);
-        enqueued += Math.max(0, room);
+        const room = Math.min(SUBMIT_BURST, target + backlog - stats.running - stats.queued - uncommitted);
+        if (room > 0) {
+          uncommitted += room;
+          const burst: Promise<void> = enqueueBurst(submitStore, room, (i) => `question ${enqueued + i}`).finally(() => {
+            uncommitted -= room;
+            bursts.delete(burst);
+          });
+          bursts.add(burst);
+          enqueued += room;
+        }
         stats = await store.stats();
         await sleep(SUBMIT_PAUSE_MS);
       }
+      await Promise.all(bursts);
     })();
     const sample = async () => {
       stats = await store.stats();
@@ -450,6 +461,7 @@ function densityTable(results: DensityResult[], cost: number): string[] {
     row(`ramp 0 → ${n(target * 0.98)} in flight`, (r) => `${r.rampS.toFixed(1)} s`),
     row(`tasks in flight, steady ${steadyS} s (p50 / min)`, (r) => `${n(summarize(r.inflight).p50)} / ${n(Math.min(...r.inflight))}`),
     row('tasks queued, steady (p50)', (r) => n(summarize(r.queued).p50)),
+    row(`tasks queued + running, steady (p50; offered: ${n(target + backlog)})`, (r) => n(summarize(r.queued.map((q, i) => q + r.inflight[i]!)).p50)),
     row(`completions/s (ideal: in flight ÷ ${latencyMs / 1000} s)`, (r) => `${n(r.completionsPerS)} (${n(summarize(r.inflight).p50 / (latencyMs / 1000))})`),
     row('queue wait p50 / p99 (claimed − created)', (r) => (r.wait.n ? `${r.wait.p50} / ${r.wait.p99} ms` : '— (none claimed)')),
     row(`run time p50 / p99 (finished − claimed; the call takes ${latencyMs} ms)`, (r) => (r.run.n ? `${r.run.p50} / ${r.run.p99} ms` : '— (none finished)')),
