@@ -48,10 +48,14 @@ describe('drover commands against a running supervisor', () => {
     expect(reload.stdout).toMatch(/reload: ok/);
     for (const p of d.childPids()) expect(before).not.toContain(p);
 
+    const replaced = d.childPids();
     const reloadJson = await cli(['reload', '--json'], env);
     const lines = reloadJson.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; ok?: boolean });
     expect(lines.filter((l) => l.type === 'progress')).toHaveLength(3);
     expect(lines.at(-1)).toMatchObject({ type: 'result', ok: true, replaced: 3 });
+    // A reload answers once the new children are ready; the old ones finish their work and
+    // exit after it. One still exiting would be drained, and reported, with the new three.
+    for (const pid of [...before, ...replaced]) await d.waitLog((l) => l.msg === 'child exit' && l.childPid === pid, 20_000, `replaced child ${pid} exits`);
 
     const drain = await cli(['drain'], env);
     expect(drain.code).toBe(0);
