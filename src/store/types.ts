@@ -63,6 +63,12 @@ export interface Task {
   finishedAt: number | null;
 }
 
+/** A task a worker holds: its id and the fence of the claim that holds it (Store.heldBy). */
+export interface HeldTask {
+  id: string;
+  fence: number;
+}
+
 /** A task handed to a worker. `fence` grows on every claim of the task; every write the
  * worker makes for it (renew, complete, fail, release, session append) carries it, and a
  * write whose fence is no longer current changes nothing. */
@@ -229,6 +235,11 @@ export interface Store {
   fail(taskId: string, fence: number, error: TaskError, opts: FailOptions): Promise<FailResult>;
   /** Gives a running task back to the queue at once without counting the attempt (drain). */
   release(taskId: string, fence: number): Promise<boolean>;
+  /** The tasks `worker` holds now (running or cancelling), with their fences. A claim whose
+   * answer was lost (the connection dropped after the store ran it) leaves tasks held that
+   * their worker does not know of; it finds them here and releases them instead of leaving
+   * them to their leases. Reads every running task's row: for that rare case, not a loop. */
+  heldBy(worker: string): Promise<HeldTask[]>;
   /** queued → cancelled; running → cancelling (the worker learns it through renew or the
    * `cancelling` status event). Returns the task as it is now, or null if not found. */
   cancel(tenant: string, id: string): Promise<Task | null>;

@@ -67,6 +67,12 @@ export class PullLoop {
   /** Queue waits (s) of the tasks claimed in the current interval, sampled to at most 1024. */
   private waits: number[] = [];
   private readonly writes = new Set<Promise<void>>();
+  /** Owners of the claims whose outcome or release is on its way to the store: still held there. */
+  private readonly ending = new Set<string>();
+  /** A claim failed, and the store may have run it all the same (Redis ran the script and the
+   * connection dropped before the answer): tasks held for this worker without its knowing
+   * wait for their leases unless it looks for them (releaseUnknown). */
+  private claimInDoubt = false;
   /** Ends the retries of writes through a store outage (drain deadline passed). */
   private readonly giveUpWrites = new AbortController();
   private stopped = false;
@@ -118,6 +124,7 @@ export class PullLoop {
     clearInterval(this.reaper);
     this.wakeUp?.();
     await this.loopDone;
+    if (this.claimInDoubt) await this.releaseUnknown();
     while (this.attempts.size > 0 && Date.now() < deadline) await this.nextEnd(deadline - Date.now());
     const left = [...this.attempts.values()].filter((a) => !a.closed);
     if (left.length > 0) this.o.log.info({ tasks: left.length }, 'drain deadline passed; returning running tasks to the queue');
@@ -136,6 +143,8 @@ export class PullLoop {
     const { store, pool, worker } = this.o;
     while (!this.stopped) {
       this.kicked = false;
+      // No claim of this loop is on its way now, so a task held and unknown here is a lost answer's.
+      if (this.claimInDoubt) await this.releaseUnknown();
       const asked = Math.min(pool.slots - this.attempts.size, CLAIM_BATCH);
       let got = 0;
       if (asked > 0) {
@@ -151,6 +160,7 @@ export class PullLoop {
           }
         } catch (err) {
           this.o.log.warn({ err }, 'claiming tasks failed');
+          this.claimInDoubt = true;
         }
       }
       // A full batch means more may be waiting: ask again at once. With free slots, a store
@@ -160,6 +170,26 @@ export class PullLoop {
         const pollMs = this.o.config.poll_interval * 1000;
         await this.sleep(pollMs, asked > 0 ? store.waitForWork?.bind(store) : undefined);
       }
+    }
+  }
+
+  /** Gives back to the queue what the store says this worker holds and it does not know of.
+   * Until that succeeds the claim stays in doubt, and the next round looks again. */
+  private async releaseUnknown(): Promise<void> {
+    const { store, worker, log } = this.o;
+    try {
+      const held = await store.heldBy(worker);
+      const unknown = held.filter((t) => {
+        const owner = `${worker}/${t.id}/${t.fence}`;
+        return !this.attempts.has(owner) && !this.ending.has(owner);
+      });
+      // Fenced: a task that ended since the read is left as it is.
+      await Promise.all(unknown.map(async (t) => {
+        if (await store.release(t.id, t.fence)) log.warn({ taskId: t.id }, 'a claim whose answer was lost held this task; it goes back to the queue');
+      }));
+      this.claimInDoubt = false;
+    } catch (err) {
+      log.warn({ err }, 'looking for tasks a lost claim answer left held failed');
     }
   }
 
@@ -223,7 +253,7 @@ export class PullLoop {
   private finish(a: Attempt, outcome: Outcome): void {
     a.closed = true;
     clearTimeout(a.renewTimer);
-    this.track(this.write(a.task, outcome).catch((err: unknown) => {
+    this.track(a.owner, this.write(a.task, outcome).catch((err: unknown) => {
       // The lease will run out and the task come back; nothing is lost.
       this.o.log.error({ err, taskId: a.task.id }, 'writing a task outcome failed');
     }));
@@ -234,14 +264,18 @@ export class PullLoop {
     a.closed = true;
     clearTimeout(a.renewTimer);
     this.o.log.info({ taskId: a.task.id, attempt: a.task.attempt, why }, 'task goes back to the queue');
-    this.track(this.retried(a.task, () => this.o.store.release(a.task.id, a.task.fence)).then(() => undefined, (err: unknown) => {
+    this.track(a.owner, this.retried(a.task, () => this.o.store.release(a.task.id, a.task.fence)).then(() => undefined, (err: unknown) => {
       this.o.log.error({ err, taskId: a.task.id }, 'returning a task to the queue failed; its lease will run out');
     }));
   }
 
-  private track(write: Promise<void>): void {
+  private track(owner: string, write: Promise<void>): void {
     this.writes.add(write);
-    void write.finally(() => this.writes.delete(write));
+    this.ending.add(owner);
+    void write.finally(() => {
+      this.writes.delete(write);
+      this.ending.delete(owner);
+    });
   }
 
   /** The store says the task was cancelled: ask it now rather than at the next renewal. */

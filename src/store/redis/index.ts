@@ -9,7 +9,7 @@ import { StoreError } from '../errors.ts';
 import { gcraBatch } from '../gcra.ts';
 import { newTaskId } from '../ids.ts';
 import type {
-  CleanupResult, RateLimitTaken, Session, Store, StoreOptions, StoreStats, Task, TaskEvent, TenantBacklog, ToolClaim,
+  CleanupResult, HeldTask, RateLimitTaken, Session, Store, StoreOptions, StoreStats, Task, TaskEvent, TenantBacklog, ToolClaim,
 } from '../types.ts';
 import { validateBacklogLimit, validateClaim, validateEnqueue, validateLease, validateList, validateMessages } from '../validate.ts';
 import type { Logger } from '../../log.ts';
@@ -226,6 +226,12 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
         'retrying' | 'dead' | 'cancelled' | 'stale';
     }),
     release: (taskId, fence) => call(async () => (await script('release', [taskId, fence])) === 1),
+    heldBy: (worker) => call(async () => {
+      const flat = (await script('held_by', [worker])) as string[];
+      const held: HeldTask[] = [];
+      for (let i = 0; i < flat.length; i += 2) held.push({ id: flat[i]!, fence: Number(flat[i + 1]) });
+      return held;
+    }),
     cancel: (tenant, id) => call(async () => {
       const reply = await script('cancel', [tenant, id]);
       return reply === null ? null : toTask(toFields(reply));

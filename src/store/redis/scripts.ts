@@ -12,7 +12,7 @@ import type { RedisClient } from './connect.ts';
 import { luaSources } from './lua-sources.ts';
 
 export const SCRIPT_NAMES = [
-  'enqueue', 'claim', 'renew', 'complete', 'complete_claim', 'fail', 'release', 'cancel', 'reap', 'publish', 'events_read',
+  'enqueue', 'claim', 'renew', 'complete', 'complete_claim', 'fail', 'release', 'held_by', 'cancel', 'reap', 'publish', 'events_read',
   'stats', 'backlog', 'cleanup', 'session_append', 'session_get', 'session_delete', 'rate_limit_take',
   'tool_claim', 'tool_put',
 ] as const;

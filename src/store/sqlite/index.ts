@@ -8,7 +8,7 @@ import { CancelWatch } from './cancels.ts';
 import type { Ctx } from './context.ts';
 import { openDb } from './open.ts';
 import { EventHub, readEvents } from './event-hub.ts';
-import { backlogByTenant, get, list, stats } from './queue.ts';
+import { backlogByTenant, get, heldBy, list, stats } from './queue.ts';
 import { sessionGet } from './sessions.ts';
 import { toolGet } from './tools.ts';
 import { WRITES } from './writes.ts';
@@ -52,6 +52,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     completeAndClaim: async (taskId, fence, result, next) => w.completeAndClaim(ctx, taskId, fence, result, next),
     fail: async (taskId, fence, error, opts) => w.fail(ctx, taskId, fence, error, opts),
     release: async (taskId, fence) => w.release(ctx, taskId, fence),
+    heldBy: async (worker) => heldBy(ctx, worker),
     cancel: async (tenant, id) => w.cancel(ctx, tenant, id),
     onCancel: (listener) => cancels.watch(listener),
     reapExpired: async (now) => w.reapExpired(ctx, now ?? ctx.clock()),

@@ -2,7 +2,7 @@
 // under a lease), the reaper for expired leases, reads and stats.
 import { StoreError } from '../errors.ts';
 import { newTaskId } from '../ids.ts';
-import type { ClaimedTask, ClaimRequest, EnqueueRequest, ListOptions, StoreStats, Task, TenantBacklog } from '../types.ts';
+import type { ClaimedTask, ClaimRequest, EnqueueRequest, HeldTask, ListOptions, StoreStats, Task, TenantBacklog } from '../types.ts';
 import { validateBacklogLimit, validateClaim, validateEnqueue, validateList } from '../validate.ts';
 import { ACTIVE, fromJson, toClaimedTasks, toJson, toTaskOf, toTasks, type Ctx, type TaskRow } from './context.ts';
 import { toCancelled, toDead, toQueued, toRunning } from './transitions.ts';
@@ -97,6 +97,11 @@ function reapInside(ctx: Ctx, now: number): number {
     else toDead(ctx, now, task.id, error);
   }
   return expired.length;
+}
+
+/** Through the index of running tasks: no index by worker is kept for this rare read. */
+export function heldBy(ctx: Ctx, worker: string): HeldTask[] {
+  return ctx.db.all<HeldTask>(`SELECT id, fence FROM tasks INDEXED BY tasks_by_lease WHERE ${ACTIVE} AND worker = :worker`, { worker });
 }
 
 export function get(ctx: Ctx, tenant: string, id: string): Task | null {

@@ -15,7 +15,7 @@ import type { Ctx } from './context.ts';
 import { EventHub, readEvents } from './event-hub.ts';
 import { DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_EVENTS_LIMIT, DEFAULT_POLL_MS, type SqliteStoreOptions } from './index.ts';
 import { openDb } from './open.ts';
-import { backlogByTenant, get, list, stats } from './queue.ts';
+import { backlogByTenant, get, heldBy, list, stats } from './queue.ts';
 import { sessionGet } from './sessions.ts';
 import { toolGet } from './tools.ts';
 import { fromWire, type Call, type FromThread, type ThreadInit, type ToThread } from './wire.ts';
@@ -133,6 +133,7 @@ export async function openThreadedSqliteStore(options: SqliteStoreOptions): Prom
     completeAndClaim: (taskId, fence, result, next) => call('completeAndClaim', taskId, fence, result, next),
     fail: (taskId, fence, error, opts) => call('fail', taskId, fence, error, opts),
     release: (taskId, fence) => call('release', taskId, fence),
+    heldBy: async (worker) => heldBy(ctx, worker),
     cancel: (tenant, id) => call('cancel', tenant, id),
     onCancel: (listener) => cancels.watch(listener),
     reapExpired: (now) => call('reapExpired', now ?? callerNow()),

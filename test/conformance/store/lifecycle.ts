@@ -156,6 +156,31 @@ export function lifecycleTests(setup: Setup): void {
     });
   });
 
+  describe('tasks a worker holds', () => {
+    it('lists the running and cancelling tasks of one worker with their fences, and none it no longer holds', async () => {
+      const { store, clock } = await setup();
+      for (let i = 0; i < 5; i++) await store.enqueue(req({ input: i }));
+      const [a, b, c] = await store.claim({ worker: 'w1', n: 3, leaseMs: 1000 });
+      const [d] = await store.claim({ worker: 'w2', n: 1, leaseMs: 1000 });
+      expect(await store.heldBy('w3')).toEqual([]);
+      const byId = (held: { id: string; fence: number }[]) => [...held].sort((x, y) => x.id.localeCompare(y.id));
+      expect(byId(await store.heldBy('w1'))).toEqual(byId([a!, b!, c!].map((t) => ({ id: t.id, fence: t.fence }))));
+      expect(await store.heldBy('w2')).toEqual([{ id: d!.id, fence: d!.fence }]);
+      // Cancelling is still held; finished, failed or released is not.
+      await store.cancel('acme', a!.id);
+      await store.complete(b!.id, b!.fence, 'done');
+      await store.release(c!.id, c!.fence);
+      expect(await store.heldBy('w1')).toEqual([{ id: a!.id, fence: a!.fence }]);
+      // A lease that expired and went to another worker is that worker's.
+      clock.advance(1001);
+      await store.reapExpired();
+      const taken = await store.claim({ worker: 'w3', n: 5, leaseMs: 1000 });
+      expect(await store.heldBy('w2')).toEqual([]);
+      expect(byId(await store.heldBy('w3'))).toEqual(byId(taken.map((t) => ({ id: t.id, fence: t.fence }))));
+      expect(taken.map((t) => t.id)).toContain(d!.id);
+    });
+  });
+
   describe('cancel', () => {
     it('cancels a queued task so that it never runs', async () => {
       const { store, clock } = await setup();

@@ -104,9 +104,8 @@ describe('a Redis restart under load', () => {
     expect(statuses.filter((s) => s !== 'succeeded')).toEqual([]);
     expect(statuses).toHaveLength(accepted.length);
     // Each ran once: no outcome was dropped for the task to run again, and each was charged
-    // once. (Not "on its first attempt": a claim that Redis ran but whose reply the outage
-    // lost leaves its tasks held by nobody until their lease ends; they then run once, on
-    // their second attempt.)
+    // once. (A claim that Redis ran but whose reply the outage lost leaves tasks held for a
+    // worker that does not know of them; it gives them back once Redis answers again.)
     const times = (file: string, name: string) => readFileSync(file, 'utf8').split('\n').filter((l) => l.split(' ')[0] === name).length;
     expect(names.filter((n) => times(runs, n) !== 1)).toEqual([]);
     expect(names.filter((n) => times(ledger, n) !== 1)).toEqual([]);

@@ -317,4 +317,56 @@ describe('pull loop through a store outage', () => {
     expect(await store.complete(task.id, other!.fence, 'fresh')).toBe(true);
     expect(await get(task)).toMatchObject({ status: 'succeeded', result: 'fresh' });
   });
+
+  it('gives back at once the tasks of a claim the store ran and whose answer was lost, and runs them on attempt 1', async () => {
+    let lost = 0;
+    // A lease far longer than the test: without the look, the tasks would wait for it.
+    const { runner, loop, enqueue, get } = await setup(4, { config: { lease: 60, poll_interval: 0.05 } }, async (dir) => {
+      const real = await openSqliteStore({ path: join(dir, 'drover.db'), queueLimit: 100, resultTtlMs: 60_000, sessionTtlMs: 60_000 });
+      return {
+        ...real,
+        claim: async (req) => {
+          const claimed = await real.claim(req);
+          if (claimed.length > 0 && lost++ === 0) throw new StoreError('UNAVAILABLE', 'redis: Connection is closed.');
+          return claimed;
+        },
+      };
+    });
+    const tasks = [await enqueue('a'), await enqueue('b')];
+    loop.start();
+    await until('both run', () => runner.jobs.length === 2);
+    expect(lost).toBe(2);
+    expect(runner.jobs.map((j) => j.attempt)).toEqual([1, 1]);
+    for (const job of runner.jobs) runner.finish(job, ok('done'));
+    for (const task of tasks) await until('it succeeded', async () => (await get(task)).status === 'succeeded');
+    expect((await get(tasks[0]!)).attempts).toHaveLength(1);
+  });
+
+  it('leaves alone the tasks it knows of when it looks after a failed claim', async () => {
+    let failNext = false;
+    const { runner, loop, enqueue, get, store } = await setup(4, { config: { lease: 60, poll_interval: 0.05 } }, async (dir) => {
+      const real = await openSqliteStore({ path: join(dir, 'drover.db'), queueLimit: 100, resultTtlMs: 60_000, sessionTtlMs: 60_000 });
+      return {
+        ...real,
+        claim: async (req) => {
+          if (failNext) {
+            failNext = false;
+            throw new StoreError('UNAVAILABLE', 'redis: Connection is closed.');
+          }
+          return real.claim(req);
+        },
+      };
+    });
+    const running = await enqueue('running');
+    loop.start();
+    await until('it runs', () => runner.jobs.length === 1);
+    failNext = true;
+    const next = await enqueue('next');
+    await until('the next runs', () => runner.jobs.length === 2, 5000);
+    expect(await get(running)).toMatchObject({ status: 'running', attempt: 1 });
+    expect(await store.heldBy('w1')).toHaveLength(2);
+    for (const job of runner.jobs) runner.finish(job, ok('done'));
+    for (const task of [running, next]) await until('it succeeded', async () => (await get(task)).status === 'succeeded');
+    expect(runner.jobs.map((j) => j.attempt)).toEqual([1, 1]);
+  });
 });
