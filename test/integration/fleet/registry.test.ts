@@ -52,14 +52,17 @@ async function until(n: Node, pred: (f: FleetListing) => boolean): Promise<Fleet
   }
 }
 
-/** The fleet gauges of `n`'s admin /metrics, polled until they equal `want` (at most 10 s). */
-async function untilMetrics(n: Node, want: Record<string, number>): Promise<Record<string, number>> {
+/** The fleet gauges of `n`'s admin /metrics and what a fresh listing says they should be, polled
+ * until the two agree (at most 10 s): a child reports its task slots a beat after it is ready,
+ * so the totals can still grow after every node shows children and slots. */
+async function untilMetrics(n: Node, wantOf: () => Promise<Record<string, number>>): Promise<{ got: Record<string, number>; want: Record<string, number> }> {
   const admin = (await n.d.waitLog((l) => l.msg === 'admin listening')).port as number;
   const deadline = Date.now() + 10_000;
   for (;;) {
+    const want = await wantOf();
     const text = (await request(`http://127.0.0.1:${admin}/metrics`)).body;
     const got = Object.fromEntries(Object.keys(want).map((k) => [k, Number(new RegExp(`^${k} (\\S+)$`, 'm').exec(text)?.[1])]));
-    if (Object.keys(want).every((k) => got[k] === want[k]) || Date.now() > deadline) return got;
+    if (Object.keys(want).every((k) => got[k] === want[k]) || Date.now() > deadline) return { got, want };
     await sleep(100);
   }
 }
@@ -85,8 +88,16 @@ describe('fleet registry (store.backend = "redis")', () => {
     expect((await fleetOf(b)).nodes.map((n) => n.id)).toEqual(['node-a', 'node-b']);
 
     // Each node's /metrics sums the fleet from its last listing.
-    const want = { drover_fleet_nodes: 2, drover_fleet_children: 3, drover_fleet_task_slots: both.totals.slots, drover_fleet_running_tasks: 0 };
-    for (const n of [a, b]) expect(await untilMetrics(n, want)).toEqual(want);
+    const wantOf = async () => {
+      const { totals } = await fleetOf(a);
+      return { drover_fleet_nodes: totals.nodes, drover_fleet_children: totals.children, drover_fleet_task_slots: totals.slots, drover_fleet_running_tasks: totals.running };
+    };
+    for (const n of [a, b]) {
+      const { got, want } = await untilMetrics(n, wantOf);
+      expect(got).toEqual(want);
+      expect(want).toMatchObject({ drover_fleet_nodes: 2, drover_fleet_children: 3, drover_fleet_running_tasks: 0 });
+      expect(want.drover_fleet_task_slots).toBeGreaterThanOrEqual(both.totals.slots);
+    }
 
     const human = await cli(['status', '--fleet'], { DROVER_SUPERVISOR__RUNTIME_DIR: a.run });
     expect(human.stdout).toMatch(/^node-a\s+127\.0\.0\.1:\d+\s+\S+\s+2\/\d+/m);
