@@ -179,6 +179,19 @@ export function lifecycleTests(setup: Setup): void {
       expect(byId(await store.heldBy('w3'))).toEqual(byId(taken.map((t) => ({ id: t.id, fence: t.fence }))));
       expect(taken.map((t) => t.id)).toContain(d!.id);
     });
+
+    it('finds every task a worker holds among many running', async () => {
+      const { store } = await setup();
+      for (let i = 0; i < 700; i++) await store.enqueue(req({ input: i }));
+      const mine = new Map<string, number>();
+      for (let i = 0; i < 14; i++) {
+        const worker = i % 2 ? 'w1' : 'w2';
+        for (const t of await store.claim({ worker, n: 50, leaseMs: 60_000 })) if (worker === 'w1') mine.set(t.id, t.fence);
+      }
+      const held = await store.heldBy('w1');
+      expect(held).toHaveLength(350);
+      expect(new Map(held.map((t) => [t.id, t.fence]))).toEqual(mine);
+    });
   });
 
   describe('cancel', () => {

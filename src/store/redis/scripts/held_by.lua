@@ -1,9 +1,13 @@
--- The tasks a worker holds (running or cancelling), as id, fence pairs in one flat list. It
--- reads the worker of every leased task: it is for a worker that lost a claim's answer, not
--- for every turn of a loop. ARGS: worker.
+-- One slice of the tasks a worker holds (running or cancelling): ZSCAN of the lease set from
+-- `cursor`, so a long set blocks Redis a slice at a time (a task present throughout the scan is
+-- seen at least once). ARGS: worker, cursor, count. Returns the next cursor ('0' at the end),
+-- then id, fence pairs.
 local worker = arg(1)
-local out = {}
-for _, id in ipairs(redis.call('ZRANGE', K_LEASE, 0, -1)) do
+local page = redis.call('ZSCAN', K_LEASE, arg(2), 'COUNT', arg(3))
+local out = { page[1] }
+local members = page[2]
+for i = 1, #members, 2 do
+  local id = members[i]
   local v = redis.call('HMGET', tkey(id), 'worker', 'fence', 'status')
   if v[1] == worker and active(v[3]) then
     out[#out + 1] = id
