@@ -51,6 +51,11 @@ interface Attempt {
   backstopAt?: number;
 }
 
+/** Names a claim: the tool cache's owner, the key of cancel messages and of the loop's attempts. */
+function ownerOf(worker: string, taskId: string, fence: number): string {
+  return `${worker}/${taskId}/${fence}`;
+}
+
 /** Tasks asked for in one claim, so one transaction never holds the store's lock for long. */
 const CLAIM_BATCH = 256;
 /** After a task ends, claim after this pause, so completions close together share one claim. */
@@ -66,9 +71,8 @@ export class PullLoop {
   private readonly attempts = new Map<string, Attempt>();
   /** Queue waits (s) of the tasks claimed in the current interval, sampled to at most 1024. */
   private waits: number[] = [];
-  private readonly writes = new Set<Promise<void>>();
-  /** Owners of the claims whose outcome or release is on its way to the store: still held there. */
-  private readonly ending = new Set<string>();
+  /** Outcomes and give-backs on their way to the store, by the claim's owner: still held there. */
+  private readonly writes = new Map<string, Promise<void>>();
   /** A claim failed, and the store may have run it all the same (Redis ran the script and the
    * connection dropped before the answer): tasks held for this worker without its knowing
    * wait for their leases unless it looks for them (releaseUnknown). */
@@ -131,7 +135,7 @@ export class PullLoop {
     await Promise.all(left.map((a) => this.release(a)));
     // Outcomes still waiting for the store to come back get until the deadline; after it
     // their leases run out and the tasks run again elsewhere.
-    const pending = Promise.all([...this.writes]);
+    const pending = Promise.all([...this.writes.values()]);
     const rest = deadline - Date.now();
     if (rest > 0) await Promise.race([pending, new Promise((r) => setTimeout(r, rest).unref())]);
     this.giveUpWrites.abort();
@@ -180,8 +184,8 @@ export class PullLoop {
     try {
       const held = await store.heldBy(worker);
       const unknown = held.filter((t) => {
-        const owner = `${worker}/${t.id}/${t.fence}`;
-        return !this.attempts.has(owner) && !this.ending.has(owner);
+        const owner = ownerOf(worker, t.id, t.fence);
+        return !this.attempts.has(owner) && !this.writes.has(owner);
       });
       // Fenced: a task that ended since the read is left as it is.
       await Promise.all(unknown.map(async (t) => {
@@ -194,7 +198,7 @@ export class PullLoop {
   }
 
   private begin(task: ClaimedTask): void {
-    const a: Attempt = { task, owner: `${this.o.worker}/${task.id}/${task.fence}`, closed: false, cancelling: false, renewing: false, renewAgain: false };
+    const a: Attempt = { task, owner: ownerOf(this.o.worker, task.id, task.fence), closed: false, cancelling: false, renewing: false, renewAgain: false };
     this.attempts.set(a.owner, a);
     this.scheduleRenew(a);
     this.armBackstop(a, task.timeoutMs, 'timeout');
@@ -269,13 +273,10 @@ export class PullLoop {
     }));
   }
 
+  /** One per claim: finish() and giveBack() each close the attempt first. */
   private track(owner: string, write: Promise<void>): void {
-    this.writes.add(write);
-    this.ending.add(owner);
-    void write.finally(() => {
-      this.writes.delete(write);
-      this.ending.delete(owner);
-    });
+    this.writes.set(owner, write);
+    void write.finally(() => this.writes.delete(owner));
   }
 
   /** The store says the task was cancelled: ask it now rather than at the next renewal. */

@@ -43,7 +43,7 @@ const DEFAULT_PREFIX = 'drover';
 const DEFAULT_EVENTS_MAX = 10_000;
 const DEFAULT_EVENTS_LIMIT = 1000;
 const CLEANUP_BATCH = 500;
-/** Leased tasks read per call of heldBy (ZSCAN's COUNT, a hint): ~1 ms of Redis each. */
+/** Leased tasks read per call of heldBy (ZSCAN's COUNT, a hint): a few ms of Redis each. */
 const HELD_BY_SLICE = 500;
 
 export async function openRedisStore(options: RedisStoreOptions): Promise<Store> {
