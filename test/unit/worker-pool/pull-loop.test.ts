@@ -52,12 +52,15 @@ afterEach(async () => {
 
 type Overrides = Partial<Omit<PullLoopOptions, 'config'>> & { config?: Partial<PullLoopOptions['config']> };
 
+const openSqlite = (dir: string) => openSqliteStore({ path: join(dir, 'drover.db'), queueLimit: 10_000, resultTtlMs: 60_000, sessionTtlMs: 60_000 });
+
+/** The SQLite store with `wrap` between it and the loop (a store that fails as Redis does). */
+const wrapping = (wrap: (real: Store) => Store) => async (dir: string) => wrap(await openSqlite(dir));
+
 /** `openStore` opens the store in `dir`, which goes after the test as the default store's does. */
-async function setup(slots: number, overrides: Overrides = {}, openStore?: (dir: string) => Promise<Store>) {
+async function setup(slots: number, overrides: Overrides = {}, openStore: (dir: string) => Promise<Store> = openSqlite) {
   const dir = mkdtempSync(join(tmpdir(), 'drover-loop-'));
-  const store = openStore
-    ? await openStore(dir)
-    : await openSqliteStore({ path: join(dir, 'drover.db'), queueLimit: 10_000, resultTtlMs: 60_000, sessionTtlMs: 60_000 });
+  const store = await openStore(dir);
   const runner = new HandRunner(slots);
   const loop = new PullLoop({
     store, pool: runner, worker: 'w1', log: pino({ level: 'silent' }), random: () => 0.5,
@@ -272,11 +275,10 @@ describe('pull loop through a store outage', () => {
   it('keeps an outcome written during the outage and writes it once the store answers', async () => {
     let gate: ReturnType<typeof flaky> | undefined;
     // A lease longer than the outage.
-    const { runner, loop, enqueue, get } = await setup(1, { config: { lease: 30 } }, async (dir) => {
-      const real = await openSqliteStore({ path: join(dir, 'drover.db'), queueLimit: 100, resultTtlMs: 60_000, sessionTtlMs: 60_000 });
+    const { runner, loop, enqueue, get } = await setup(1, { config: { lease: 30 } }, wrapping((real) => {
       gate = flaky(real);
       return gate.wrapped;
-    });
+    }));
     const task = await enqueue('x');
     loop.start();
     await until('it runs', () => runner.jobs.length === 1);
@@ -293,11 +295,10 @@ describe('pull loop through a store outage', () => {
     let gate: ReturnType<typeof flaky> | undefined;
     // Renewals fail during the outage too, so the 0.3 s lease runs out and the loop's reaper
     // puts the task back in the queue.
-    const { runner, loop, enqueue, get, store } = await setup(1, {}, async (dir) => {
-      const real = await openSqliteStore({ path: join(dir, 'drover.db'), queueLimit: 100, resultTtlMs: 60_000, sessionTtlMs: 60_000 });
+    const { runner, loop, enqueue, get, store } = await setup(1, {}, wrapping((real) => {
       gate = flaky(real);
       return gate.wrapped;
-    });
+    }));
     const task = await enqueue('x');
     loop.start();
     await until('it runs', () => runner.jobs.length === 1);
@@ -321,17 +322,14 @@ describe('pull loop through a store outage', () => {
   it('gives back at once the tasks of a claim the store ran and whose answer was lost, and runs them on attempt 1', async () => {
     let lost = 0;
     // A lease far longer than the test: without the look, the tasks would wait for it.
-    const { runner, loop, enqueue, get } = await setup(4, { config: { lease: 60, poll_interval: 0.05 } }, async (dir) => {
-      const real = await openSqliteStore({ path: join(dir, 'drover.db'), queueLimit: 100, resultTtlMs: 60_000, sessionTtlMs: 60_000 });
-      return {
-        ...real,
-        claim: async (req) => {
-          const claimed = await real.claim(req);
-          if (claimed.length > 0 && lost++ === 0) throw new StoreError('UNAVAILABLE', 'redis: Connection is closed.');
-          return claimed;
-        },
-      };
-    });
+    const { runner, loop, enqueue, get } = await setup(4, { config: { lease: 60, poll_interval: 0.05 } }, wrapping((real) => ({
+      ...real,
+      claim: async (req) => {
+        const claimed = await real.claim(req);
+        if (claimed.length > 0 && lost++ === 0) throw new StoreError('UNAVAILABLE', 'redis: Connection is closed.');
+        return claimed;
+      },
+    })));
     const tasks = [await enqueue('a'), await enqueue('b')];
     loop.start();
     await until('both run', () => runner.jobs.length === 2);
@@ -344,19 +342,16 @@ describe('pull loop through a store outage', () => {
 
   it('leaves alone the tasks it knows of when it looks after a failed claim', async () => {
     let failNext = false;
-    const { runner, loop, enqueue, get, store } = await setup(4, { config: { lease: 60, poll_interval: 0.05 } }, async (dir) => {
-      const real = await openSqliteStore({ path: join(dir, 'drover.db'), queueLimit: 100, resultTtlMs: 60_000, sessionTtlMs: 60_000 });
-      return {
-        ...real,
-        claim: async (req) => {
-          if (failNext) {
-            failNext = false;
-            throw new StoreError('UNAVAILABLE', 'redis: Connection is closed.');
-          }
-          return real.claim(req);
-        },
-      };
-    });
+    const { runner, loop, enqueue, get, store } = await setup(4, { config: { lease: 60, poll_interval: 0.05 } }, wrapping((real) => ({
+      ...real,
+      claim: async (req) => {
+        if (failNext) {
+          failNext = false;
+          throw new StoreError('UNAVAILABLE', 'redis: Connection is closed.');
+        }
+        return real.claim(req);
+      },
+    })));
     const running = await enqueue('running');
     loop.start();
     await until('it runs', () => runner.jobs.length === 1);
