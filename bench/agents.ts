@@ -8,7 +8,7 @@
 //   (b) throughput: submit → done with an agent that returns at once, submitted over HTTP
 //       (bounded keep-alive concurrency: net.core.somaxconn is small here) by a Node client in
 //       this process and by wrk, and straight into the store in rounds alternating with BullMQ
-//       (concurrency 32, its own redis-server);
+//       (concurrency 32, its own redis-server), and drained by the children alone;
 //   then issue 20's targets with their verdicts (lib/agent-targets.ts).
 //   npm run bench:agents -- [--parts density,throughput] [--variants timer,h1,h2c] [--inflight 10000] [--backlog 500]
 //                           [--steady 20] [--latency 2000] [--tasks 20000] [--store-rounds 3]
@@ -620,9 +620,22 @@ async function throughputRun(): Promise<ThroughputResult> {
         cpuPerTaskMs.push(cpuPerTask(cpu0));
       }
     }
+    // The children alone, to read the into-the-store rate by: the queue filled in one commit
+    // first, then drained with no other process writing (from the first claim to the last
+    // finish, as the children stamped them). Not a target, not alternated with BullMQ.
+    const alone: number[] = [];
+    for (let round = 0; round < storeRounds; round++) {
+      const submitStore = await openNodeStore(node.dir, false);
+      await Promise.all(Array.from({ length: tasksB }, (_, i) => submitStore.enqueue(task(i))));
+      await submitStore.close();
+      const last = await lastFinish(node.store, tasksB);
+      const first = Math.min(...(await node.store.list(TENANT, { limit: tasksB })).map((t) => t.startedAt!));
+      alone.push(tasksB / ((last - first) / 1000));
+    }
     const ratios = drover.map((d, i) => d / bullmq[i]!);
     rows.push(`| into the store from one process (64 in flight), median of ${storeRounds} | ${n(median(submitRates))} | ${n(median(drover))} | ${median(cpuPerTaskMs).toFixed(2)} |`);
     rows.push(`| BullMQ 6 (Queue + Worker, concurrency 32, one process), rounds alternating with the row above, after a warm-up round of each | — | ${n(median(bullmq))} | — |`);
+    rows.push(`| drover's children alone: the queue filled in one commit first, then drained (first claim → last finish), median of ${storeRounds}, not a target | — | ${n(median(alone))} | — |`);
     rows.push('', `Into the store ÷ BullMQ: ${(median(drover) / median(bullmq)).toFixed(2)}× (ratio of medians), per round ${ratios.map((r, i) => `${r.toFixed(2)}× (${n(drover[i]!)} / ${n(bullmq[i]!)})`).join(', ')}.`);
   } finally {
     await stopNode(node);
