@@ -8,7 +8,7 @@
 //   (b) throughput: submit → done with an agent that returns at once, submitted over HTTP
 //       (bounded keep-alive concurrency: net.core.somaxconn is small here) by a Node client in
 //       this process and by wrk, and straight into the store in rounds alternating with BullMQ
-//       (concurrency 32, its own redis-server), and drained by the children alone;
+//       (concurrency 32, its own redis-server), and each system's consumers alone on a queue filled first;
 //   then issue 20's targets with their verdicts (lib/agent-targets.ts).
 //   npm run bench:agents -- [--parts density,throughput] [--variants timer,h1,h2c] [--inflight 10000] [--backlog 500]
 //                           [--steady 20] [--latency 2000] [--tasks 20000] [--store-rounds 3]
@@ -24,7 +24,7 @@ import { openStore, type Store } from '../src/store/index.ts';
 import { treeCpuMs } from './lib/cpu.ts';
 import { startRedis, type RedisServer } from '../test/helpers/redis.ts';
 import { agentTargets, targetsTable, type AgentMeasures } from './lib/agent-targets.ts';
-import { runBullmq, submitAll } from './lib/queue-runs.ts';
+import { runBullmq, runBullmqDrain, submitAll } from './lib/queue-runs.ts';
 import { killEverything, startProcess, stopProcess, waitForLine, type Managed } from './lib/procs.ts';
 import { writeSection } from './lib/report.ts';
 import { benchDir } from './lib/temp-dirs.ts';
@@ -620,11 +620,14 @@ async function throughputRun(): Promise<ThroughputResult> {
         cpuPerTaskMs.push(cpuPerTask(cpu0));
       }
     }
-    // The children alone, to read the into-the-store rate by: the queue filled in one commit
-    // first, then drained with no other process writing (from the first claim to the last
-    // finish, as the children stamped them). Not a target, not alternated with BullMQ.
+    // The consumers alone, to read the rates above by: the queue filled first, then drained
+    // with nothing else writing; drover from its first claim to its last finish, as the
+    // children stamped them, BullMQ from its worker's start. Not a target.
     const alone: number[] = [];
+    const bullmqAlone: number[] = [];
     for (let round = 0; round < storeRounds; round++) {
+      const { ms } = await runBullmqDrain(redis, 32, round, tasksB);
+      bullmqAlone.push(tasksB / (ms / 1000));
       const submitStore = await openNodeStore(node.dir, false);
       await Promise.all(Array.from({ length: tasksB }, (_, i) => submitStore.enqueue(task(i))));
       await submitStore.close();
@@ -635,7 +638,8 @@ async function throughputRun(): Promise<ThroughputResult> {
     const ratios = drover.map((d, i) => d / bullmq[i]!);
     rows.push(`| into the store from one process (64 in flight), median of ${storeRounds} | ${n(median(submitRates))} | ${n(median(drover))} | ${median(cpuPerTaskMs).toFixed(2)} |`);
     rows.push(`| BullMQ 6 (Queue + Worker, concurrency 32, one process), rounds alternating with the row above, after a warm-up round of each | — | ${n(median(bullmq))} | — |`);
-    rows.push(`| drover's children alone: the queue filled in one commit first, then drained (first claim → last finish), median of ${storeRounds}, not a target | — | ${n(median(alone))} | — |`);
+    rows.push(`| not a target: drover's children alone, the queue filled first (one commit), median of ${storeRounds} | — | ${n(median(alone))} | — |`);
+    rows.push(`| not a target: BullMQ's worker alone, the queue filled first, median of ${storeRounds} | — | ${n(median(bullmqAlone))} | — |`);
     rows.push('', `Into the store ÷ BullMQ: ${(median(drover) / median(bullmq)).toFixed(2)}× (ratio of medians), per round ${ratios.map((r, i) => `${r.toFixed(2)}× (${n(drover[i]!)} / ${n(bullmq[i]!)})`).join(', ')}.`);
   } finally {
     await stopNode(node);

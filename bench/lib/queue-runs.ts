@@ -79,3 +79,28 @@ export async function runBullmq(server: RedisServer, concurrency: number, round:
   return { ms };
 }
 
+
+/** BullMQ's worker alone: the tasks added first (64 in flight, as runBullmq), then the worker
+ * started; from its start to the last completion. */
+export async function runBullmqDrain(server: RedisServer, concurrency: number, round: number, tasks: number): Promise<{ ms: number }> {
+  const connection = { host: '127.0.0.1', port: server.port, maxRetriesPerRequest: null };
+  const name = `bench-drain-${round}-${concurrency}`;
+  const queue = new Queue(name, { connection });
+  await queue.waitUntilReady();
+  await submitAll(tasks, SUBMIT_IN_FLIGHT, (i) => queue.add('t', i));
+  let done = 0;
+  let finish: () => void = () => undefined;
+  const allDone = new Promise<void>((r) => (finish = r));
+  const worker = new Worker(name, async () => null, { connection, concurrency, autorun: false });
+  worker.on('completed', () => {
+    if (++done === tasks) finish();
+  });
+  await worker.waitUntilReady();
+  const started = performance.now();
+  void worker.run();
+  await allDone;
+  const ms = performance.now() - started;
+  await worker.close();
+  await queue.close();
+  return { ms };
+}
