@@ -61,13 +61,8 @@ export async function runBullmq(server: RedisServer, concurrency: number, round:
   const connection = { host: '127.0.0.1', port: server.port, maxRetriesPerRequest: null };
   const name = `bench-${round}-${concurrency}`;
   const queue = new Queue(name, { connection });
-  let done = 0;
-  let finish: () => void = () => undefined;
-  const allDone = new Promise<void>((r) => (finish = r));
   const worker = new Worker(name, async () => null, { connection, concurrency });
-  worker.on('completed', () => {
-    if (++done === tasks) finish();
-  });
+  const allDone = completions(worker, tasks);
   await worker.waitUntilReady();
   await queue.waitUntilReady();
   const started = performance.now();
@@ -79,7 +74,6 @@ export async function runBullmq(server: RedisServer, concurrency: number, round:
   return { ms };
 }
 
-
 /** BullMQ's worker alone: the tasks added first (64 in flight, as runBullmq), then the worker
  * started; from its start to the last completion. */
 export async function runBullmqDrain(server: RedisServer, concurrency: number, round: number, tasks: number): Promise<{ ms: number }> {
@@ -88,13 +82,8 @@ export async function runBullmqDrain(server: RedisServer, concurrency: number, r
   const queue = new Queue(name, { connection });
   await queue.waitUntilReady();
   await submitAll(tasks, SUBMIT_IN_FLIGHT, (i) => queue.add('t', i));
-  let done = 0;
-  let finish: () => void = () => undefined;
-  const allDone = new Promise<void>((r) => (finish = r));
   const worker = new Worker(name, async () => null, { connection, concurrency, autorun: false });
-  worker.on('completed', () => {
-    if (++done === tasks) finish();
-  });
+  const allDone = completions(worker, tasks);
   await worker.waitUntilReady();
   const started = performance.now();
   void worker.run();
@@ -103,4 +92,14 @@ export async function runBullmqDrain(server: RedisServer, concurrency: number, r
   await worker.close();
   await queue.close();
   return { ms };
+}
+
+/** Resolves once the worker has completed `tasks` jobs. */
+function completions(worker: Worker, tasks: number): Promise<void> {
+  let done = 0;
+  return new Promise((resolve) => {
+    worker.on('completed', () => {
+      if (++done === tasks) resolve();
+    });
+  });
 }
