@@ -8,7 +8,8 @@
 //   (b) throughput: submit → done with an agent that returns at once, submitted over HTTP
 //       (bounded keep-alive concurrency: net.core.somaxconn is small here) by a Node client in
 //       this process and by wrk, and straight into the store in rounds alternating with BullMQ
-//       (concurrency 32, its own redis-server), and each system's consumers alone on a queue filled first;
+//       (concurrency 32, its own redis-server), and each system's consumers alone on a queue
+//       filled first;
 //   then issue 20's targets with their verdicts (lib/agent-targets.ts).
 //   npm run bench:agents -- [--parts density,throughput] [--variants timer,h1,h2c] [--inflight 10000] [--backlog 500]
 //                           [--steady 20] [--latency 2000] [--tasks 20000] [--store-rounds 3]
