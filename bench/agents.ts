@@ -25,7 +25,7 @@ import { openStore, type Store } from '../src/store/index.ts';
 import { treeCpuMs } from './lib/cpu.ts';
 import { startRedis, type RedisServer } from '../test/helpers/redis.ts';
 import { agentTargets, targetsTable, type AgentMeasures } from './lib/agent-targets.ts';
-import { runBullmq, runBullmqDrain, submitAll } from './lib/queue-runs.ts';
+import { runBullmq, submitAll } from './lib/queue-runs.ts';
 import { killEverything, startProcess, stopProcess, waitForLine, type Managed } from './lib/procs.ts';
 import { writeSection } from './lib/report.ts';
 import { benchDir } from './lib/temp-dirs.ts';
@@ -162,13 +162,14 @@ async function waitIdle(store: Store, timeoutMs: number): Promise<void> {
   }
 }
 
-/** When the last of the newest `count` tasks finished, as its child stamped it (ms since the
- * epoch), once the queue is empty: a 200 ms poll would add up to 200 ms to a 2 s run. */
-async function lastFinish(store: Store, count: number): Promise<number> {
+/** When the first of the newest `count` tasks was claimed and the last finished, as their
+ * children stamped them (ms since the epoch), once the queue is empty: a 200 ms poll would add
+ * up to 200 ms to a 2 s run. */
+async function runSpan(store: Store, count: number): Promise<{ firstStart: number; lastFinish: number }> {
   await waitIdle(store, 120_000);
   const tasks = await store.list(TENANT, { limit: count });
   if (tasks.length < count || tasks.some((t) => t.finishedAt === null)) throw new Error(`of the last ${count} tasks, ${tasks.length} listed, not all finished`);
-  return Math.max(...tasks.map((t) => t.finishedAt!));
+  return { firstStart: Math.min(...tasks.map((t) => t.startedAt!)), lastFinish: Math.max(...tasks.map((t) => t.finishedAt!)) };
 }
 
 /** One configuration of part (a): which agent runs, and how the LLM client speaks to the mock. */
@@ -571,7 +572,7 @@ async function throughputRun(): Promise<ThroughputResult> {
         while (next < tasksB) await submitHttp(pool, next++);
       }));
       submitMs = Date.now() - first;
-      const done = await lastFinish(node.store, tasksB);
+      const done = (await runSpan(node.store, tasksB)).lastFinish;
       httpNode = tasksB / ((done - first) / 1000);
       const when = round === 'first' ? 'the first round after start, not counted' : 'the second round';
       rows.push(`| over HTTP, a Node client in this process (undici Pool, ${httpConcurrency} keep-alive connections): ${when} | ${n(tasksB / (submitMs / 1000))} | ${n(httpNode)} | ${cpuPerTask(cpu0).toFixed(2)} |`);
@@ -586,7 +587,7 @@ async function throughputRun(): Promise<ThroughputResult> {
     const w0 = Date.now();
     const w = await runWrk({ url: `http://127.0.0.1:${node.port}/v1/tasks`, threads: 1, connections: httpConcurrency, durationS: Math.max(3, Math.round(submitMs / 1000)), close: false, timeoutS: 10, script });
     if (Object.keys(w.errors).length) throw new Error(`wrk saw errors submitting: ${JSON.stringify(w.errors)}`);
-    const wDone = await lastFinish(node.store, w.requests);
+    const wDone = (await runSpan(node.store, w.requests)).lastFinish;
     httpWrk = w.requests / ((wDone - w0) / 1000);
     rows.push(`| over HTTP, wrk (${httpConcurrency} keep-alive connections, ${n(w.requests)} tasks) | ${n(w.rps)} | ${n(httpWrk)} | ${((treeCpuMs([node.m.pid]) - cpuW) / w.requests).toFixed(2)} |`);
 
@@ -614,7 +615,7 @@ async function throughputRun(): Promise<ThroughputResult> {
         await submitAll(tasksB, 64, (i) => submitStore.enqueue(task(i)));
         const t1 = Date.now();
         await submitStore.close();
-        const last = await lastFinish(node.store, tasksB);
+        const last = (await runSpan(node.store, tasksB)).lastFinish;
         if (round === 0) continue;
         submitRates.push(tasksB / ((t1 - t0) / 1000));
         drover.push(tasksB / ((last - t0) / 1000));
@@ -627,14 +628,13 @@ async function throughputRun(): Promise<ThroughputResult> {
     const alone: number[] = [];
     const bullmqAlone: number[] = [];
     for (let round = 0; round < storeRounds; round++) {
-      const { ms } = await runBullmqDrain(redis, 32, round, tasksB);
+      const { ms } = await runBullmq(redis, 32, round, tasksB, { fillFirst: true });
       bullmqAlone.push(tasksB / (ms / 1000));
       const submitStore = await openNodeStore(node.dir, false);
       await Promise.all(Array.from({ length: tasksB }, (_, i) => submitStore.enqueue(task(i))));
       await submitStore.close();
-      const last = await lastFinish(node.store, tasksB);
-      const first = Math.min(...(await node.store.list(TENANT, { limit: tasksB })).map((t) => t.startedAt!));
-      alone.push(tasksB / ((last - first) / 1000));
+      const { firstStart, lastFinish } = await runSpan(node.store, tasksB);
+      alone.push(tasksB / ((lastFinish - firstStart) / 1000));
     }
     const ratios = drover.map((d, i) => d / bullmq[i]!);
     rows.push(`| into the store from one process (64 in flight), median of ${storeRounds} | ${n(median(submitRates))} | ${n(median(drover))} | ${median(cpuPerTaskMs).toFixed(2)} |`);

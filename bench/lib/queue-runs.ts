@@ -57,36 +57,23 @@ export async function runDrover(submitter: Store, store: Store, concurrency: num
   return { ms: finished - started, emptyClaims };
 }
 
-export async function runBullmq(server: RedisServer, concurrency: number, round: number, tasks: number): Promise<{ ms: number }> {
+/** BullMQ's Queue and Worker in this process. `fillFirst`: the tasks are all added before the
+ * worker starts, and the time runs from its start (the worker alone); otherwise from the first
+ * add, the worker taking tasks as they come. */
+export async function runBullmq(server: RedisServer, concurrency: number, round: number, tasks: number, opts: { fillFirst?: boolean } = {}): Promise<{ ms: number }> {
   const connection = { host: '127.0.0.1', port: server.port, maxRetriesPerRequest: null };
-  const name = `bench-${round}-${concurrency}`;
+  const fillFirst = opts.fillFirst ?? false;
+  const name = `bench-${fillFirst ? 'drain-' : ''}${round}-${concurrency}`;
   const queue = new Queue(name, { connection });
-  const worker = new Worker(name, async () => null, { connection, concurrency });
-  const allDone = completions(worker, tasks);
-  await worker.waitUntilReady();
+  const submit = () => submitAll(tasks, SUBMIT_IN_FLIGHT, (i) => queue.add('t', i));
   await queue.waitUntilReady();
-  const started = performance.now();
-  await submitAll(tasks, SUBMIT_IN_FLIGHT, (i) => queue.add('t', i));
-  await allDone;
-  const ms = performance.now() - started;
-  await worker.close();
-  await queue.close();
-  return { ms };
-}
-
-/** BullMQ's worker alone: the tasks added first (64 in flight, as runBullmq), then the worker
- * started; from its start to the last completion. */
-export async function runBullmqDrain(server: RedisServer, concurrency: number, round: number, tasks: number): Promise<{ ms: number }> {
-  const connection = { host: '127.0.0.1', port: server.port, maxRetriesPerRequest: null };
-  const name = `bench-drain-${round}-${concurrency}`;
-  const queue = new Queue(name, { connection });
-  await queue.waitUntilReady();
-  await submitAll(tasks, SUBMIT_IN_FLIGHT, (i) => queue.add('t', i));
-  const worker = new Worker(name, async () => null, { connection, concurrency, autorun: false });
+  if (fillFirst) await submit();
+  const worker = new Worker(name, async () => null, { connection, concurrency, autorun: !fillFirst });
   const allDone = completions(worker, tasks);
   await worker.waitUntilReady();
   const started = performance.now();
-  void worker.run();
+  if (fillFirst) void worker.run();
+  else await submit();
   await allDone;
   const ms = performance.now() - started;
   await worker.close();
