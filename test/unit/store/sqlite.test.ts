@@ -1,8 +1,10 @@
 import { fork } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStore } from '../../../src/store/index.ts';
 import { isStoreError } from '../../../src/store/errors.ts';
@@ -214,6 +216,35 @@ describe('sqlite store', () => {
       } finally {
         if (lock.isTransaction) lock.exec('ROLLBACK');
         lock.close();
+        await store.close();
+      }
+    });
+
+    it(`writing ${name}: a write that found the lock held by another thread goes through once it is released`, async () => {
+      const path = join(tempDir(), 'drover.db');
+      const store = await open({ path, queueLimit: 1000, resultTtlMs: 60_000, sessionTtlMs: 60_000, busyTimeoutMs: 5_000 });
+      // Another thread, so that the in-process store's wait (which blocks its thread) cannot
+      // keep the holder from letting go.
+      const holder = new Worker(
+        `const { DatabaseSync } = require('node:sqlite');
+         const { parentPort, workerData } = require('node:worker_threads');
+         const db = new DatabaseSync(workerData);
+         db.exec('BEGIN IMMEDIATE');
+         parentPort.postMessage('held');
+         setTimeout(() => { db.exec('COMMIT'); db.close(); }, 150);`,
+        { eval: true, workerData: path },
+      );
+      try {
+        await once(holder, 'message');
+        const started = Date.now();
+        const { created } = await store.enqueue({ tenant: 'acme', input: 'after the lock', maxAttempts: 1, timeoutMs: 1000 });
+        expect(created).toBe(true);
+        expect(Date.now() - started).toBeGreaterThanOrEqual(100);
+        expect((await store.list('acme', { limit: 10 })).map((t) => t.input)).toEqual(['after the lock']);
+        // The lock-free wait did not leave the connection without SQLite's own for its other statements.
+        await store.enqueue({ tenant: 'acme', input: 'next', maxAttempts: 1, timeoutMs: 1000 });
+      } finally {
+        await holder.terminate();
         await store.close();
       }
     });
