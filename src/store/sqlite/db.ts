@@ -7,6 +7,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { StoreError } from '../errors.ts';
+import { CountChanges } from './counts.ts';
 
 export type Params = Record<string, SQLInputValue>;
 
@@ -28,6 +29,7 @@ export class Db {
   private readonly statements = new Map<string, StatementSync>();
   private readonly busyTimeoutMs: number;
   private afterCommitQueue: (() => void)[] | null = null;
+  private changes: CountChanges | null = null;
   private savepoints = 0;
   private flat = false;
   private closed = false;
@@ -90,9 +92,11 @@ export class Db {
     this.wrap(() => this.begin());
     const queue: (() => void)[] = [];
     this.afterCommitQueue = queue;
+    const changes = (this.changes = new CountChanges());
     let value: T;
     try {
       value = fn();
+      changes.write(this);
       this.wrap(() => this.db.exec('COMMIT'));
       if (this.failure && !this.failure.lasting) this.failure = null;
     } catch (err) {
@@ -100,6 +104,7 @@ export class Db {
       throw err;
     } finally {
       this.afterCommitQueue = null;
+      this.changes = null;
     }
     for (const cb of queue) cb();
     return value;
@@ -149,18 +154,29 @@ export class Db {
     this.wrap(() => this.db.exec(`SAVEPOINT ${name}`));
     const queue: (() => void)[] = [];
     this.afterCommitQueue = queue;
+    const outerChanges = this.changes!;
+    const changes = (this.changes = new CountChanges(outerChanges));
     try {
       const value = fn();
       this.wrap(() => this.db.exec(`RELEASE ${name}`));
       outer.push(...queue);
+      outerChanges.merge(changes);
       return value;
     } catch (err) {
       if (this.db.isTransaction) this.db.exec(`ROLLBACK TO ${name}; RELEASE ${name}`);
       throw err;
     } finally {
       this.afterCommitQueue = outer;
+      this.changes = outerChanges;
       this.savepoints--;
     }
+  }
+
+  /** The status counts the current write changes (counts.ts): written just before its COMMIT,
+   * dropped with a savepoint that rolls back. */
+  get counts(): CountChanges {
+    if (!this.changes) throw new Error('counts outside a store write transaction');
+    return this.changes;
   }
 
   /** Runs cb after the current write transaction commits (never if it rolls back). */

@@ -47,7 +47,7 @@ export function fail(ctx: Ctx, taskId: string, fence: number, error: TaskError, 
     const task = held(ctx, taskId, fence);
     if (!task) return 'stale';
     if (task.status === 'cancelling') {
-      toCancelled(ctx, now, taskId, cleanError);
+      toCancelled(ctx, now, taskId, 'cancelling', cleanError);
       return 'cancelled';
     }
     if (opts.retryable && task.attempt < task.max_attempts) {
@@ -64,7 +64,7 @@ export function release(ctx: Ctx, taskId: string, fence: number): boolean {
   return ctx.db.write(() => {
     const task = held(ctx, taskId, fence);
     if (!task) return false;
-    if (task.status === 'cancelling') toCancelled(ctx, now, taskId);
+    if (task.status === 'cancelling') toCancelled(ctx, now, taskId, 'cancelling');
     else toQueued(ctx, now, taskId, { runAt: now, error: null, countAttempt: false });
     return true;
   });
@@ -76,7 +76,7 @@ export function cancel(ctx: Ctx, tenant: string, id: string): Task | null {
     const row = ctx.db.get<TaskRow>('SELECT * FROM tasks WHERE id = :id AND tenant = :tenant', { id, tenant });
     if (!row) return null;
     const changed =
-      row.status === 'queued' ? toCancelled(ctx, now, id)
+      row.status === 'queued' ? toCancelled(ctx, now, id, 'queued')
       : row.status === 'running' ? toCancelling(ctx, now, id)
       : undefined;
     return toTaskOf(ctx.db, changed ?? row);

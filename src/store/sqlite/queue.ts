@@ -22,7 +22,7 @@ export function enqueue(ctx: Ctx, req: EnqueueRequest): { task: Task; created: b
         return { task: toTaskOf(ctx.db, existing), created: false };
       }
     }
-    const queued = ctx.db.get<{ n: number | null }>(`SELECT SUM(n) AS n FROM task_counts WHERE status = 'queued'`)?.n ?? 0;
+    const queued = (ctx.db.get<{ n: number | null }>(`SELECT SUM(n) AS n FROM task_counts WHERE status = 'queued'`)?.n ?? 0) + ctx.db.counts.changeOf('queued');
     if (queued >= ctx.opts.queueLimit) {
       throw new StoreError('QUEUE_FULL', `queue full: ${queued} tasks queued (store.queue_limit = ${ctx.opts.queueLimit})`);
     }
@@ -41,6 +41,7 @@ export function enqueue(ctx: Ctx, req: EnqueueRequest): { task: Task; created: b
         idempotencyKey, requestHash: req.idempotencyKey !== undefined ? (req.requestHash ?? null) : null, now,
       },
     );
+    ctx.db.counts.move(req.tenant, priority, null, 'queued');
     // The task is the row just written, so it is not read back (RETURNING * was a quarter of an
     // enqueue, inside the write lock); the columns left to their defaults start at 0 or null.
     // Conformance compares it with what get() reads.
@@ -92,7 +93,7 @@ function reapInside(ctx: Ctx, now: number): number {
   );
   for (const task of expired) {
     const error = { code: 'LEASE_EXPIRED', message: `attempt ${task.attempt} stopped renewing its lease` };
-    if (task.status === 'cancelling') toCancelled(ctx, now, task.id);
+    if (task.status === 'cancelling') toCancelled(ctx, now, task.id, 'cancelling');
     else if (task.attempt < task.max_attempts) toQueued(ctx, now, task.id, { runAt: now, error, countAttempt: true });
     else toDead(ctx, now, task.id, error);
   }

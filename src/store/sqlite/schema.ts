@@ -44,6 +44,7 @@ const MIGRATIONS: readonly string[] = [
 
   -- Counts by status and priority, kept by triggers so that every path that changes a
   -- status keeps them right: the queue cap and stats read them instead of counting rows.
+  -- (The writes keep them since 7.)
   CREATE TABLE task_counts (
     status TEXT NOT NULL,
     priority INTEGER NOT NULL,
@@ -159,6 +160,16 @@ const MIGRATIONS: readonly string[] = [
   `
   DROP INDEX tasks_by_status;
   CREATE INDEX tasks_in_claim_order ON tasks (priority DESC, seq) WHERE status = 'queued';
+  `,
+  // 7: the writes keep task_counts and tenant_counts themselves, one UPSERT per counter a commit
+  // (counts.ts), instead of these triggers' four statements for every task whose status changed.
+  `
+  DROP TRIGGER IF EXISTS tasks_counted_on_insert;
+  DROP TRIGGER IF EXISTS tasks_counted_on_update;
+  DROP TRIGGER IF EXISTS tasks_counted_on_delete;
+  DROP TRIGGER IF EXISTS tasks_tenant_counted_on_insert;
+  DROP TRIGGER IF EXISTS tasks_tenant_counted_on_update;
+  DROP TRIGGER IF EXISTS tasks_tenant_counted_on_delete;
   `,
 ];
 

@@ -1,24 +1,32 @@
 // Every status change of a task goes through here: one UPDATE that also allocates the next
-// event seq, then the status event published in the same transaction. A `where` clause
+// event seq, then the status event published in the same transaction, and the move from the
+// status the caller knows the task had to its new one counted (counts.ts). A `where` clause
 // (fence, current status) makes the change conditional; no row back means nothing changed.
-import type { TaskError } from '../types.ts';
+import type { TaskError, TaskStatus } from '../types.ts';
 import { appendStatus, STATUS_COLUMNS, type StatusRow } from './events.ts';
-import { ACTIVE, toJson, type Ctx, type TaskRow } from './context.ts';
+import { toJson, type Ctx, type TaskRow } from './context.ts';
 import type { Params } from './db.ts';
 
-/** `error` is the failure this change records, shown in its status event. `returning`: the
+/** `from`: the status the task has now (the caller read it, or `where` makes sure of it).
+ * `error` is the failure this change records, shown in its status event. `returning`: the
  * columns read back (the whole row by default). */
-function transition<Row extends StatusRow = TaskRow>(
-  ctx: Ctx, now: number, id: string, set: string, params: Params,
+function transition<Row extends CountedRow = TaskRow>(
+  ctx: Ctx, now: number, id: string, from: TaskStatus, set: string, params: Params,
   opts: { where?: string; error?: TaskError | null; returning?: string } = {},
 ): Row | undefined {
   const row = ctx.db.get<Row>(
     `UPDATE tasks SET ${set}, updated_at = :now, event_seq = event_seq + 1 WHERE id = :id ${opts.where ?? ''} RETURNING ${opts.returning ?? '*'}`,
     { ...params, id, now },
   );
-  if (row) appendStatus(ctx, row, opts.error ?? null);
+  if (!row) return row;
+  ctx.db.counts.move(row.tenant, row.priority, from, row.status);
+  appendStatus(ctx, row, opts.error ?? null);
   return row;
 }
+
+/** What a status change reads back: its event's columns and the counters' keys. */
+type CountedRow = StatusRow & Pick<TaskRow, 'tenant' | 'priority'>;
+const COUNTED_COLUMNS = `${STATUS_COLUMNS}, tenant, priority`;
 
 // Attempts: a claim opens one; every change that ends a run (back to the queue, succeeded,
 // dead, cancelled) closes the open one with the failure it records; a release on drain,
@@ -29,7 +37,7 @@ function endAttempt(ctx: Ctx, now: number, id: string, error: TaskError | null):
   });
 }
 
-/** Claims the tasks `claimable` (a SELECT of ids taking :now and :n) selects, in one UPDATE and
+/** Claims the queued tasks `claimable` (a SELECT of ids taking :now and :n) selects, in one UPDATE and
  * one INSERT of their attempts, not two statements per task; rows in claim order (priority,
  * then age). The ids are selected before any row changes, as one snapshot. */
 export function toRunning(ctx: Ctx, now: number, claimable: string, params: Params, worker: string, leaseUntil: number): TaskRow[] {
@@ -47,22 +55,25 @@ export function toRunning(ctx: Ctx, now: number, claimable: string, params: Para
      ON CONFLICT (task_id, n) DO UPDATE SET started_at = :now, finished_at = NULL, error = NULL`,
     { claimed: JSON.stringify(rows.map((r) => ({ id: r.id, n: r.attempt }))), now },
   );
-  for (const row of rows) appendStatus(ctx, row, null);
+  for (const row of rows) {
+    ctx.db.counts.move(row.tenant, row.priority, 'queued', 'running');
+    appendStatus(ctx, row, null);
+  }
   return rows;
 }
 
 export function toCancelling(ctx: Ctx, now: number, id: string): TaskRow | undefined {
-  return transition(ctx, now, id, `status = 'cancelling'`, {}, { where: `AND status = 'running'` });
+  return transition(ctx, now, id, 'running', `status = 'cancelling'`, {}, { where: `AND status = 'running'` });
 }
 
-/** Back to the queue. `countAttempt: false` gives the attempt back (a release on drain). */
+/** Back to the queue from `running`. `countAttempt: false` gives the attempt back (a release on drain). */
 export function toQueued(
   ctx: Ctx, now: number, id: string, opts: { runAt: number; error: TaskError | null; countAttempt: boolean },
 ): TaskRow | undefined {
   if (opts.countAttempt) endAttempt(ctx, now, id, opts.error);
   else ctx.db.run('DELETE FROM attempts WHERE task_id = :id AND finished_at IS NULL', { id });
   return transition(
-    ctx, now, id,
+    ctx, now, id, 'running',
     `status = 'queued', run_at = :runAt, lease_until = NULL, error = COALESCE(:error, error)` +
       (opts.countAttempt ? '' : ', attempt = attempt - 1'),
     { runAt: opts.runAt, error: opts.error ? toJson(opts.error) : null },
@@ -75,26 +86,31 @@ export function toQueued(
  * ends here, so the one UPDATE also checks the claim (no SELECT before it) and reads back only
  * what the event needs, not the whole row with its input. */
 export function toSucceeded(ctx: Ctx, now: number, id: string, fence: number, result: unknown): boolean {
-  const row = transition<StatusRow>(
-    ctx, now, id, `status = 'succeeded', result = :result, error = NULL, lease_until = NULL, finished_at = :now`,
-    { result: toJson(result), fence }, { where: `AND fence = :fence AND ${ACTIVE}`, returning: STATUS_COLUMNS },
+  const succeed = (from: TaskStatus) => transition<CountedRow>(
+    ctx, now, id, from, `status = 'succeeded', result = :result, error = NULL, lease_until = NULL, finished_at = :now`,
+    { result: toJson(result), fence }, { where: `AND fence = :fence AND status = '${from}'`, returning: COUNTED_COLUMNS },
   );
+  // Running, unless a cancel was asked for meanwhile (the result still wins): the count moves
+  // from the status the task had, and UPDATE … RETURNING reads back only the new one.
+  const row = succeed('running') ?? succeed('cancelling');
   if (!row) return false;
   endAttempt(ctx, now, id, null);
   return true;
 }
 
+/** From `running`: its last attempt failed. */
 export function toDead(ctx: Ctx, now: number, id: string, error: TaskError): TaskRow | undefined {
   endAttempt(ctx, now, id, error);
   return transition(
-    ctx, now, id, `status = 'dead', error = :error, lease_until = NULL, finished_at = :now`, { error: toJson(error) }, { error },
+    ctx, now, id, 'running', `status = 'dead', error = :error, lease_until = NULL, finished_at = :now`, { error: toJson(error) }, { error },
   );
 }
 
-export function toCancelled(ctx: Ctx, now: number, id: string, error: TaskError | null = null): TaskRow | undefined {
+/** From `queued`, or from `cancelling` when its attempt ends. */
+export function toCancelled(ctx: Ctx, now: number, id: string, from: 'queued' | 'cancelling', error: TaskError | null = null): TaskRow | undefined {
   endAttempt(ctx, now, id, error);
   return transition(
-    ctx, now, id, `status = 'cancelled', error = COALESCE(:error, error), lease_until = NULL, finished_at = :now`,
+    ctx, now, id, from, `status = 'cancelled', error = COALESCE(:error, error), lease_until = NULL, finished_at = :now`,
     { error: error ? toJson(error) : null },
     { error },
   );

@@ -48,15 +48,16 @@ function cleanup(ctx: Ctx, now: number): CleanupResult {
   let tasks = 0;
   for (;;) {
     const removed = ctx.db.write(() => {
-      const ids = ctx.db.all<{ id: string }>(
-        'SELECT id FROM tasks WHERE finished_at IS NOT NULL AND finished_at < :cutoff LIMIT :limit',
+      const ids = ctx.db.all<{ id: string; tenant: string; priority: number; status: string }>(
+        'SELECT id, tenant, priority, status FROM tasks WHERE finished_at IS NOT NULL AND finished_at < :cutoff LIMIT :limit',
         { cutoff, limit: CLEANUP_BATCH },
       );
-      for (const { id } of ids) {
+      for (const { id, tenant, priority, status } of ids) {
         ctx.db.run('DELETE FROM events WHERE task_id = :id', { id });
         ctx.db.run('DELETE FROM tool_results WHERE task_id = :id', { id });
         ctx.db.run('DELETE FROM attempts WHERE task_id = :id', { id });
         ctx.db.run('DELETE FROM tasks WHERE id = :id', { id });
+        ctx.db.counts.move(tenant, priority, status, null);
       }
       return ids.length;
     });

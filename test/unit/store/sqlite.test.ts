@@ -107,6 +107,20 @@ describe('sqlite store', () => {
         ...ids.filter((id) => !claimed.some((t) => t.id === id)).slice(0, 4).map((id, i) => store.cancel(i % 2 ? 'acme' : 'umbrella', id)),
       ]);
       check();
+      // A result that comes after a cancel still wins (cancelling → succeeded); a stale one changes nothing.
+      const [late] = await store.claim({ worker: 'w1', n: 1, leaseMs: 60_000 });
+      await store.cancel(late!.tenant, late!.id);
+      expect(await Promise.all([store.complete(late!.id, late!.fence, 'late'), store.complete(late!.id, late!.fence + 1, 'stale')])).toEqual([true, false]);
+      check();
+      // A call that fails in a batch after others counted (threaded: they share one transaction,
+      // which runs again without it) leaves the others counted once.
+      const batch = await Promise.allSettled([
+        store.enqueue({ tenant: 'acme', input: 'a', idempotencyKey: 'k', requestHash: 'a', maxAttempts: 1, timeoutMs: 60_000 }),
+        store.enqueue({ tenant: 'umbrella', input: 'b', maxAttempts: 1, timeoutMs: 60_000 }),
+        store.enqueue({ tenant: 'acme', input: 'c', idempotencyKey: 'k', requestHash: 'c', maxAttempts: 1, timeoutMs: 60_000 }),
+      ]);
+      expect(batch.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected']);
+      check();
       // A cancelled running task ends when its holder gives up; the rest of the claims lapse.
       await Promise.all(cancelledRunning!.map((t) => store.fail(t.id, t.fence, { code: 'CANCELLED', message: 'stop' }, { retryable: false, retryDelayMs: 0 })));
       await store.claim({ worker: 'w2', n: 100, leaseMs: 1 });
@@ -164,10 +178,22 @@ describe('sqlite store', () => {
     await store.complete(retried.id, second!.fence, 'ok');
     const queued = (await store.enqueue({ tenant: 'acme', input: 2, maxAttempts: 3, timeoutMs: 1000 })).task;
     await store.close();
-    // What a schema-2 file holds: no attempts table, the task's own error kept after a success.
+    // What a schema-2 file holds: no attempts table, the task's own error kept after a success,
+    // task_counts kept by triggers.
     const { DatabaseSync } = await import('node:sqlite');
     const db = new DatabaseSync(path);
-    db.exec(`DROP TABLE attempts; DROP TABLE tenant_counts; DROP TRIGGER tasks_tenant_counted_on_insert; DROP TRIGGER tasks_tenant_counted_on_update; DROP TRIGGER tasks_tenant_counted_on_delete; DROP INDEX events_cancelling; DROP INDEX tasks_in_claim_order; CREATE INDEX tasks_by_status ON tasks (status, priority DESC, seq); UPDATE tasks SET error = '${JSON.stringify(boom)}' WHERE id = '${retried.id}'; PRAGMA user_version = 2`);
+    db.exec(`
+      CREATE TRIGGER tasks_counted_on_insert AFTER INSERT ON tasks BEGIN
+        INSERT INTO task_counts (status, priority, n) VALUES (new.status, new.priority, 1) ON CONFLICT (status, priority) DO UPDATE SET n = n + 1;
+      END;
+      CREATE TRIGGER tasks_counted_on_update AFTER UPDATE OF status ON tasks WHEN old.status <> new.status BEGIN
+        UPDATE task_counts SET n = n - 1 WHERE status = old.status AND priority = old.priority;
+        INSERT INTO task_counts (status, priority, n) VALUES (new.status, new.priority, 1) ON CONFLICT (status, priority) DO UPDATE SET n = n + 1;
+      END;
+      CREATE TRIGGER tasks_counted_on_delete AFTER DELETE ON tasks BEGIN
+        UPDATE task_counts SET n = n - 1 WHERE status = old.status AND priority = old.priority;
+      END;`);
+    db.exec(`DROP TABLE attempts; DROP TABLE tenant_counts; DROP INDEX events_cancelling; DROP INDEX tasks_in_claim_order; CREATE INDEX tasks_by_status ON tasks (status, priority DESC, seq); UPDATE tasks SET error = '${JSON.stringify(boom)}' WHERE id = '${retried.id}'; PRAGMA user_version = 2`);
     db.close();
 
     const migrated = await openSqliteStore(opts);
@@ -175,6 +201,10 @@ describe('sqlite store', () => {
     expect((await migrated.get('acme', queued.id))?.attempts).toEqual([]);
     // Counted per tenant from the tasks already there (schema 4).
     expect(await migrated.backlogByTenant(10)).toEqual([{ tenant: 'acme', queued: 1, running: 0 }]);
+    // Counted once from then on: the writes count, and the triggers that counted before are gone (schema 7).
+    await migrated.enqueue({ tenant: 'acme', input: 3, maxAttempts: 1, timeoutMs: 1000 });
+    expect(await migrated.backlogByTenant(10)).toEqual([{ tenant: 'acme', queued: 2, running: 0 }]);
+    expect((await migrated.stats()).queued).toBe(2);
     await migrated.close();
   });
 
