@@ -27,17 +27,33 @@ export type StatusRow = Pick<TaskRow, 'id' | 'status' | 'attempt' | 'event_seq' 
 export function appendStatus(ctx: Ctx, row: StatusRow, error: TaskError | null): void {
   const status = row.status as TaskStatus;
   if (status === 'succeeded') {
-    // The text JSON.stringify({ type, status, attempt, result }) would give, with the result as
-    // the JSON just stored: parsing it only to write it out again costs in proportion to the
-    // answer (an agent's runs to kilobytes), inside the write lock. A success records no error.
-    const data = `{"type":"status","status":"succeeded","attempt":${row.attempt},"result":${row.result ?? 'null'}}`;
-    appendEventJson(ctx, row.id, row.event_seq, data, true);
+    appendEventJson(ctx, row.id, row.event_seq, succeededJson(row), true);
     return;
   }
   const event: StatusEvent = { type: 'status', status, attempt: row.attempt };
   if (error) event.error = error;
   if (status === 'queued') event.runAt = row.run_at;
   appendEvent(ctx, row.id, row.event_seq, event, isTerminal(status));
+}
+
+/** The text JSON.stringify({ type, status, attempt, result }) would give, with the result as the
+ * JSON just stored: parsing it only to write it out again costs in proportion to the answer (an
+ * agent's runs to kilobytes), inside the write lock. A success records no error. */
+function succeededJson(row: StatusRow): string {
+  return `{"type":"status","status":"succeeded","attempt":${row.attempt},"result":${row.result ?? 'null'}}`;
+}
+
+/** appendStatus for many tasks that just succeeded, in one INSERT. */
+export function appendSucceeded(ctx: Ctx, rows: readonly StatusRow[]): void {
+  if (rows.length === 0) return;
+  const events = rows.map((row) => ({ id: row.id, seq: row.event_seq, data: succeededJson(row) }));
+  ctx.db.run(
+    `INSERT INTO events (task_id, seq, final, data) SELECT value ->> 'id', value ->> 'seq', 1, value ->> 'data' FROM json_each(:events)`,
+    { events: JSON.stringify(events) },
+  );
+  for (const e of events) {
+    if (ctx.hub.wants(e.id)) ctx.db.afterCommit(() => ctx.hub.dispatch(e.id, { seq: e.seq, event: fromJson(e.data), final: true }));
+  }
 }
 
 /** A progress event of the attempt holding `fence`; dropped (null) once another holds the task. */

@@ -3,7 +3,7 @@
 import type { FailOptions, FailResult, RenewResult, Task, TaskError } from '../types.ts';
 import { validateLease } from '../validate.ts';
 import { ACTIVE, toTaskOf, type Ctx, type TaskRow } from './context.ts';
-import { toCancelled, toCancelling, toDead, toQueued, toSucceeded } from './transitions.ts';
+import { toCancelled, toCancelling, toDead, toQueued, toSucceeded, toSucceededAll } from './transitions.ts';
 
 interface Held {
   status: string;
@@ -38,6 +38,11 @@ export function renew(ctx: Ctx, taskId: string, fence: number, leaseMs: number):
 export function complete(ctx: Ctx, taskId: string, fence: number, result: unknown): boolean {
   const now = ctx.clock();
   return ctx.db.write(() => toSucceeded(ctx, now, taskId, fence, result));
+}
+
+/** complete() for each claim, in one write: the store thread's batch of completions (thread.ts). */
+export function completeAll(ctx: Ctx, items: readonly { taskId: string; fence: number; result: unknown; now: number }[]): boolean[] {
+  return ctx.db.write(() => toSucceededAll(ctx, items.map((c) => ({ id: c.taskId, fence: c.fence, result: c.result, now: c.now }))));
 }
 
 export function fail(ctx: Ctx, taskId: string, fence: number, error: TaskError, opts: FailOptions): FailResult {

@@ -9,6 +9,7 @@ import { TurnBatch } from '../turn-batch.ts';
 import type { Ctx } from './context.ts';
 import { openDb } from './open.ts';
 import { toWire, type Answer, type Call, type CommittedEvent, type WireError, type FromThread, type ThreadInit, type ToThread } from './wire.ts';
+import { completeAll } from './lifecycle.ts';
 import { WRITES } from './writes.ts';
 
 if (!parentPort) throw new Error('thread.ts runs as a worker thread of the SQLite store');
@@ -106,15 +107,23 @@ function flush(calls: Call[]): void {
 function commit(batch: Call[]): Answer[] {
   let callFailed = false;
   try {
-    return db.writeFlat(() =>
-      batch.map((c): Answer => {
+    return db.writeFlat(() => {
+      const answers: Answer[] = [];
+      // The batch's completions go in together (completeAll), where the last of them stood:
+      // whatever came before any of them still runs before it.
+      const completions = batch.flatMap((c, i) => (c.name === 'complete' ? [i] : []));
+      const together = completions.length > 1 ? completions.at(-1)! : -1;
+      batch.forEach((c, i) => {
         try {
-          return { id: c.id, ok: true, value: runOp(c) };
+          if (c.name !== 'complete' || together < 0) answers[i] = { id: c.id, ok: true, value: runOp(c) };
+          else if (i === together) completeTogether(batch, completions, answers);
         } catch (err) {
           callFailed = true;
           throw err;
         }
-      }));
+      });
+      return answers;
+    });
   } catch (err) {
     if (!callFailed) return batch.map((c) => ({ id: c.id, ok: false, error: toWire(err) }));
   }
@@ -134,6 +143,17 @@ function commit(batch: Call[]): Answer[] {
     answers = batch.map((c) => ({ id: c.id, ok: false, error }));
   }
   return answers;
+}
+
+/** The completions at `at` in the batch, in one completeAll; their answers go where they stood. */
+function completeTogether(batch: Call[], at: number[], answers: Answer[]): void {
+  const done = completeAll(ctx, at.map((i) => {
+    const [taskId, fence, result] = batch[i]!.args as [string, number, unknown];
+    return { taskId, fence, result, now: batch[i]!.now ?? Date.now() };
+  }));
+  at.forEach((i, k) => {
+    answers[i] = { id: batch[i]!.id, ok: true, value: done[k] };
+  });
 }
 
 function runOp(c: Call): unknown {

@@ -3,7 +3,7 @@
 // status the caller knows the task had to its new one counted (counts.ts). A `where` clause
 // (fence, current status) makes the change conditional; no row back means nothing changed.
 import type { TaskError, TaskStatus } from '../types.ts';
-import { appendStatus, STATUS_COLUMNS, type StatusRow } from './events.ts';
+import { appendStatus, appendSucceeded, STATUS_COLUMNS, type StatusRow } from './events.ts';
 import { toJson, type Ctx, type TaskRow } from './context.ts';
 import type { Params } from './db.ts';
 
@@ -96,6 +96,39 @@ export function toSucceeded(ctx: Ctx, now: number, id: string, fence: number, re
   if (!row) return false;
   endAttempt(ctx, now, id, null);
   return true;
+}
+
+/** toSucceeded for many claims at once, each at its own time: one UPDATE, one INSERT of their
+ * status events and one UPDATE of their attempts, instead of three statements for each (a
+ * completion cost ~40 % less inside the write lock, bench/RESULTS.md). A claim the batch did
+ * not change (a cancel was asked for, the fence is stale, its task came twice) goes through
+ * toSucceeded after it. Answers as toSucceeded would, in order. */
+export function toSucceededAll(ctx: Ctx, items: readonly { id: string; fence: number; result: unknown; now: number }[]): boolean[] {
+  const first = new Map<string, number>();
+  items.forEach((item, i) => {
+    if (!first.has(item.id)) first.set(item.id, i);
+  });
+  const batch = [...first.values()].map((i) => ({ id: items[i]!.id, fence: items[i]!.fence, result: toJson(items[i]!.result), now: items[i]!.now }));
+  const rows = ctx.db.all<CountedRow & { finished_at: number }>(
+    `UPDATE tasks SET status = 'succeeded', result = j.value ->> 'result', error = NULL, lease_until = NULL,
+       finished_at = j.value ->> 'now', updated_at = j.value ->> 'now', event_seq = event_seq + 1
+     FROM json_each(:batch) j
+     WHERE tasks.id = j.value ->> 'id' AND tasks.fence = j.value ->> 'fence' AND tasks.status = 'running'
+     RETURNING ${COUNTED_COLUMNS}, finished_at`,
+    { batch: JSON.stringify(batch) },
+  );
+  const done = new Set<string>();
+  for (const row of rows) {
+    done.add(row.id);
+    ctx.db.counts.move(row.tenant, row.priority, 'running', 'succeeded');
+  }
+  appendSucceeded(ctx, rows);
+  ctx.db.run(
+    `UPDATE attempts SET finished_at = j.value ->> 'now', error = NULL
+     FROM json_each(:ended) j WHERE attempts.task_id = j.value ->> 'id' AND attempts.finished_at IS NULL`,
+    { ended: JSON.stringify(rows.map((r) => ({ id: r.id, now: r.finished_at }))) },
+  );
+  return items.map((item, i) => (first.get(item.id) === i && done.has(item.id)) || toSucceeded(ctx, item.now, item.id, item.fence, item.result));
 }
 
 /** From `running`: its last attempt failed. */

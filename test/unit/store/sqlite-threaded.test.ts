@@ -48,6 +48,60 @@ describe('sqlite store, writes in a thread', () => {
     }
   });
 
+  // The thread writes a batch's completions together (completeAll): each answers as it would alone.
+  it.each([
+    ['a batch of completions', false],
+    ['a batch of completions that a failing call sends through one savepoint each', true],
+  ] as const)('%s: each answers for its own claim, and stores its result, final event, attempt and count', async (_name, withFailure) => {
+    const path = tempPath();
+    const store = await openThreadedSqliteStore(options(path));
+    const db = new DatabaseSync(path);
+    try {
+      const ids = [];
+      for (let i = 0; i < 5; i++) ids.push((await store.enqueue({ tenant: 'acme', input: i, maxAttempts: 1, timeoutMs: 60_000, idempotencyKey: `k${i}`, requestHash: 'h' })).task.id);
+      const claimed = await store.claim({ worker: 'w1', n: 5, leaseMs: 60_000 });
+      const [a, b, c, d, e] = ids.map((id) => claimed.find((t) => t.id === id)!);
+      await store.cancel('acme', c!.id);
+      const watched: unknown[] = [];
+      const unsubscribe = store.subscribe(d!.id, 0, (ev) => watched.push(ev.event), () => undefined);
+      // One turn: a progress event of e before its completion, a stale claim, a cancelled task
+      // whose result still wins, a completion sent twice; and, in one case, a call that fails.
+      const sent = [
+        store.publish(e!.id, e!.fence, { step: 'last' }),
+        store.complete(a!.id, a!.fence, { n: 'a' }),
+        store.complete(b!.id, b!.fence + 1, { n: 'stale' }),
+        store.complete(c!.id, c!.fence, { n: 'c' }),
+        store.complete(a!.id, a!.fence, { n: 'a again' }),
+        ...(withFailure ? [store.enqueue({ tenant: 'acme', input: 'x', maxAttempts: 1, timeoutMs: 60_000, idempotencyKey: 'k0', requestHash: 'other' })] : []),
+        store.complete(d!.id, d!.fence, { n: 'd' }),
+        store.complete(e!.id, e!.fence, { n: 'e' }),
+      ];
+      const results = await Promise.allSettled(sent);
+      expect(results.map((r) => (r.status === 'fulfilled' ? typeof r.value === 'boolean' ? r.value : 'other' : (r.reason as { code: string }).code)))
+        .toEqual(['other', true, false, true, false, ...(withFailure ? ['IDEMPOTENCY_MISMATCH'] : []), true, true]);
+      const tasks = new Map((await store.list('acme', { limit: 10 })).map((t) => [t.id, t]));
+      expect([a, b, c, d, e].map((t) => [tasks.get(t!.id)!.status, tasks.get(t!.id)!.result])).toEqual([
+        ['succeeded', { n: 'a' }], ['running', null], ['succeeded', { n: 'c' }], ['succeeded', { n: 'd' }], ['succeeded', { n: 'e' }],
+      ]);
+      for (const t of [a, c, d, e]) {
+        const task = tasks.get(t!.id)!;
+        expect(task.attempts).toEqual([{ n: 1, error: null, startedAt: task.startedAt, finishedAt: task.finishedAt }]);
+        const events = await store.events(t!.id, 0);
+        expect(events.at(-1)).toMatchObject({ final: true, event: { type: 'status', status: 'succeeded', attempt: 1, result: task.result } });
+        expect(events.map((ev) => ev.seq)).toEqual(events.map((_, k) => k + 1));
+      }
+      expect((await store.events(e!.id, 0)).map((ev) => ev.event)).toContainEqual({ step: 'last' });
+      await expect.poll(() => watched.at(-1)).toMatchObject({ type: 'status', status: 'succeeded', result: { n: 'd' } });
+      unsubscribe();
+      const kept = db.prepare('SELECT status, n FROM task_counts WHERE n <> 0 ORDER BY status').all();
+      expect(kept).toEqual(db.prepare('SELECT status, COUNT(*) AS n FROM tasks GROUP BY status ORDER BY status').all());
+      expect(kept).toContainEqual({ status: 'succeeded', n: 4 });
+    } finally {
+      db.close();
+      await store.close();
+    }
+  });
+
   it('undoes only the failed call of a batch, even one that failed after it wrote: no gap in the event numbers', async () => {
     const store = await openThreadedSqliteStore(options(tempPath()));
     try {
