@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openStore } from '../../../src/store/index.ts';
 import { isStoreError } from '../../../src/store/errors.ts';
 import { openSqliteStore } from '../../../src/store/sqlite/index.ts';
+import { openDb } from '../../../src/store/sqlite/open.ts';
 import { CLAIMABLE } from '../../../src/store/sqlite/queue.ts';
 import { openThreadedSqliteStore } from '../../../src/store/sqlite/threaded.ts';
 import { runStoreConformance } from '../../conformance/store.ts';
@@ -271,14 +272,22 @@ describe('sqlite store', () => {
         expect(created).toBe(true);
         expect(Date.now() - started).toBeGreaterThanOrEqual(100);
         expect((await store.list('acme', { limit: 10 })).map((t) => t.input)).toEqual(['after the lock']);
-        // The lock-free wait did not leave the connection without SQLite's own for its other statements.
-        await store.enqueue({ tenant: 'acme', input: 'next', maxAttempts: 1, timeoutMs: 1000 });
       } finally {
         await holder.terminate();
         await store.close();
       }
     });
   }
+
+  it('keeps SQLite\'s own busy timeout for the statements other than a write\'s BEGIN', () => {
+    const db = openDb(join(tempDir(), 'drover.db'), { busyTimeoutMs: 1234 });
+    try {
+      db.write(() => db.run('INSERT INTO rate_limits (key, tat) VALUES (:key, 1)', { key: 'k' }));
+      expect(db.get('PRAGMA busy_timeout')).toEqual({ timeout: 1234 });
+    } finally {
+      db.close();
+    }
+  });
 
   it('refuses a file written by a newer schema', async () => {
     const path = join(tempDir(), 'drover.db');
