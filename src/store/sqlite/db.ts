@@ -1,7 +1,8 @@
 // A thin layer over node:sqlite: cached prepared statements, write transactions that take
 // the write lock up front (BEGIN IMMEDIATE, so two processes never read the same queued row
-// and both claim it), callbacks that run only once a transaction committed, and SQLite's
-// errors turned into StoreErrors. A damaged file or a failing disk is remembered as the
+// and both claim it), callbacks that run only once a transaction committed, the status counts
+// a transaction changed (counts.ts) written just before it commits, and SQLite's errors
+// turned into StoreErrors. A damaged file or a failing disk is remembered as the
 // store's fault, which readiness reports, so a load balancer stops sending work here.
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname } from 'node:path';
