@@ -14,8 +14,9 @@
 //   npm run bench:agents -- [--parts density,throughput] [--variants timer,h1,h2c] [--inflight 10000] [--backlog 500]
 //                           [--steady 20] [--latency 2000] [--tasks 20000] [--store-rounds 3]
 //                           [--node-flags='--a-v8-flag …']  (flags for drover's node, its children's too: to try one)
+//                           [--log FILE]  (what drover's processes print, e.g. with --node-flags=--trace-gc)
 // Everything listens on 127.0.0.1; every process started is ended by its pid (bench/lib/procs.ts).
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -46,6 +47,9 @@ const { values: args } = parseArgs({
     children: { type: 'string', default: '2' },
     'http-concurrency': { type: 'string', default: '64' },
     'node-flags': { type: 'string', default: '' },
+    // Every line drover's processes print (their logs; --trace-gc's lines with --node-flags),
+    // each after the time it was read, appended to this file.
+    log: { type: 'string', default: '' },
     // Part (b): rounds of into-the-store alternating with BullMQ.
     'store-rounds': { type: 'string', default: '3' },
     // timer: the example agent's steps with a timer for the LLM call; h1 / h2c: the example agent,
@@ -97,6 +101,7 @@ async function startNode(env: Record<string, string>): Promise<Node> {
       ...env,
     },
     onLine: (line) => {
+      if (args.log) appendFileSync(args.log, `${Date.now()} ${line}\n`);
       if (line.includes('"msg":"child ready"')) childPids.push((JSON.parse(line) as { childPid: number }).childPid);
       if (line.includes('"msg":"admin listening"')) adminPort = (JSON.parse(line) as { port: number }).port;
     },
