@@ -12,9 +12,13 @@ function appendEventJson(ctx: Ctx, taskId: string, seq: number, data: string, fi
   ctx.db.run('INSERT INTO events (task_id, seq, final, data) VALUES (:taskId, :seq, :final, :data)', {
     taskId, seq, final: final ? 1 : 0, data,
   });
-  // Subscribers here get what subscribers elsewhere get: the stored JSON, not the caller's object.
-  // Nobody subscribes within a write (it runs to its end synchronously), so asking now is asking
-  // at the commit; an event nobody here watches is not parsed back.
+  deliverAtCommit(ctx, taskId, seq, data, final);
+}
+
+/** Subscribers here get what subscribers elsewhere get: the stored JSON, not the caller's object.
+ * Nobody subscribes within a write (it runs to its end synchronously), so asking now is asking
+ * at the commit; an event nobody here watches is not parsed back. */
+function deliverAtCommit(ctx: Ctx, taskId: string, seq: number, data: string, final: boolean): void {
   if (ctx.hub.wants(taskId)) ctx.db.afterCommit(() => ctx.hub.dispatch(taskId, { seq, event: fromJson(data), final }));
 }
 
@@ -51,9 +55,7 @@ export function appendSucceeded(ctx: Ctx, rows: readonly StatusRow[]): void {
     `INSERT INTO events (task_id, seq, final, data) SELECT value ->> 'id', value ->> 'seq', 1, value ->> 'data' FROM json_each(:events)`,
     { events: JSON.stringify(events) },
   );
-  for (const e of events) {
-    if (ctx.hub.wants(e.id)) ctx.db.afterCommit(() => ctx.hub.dispatch(e.id, { seq: e.seq, event: fromJson(e.data), final: true }));
-  }
+  for (const e of events) deliverAtCommit(ctx, e.id, e.seq, e.data, true);
 }
 
 /** A progress event of the attempt holding `fence`; dropped (null) once another holds the task. */
