@@ -345,8 +345,8 @@ async function densityRun(variant: Variant): Promise<DensityResult> {
     // offered exactly 10,000); the default backlog lets a node that can hold the target show
     // it. It writes into the store itself
     // (HTTP submission tops out below the rate 10,000 tasks of 2 s need), in bursts with pauses:
-    // SQLite's busy handler sleeps, so a process that takes the write lock back at once starves
-    // the children. A burst waits its turn on the lock while the node finishes tasks, so bursts
+    // a writer waiting for the lock tries again only every so often (db.ts), so a process that
+    // takes the write lock back at once starves the children. A burst waits its turn on the lock while the node finishes tasks, so bursts
     // overlap and those not yet committed count against the room: waiting for each commit
     // before the next burst kept the offer 400–700 under the target at ~3,600 completions/s.
     let enqueued = 0;
