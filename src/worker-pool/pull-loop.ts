@@ -46,9 +46,11 @@ interface Attempt {
   /** A renew is on its way to the store; `renewAgain` asks for another as soon as it is back. */
   renewing: boolean;
   renewAgain: boolean;
-  renewTimer?: NodeJS.Timeout;
-  backstop?: NodeJS.Timeout;
-  backstopAt?: number;
+  /** When the next renewal is due (Date.now() ms). */
+  renewAt: number;
+  /** When the backstop ends the attempt and its thread (Infinity: not armed), and why. */
+  backstopAt: number;
+  backstopReason: AbortReason | 'timeout';
 }
 
 /** Names a claim: the tool cache's owner, the key of cancel messages and of the loop's attempts. */
@@ -60,14 +62,19 @@ function ownerOf(worker: string, taskId: string, fence: number): string {
 const CLAIM_BATCH = 256;
 /** After a task ends, claim after this pause, so completions close together share one claim. */
 const REFILL_DELAY_MS = 5;
-/** Node fires longer timers at once. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+/** The longest the lease ticker sleeps: how late a backstop may come with a long grace and lease. */
+const MAX_TICK_MS = 1000;
 /** Time an agent gets to return after its signal fired (the default of executor.abort_grace). */
 export const ABANDON_GRACE_MS = 5_000;
 
 export class PullLoop {
   private readonly o: PullLoopOptions;
   private readonly leaseMs: number;
+  private readonly graceMs: number;
+  /** One timer for every attempt's renewals and backstop, as BullMQ extends all its job locks
+   * in one timer: two Timeouts per attempt were a tenth of what the main thread holds per task. */
+  private ticker: NodeJS.Timeout | undefined;
+  private readonly tickMs: number;
   private readonly attempts = new Map<string, Attempt>();
   /** Queue waits (s) of the tasks claimed in the current interval, sampled to at most 1024. */
   private waits: number[] = [];
@@ -92,6 +99,10 @@ export class PullLoop {
   constructor(opts: PullLoopOptions) {
     this.o = opts;
     this.leaseMs = Math.max(1, Math.round(opts.config.lease * 1000));
+    this.graceMs = opts.abandonGraceMs ?? ABANDON_GRACE_MS;
+    // A renewal comes at most a sixth of the lease late (half the lease still left), a backstop
+    // at most half the grace late.
+    this.tickMs = Math.max(1, Math.min(MAX_TICK_MS, Math.floor(this.leaseMs / 6), Math.floor(this.graceMs / 2)));
   }
 
   /** Tasks claimed and not yet ended (an attempt whose agent ignores its abort keeps its slot). */
@@ -198,10 +209,17 @@ export class PullLoop {
   }
 
   private begin(task: ClaimedTask): void {
-    const a: Attempt = { task, owner: ownerOf(this.o.worker, task.id, task.fence), closed: false, cancelling: false, renewing: false, renewAgain: false };
+    const a: Attempt = {
+      task, owner: ownerOf(this.o.worker, task.id, task.fence), closed: false, cancelling: false, renewing: false, renewAgain: false,
+      renewAt: Date.now() + this.renewEveryMs(), backstopAt: Infinity, backstopReason: 'timeout',
+    };
     this.attempts.set(a.owner, a);
-    this.scheduleRenew(a);
     this.armBackstop(a, task.timeoutMs, 'timeout');
+    if (!this.ticker) {
+      // Unref'd as the reaper is: an attempt keeps the child up through its thread, not this.
+      this.ticker = setInterval(() => this.tick(), this.tickMs);
+      this.ticker.unref();
+    }
     this.o.onChange?.(false);
     void this.execute(a);
   }
@@ -222,11 +240,13 @@ export class PullLoop {
       // Only the session read can throw here; the attempt is retried like any failed one.
       if (!a.closed) this.finish(a, failureOutcome(err));
     } finally {
-      clearTimeout(a.renewTimer);
-      clearTimeout(a.backstop);
       a.closed = true;
       const wasFull = this.attempts.size >= this.o.pool.slots;
       this.attempts.delete(a.owner);
+      if (this.attempts.size === 0) {
+        clearInterval(this.ticker);
+        this.ticker = undefined;
+      }
       this.o.onChange?.(wasFull);
       for (const f of this.onEnd.splice(0)) f();
       this.scheduleRefill();
@@ -239,24 +259,34 @@ export class PullLoop {
    * its outcome is recorded and the thread terminated, which frees the slot.
    */
   private armBackstop(a: Attempt, signalMs: number, reason: AbortReason | 'timeout'): void {
-    const at = Date.now() + Math.min(MAX_TIMER_MS, signalMs + 2 * (this.o.abandonGraceMs ?? ABANDON_GRACE_MS));
-    if (a.backstopAt !== undefined && a.backstopAt <= at) return;
-    clearTimeout(a.backstop);
+    const at = Date.now() + signalMs + 2 * this.graceMs;
+    if (a.backstopAt <= at) return;
     a.backstopAt = at;
-    a.backstop = setTimeout(() => {
-      if (!this.attempts.has(a.owner)) return;
-      if (!a.closed) {
-        this.o.log.warn({ taskId: a.task.id, attempt: a.task.attempt, reason }, 'agent ignored its aborted signal; recording the outcome');
-        this.finish(a, failureOutcome(null, reason));
-      }
-      this.o.pool.kill(a.owner);
-    }, Math.max(0, at - Date.now()));
+    a.backstopReason = reason;
+  }
+
+  private fireBackstop(a: Attempt): void {
+    a.backstopAt = Infinity;
+    if (!a.closed) {
+      this.o.log.warn({ taskId: a.task.id, attempt: a.task.attempt, reason: a.backstopReason }, 'agent ignored its aborted signal; recording the outcome');
+      this.finish(a, failureOutcome(null, a.backstopReason));
+    }
+    this.o.pool.kill(a.owner);
+  }
+
+  /** Renews the leases that are due and fires the backstops that are; the renewals of one tick
+   * reach the store together (one batch on a store that batches). */
+  private tick(): void {
+    const now = Date.now();
+    for (const a of this.attempts.values()) {
+      if (a.backstopAt <= now) this.fireBackstop(a);
+      else if (!a.closed && !a.renewing && a.renewAt <= now) void this.renew(a);
+    }
   }
 
   /** Writes the outcome under the claim's fence; tracked so drain() can wait for it. */
   private finish(a: Attempt, outcome: Outcome): void {
     a.closed = true;
-    clearTimeout(a.renewTimer);
     this.track(a.owner, this.write(a.task, outcome).catch((err: unknown) => {
       // The lease will run out and the task come back; nothing is lost.
       this.o.log.error({ err, taskId: a.task.id }, 'writing a task outcome failed');
@@ -266,7 +296,6 @@ export class PullLoop {
   /** Back to the queue without counting the attempt: it was stopped by no fault of its own. */
   private giveBack(a: Attempt, why: string): void {
     a.closed = true;
-    clearTimeout(a.renewTimer);
     this.o.log.info({ taskId: a.task.id, attempt: a.task.attempt, why }, 'task goes back to the queue');
     this.track(a.owner, this.retried(a.task, () => this.o.store.release(a.task.id, a.task.fence)).then(() => undefined, (err: unknown) => {
       this.o.log.error({ err, taskId: a.task.id }, 'returning a task to the queue failed; its lease will run out');
@@ -283,7 +312,6 @@ export class PullLoop {
   private cancelHint(taskId: string): void {
     for (const a of this.attempts.values()) {
       if (a.task.id !== taskId || a.closed || a.cancelling) continue;
-      clearTimeout(a.renewTimer);
       if (a.renewing) a.renewAgain = true;
       else void this.renew(a);
     }
@@ -323,8 +351,8 @@ export class PullLoop {
     });
   }
 
-  private scheduleRenew(a: Attempt): void {
-    a.renewTimer = setTimeout(() => void this.renew(a), Math.max(1, Math.floor(this.leaseMs / 3)));
+  private renewEveryMs(): number {
+    return Math.max(1, Math.floor(this.leaseMs / 3));
   }
 
   private async renew(a: Attempt): Promise<void> {
@@ -335,7 +363,7 @@ export class PullLoop {
       result = await this.o.store.renew(a.task.id, a.task.fence, this.leaseMs);
     } catch (err) {
       this.o.log.warn({ err, taskId: a.task.id }, 'renewing a lease failed');
-      if (!a.closed) this.scheduleRenew(a);
+      a.renewAt = Date.now() + this.renewEveryMs();
       return;
     } finally {
       a.renewing = false;
@@ -356,12 +384,11 @@ export class PullLoop {
     if (a.renewAgain) {
       a.renewAgain = false;
       void this.renew(a);
-    } else this.scheduleRenew(a);
+    } else a.renewAt = Date.now() + this.renewEveryMs();
   }
 
   private async release(a: Attempt): Promise<void> {
     a.closed = true;
-    clearTimeout(a.renewTimer);
     this.o.pool.abort(a.owner, 'drain');
     try {
       await this.o.store.release(a.task.id, a.task.fence);

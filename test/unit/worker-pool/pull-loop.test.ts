@@ -124,18 +124,20 @@ describe('pull loop', () => {
     expect((await get(fatal)).error).toEqual({ code: 'BAD_INPUT', message: 'no' });
   });
 
-  it('renews the lease while the task runs and aborts the attempt when the task is cancelled', async () => {
-    const { runner, loop, enqueue, get, store } = await setup(1);
-    const task = await enqueue('long');
+  it('renews the leases while the tasks run and aborts the attempt whose task is cancelled', async () => {
+    const { runner, loop, enqueue, get, store } = await setup(3);
+    const tasks = [await enqueue('long'), await enqueue('long'), await enqueue('long')];
+    const task = tasks[0]!;
     loop.start();
-    await until('it runs', () => runner.jobs.length === 1);
-    // Three leases long: only renewals keep the claim.
+    await until('they run', () => runner.jobs.length === 3);
+    // Three leases long: only renewals keep the claims.
     await new Promise((r) => setTimeout(r, 900));
-    expect(await get(task)).toMatchObject({ status: 'running', attempt: 1 });
+    for (const t of tasks) expect(await get(t)).toMatchObject({ status: 'running', attempt: 1 });
     await store.cancel('t', task.id);
     await until('the attempt is aborted', () => runner.aborts.length === 1, 1000);
-    expect(runner.aborts[0]).toEqual({ owner: runner.jobs[0]!.owner, reason: 'cancel' });
-    runner.finish(runner.jobs[0], { ok: false, error: { code: 'TASK_CANCELLED', message: 'cancelled' }, retryable: false });
+    const job = runner.jobs.find((j) => j.taskId === task.id);
+    expect(runner.aborts).toEqual([{ owner: job!.owner, reason: 'cancel' }]);
+    runner.finish(job, { ok: false, error: { code: 'TASK_CANCELLED', message: 'cancelled' }, retryable: false });
     await until('it is cancelled', async () => (await get(task)).status === 'cancelled');
   });
 
