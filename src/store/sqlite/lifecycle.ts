@@ -3,7 +3,7 @@
 import type { FailOptions, FailResult, RenewResult, Task, TaskError } from '../types.ts';
 import { validateLease } from '../validate.ts';
 import { ACTIVE, toTaskOf, type Ctx, type TaskRow } from './context.ts';
-import { toCancelled, toCancelling, toDead, toQueued, toSucceeded, toSucceededAll } from './transitions.ts';
+import { toCancelled, toCancelling, toDead, toQueued, toSucceeded, toSucceededAll, type Completion } from './transitions.ts';
 
 interface Held {
   status: string;
@@ -41,8 +41,8 @@ export function complete(ctx: Ctx, taskId: string, fence: number, result: unknow
 }
 
 /** complete() for each claim, in one write: the store thread's batch of completions (thread.ts). */
-export function completeAll(ctx: Ctx, items: readonly { taskId: string; fence: number; result: unknown; now: number }[]): boolean[] {
-  return ctx.db.write(() => toSucceededAll(ctx, items.map((c) => ({ id: c.taskId, fence: c.fence, result: c.result, now: c.now }))));
+export function completeAll(ctx: Ctx, items: readonly Completion[]): boolean[] {
+  return ctx.db.write(() => toSucceededAll(ctx, items));
 }
 
 export function fail(ctx: Ctx, taskId: string, fence: number, error: TaskError, opts: FailOptions): FailResult {

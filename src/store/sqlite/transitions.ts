@@ -103,12 +103,20 @@ export function toSucceeded(ctx: Ctx, now: number, id: string, fence: number, re
  * completion cost ~40 % less inside the write lock, bench/RESULTS.md). A claim the batch did
  * not change (a cancel was asked for, the fence is stale, its task came twice) goes through
  * toSucceeded after it. Answers as toSucceeded would, in order. */
-export function toSucceededAll(ctx: Ctx, items: readonly { id: string; fence: number; result: unknown; now: number }[]): boolean[] {
+/** One claim's completion in a batch, at its own time. */
+export interface Completion {
+  taskId: string;
+  fence: number;
+  result: unknown;
+  now: number;
+}
+
+export function toSucceededAll(ctx: Ctx, items: readonly Completion[]): boolean[] {
   const first = new Map<string, number>();
   items.forEach((item, i) => {
-    if (!first.has(item.id)) first.set(item.id, i);
+    if (!first.has(item.taskId)) first.set(item.taskId, i);
   });
-  const batch = [...first.values()].map((i) => ({ id: items[i]!.id, fence: items[i]!.fence, result: toJson(items[i]!.result), now: items[i]!.now }));
+  const batch = [...first.values()].map((i) => ({ id: items[i]!.taskId, fence: items[i]!.fence, result: toJson(items[i]!.result), now: items[i]!.now }));
   const rows = ctx.db.all<CountedRow & { finished_at: number }>(
     `UPDATE tasks SET status = 'succeeded', result = j.value ->> 'result', error = NULL, lease_until = NULL,
        finished_at = j.value ->> 'now', updated_at = j.value ->> 'now', event_seq = event_seq + 1
@@ -128,7 +136,7 @@ export function toSucceededAll(ctx: Ctx, items: readonly { id: string; fence: nu
      FROM json_each(:ended) j WHERE attempts.task_id = j.value ->> 'id' AND attempts.finished_at IS NULL`,
     { ended: JSON.stringify(rows.map((r) => ({ id: r.id, now: r.finished_at }))) },
   );
-  return items.map((item, i) => (first.get(item.id) === i && done.has(item.id)) || toSucceeded(ctx, item.now, item.id, item.fence, item.result));
+  return items.map((item, i) => (first.get(item.taskId) === i && done.has(item.taskId)) || toSucceeded(ctx, item.now, item.taskId, item.fence, item.result));
 }
 
 /** From `running`: its last attempt failed. */
