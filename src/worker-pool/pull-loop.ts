@@ -70,6 +70,8 @@ export const ABANDON_GRACE_MS = 5_000;
 export class PullLoop {
   private readonly o: PullLoopOptions;
   private readonly leaseMs: number;
+  /** A lease is renewed every third of it. */
+  private readonly renewMs: number;
   private readonly graceMs: number;
   /** One timer for every attempt's renewals and backstop, as BullMQ extends all its job locks
    * in one timer: two Timeouts per attempt were a tenth of what the main thread holds per task. */
@@ -99,6 +101,7 @@ export class PullLoop {
   constructor(opts: PullLoopOptions) {
     this.o = opts;
     this.leaseMs = Math.max(1, Math.round(opts.config.lease * 1000));
+    this.renewMs = Math.max(1, Math.floor(this.leaseMs / 3));
     this.graceMs = opts.abandonGraceMs ?? ABANDON_GRACE_MS;
     // A renewal comes at most a sixth of the lease late (half the lease still left), a backstop
     // at most half the grace late.
@@ -211,7 +214,7 @@ export class PullLoop {
   private begin(task: ClaimedTask): void {
     const a: Attempt = {
       task, owner: ownerOf(this.o.worker, task.id, task.fence), closed: false, cancelling: false, renewing: false, renewAgain: false,
-      renewAt: Date.now() + this.renewEveryMs(), backstopAt: Infinity, backstopReason: 'timeout',
+      renewAt: Date.now() + this.renewMs, backstopAt: Infinity, backstopReason: 'timeout',
     };
     this.attempts.set(a.owner, a);
     this.armBackstop(a, task.timeoutMs, 'timeout');
@@ -351,10 +354,6 @@ export class PullLoop {
     });
   }
 
-  private renewEveryMs(): number {
-    return Math.max(1, Math.floor(this.leaseMs / 3));
-  }
-
   private async renew(a: Attempt): Promise<void> {
     if (a.closed) return;
     let result;
@@ -363,7 +362,7 @@ export class PullLoop {
       result = await this.o.store.renew(a.task.id, a.task.fence, this.leaseMs);
     } catch (err) {
       this.o.log.warn({ err, taskId: a.task.id }, 'renewing a lease failed');
-      a.renewAt = Date.now() + this.renewEveryMs();
+      a.renewAt = Date.now() + this.renewMs;
       return;
     } finally {
       a.renewing = false;
@@ -384,7 +383,7 @@ export class PullLoop {
     if (a.renewAgain) {
       a.renewAgain = false;
       void this.renew(a);
-    } else a.renewAt = Date.now() + this.renewEveryMs();
+    } else a.renewAt = Date.now() + this.renewMs;
   }
 
   private async release(a: Attempt): Promise<void> {
