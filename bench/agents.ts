@@ -25,7 +25,7 @@ import { Pool } from 'undici';
 import { openStore, type Store } from '../src/store/index.ts';
 import { treeCpuMs } from './lib/cpu.ts';
 import { startRedis, type RedisServer } from '../test/helpers/redis.ts';
-import { agentTargets, targetsTable, type AgentMeasures } from './lib/agent-targets.ts';
+import { agentTargets, cpuBudget, targetsTable, type AgentMeasures } from './lib/agent-targets.ts';
 import { runBullmq, submitAll } from './lib/queue-runs.ts';
 import { killEverything, startProcess, stopProcess, waitForLine, type Managed } from './lib/procs.ts';
 import { writeSection } from './lib/report.ts';
@@ -220,6 +220,9 @@ interface DensityResult {
   wait: ReturnType<typeof summarize>;
   run: ReturnType<typeof summarize>;
   cpuPct: number;
+  /** CPU of the mock LLM, and of this process (submitter, sampler, its store thread), over the same window. */
+  mockCpuPct: number;
+  benchCpuPct: number;
   failed: number;
   total: number;
   idle: MemorySample;
@@ -397,7 +400,7 @@ async function densityRun(variant: Variant): Promise<DensityResult> {
       await sleep(50);
     }
     const rampS = (Date.now() - rampStart) / 1000;
-    const start = { at: Date.now(), ...(await sample()), cpu: cpuSeconds([node.m.pid, ...childPids]) };
+    const start = { at: Date.now(), ...(await sample()), cpu: cpuSeconds([node.m.pid, ...childPids]), mockCpu: cpuSeconds([mock.pid]), self: process.cpuUsage() };
     const inflight: number[] = [];
     const queued: number[] = [];
     const lagMs: number[] = [];
@@ -413,7 +416,7 @@ async function densityRun(variant: Variant): Promise<DensityResult> {
       }
       await sleep(50);
     }
-    const end = { at: Date.now(), ...(await sample()), cpu: cpuSeconds([node.m.pid, ...childPids]) };
+    const end = { at: Date.now(), ...(await sample()), cpu: cpuSeconds([node.m.pid, ...childPids]), mockCpu: cpuSeconds([mock.pid]), self: process.cpuUsage(start.self) };
     const seconds = (end.at - start.at) / 1000;
     stop = true;
     await submitter;
@@ -427,6 +430,8 @@ async function densityRun(variant: Variant): Promise<DensityResult> {
       wait: summarize(window.map((t) => t.startedAt! - t.createdAt)),
       run: summarize(window.filter((t) => t.finishedAt !== null).map((t) => t.finishedAt! - t.startedAt!)),
       cpuPct: ((end.cpu - start.cpu) / seconds) * 100,
+      mockCpuPct: ((end.mockCpu - start.mockCpu) / seconds) * 100,
+      benchCpuPct: ((end.self.user + end.self.system) / 1e6 / seconds) * 100,
       failed: tasks.filter((t) => t.status !== 'succeeded').length,
       total: tasks.length,
     };
@@ -449,6 +454,7 @@ const peakKb = (r: DensityResult, f: Measure) => {
   return (f(at) - f(r.idle)) / Math.max(...r.inflight) / 1024;
 };
 const n = (x: number) => Math.round(x).toLocaleString('en');
+const usPerTask = (r: DensityResult) => (r.cpuPct / 100 / r.completionsPerS) * 1e6;
 
 function densityTable(results: DensityResult[], cost: number): string[] {
   const row = (label: string, cell: (r: DensityResult) => string) => `| ${label} | ${results.map(cell).join(' | ')} |`;
@@ -486,6 +492,8 @@ function densityTable(results: DensityResult[], cost: number): string[] {
     row('V8 heap per task in flight at the peak', (r) => `${kb(peakKb(r, heapOfSample))} (${((heapOfSample(r.peakHeap) - heapOfSample(r.idle)) / 2 ** 20).toFixed(0)} MB)`),
     row('sockets to the LLM at the peak', (r) => n(r.peak.llmSockets)),
     row('CPU, supervisor + children', (r) => `${r.cpuPct.toFixed(0)}% of a core`),
+    row('CPU per completed task, supervisor + children', (r) => `${n(usPerTask(r))} µs`),
+    row(`CPU beside drover's: the mock LLM / this bench (of ${cpus().length} cores)`, (r) => `${r.mockCpuPct.toFixed(0)}% / ${r.benchCpuPct.toFixed(0)}% of a core`),
     row('tasks not succeeded', (r) => `${r.failed} of ${n(r.total)}`),
   ];
   // Shares are differences between columns: they mean something only when every run held the
@@ -694,6 +702,12 @@ try {
       const lag = summarize(example.lagMs);
       measures.lag = { medianMs: lag.p50, maxMs: lag.max };
       measures.rssKb = steadyKb(example, rssOf);
+      measures.cpu = {
+        usPerTask: usPerTask(example),
+        neededPerS: target / (latencyMs / 1000),
+        othersCores: (example.mockCpuPct + example.benchCpuPct) / 100,
+        cores: cpus().length,
+      };
     }
     const a = densityTable(results, cost);
     console.log(a.join('\n'));
@@ -726,6 +740,7 @@ try {
       `Issue 20's targets, from this run's ${parts.join(' and ')} part${parts.length > 1 ? 's' : ''}${densityOf}.`,
       '',
       ...targetsTable(rows),
+      ...(measures.cpu ? ['', cpuBudget(measures.cpu)] : []),
     ];
     console.log(`\n${c.join('\n')}`);
     writeSection(join(ROOT, 'bench/RESULTS.md'), ['## Agent targets', '', `Run ${day} on ${machine}. ${command} (bench/agents.ts).`, '', ...c].join('\n'));

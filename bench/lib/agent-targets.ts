@@ -15,6 +15,19 @@ export interface AgentMeasures {
   intoStore?: { drover: number; bullmq: number };
   /** Part (b): submit → done over HTTP, 64 keep-alive connections: a Node client, and wrk. */
   http?: { node: number; wrk: number };
+  /** Part (a), the example agent: CPU over the steady window, to say whether the machine can hold the target at all. */
+  cpu?: CpuMeasure;
+}
+
+export interface CpuMeasure {
+  /** drover's processes (supervisor, children, all their threads), µs per completed task. */
+  usPerTask: number;
+  /** Completions/s the in-flight target needs: in flight ÷ the LLM time (Little's law). */
+  neededPerS: number;
+  /** The mock LLM's and the bench's own CPU in the same window, in cores. */
+  othersCores: number;
+  /** Cores of the machine. */
+  cores: number;
 }
 
 export const TARGETS = {
@@ -90,6 +103,21 @@ export function agentTargets(m: AgentMeasures): TargetRow[] {
     });
   }
   return rows;
+}
+
+/**
+ * The arithmetic behind the run-time and loop-delay verdicts on a machine that is short of CPU:
+ * at the rate the target needs, drover's CPU per task plus what the mock LLM and the bench
+ * used beside it, against the machine's cores. When that sum is over the cores, tasks wait for
+ * CPU and run time stretches, whatever one stall is removed.
+ */
+export function cpuBudget(c: CpuMeasure): string {
+  const drover = (c.neededPerS * c.usPerTask) / 1e6;
+  const total = drover + c.othersCores;
+  const verdict = total > c.cores ? 'more than the machine has' : 'within the machine';
+  return `CPU: drover used ${n(c.usPerTask)} µs per task. The target needs ${n(c.neededPerS)} completions/s, ` +
+    `${drover.toFixed(2)} cores at that cost; with the ${c.othersCores.toFixed(2)} cores the mock LLM and this bench used in this run, ` +
+    `${total.toFixed(2)} of the machine's ${c.cores} cores: ${verdict}.`;
 }
 
 export function targetsTable(rows: readonly TargetRow[]): string[] {

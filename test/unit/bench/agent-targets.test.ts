@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { agentTargets, targetsTable, type AgentMeasures } from '../../../bench/lib/agent-targets.ts';
+import { agentTargets, cpuBudget, targetsTable, type AgentMeasures } from '../../../bench/lib/agent-targets.ts';
 
 const verdict = (m: AgentMeasures) => agentTargets(m).map((r) => r.met);
 
@@ -38,5 +38,17 @@ describe("bench:agents' verdicts on issue 20's targets", () => {
   it('gives the ratio to BullMQ in the store row', () => {
     const [row] = agentTargets({ intoStore: { drover: 12_225, bullmq: 21_824 } });
     expect(row!.now).toBe("12,225/s (0.56× BullMQ's 21,824/s)");
+  });
+
+  it.each([
+    // 5,000/s × 480 µs = 2.4 cores, + 0.45 beside = 2.85 of 2
+    [{ usPerTask: 480, neededPerS: 5_000, othersCores: 0.45, cores: 2 }, '2.40 cores', '2.85 of the machine\'s 2 cores: more than the machine has'],
+    // 5,000/s × 280 µs = 1.4 cores, + 0.45 = 1.85 of 2
+    [{ usPerTask: 280, neededPerS: 5_000, othersCores: 0.45, cores: 2 }, '1.40 cores', '1.85 of the machine\'s 2 cores: within the machine'],
+  ])('says whether the CPU the target needs fits the machine (%#)', (cpu, droverCores, verdict) => {
+    const line = cpuBudget(cpu);
+    expect(line).toContain(`${cpu.usPerTask} µs per task`);
+    expect(line).toContain(`5,000 completions/s, ${droverCores} at that cost`);
+    expect(line).toContain(verdict);
   });
 });
