@@ -98,11 +98,6 @@ export function toSucceeded(ctx: Ctx, now: number, id: string, fence: number, re
   return true;
 }
 
-/** toSucceeded for many claims at once, each at its own time: one UPDATE, one INSERT of their
- * status events and one UPDATE of their attempts, instead of three statements for each (a
- * completion cost ~40 % less inside the write lock, bench/RESULTS.md). A claim the batch did
- * not change (a cancel was asked for, the fence is stale, its task came twice) goes through
- * toSucceeded after it. Answers as toSucceeded would, in order. */
 /** One claim's completion in a batch, at its own time. */
 export interface Completion {
   taskId: string;
@@ -111,6 +106,11 @@ export interface Completion {
   now: number;
 }
 
+/** toSucceeded for many claims at once, each at its own time: one UPDATE, one INSERT of their
+ * status events and one UPDATE of their attempts, instead of three statements for each (a
+ * completion cost ~40 % less inside the write lock, bench/RESULTS.md). A claim the batch did
+ * not change (a cancel was asked for, the fence is stale, its task came twice) goes through
+ * toSucceeded after it. Answers as toSucceeded would, in order. */
 export function toSucceededAll(ctx: Ctx, items: readonly Completion[]): boolean[] {
   const first = new Map<string, number>();
   items.forEach((item, i) => {
