@@ -10,6 +10,7 @@ import type { Ctx } from './context.ts';
 import { openDb } from './open.ts';
 import { toWire, type Answer, type Call, type CommittedEvent, type WireError, type FromThread, type ThreadInit, type ToThread } from './wire.ts';
 import { completeAll } from './lifecycle.ts';
+import { publishAll } from './events.ts';
 import { WRITES } from './writes.ts';
 
 if (!parentPort) throw new Error('thread.ts runs as a worker thread of the SQLite store');
@@ -113,15 +114,29 @@ function commit(batch: Call[]): Answer[] {
       // whatever came before any of them still runs before it.
       const completions = batch.flatMap((c, i) => (c.name === 'complete' ? [i] : []));
       const together = completions.length > 1 ? completions.at(-1)! : -1;
-      batch.forEach((c, i) => {
-        try {
+      // Progress events wait to go in together (publishAll) until a call comes whose answer or
+      // writes could differ for coming after them.
+      let progress: number[] = [];
+      const publishWaiting = () => {
+        if (progress.length > 1) publishTogether(batch, progress, answers);
+        else for (const i of progress) answers[i] = { id: batch[i]!.id, ok: true, value: runOp(batch[i]!) };
+        progress = [];
+      };
+      try {
+        batch.forEach((c, i) => {
+          if (c.name === 'publish') {
+            progress.push(i);
+            return;
+          }
+          if (!LEAVES_TASKS_ALONE.has(c.name)) publishWaiting();
           if (c.name !== 'complete' || together < 0) answers[i] = { id: c.id, ok: true, value: runOp(c) };
           else if (i === together) completeTogether(batch, completions, answers);
-        } catch (err) {
-          callFailed = true;
-          throw err;
-        }
-      });
+        });
+        publishWaiting();
+      } catch (err) {
+        callFailed = true;
+        throw err;
+      }
       return answers;
     });
   } catch (err) {
@@ -155,6 +170,20 @@ function completeTogether(batch: Call[], at: number[], answers: Answer[]): void 
     answers[i] = { id: batch[i]!.id, ok: true, value: done[k] };
   });
 }
+
+/** The progress events at `at` in the batch, in one publishAll; their answers go where they stood. */
+function publishTogether(batch: Call[], at: number[], answers: Answer[]): void {
+  const seqs = publishAll(ctx, at.map((i) => {
+    const [taskId, fence, event] = batch[i]!.args as [string, number, unknown];
+    return { taskId, fence, event };
+  }));
+  at.forEach((i, k) => {
+    answers[i] = { id: batch[i]!.id, ok: true, value: seqs[k] };
+  });
+}
+
+/** Calls that change no task's seq, status or fence and read no seq: the same before or after a progress event. */
+const LEAVES_TASKS_ALONE = new Set<string>(['toolClaim', 'toolPut', 'renew']);
 
 function runOp(c: Call): unknown {
   now = c.now ?? Date.now();

@@ -102,6 +102,48 @@ describe('sqlite store, writes in a thread', () => {
     }
   });
 
+  // The thread writes a batch's progress events together (publishAll): each answers as it would alone.
+  it('writes the progress events of a batch in order: consecutive numbers per task, a stale claim\'s dropped, and all before a later call that ends their task', async () => {
+    const store = await openThreadedSqliteStore(options(tempPath()));
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) ids.push((await store.enqueue({ tenant: 'acme', input: i, maxAttempts: 1, timeoutMs: 60_000 })).task.id);
+      const claimed = await store.claim({ worker: 'w1', n: 3, leaseMs: 60_000 });
+      const [a, b, c] = ids.map((id) => claimed.find((t) => t.id === id)!);
+      const lastSeq = async (id: string) => (await store.events(id, 0)).at(-1)?.seq ?? 0;
+      const [a0, b0] = [await lastSeq(a!.id), await lastSeq(b!.id)];
+      const watched: unknown[] = [];
+      const unsubscribe = store.subscribe(b!.id, b0, (ev) => watched.push(ev.event), () => undefined);
+      // One turn, so one batch: progress of two tasks interleaved, a tool claim between them, a
+      // stale fence, and b's completion with a progress event of b after it.
+      const answers = await Promise.all([
+        store.publish(a!.id, a!.fence, { a: 1 }),
+        store.publish(b!.id, b!.fence, { b: 1 }),
+        store.toolClaim(a!.id, 'search', 'w1', 60_000),
+        store.publish(a!.id, a!.fence, { a: 2 }),
+        store.publish(c!.id, c!.fence + 1, { stale: true }),
+        store.publish(b!.id, b!.fence, { b: 2 }),
+        store.complete(b!.id, b!.fence, 'done'),
+        store.publish(b!.id, b!.fence, { late: true }),
+        store.publish(a!.id, a!.fence, { a: 3 }),
+      ]);
+      expect(answers).toEqual([a0 + 1, b0 + 1, { state: 'claimed' }, a0 + 2, null, b0 + 2, true, null, a0 + 3]);
+      expect((await store.events(a!.id, a0)).map((e) => [e.seq, e.event, e.final])).toEqual([
+        [a0 + 1, { a: 1 }, false], [a0 + 2, { a: 2 }, false], [a0 + 3, { a: 3 }, false],
+      ]);
+      const ofB = await store.events(b!.id, b0);
+      expect(ofB.map((e) => [e.seq, e.final])).toEqual([[b0 + 1, false], [b0 + 2, false], [b0 + 3, true]]);
+      expect(ofB.map((e) => e.event)).toEqual([{ b: 1 }, { b: 2 }, expect.objectContaining({ status: 'succeeded', result: 'done' })]);
+      expect(await lastSeq(c!.id)).toBe((await store.events(c!.id, 0)).length);
+      expect((await store.events(c!.id, 0)).map((e) => e.event)).not.toContainEqual({ stale: true });
+      await expect.poll(() => watched.length).toBe(3);
+      expect(watched.slice(0, 2)).toEqual([{ b: 1 }, { b: 2 }]);
+      unsubscribe();
+    } finally {
+      await store.close();
+    }
+  });
+
   it('undoes only the failed call of a batch, even one that failed after it wrote: no gap in the event numbers', async () => {
     const store = await openThreadedSqliteStore(options(tempPath()));
     try {
