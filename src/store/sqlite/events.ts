@@ -72,14 +72,14 @@ export interface Progress {
  */
 export function publishAll(ctx: Ctx, items: readonly Progress[]): (number | null)[] {
   return ctx.db.write(() => {
-    // Per task and fence: how many events, in order.
-    const groups = new Map<string, { id: string; fence: number; n: number }>();
-    const keys = items.map((item) => {
+    // Per task and fence: how many events, and (once the UPDATE said the claim holds) the next seq to hand out.
+    const groups = new Map<string, { id: string; fence: number; n: number; next?: number }>();
+    const groupOf = items.map((item) => {
       const key = `${item.fence}:${item.taskId}`;
-      const g = groups.get(key);
+      let g = groups.get(key);
       if (g) g.n++;
-      else groups.set(key, { id: item.taskId, fence: item.fence, n: 1 });
-      return key;
+      else groups.set(key, (g = { id: item.taskId, fence: item.fence, n: 1 }));
+      return g;
     });
     const data = items.map((item) => toJson(item.event));
     // Only the fence that holds a task matches it, so each task row joins at most one group.
@@ -90,14 +90,15 @@ export function publishAll(ctx: Ctx, items: readonly Progress[]): (number | null
        RETURNING id, fence, event_seq`,
       { groups: JSON.stringify([...groups.values()]) },
     );
-    // The next seq to hand out in each group that holds its task.
-    const next = new Map<string, number>();
-    for (const row of rows) next.set(`${row.fence}:${row.id}`, row.event_seq - groups.get(`${row.fence}:${row.id}`)!.n + 1);
+    for (const row of rows) {
+      const g = groups.get(`${row.fence}:${row.id}`)!;
+      g.next = row.event_seq - g.n + 1;
+    }
     const events: { id: string; seq: number; data: string }[] = [];
     const seqs = items.map((item, i) => {
-      const seq = next.get(keys[i]!);
-      if (seq === undefined) return null;
-      next.set(keys[i]!, seq + 1);
+      const g = groupOf[i]!;
+      if (g.next === undefined) return null;
+      const seq = g.next++;
       events.push({ id: item.taskId, seq, data: data[i]! });
       return seq;
     });

@@ -11,7 +11,7 @@ import { openDb } from './open.ts';
 import { toWire, type Answer, type Call, type CommittedEvent, type WireError, type FromThread, type ThreadInit, type ToThread } from './wire.ts';
 import { completeAll } from './lifecycle.ts';
 import { publishAll } from './events.ts';
-import { WRITES } from './writes.ts';
+import { WRITES, type WriteName } from './writes.ts';
 
 if (!parentPort) throw new Error('thread.ts runs as a worker thread of the SQLite store');
 const port = parentPort;
@@ -160,30 +160,32 @@ function commit(batch: Call[]): Answer[] {
   return answers;
 }
 
-/** The completions at `at` in the batch, in one completeAll; their answers go where they stood. */
+/** The completions at `at` in the batch, in one completeAll. */
 function completeTogether(batch: Call[], at: number[], answers: Answer[]): void {
-  const done = completeAll(ctx, at.map((i) => {
-    const [taskId, fence, result] = batch[i]!.args as [string, number, unknown];
-    return { taskId, fence, result, now: batch[i]!.now ?? Date.now() };
-  }));
-  at.forEach((i, k) => {
-    answers[i] = { id: batch[i]!.id, ok: true, value: done[k] };
-  });
+  together(batch, at, answers, (calls) => completeAll(ctx, calls.map((c) => {
+    const [taskId, fence, result] = c.args as [string, number, unknown];
+    return { taskId, fence, result, now: c.now ?? Date.now() };
+  })));
 }
 
-/** The progress events at `at` in the batch, in one publishAll; their answers go where they stood. */
+/** The progress events at `at` in the batch, in one publishAll. */
 function publishTogether(batch: Call[], at: number[], answers: Answer[]): void {
-  const seqs = publishAll(ctx, at.map((i) => {
-    const [taskId, fence, event] = batch[i]!.args as [string, number, unknown];
+  together(batch, at, answers, (calls) => publishAll(ctx, calls.map((c) => {
+    const [taskId, fence, event] = c.args as [string, number, unknown];
     return { taskId, fence, event };
-  }));
+  })));
+}
+
+/** Runs the calls at `at` in the batch as one operation; each answer goes where its call stood. */
+function together(batch: Call[], at: number[], answers: Answer[], all: (calls: Call[]) => unknown[]): void {
+  const values = all(at.map((i) => batch[i]!));
   at.forEach((i, k) => {
-    answers[i] = { id: batch[i]!.id, ok: true, value: seqs[k] };
+    answers[i] = { id: batch[i]!.id, ok: true, value: values[k] };
   });
 }
 
 /** Calls that change no task's seq, status or fence and read no seq: the same before or after a progress event. */
-const LEAVES_TASKS_ALONE = new Set<string>(['toolClaim', 'toolPut', 'renew']);
+const LEAVES_TASKS_ALONE: ReadonlySet<WriteName> = new Set<WriteName>(['toolClaim', 'toolPut', 'renew']);
 
 function runOp(c: Call): unknown {
   now = c.now ?? Date.now();
