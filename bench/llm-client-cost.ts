@@ -60,6 +60,8 @@ async function round(variant: Variant, url: string): Promise<void> {
         this.done = done;
       }
       onRequestStart() {}
+      // undici 8 refuses a handler without it.
+      onResponseStart() {}
       onResponseData(_c: unknown, chunk: Buffer) {
         this.chunks.push(chunk);
       }
