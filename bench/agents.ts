@@ -126,12 +126,13 @@ async function stopNode(node: Node): Promise<void> {
 }
 
 const rssBytes = (pids: number[]) => pids.reduce((sum, pid) => sum + Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024, 0);
-/** CPU seconds used so far by these processes (utime + stime; clock ticks are 100/s on Linux). */
-const cpuSeconds = (pids: number[]) =>
-  pids.reduce((sum, pid) => {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return sum + (Number(fields[11]) + Number(fields[12])) / 100;
-  }, 0);
+/** utime + stime of a process or thread, in clock ticks (100/s on Linux). */
+function ticksOf(statFile: string): number {
+  const fields = readFileSync(statFile, 'utf8').split(') ')[1]!.split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+/** CPU seconds used so far by these processes. */
+const cpuSeconds = (pids: number[]) => pids.reduce((sum, pid) => sum + ticksOf(`/proc/${pid}/stat`) / 100, 0);
 
 /** The worst child's event-loop delay p99 over its last report (about a second), ms, from the admin /metrics. */
 async function childLagMs(adminPort: number): Promise<number> {
@@ -220,6 +221,8 @@ interface DensityResult {
   wait: ReturnType<typeof summarize>;
   run: ReturnType<typeof summarize>;
   cpuPct: number;
+  /** The children's CPU over the steady window by thread, µs. */
+  threadCpuUs: ThreadCpu;
   /** CPU of the mock LLM, and of this process (submitter, sampler, its store thread), over the same window. */
   mockCpuPct: number;
   benchCpuPct: number;
@@ -235,7 +238,7 @@ interface DensityResult {
 /**
  * Agent modules for part (a), each with a probe: every thread that loads the module (the
  * child's main thread checks it at boot, then each executor thread) writes its V8 heap in use
- * to probeDir/<pid>-<threadId> four times a second. Memory of other isolates cannot be read
+ * and its own CPU time to probeDir/<pid>-<threadId> four times a second. Memory of other isolates cannot be read
  * from outside the process, and this needs nothing from drover itself.
  */
 function writeAgent(dir: string, probeDir: string, agent: Variant['agent']): string {
@@ -244,7 +247,8 @@ import { getHeapStatistics } from 'node:v8';
 import { threadId } from 'node:worker_threads';
 const heap = () => {
   const h = getHeapStatistics();
-  return [h.used_heap_size, h.total_heap_size, h.external_memory + h.malloced_memory];
+  const cpu = process.threadCpuUsage();
+  return [h.used_heap_size, h.total_heap_size, h.external_memory + h.malloced_memory, cpu.user + cpu.system];
 };
 const probe = () => {
   try { writeFileSync(${JSON.stringify(probeDir)} + '/' + process.pid + '-' + threadId, JSON.stringify(heap())); } catch {}
@@ -271,29 +275,64 @@ export default async function run(input, ctx) {
 
 /** Heap in use by the probes of these processes (files of threads that ended are left out by age). */
 function heapOf(probeDir: string, pids: number[]): { main: number; threads: number; committed: number; offHeap: number } {
-  let main = 0;
-  let threads = 0;
-  let committed = 0;
-  let offHeap = 0;
+  const out = { main: 0, threads: 0, committed: 0, offHeap: 0 };
+  for (const { thread, values: [used, total, outside] } of probes(probeDir, pids)) {
+    if (thread === 0) out.main += used!;
+    else out.threads += used!;
+    out.committed += total!;
+    out.offHeap += outside!;
+  }
+  return out;
+}
+
+/** What the probes of these processes wrote last, each with its thread (0: the main thread). */
+function probes(probeDir: string, pids: number[]): { thread: number; values: number[] }[] {
   const fresh = Date.now() - 2000;
+  const out: { thread: number; values: number[] }[] = [];
   for (const name of readdirSync(probeDir)) {
     const [pid, thread] = name.split('-').map(Number);
     if (!pids.includes(pid!)) continue;
     const file = join(probeDir, name);
     if (statSync(file).mtimeMs < fresh) continue;
-    let values: number[];
     try {
-      values = JSON.parse(readFileSync(file, 'utf8')) as number[];
+      out.push({ thread: thread!, values: JSON.parse(readFileSync(file, 'utf8')) as number[] });
     } catch {
-      continue; // caught between the probe's truncate and write: its next write comes in 250 ms
+      // caught between the probe's truncate and write: its next write comes in 250 ms
     }
-    const [used, total, outside] = values;
-    if (thread === 0) main += used!;
-    else threads += used!;
-    committed += total!;
-    offHeap += outside!;
   }
-  return { main, threads, committed, offHeap };
+  return out;
+}
+
+/** CPU used so far by the children, µs, split by thread. */
+interface ThreadCpu {
+  main: number;
+  executors: number;
+  /** V8's platform threads (comm "V8Worker"): mostly garbage collection for all the isolates of a child. */
+  v8Helpers: number;
+  /** Everything else in the children: the store thread, and libuv's and Node's small threads. */
+  rest: number;
+}
+
+/** The main and executor threads' own CPU (the probes), V8's helper threads' (/proc), and the rest of each child. */
+function threadCpu(probeDir: string, pids: number[]): ThreadCpu {
+  let main = 0;
+  let executors = 0;
+  for (const { thread, values } of probes(probeDir, pids)) {
+    if (thread === 0) main += values[3]!;
+    else executors += values[3]!;
+  }
+  let v8Helpers = 0;
+  for (const pid of pids) {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        if (readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim() === 'V8Worker') v8Helpers += ticksOf(`/proc/${pid}/task/${tid}/stat`) * 1e4;
+      } catch {
+        // the thread ended between the listing and the read
+      }
+    }
+  }
+  const total = pids.reduce((sum, pid) => sum + ticksOf(`/proc/${pid}/stat`) * 1e4, 0);
+  return { main, executors, v8Helpers, rest: total - main - executors - v8Helpers };
 }
 
 /** Established TCP sockets whose far end is this loopback port (IPv4), from /proc/net/tcp. */
@@ -400,7 +439,7 @@ async function densityRun(variant: Variant): Promise<DensityResult> {
       await sleep(50);
     }
     const rampS = (Date.now() - rampStart) / 1000;
-    const start = { at: Date.now(), ...(await sample()), cpu: cpuSeconds([node.m.pid, ...childPids]), mockCpu: cpuSeconds([mock.pid]), self: process.cpuUsage() };
+    const start = { at: Date.now(), ...(await sample()), cpu: cpuSeconds([node.m.pid, ...childPids]), threads: threadCpu(probeDir, childPids), mockCpu: cpuSeconds([mock.pid]), self: process.cpuUsage() };
     const inflight: number[] = [];
     const queued: number[] = [];
     const lagMs: number[] = [];
@@ -416,7 +455,7 @@ async function densityRun(variant: Variant): Promise<DensityResult> {
       }
       await sleep(50);
     }
-    const end = { at: Date.now(), ...(await sample()), cpu: cpuSeconds([node.m.pid, ...childPids]), mockCpu: cpuSeconds([mock.pid]), self: process.cpuUsage(start.self) };
+    const end = { at: Date.now(), ...(await sample()), cpu: cpuSeconds([node.m.pid, ...childPids]), threads: threadCpu(probeDir, childPids), mockCpu: cpuSeconds([mock.pid]), self: process.cpuUsage(start.self) };
     const seconds = (end.at - start.at) / 1000;
     stop = true;
     await submitter;
@@ -430,6 +469,12 @@ async function densityRun(variant: Variant): Promise<DensityResult> {
       wait: summarize(window.map((t) => t.startedAt! - t.createdAt)),
       run: summarize(window.filter((t) => t.finishedAt !== null).map((t) => t.finishedAt! - t.startedAt!)),
       cpuPct: ((end.cpu - start.cpu) / seconds) * 100,
+      threadCpuUs: {
+        main: end.threads.main - start.threads.main,
+        executors: end.threads.executors - start.threads.executors,
+        v8Helpers: end.threads.v8Helpers - start.threads.v8Helpers,
+        rest: end.threads.rest - start.threads.rest,
+      },
       mockCpuPct: ((end.mockCpu - start.mockCpu) / seconds) * 100,
       benchCpuPct: ((end.self.user + end.self.system) / 1e6 / seconds) * 100,
       failed: tasks.filter((t) => t.status !== 'succeeded').length,
@@ -493,6 +538,11 @@ function densityTable(results: DensityResult[], cost: number): string[] {
     row('sockets to the LLM at the peak', (r) => n(r.peak.llmSockets)),
     row('CPU, supervisor + children', (r) => `${r.cpuPct.toFixed(0)}% of a core`),
     row('CPU per completed task, supervisor + children', (r) => `${n(usPerTask(r))} µs`),
+    row('CPU per completed task in the children, by thread: main / executor / V8\'s helpers (garbage collection) / the store thread and the rest', (r) => {
+      const tasks = r.completionsPerS * r.seconds;
+      const t = r.threadCpuUs;
+      return `${[t.main, t.executors, t.v8Helpers, t.rest].map((us) => n(us / tasks)).join(' / ')} µs`;
+    }),
     row(`CPU beside drover's: the mock LLM / this bench (of ${cpus().length} cores)`, (r) => `${r.mockCpuPct.toFixed(0)}% / ${r.benchCpuPct.toFixed(0)}% of a core`),
     row('tasks not succeeded', (r) => `${r.failed} of ${n(r.total)}`),
   ];
