@@ -175,10 +175,11 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   start(): void {
-    const ms = this.target.timeoutMs;
     try {
+      // The attempt's deadline covers headers and body, so undici's own timeouts are off: over
+      // HTTP/2 each is a Node timer on the stream, refreshed on every frame, for every call.
       this.target.pool.dispatch({
-        method: 'POST', path: this.target.path, headers: this.target.headers, body: this.call.body, headersTimeout: ms, bodyTimeout: ms,
+        method: 'POST', path: this.target.path, headers: this.target.headers, body: this.call.body, headersTimeout: 0, bodyTimeout: 0,
       }, this);
     } catch (err) {
       this.onResponseError(undefined, err as Error);
