@@ -238,8 +238,8 @@ interface DensityResult {
 /**
  * Agent modules for part (a), each with a probe: every thread that loads the module (the
  * child's main thread checks it at boot, then each executor thread) writes its V8 heap in use
- * and its own CPU time to probeDir/<pid>-<threadId> four times a second. Memory of other isolates cannot be read
- * from outside the process, and this needs nothing from drover itself.
+ * and its own CPU time to probeDir/<pid>-<threadId> four times a second. Memory of other
+ * isolates cannot be read from outside the process, and this needs nothing from drover itself.
  */
 function writeAgent(dir: string, probeDir: string, agent: Variant['agent']): string {
   const probe = `import { writeFileSync } from 'node:fs';
@@ -303,11 +303,14 @@ function probes(probeDir: string, pids: number[]): { thread: number; values: num
   return out;
 }
 
-/** CPU used so far by the children, µs, split by thread. */
+/**
+ * CPU used so far by the children, µs, split by thread. main and executors come from the probes,
+ * up to 250 ms behind /proc: over the 20 s window that moves a share by about 1%.
+ */
 interface ThreadCpu {
   main: number;
   executors: number;
-  /** V8's platform threads (comm "V8Worker"): mostly garbage collection for all the isolates of a child. */
+  /** V8's platform threads (comm "V8Worker"): garbage collection for all the isolates of a child, and background compiling. */
   v8Helpers: number;
   /** Everything else in the children: the store thread, and libuv's and Node's small threads. */
   rest: number;
