@@ -23,7 +23,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { openStore, type Store } from '../src/store/index.ts';
-import { treeCpuMs } from './lib/cpu.ts';
+import { ownTicks, TICKS_PER_S, treeCpuMs } from './lib/cpu.ts';
 import { startRedis, type RedisServer } from '../test/helpers/redis.ts';
 import { agentTargets, cpuBudget, targetsTable, type AgentMeasures } from './lib/agent-targets.ts';
 import { runBullmq, submitAll } from './lib/queue-runs.ts';
@@ -126,13 +126,8 @@ async function stopNode(node: Node): Promise<void> {
 }
 
 const rssBytes = (pids: number[]) => pids.reduce((sum, pid) => sum + Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024, 0);
-/** utime + stime of a process or thread, in clock ticks (100/s on Linux). */
-function ticksOf(statFile: string): number {
-  const fields = readFileSync(statFile, 'utf8').split(') ')[1]!.split(' ');
-  return Number(fields[11]) + Number(fields[12]);
-}
 /** CPU seconds used so far by these processes. */
-const cpuSeconds = (pids: number[]) => pids.reduce((sum, pid) => sum + ticksOf(`/proc/${pid}/stat`) / 100, 0);
+const cpuSeconds = (pids: number[]) => pids.reduce((sum, pid) => sum + ownTicks(`/proc/${pid}/stat`) / TICKS_PER_S, 0);
 
 /** The worst child's event-loop delay p99 over its last report (about a second), ms, from the admin /metrics. */
 async function childLagMs(adminPort: number): Promise<number> {
@@ -324,18 +319,20 @@ function threadCpu(probeDir: string, pids: number[]): ThreadCpu {
     if (thread === 0) main += values[3]!;
     else executors += values[3]!;
   }
-  let v8Helpers = 0;
+  let helperTicks = 0;
+  let totalTicks = 0;
   for (const pid of pids) {
+    totalTicks += ownTicks(`/proc/${pid}/stat`);
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
       try {
-        if (readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim() === 'V8Worker') v8Helpers += ticksOf(`/proc/${pid}/task/${tid}/stat`) * 1e4;
+        if (readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim() === 'V8Worker') helperTicks += ownTicks(`/proc/${pid}/task/${tid}/stat`);
       } catch {
         // the thread ended between the listing and the read
       }
     }
   }
-  const total = pids.reduce((sum, pid) => sum + ticksOf(`/proc/${pid}/stat`) * 1e4, 0);
-  return { main, executors, v8Helpers, rest: total - main - executors - v8Helpers };
+  const v8Helpers = (helperTicks * 1e6) / TICKS_PER_S;
+  return { main, executors, v8Helpers, rest: (totalTicks * 1e6) / TICKS_PER_S - main - executors - v8Helpers };
 }
 
 /** Established TCP sockets whose far end is this loopback port (IPv4), from /proc/net/tcp. */

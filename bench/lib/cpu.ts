@@ -32,12 +32,25 @@ function machineTicks(): { total: number; idle: number } {
   return { total, idle: (f[3] ?? 0) + (f[4] ?? 0) };
 }
 
+/**
+ * The fields of a /proc stat file (a process's, or a thread's under /proc/<pid>/task) after the
+ * command name, which may hold spaces and parentheses: state(3) ppid(4) … utime(14) stime(15)
+ * cutime(16) cstime(17), so index = field - 3.
+ */
+function statFields(statFile: string): string[] {
+  const text = readFileSync(statFile, 'utf8');
+  return text.slice(text.lastIndexOf(')') + 2).split(' ');
+}
+
+/** utime + stime of a process or thread so far, in clock ticks (its reaped children not counted). */
+export function ownTicks(statFile: string): number {
+  const f = statFields(statFile);
+  return Number(f[11]) + Number(f[12]);
+}
+
 function readProc(pid: string): ProcStat | undefined {
   try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name may hold spaces and parentheses: fields start after the last ')'.
-    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    // After ')': state(3) ppid(4) … utime(14) stime(15) cutime(16) cstime(17), so index = field - 3.
+    const f = statFields(`/proc/${pid}/stat`);
     return { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]) };
   } catch {
     return undefined;
@@ -68,7 +81,7 @@ function treeTicks(roots: readonly number[]): number {
 }
 
 /** Clock ticks per second of /proc's times (USER_HZ: 100 on Linux). */
-const TICKS_PER_S = 100;
+export const TICKS_PER_S = 100;
 
 /** CPU ms used so far by the processes (all their threads) in the trees under `roots`. */
 export function treeCpuMs(roots: readonly number[]): number {
