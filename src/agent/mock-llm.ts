@@ -31,7 +31,7 @@ type Req = IncomingMessage | Http2ServerRequest;
 /** What the mock uses of a response, common to HTTP/1.1's and HTTP/2's compatibility API. */
 interface Res {
   readonly destroyed: boolean;
-  readonly writableFinished: boolean;
+  readonly writableEnded: boolean;
   once(event: 'close', fn: () => void): unknown;
   writeHead(status: number, headers: Record<string, string>): unknown;
   write(chunk: string): unknown;
@@ -135,7 +135,8 @@ export async function startMockLlm(opts: MockLlmOptions = {}): Promise<MockLlm> 
     stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
     res.once('close', () => {
       stats.inFlight--;
-      if (!res.writableFinished) stats.aborted++;
+      // Not writableFinished: over HTTP/2 a stream the client reset counts as finished.
+      if (!res.writableEnded) stats.aborted++;
     });
     let body: { messages?: unknown; stream?: unknown; model?: unknown; stream_options?: { include_usage?: unknown } };
     try {

@@ -12,9 +12,12 @@ afterEach(async () => {
   mock = pool = undefined;
 });
 
-async function start(opts: Parameters<typeof startMockLlm>[0] = {}, connections = 8) {
+async function startOn(opts: Parameters<typeof startMockLlm>[0] = {}, connections = 8) {
   mock = await startMockLlm(opts);
-  pool = new Pool(new URL(mock.url).origin, { connections });
+  // Over HTTP/2 a connection carries many requests: `connections` of them at most, as over HTTP/1.1.
+  pool = new Pool(new URL(mock.url).origin, opts.http2
+    ? { connections: 1, allowH2: true, useH2c: true, h2Options: { useH2c: true, maxConcurrentStreams: connections } } as Pool.Options
+    : { connections });
   return mock;
 }
 
@@ -28,7 +31,9 @@ async function post(body: unknown) {
 
 const hello = { model: 'mock-1', messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'hello there' }] };
 
-describe('mock LLM provider', () => {
+describe.each([{ wire: 'HTTP/1.1', http2: false }, { wire: 'HTTP/2 (h2c)', http2: true }])('mock LLM provider over $wire', ({ http2 }) => {
+  const start = (opts: Parameters<typeof startMockLlm>[0] = {}, connections?: number) => startOn({ ...opts, http2 }, connections);
+
   it('listens on loopback and lists its model', async () => {
     const m = await start();
     expect(m.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1$/);
@@ -103,6 +108,7 @@ describe('mock LLM provider', () => {
     const took = performance.now() - t0;
     expect(all.every((r, i) => r.status === 200 && JSON.parse(r.text).choices[0].message.content === `echo: #${i}`)).toBe(true);
     expect(m.stats.maxInFlight).toBe(1_000);
+    expect(m.stats.connections).toBe(http2 ? 1 : 1_000);
     expect(took).toBeLessThan(5_000); // serialised answers would take 1000 × 1.2 s
   });
 
