@@ -345,13 +345,13 @@ export class PullLoop {
 
   /** A write for a claim, retried while the store is unreachable (store-retry.ts). */
   private retried<T>(task: ClaimedTask, fn: () => Promise<T>): Promise<T> {
-    return untilStoreAnswers(fn, {
+    return untilStoreAnswers(fn, () => ({
       signal: this.giveUpWrites.signal,
       ...(this.o.random && { random: this.o.random }),
       onRetry: (err, retry, delayMs) => {
         if (retry === 1 || retry % 20 === 0) this.o.log.warn({ err, taskId: task.id, retry, delayMs }, 'store unreachable; retrying the write');
       },
-    });
+    }));
   }
 
   private async renew(a: Attempt): Promise<void> {

@@ -23,16 +23,32 @@ export interface OutageRetryOptions {
   random?: () => number;
 }
 
-/** Calls `fn` until it does not fail with an outage, with backoff between calls. */
-export async function untilStoreAnswers<T>(fn: () => Promise<T>, opts: OutageRetryOptions): Promise<T> {
+/**
+ * Calls `fn` until it does not fail with an outage, with backoff between calls. `opts` may be a
+ * function that makes them: nearly every write answers the first time, and the options (and
+ * the closures a caller's onRetry holds) are made only once one has not.
+ */
+export function untilStoreAnswers<T>(fn: () => Promise<T>, opts: OutageRetryOptions | (() => OutageRetryOptions)): Promise<T> {
+  let first: Promise<T>;
+  try {
+    first = fn();
+  } catch (err) {
+    first = Promise.reject(err);
+  }
+  return first.catch((err: unknown) => retryThroughOutage(fn, typeof opts === 'function' ? opts() : opts, err));
+}
+
+async function retryThroughOutage<T>(fn: () => Promise<T>, opts: OutageRetryOptions, failure: unknown): Promise<T> {
+  let err = failure;
   for (let retry = 1; ; retry++) {
+    if (!isOutage(err) || opts.signal.aborted) throw err;
+    const delay = retryDelayMs(retry, OUTAGE_BACKOFF, (opts.random ?? Math.random)());
+    opts.onRetry?.(err, retry, delay);
+    await abortableSleep(delay, opts.signal);
     try {
       return await fn();
-    } catch (err) {
-      if (!isOutage(err) || opts.signal.aborted) throw err;
-      const delay = retryDelayMs(retry, OUTAGE_BACKOFF, (opts.random ?? Math.random)());
-      opts.onRetry?.(err, retry, delay);
-      await abortableSleep(delay, opts.signal);
+    } catch (next) {
+      err = next;
     }
   }
 }

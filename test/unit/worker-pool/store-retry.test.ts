@@ -31,6 +31,22 @@ describe('untilStoreAnswers', () => {
     expect(calls).toBe(1);
   });
 
+  it('makes options given as a function only once a call failed, and turns a throw into a rejection', async () => {
+    let made = 0;
+    const options = () => {
+      made++;
+      return { signal: new AbortController().signal, random: () => 0 };
+    };
+    expect(await untilStoreAnswers(async () => 'at once', options)).toBe('at once');
+    expect(made).toBe(0);
+    let calls = 0;
+    expect(await untilStoreAnswers(() => {
+      if (++calls === 1) throw outage();
+      return Promise.resolve('second');
+    }, options)).toBe('second');
+    expect([made, calls]).toEqual([1, 2]);
+  });
+
   it('stops waiting when told to, with the outage as the error', async () => {
     const stop = new AbortController();
     let calls = 0;
