@@ -134,24 +134,35 @@ export class ExecutorPool {
    * Runs one attempt. Never rejects: a thread that dies under the task is an AGENT_CRASHED
    * outcome, or `released` when the pool terminated that thread for another attempt.
    */
-  async run(job: Job): Promise<RunOutcome> {
+  run(job: Job): Promise<RunOutcome> {
     this.inFlight++;
+    let running: Promise<unknown>;
     try {
       // The owner rides along for the load balancer; structured clone leaves symbol keys behind.
-      return (await this.piscina.run({ ...job, [this.queueOptions]: { owner: job.owner } })) as RunOutcome;
+      running = this.piscina.run({ ...job, [this.queueOptions]: { owner: job.owner } });
     } catch (err) {
-      const thread = this.placed.get(job.owner);
-      if (thread !== undefined && this.doomed.has(thread) && !this.culprits.has(job.owner)) {
-        return { released: true, reason: 'its executor thread was terminated for another task' };
-      }
-      this.log.error({ err, taskId: job.taskId }, 'executor thread failed under a task');
-      const out = failureOutcome(err);
-      return out.ok ? out : { ...out, error: { code: 'AGENT_CRASHED', message: out.error.message } };
-    } finally {
-      this.inFlight--;
-      this.placed.delete(job.owner);
-      this.culprits.delete(job.owner);
+      running = Promise.reject(err);
     }
+    // Callbacks, not an async function: one suspended for the whole run would hold its frame per task in flight.
+    return running.then((outcome) => this.ran(job, outcome as RunOutcome), (err: unknown) => this.ran(job, this.crashed(job, err)));
+  }
+
+  private ran(job: Job, outcome: RunOutcome): RunOutcome {
+    this.inFlight--;
+    this.placed.delete(job.owner);
+    this.culprits.delete(job.owner);
+    return outcome;
+  }
+
+  /** What an attempt whose thread failed under it comes to (before ran() forgets where it was). */
+  private crashed(job: Job, err: unknown): RunOutcome {
+    const thread = this.placed.get(job.owner);
+    if (thread !== undefined && this.doomed.has(thread) && !this.culprits.has(job.owner)) {
+      return { released: true, reason: 'its executor thread was terminated for another task' };
+    }
+    this.log.error({ err, taskId: job.taskId }, 'executor thread failed under a task');
+    const out = failureOutcome(err);
+    return out.ok ? out : { ...out, error: { code: 'AGENT_CRASHED', message: out.error.message } };
   }
 
   /**

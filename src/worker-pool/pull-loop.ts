@@ -224,24 +224,33 @@ export class PullLoop {
       this.ticker.unref();
     }
     this.o.onChange?.(false);
-    void this.execute(a);
+    this.execute(a);
   }
 
-  private async execute(a: Attempt): Promise<void> {
+  /**
+   * Promise callbacks rather than an async function: a suspended async function keeps its whole
+   * frame for as long as the agent runs, over twice what these hold per task in flight on the
+   * HTTP loop, and every scavenge copies it until it is promoted (bench/RESULTS.md).
+   */
+  private execute(a: Attempt): void {
     const { task } = a;
+    const job: Job = { taskId: task.id, attempt: task.attempt, fence: task.fence, tenant: task.tenant, owner: a.owner, input: task.input, timeoutMs: task.timeoutMs };
+    const outcome = task.kind === 'turn' && task.sessionId ? this.runTurn(job, task.tenant, task.sessionId) : this.o.pool.run(job);
+    // pool.run never rejects; only the session read can, and the attempt is retried like any failed one.
+    outcome.then((o) => this.ended(a, o), (err: unknown) => this.ended(a, failureOutcome(err)));
+  }
+
+  private async runTurn(job: Job, tenant: string, sessionId: string): Promise<RunOutcome> {
+    const session = await this.o.store.sessionGet(tenant, sessionId);
+    job.session = { id: sessionId, history: historyOf(session?.messages ?? []) };
+    return this.o.pool.run(job);
+  }
+
+  private ended(a: Attempt, outcome: RunOutcome): void {
     try {
-      const job: Job = { taskId: task.id, attempt: task.attempt, fence: task.fence, tenant: task.tenant, owner: a.owner, input: task.input, timeoutMs: task.timeoutMs };
-      if (task.kind === 'turn' && task.sessionId) {
-        const session = await this.o.store.sessionGet(task.tenant, task.sessionId);
-        job.session = { id: task.sessionId, history: historyOf(session?.messages ?? []) };
-      }
-      const outcome = await this.o.pool.run(job);
       if (isReleased(outcome)) {
         if (!a.closed) this.giveBack(a, outcome.reason);
       } else if (!a.closed) this.finish(a, outcome);
-    } catch (err) {
-      // Only the session read can throw here; the attempt is retried like any failed one.
-      if (!a.closed) this.finish(a, failureOutcome(err));
     } finally {
       a.closed = true;
       const wasFull = this.attempts.size >= this.o.pool.slots;
@@ -251,7 +260,7 @@ export class PullLoop {
         this.ticker = undefined;
       }
       this.o.onChange?.(wasFull);
-      for (const f of this.onEnd.splice(0)) f();
+      if (this.onEnd.length > 0) for (const f of this.onEnd.splice(0)) f();
       this.scheduleRefill();
     }
   }

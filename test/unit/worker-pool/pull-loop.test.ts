@@ -189,6 +189,19 @@ describe('pull loop', () => {
     expect((await store.sessionGet('t', 's1'))!.messages).toEqual(exchange);
   });
 
+  it('fails and retries a turn whose session cannot be read, without running it, and frees its slot', async () => {
+    const broken = (real: Store): Store => Object.assign(Object.create(real) as Store, {
+      sessionGet: () => Promise.reject(Object.assign(new Error('session row unreadable'), { code: 'STORE_ERROR' })),
+    });
+    const { runner, loop, enqueue, get } = await setup(1, {}, wrapping(broken));
+    const turn = await enqueue({ content: 'question' }, { kind: 'turn', sessionId: 's1' });
+    loop.start();
+    await until('the attempt is written', async () => (await get(turn)).status === 'queued' && (await get(turn)).attempt === 1 && (await get(turn)).error !== null);
+    expect((await get(turn)).error).toEqual({ code: 'STORE_ERROR', message: 'session row unreadable' });
+    expect(runner.jobs).toHaveLength(0);
+    expect(loop.running).toBe(0);
+  });
+
   it('records a timeout for an attempt that holds its thread past twice the grace, and terminates that thread', async () => {
     const { runner, loop, enqueue, get } = await setup(1, { abandonGraceMs: 100 });
     const task = await enqueue('stubborn', { timeoutMs: 100 });
