@@ -143,24 +143,26 @@ export class ExecutorPool {
     } catch (err) {
       running = Promise.reject(err);
     }
-    // Callbacks, not an async function: one suspended for the whole run would hold its frame per task in flight.
-    return running.then((outcome) => this.ran(job, outcome as RunOutcome), (err: unknown) => this.ran(job, this.crashed(job, err)));
+    // Callbacks, not an async function: one suspended for the whole run would hold its frame
+    // (and the job, input and all) per task in flight. These hold two strings.
+    const { owner, taskId } = job;
+    return running.then((outcome) => this.ran(owner, outcome as RunOutcome), (err: unknown) => this.ran(owner, this.crashed(owner, taskId, err)));
   }
 
-  private ran(job: Job, outcome: RunOutcome): RunOutcome {
+  private ran(owner: string, outcome: RunOutcome): RunOutcome {
     this.inFlight--;
-    this.placed.delete(job.owner);
-    this.culprits.delete(job.owner);
+    this.placed.delete(owner);
+    this.culprits.delete(owner);
     return outcome;
   }
 
   /** What an attempt whose thread failed under it comes to (before ran() forgets where it was). */
-  private crashed(job: Job, err: unknown): RunOutcome {
-    const thread = this.placed.get(job.owner);
-    if (thread !== undefined && this.doomed.has(thread) && !this.culprits.has(job.owner)) {
+  private crashed(owner: string, taskId: string, err: unknown): RunOutcome {
+    const thread = this.placed.get(owner);
+    if (thread !== undefined && this.doomed.has(thread) && !this.culprits.has(owner)) {
       return { released: true, reason: 'its executor thread was terminated for another task' };
     }
-    this.log.error({ err, taskId: job.taskId }, 'executor thread failed under a task');
+    this.log.error({ err, taskId }, 'executor thread failed under a task');
     const out = failureOutcome(err);
     return out.ok ? out : { ...out, error: { code: 'AGENT_CRASHED', message: out.error.message } };
   }

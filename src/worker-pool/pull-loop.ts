@@ -36,8 +36,13 @@ export interface PullLoopOptions {
   abandonGraceMs?: number;
 }
 
+/** What an attempt keeps of the task it claimed: the claimed row (every column, the run
+ * history) is dropped once the attempt has begun, so it dies young instead of being copied by
+ * scavenges for the whole run. A turn keeps its input, which its session append needs. */
+type HeldTask = Pick<ClaimedTask, 'id' | 'tenant' | 'kind' | 'sessionId' | 'attempt' | 'fence' | 'input'>;
+
 interface Attempt {
-  task: ClaimedTask;
+  task: HeldTask;
   /** Names this claim: the tool cache's owner and the key of cancel messages. */
   owner: string;
   /** Once set, nothing more is written for this claim (outcome written, lease lost, released). */
@@ -212,8 +217,12 @@ export class PullLoop {
   }
 
   private begin(task: ClaimedTask): void {
+    const held: HeldTask = {
+      id: task.id, tenant: task.tenant, kind: task.kind, sessionId: task.sessionId, attempt: task.attempt, fence: task.fence,
+      input: task.kind === 'turn' ? task.input : undefined,
+    };
     const a: Attempt = {
-      task, owner: ownerOf(this.o.worker, task.id, task.fence), closed: false, cancelling: false, renewing: false, renewAgain: false,
+      task: held, owner: ownerOf(this.o.worker, task.id, task.fence), closed: false, cancelling: false, renewing: false, renewAgain: false,
       renewAt: Date.now() + this.renewMs, backstopAt: Infinity, backstopReason: 'timeout',
     };
     this.attempts.set(a.owner, a);
@@ -224,7 +233,7 @@ export class PullLoop {
       this.ticker.unref();
     }
     this.o.onChange?.(false);
-    this.execute(a);
+    this.execute(a, task);
   }
 
   /**
@@ -232,8 +241,7 @@ export class PullLoop {
    * frame for as long as the agent runs, over twice what these hold per task in flight on the
    * HTTP loop, and every scavenge copies it until it is promoted (bench/RESULTS.md).
    */
-  private execute(a: Attempt): void {
-    const { task } = a;
+  private execute(a: Attempt, task: ClaimedTask): void {
     const job: Job = { taskId: task.id, attempt: task.attempt, fence: task.fence, tenant: task.tenant, owner: a.owner, input: task.input, timeoutMs: task.timeoutMs };
     const outcome = task.kind === 'turn' && task.sessionId ? this.runTurn(job, task.tenant, task.sessionId) : this.o.pool.run(job);
     // pool.run never rejects; only the session read can, and the attempt is retried like any failed one.
@@ -329,7 +337,7 @@ export class PullLoop {
     }
   }
 
-  private async write(task: ClaimedTask, outcome: Outcome): Promise<void> {
+  private async write(task: HeldTask, outcome: Outcome): Promise<void> {
     const { store, log } = this.o;
     const fields = { taskId: task.id, attempt: task.attempt };
     if (outcome.ok) {
@@ -353,7 +361,7 @@ export class PullLoop {
   }
 
   /** A write for a claim, retried while the store is unreachable (store-retry.ts). */
-  private retried<T>(task: ClaimedTask, fn: () => Promise<T>): Promise<T> {
+  private retried<T>(task: HeldTask, fn: () => Promise<T>): Promise<T> {
     return untilStoreAnswers(fn, () => ({
       signal: this.giveUpWrites.signal,
       ...(this.o.random && { random: this.o.random }),
