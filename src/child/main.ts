@@ -13,6 +13,7 @@ import { runtimeDir } from '../config/paths.ts';
 import { heapGrowingFlag, inheritedNodeOptions } from '../worker-pool/heap.ts';
 import { computeSizing, readMachine } from '../config/sizing.ts';
 import { openStore, type Store } from '../store/index.ts';
+import { startThreadPool } from '../thread-priority.ts';
 import { buildApp, type ChildState } from '../http/app.ts';
 import { registerApi } from '../http/api/index.ts';
 import { loadPlugin } from '../http/plugin.ts';
@@ -248,7 +249,9 @@ export async function runChild(): Promise<void> {
       const plugin = config.http.plugin ? await loadPlugin(config.http.plugin) : undefined;
       // The single binary's threads start from files it writes out first; the store's is one.
       const files = executorFiles(runtimeDir(config));
-      store = await openStore({ ...config.store, stateDir: config.supervisor.state_dir, threadFile: files.storeThread });
+      // Before the store's and the executor's threads lower their priority (thread-priority.ts).
+      if (config.executor.thread_nice > 0) startThreadPool();
+      store = await openStore({ ...config.store, stateDir: config.supervisor.state_dir, threadFile: files.storeThread, threadNice: config.executor.thread_nice });
       registerApi(app, { config, store, state, plugin, rateLimited: (tenant) => metrics.rateLimited(tenant) });
       // Told to drain already: no executor, so no task is claimed only to be handed back.
       if (state.draining) return;

@@ -103,6 +103,7 @@ export const ExecutorSchema = Section({
   abort_grace: Seconds(5, { minimum: 0.01, description: 'time an agent gets to return after its signal fired (timeout, cancel); then its slot is freed, and a thread it still holds after twice this is terminated and replaced (the other tasks on it go back to the queue)' }),
   thread_heap_mb: AutoOr(Type.Integer({ minimum: 0, maximum: 1_048_576 }), 'V8 heap limit of each executor thread; a thread over it dies and is replaced, its tasks retried; auto = supervisor.max_rss_mb ÷ threads, at least 64 (0 = no limit)'),
   heap_growing_percent: Int(150, 0, 1000, 'how far V8 lets a child\'s heap grow past what its last full collection kept, in percent: lower holds less memory per task in flight for more GC CPU (0 = V8\'s own choice, up to 300)'),
+  thread_nice: Int(5, 0, 19, 'how much lower a child\'s executor threads and store thread run than its event loop, as a nice increment (Linux): on a full CPU the loop answering clients gets a core first (0 = one priority for all)'),
   main_semi_space_mb: Int(4, 0, 1024, 'V8 semi-space of a child\'s main thread and store thread (the nursery is two of them): smaller holds less memory per task in flight, and each cheap HTTP request pays for more scavenges (0 = V8\'s own choice, which grows to 64 MiB under load)'),
 });
 

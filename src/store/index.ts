@@ -24,6 +24,8 @@ export type StoreConfig = Omit<Config['store'], RedisKeys | 'discard_orphaned_wa
   inThread?: boolean;
   /** SQLite: the store thread's module, where it is not beside threaded.ts (the single binary). */
   threadFile?: string;
+  /** SQLite: how much the store thread lowers its CPU priority below the caller's event loop (a nice increment). */
+  threadNice?: number;
   warn?: (message: string) => void;
 };
 
@@ -43,6 +45,7 @@ export async function openStore(config: StoreConfig): Promise<Store> {
         ...common, path, checkIntegrity: config.checkIntegrity ?? false, discardOrphanedWal: config.discard_orphaned_wal ?? false,
         ...(config.warn && { warn: config.warn }),
         ...(config.threadFile && { threadFile: config.threadFile }),
+        ...(config.threadNice && { threadNice: config.threadNice }),
       };
       // A child's writes go to a thread of its own, so its event loop never waits on the
       // write lock the children share (sqlite/threaded.ts).

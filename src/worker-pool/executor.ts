@@ -16,9 +16,11 @@ import { createContext, type AttemptContext } from './context.ts';
 import { ExecutorError, abortError, assertResult, failureOutcome } from './errors.ts';
 import { BEAT_MS, CANCEL_CHANNEL, type AbortReason, type CancelMessage, type Job, type Outcome, type ThreadBeat, type ThreadConfig } from './protocol.ts';
 import { ThreadRpc } from './thread-rpc.ts';
+import { lowerThreadPriority } from '../thread-priority.ts';
 
 const config = workerData as ThreadConfig;
 const log = createLogger({ role: 'child', child: config.childId }, config.logLevel, config.logFormat).child({ thread: threadId });
+if (config.nice && lowerThreadPriority(config.nice) === null) log.debug({ nice: config.nice }, 'thread priority unchanged: no priority per thread here');
 const rpc = new ThreadRpc({ storePort: config.storePort });
 
 /** Aborts of the attempts running here, by owner (one per claim, so a task id may appear twice). */

@@ -59,6 +59,7 @@ export async function startExecutor(opts: ExecutorOptions): Promise<Executor> {
       childId: opts.childId,
       abortGraceMs,
       storePort: store.connectPort !== undefined,
+      nice: config.executor.thread_nice,
     },
   });
   const loop = new PullLoop({
@@ -66,7 +67,7 @@ export async function startExecutor(opts: ExecutorOptions): Promise<Executor> {
     ...(opts.onChange && { onChange: opts.onChange }),
   });
   loop.start();
-  log.info({ threads, tasksPerThread: opts.tasksPerThread, slots: pool.slots, threadHeapMb: heapMb, mockLlm: mock?.url }, 'executor started');
+  log.info({ threads, tasksPerThread: opts.tasksPerThread, slots: pool.slots, threadHeapMb: heapMb, threadNice: config.executor.thread_nice, mockLlm: mock?.url }, 'executor started');
 
   let drained: Promise<void> | undefined;
   return {

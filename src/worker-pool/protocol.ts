@@ -27,6 +27,8 @@ export interface ThreadConfig {
   abortGraceMs: number;
   /** The store takes a channel for the thread's calls (Store.connectPort). */
   storePort: boolean;
+  /** How much the thread lowers its CPU priority below the child's event loop (a nice increment; default 0). */
+  nice?: number;
 }
 
 /** One attempt of one task, handed to a thread. */

@@ -27,6 +27,8 @@ export interface SqliteStoreOptions extends StoreOptions {
   /** The store thread's module (threaded.ts); default: thread.ts beside it, in the source tree.
    * The single binary's children pass the copy they extracted (src/worker-pool/files.ts). */
   threadFile?: string;
+  /** How much the store thread lowers its CPU priority below the event loop (a nice increment; default 0). */
+  threadNice?: number;
 }
 
 export const DEFAULT_BUSY_TIMEOUT_MS = 5000;

@@ -12,11 +12,13 @@ import { toWire, type Answer, type Call, type CommittedEvent, type WireError, ty
 import { completeAll } from './lifecycle.ts';
 import { publishAll } from './events.ts';
 import { WRITES, type WriteName } from './writes.ts';
+import { lowerThreadPriority } from '../../thread-priority.ts';
 
 if (!parentPort) throw new Error('thread.ts runs as a worker thread of the SQLite store');
 const port = parentPort;
 const init = workerData as ThreadInit;
 const send = (m: FromThread) => port.postMessage(m);
+if (init.nice) lowerThreadPriority(init.nice);
 
 const db = openDb(init.path, { busyTimeoutMs: init.busyTimeoutMs });
 let now = 0;

@@ -53,7 +53,7 @@ export async function openThreadedSqliteStore(options: SqliteStoreOptions): Prom
   // refused submissions with 429 under load, bench:agents).
   const callerNow = options.clock ? options.clock : () => undefined;
   const opts = { queueLimit: options.queueLimit, resultTtlMs: options.resultTtlMs, sessionTtlMs: options.sessionTtlMs };
-  const init: ThreadInit = { path: options.path, busyTimeoutMs, opts };
+  const init: ThreadInit = { path: options.path, busyTimeoutMs, opts, nice: options.threadNice ?? 0 };
   const thread = threadModule(options.threadFile);
   if (!thread) throw new StoreError('STORE_OPEN_FAILED', 'the SQLite store thread\'s module is not there (the single binary opens the store in-thread where no file is given)');
   const worker = new Worker(thread, { workerData: init });

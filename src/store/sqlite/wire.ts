@@ -9,6 +9,8 @@ export interface ThreadInit {
   path: string;
   busyTimeoutMs: number;
   opts: Omit<Required<StoreOptions>, 'clock'>;
+  /** How much the thread lowers its CPU priority below its process's event loop (a nice increment). */
+  nice: number;
 }
 
 /** `now`: an injected clock's time when the caller called (tests), which the operation runs on;

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, type EnqueueRequest, type Store, type Task } from '../../../src/store/index.ts';
 import { startDrover, stopAll, tempDir, type DroverProcess } from '../../helpers/drover.ts';
+import { threadsOf } from '../../helpers/threads.ts';
 import type { FixtureInput } from '../../unit/worker-pool/fixtures/agent.ts';
 
 const FIXTURE = join(import.meta.dirname, '../../unit/worker-pool/fixtures/agent.ts');
@@ -81,6 +82,20 @@ describe('executor', () => {
     for (let i = 0; i < 200; i++) tasks.push(await submit({ op: 'echo', text: `task ${i}` }));
     const done = await settle(tasks);
     done.forEach((t, i) => expect(t).toMatchObject({ status: 'succeeded', attempt: 1, result: { content: `echo: task ${i}` } }));
+  });
+
+  it("runs each child's executor threads and store thread 5 below its event loop (executor.thread_nice), the rest at the loop's", () => {
+    const pids = d.childPids();
+    expect(pids).toHaveLength(2);
+    for (const pid of pids) {
+      const threads = threadsOf(pid);
+      const loop = threads.find((t) => t.tid === pid)!;
+      // Two executor threads and the store's: Node names each worker thread "WorkerThread".
+      const workers = threads.filter((t) => t.comm === 'WorkerThread');
+      expect(workers.map((t) => t.nice - loop.nice)).toEqual([5, 5, 5]);
+      // V8's helpers, the inspector's and libuv's threads: started by the loop, at its priority.
+      for (const t of threads.filter((t) => t.comm !== 'WorkerThread')) expect(t.nice, t.comm).toBe(loop.nice);
+    }
   });
 
   it('aborts a task at its timeout and records TASK_TIMEOUT', async () => {
