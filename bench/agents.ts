@@ -25,6 +25,7 @@ import { Pool } from 'undici';
 import { openStore, type Store } from '../src/store/index.ts';
 import { ownTicks, TICKS_PER_S, treeCpuMs } from './lib/cpu.ts';
 import { startRedis, type RedisServer } from '../test/helpers/redis.ts';
+import { threadsOf } from '../test/helpers/proc.ts';
 import { agentTargets, cpuBudget, targetsTable, type AgentMeasures } from './lib/agent-targets.ts';
 import { runBullmq, submitAll } from './lib/queue-runs.ts';
 import { killEverything, startProcess, stopProcess, waitForLine, type Managed } from './lib/procs.ts';
@@ -323,13 +324,7 @@ function threadCpu(probeDir: string, pids: number[]): ThreadCpu {
   let totalTicks = 0;
   for (const pid of pids) {
     totalTicks += ownTicks(`/proc/${pid}/stat`);
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      try {
-        if (readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim() === 'V8Worker') helperTicks += ownTicks(`/proc/${pid}/task/${tid}/stat`);
-      } catch {
-        // the thread ended between the listing and the read
-      }
-    }
+    for (const t of threadsOf(pid)) if (t.comm === 'V8Worker') helperTicks += t.ticks;
   }
   const v8Helpers = (helperTicks * 1e6) / TICKS_PER_S;
   return { main, executors, v8Helpers, rest: (totalTicks * 1e6) / TICKS_PER_S - main - executors - v8Helpers };

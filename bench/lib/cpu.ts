@@ -4,6 +4,7 @@
 // that are not our descendants (PM2's daemon re-parents itself to init).
 import { readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { statFields } from '../../test/helpers/proc.ts';
 
 interface ProcStat {
   ppid: number;
@@ -30,16 +31,6 @@ function machineTicks(): { total: number; idle: number } {
   // user nice system idle iowait irq softirq steal
   const total = f.reduce((a, b) => a + b, 0);
   return { total, idle: (f[3] ?? 0) + (f[4] ?? 0) };
-}
-
-/**
- * The fields of a /proc stat file (a process's, or a thread's under /proc/<pid>/task) after the
- * command name, which may hold spaces and parentheses: state(3) ppid(4) … utime(14) stime(15)
- * cutime(16) cstime(17), so index = field - 3.
- */
-function statFields(statFile: string): string[] {
-  const text = readFileSync(statFile, 'utf8');
-  return text.slice(text.lastIndexOf(')') + 2).split(' ');
 }
 
 /** utime + stime of a process or thread so far, in clock ticks (its reaped children not counted). */

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { lowerThreadPriority, startThreadPool, threadTid } from '../../src/thread-priority.ts';
-import { threadsOf } from '../helpers/threads.ts';
+import { threadsOf, type ThreadInfo } from '../helpers/proc.ts';
 
 const MODULE = new URL('../../src/thread-priority.ts', import.meta.url).href;
 
@@ -50,7 +50,7 @@ describe('lowerThreadPriority', () => {
     const out = execFileSync(process.execPath, ['--input-type=module', '-e', `
       import { Worker } from 'node:worker_threads';
       import { startThreadPool } from ${JSON.stringify(MODULE)};
-      import { threadsOf } from ${JSON.stringify(new URL('../helpers/threads.ts', import.meta.url).href)};
+      import { threadsOf } from ${JSON.stringify(new URL('../helpers/proc.ts', import.meta.url).href)};
       if (${first}) startThreadPool();
       const w = new Worker(\`
         import(${JSON.stringify(MODULE)}).then(async (m) => {
@@ -62,7 +62,7 @@ describe('lowerThreadPriority', () => {
         console.log(JSON.stringify(threadsOf(process.pid)));
         await w.terminate();
       });`]).toString();
-    const threads = JSON.parse(out) as { tid: number; comm: string; nice: number }[];
+    const threads = JSON.parse(out) as ThreadInfo[];
     const loop = threads.find((t) => t.comm === 'MainThread')!;
     const pool = threads.filter((t) => t.comm === 'libuv-worker');
     expect(pool.length).toBeGreaterThan(0);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, type EnqueueRequest, type Store, type Task } from '../../../src/store/index.ts';
 import { startDrover, stopAll, tempDir, type DroverProcess } from '../../helpers/drover.ts';
-import { threadsOf } from '../../helpers/threads.ts';
+import { threadsOf } from '../../helpers/proc.ts';
 import type { FixtureInput } from '../../unit/worker-pool/fixtures/agent.ts';
 
 const FIXTURE = join(import.meta.dirname, '../../unit/worker-pool/fixtures/agent.ts');
