@@ -29,8 +29,7 @@ export function lowerThreadPriority(increment: number): number | null {
   const tid = threadTid();
   if (tid === null) return null;
   try {
-    const nice = Math.min(NICE_MAX, getPriority(tid) + Math.max(0, increment));
-    if (increment > 0) setPriority(tid, nice);
+    if (increment > 0) setPriority(tid, Math.min(NICE_MAX, getPriority(tid) + increment));
     return getPriority(tid);
   } catch {
     return null;
